@@ -1,0 +1,159 @@
+// Command autohook runs the Autohook automation engine.
+//
+//	autohook serve     run a node (API, web UI, queue workers)
+//	autohook bench     measure the engine end to end on this machine
+//	autohook version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/autohook/autohook/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "autohook:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: autohook <command> [flags]
+
+Commands:
+  serve     run an Autohook node: the API, the web UI and the queue workers
+  bench     measure the engine end to end on this machine
+  version   print the version
+
+Run 'autohook <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "autohook", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// env returns the value of an AUTOHOOK_* variable, or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        server.Config
+		allowCIDRs string
+		denyHosts  string
+		logLevel   string
+		logFormat  string
+	)
+	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
+	fs.StringVar(&cfg.Listen, "listen", env("AUTOHOOK_LISTEN", server.DefaultListen), "address of the API and UI (AUTOHOOK_LISTEN)")
+	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", envBool("AUTOHOOK_ALLOW_PRIVATE_NETWORKS"), "let Call API reach loopback and private addresses (AUTOHOOK_ALLOW_PRIVATE_NETWORKS)")
+	fs.StringVar(&allowCIDRs, "allow-cidrs", env("AUTOHOOK_ALLOW_CIDRS", ""), "comma-separated CIDRs Call API may reach even though private (AUTOHOOK_ALLOW_CIDRS)")
+	fs.StringVar(&denyHosts, "deny-hosts", env("AUTOHOOK_DENY_HOSTS", ""), "comma-separated host names Call API must never reach, '*.example.com' allowed (AUTOHOOK_DENY_HOSTS)")
+	fs.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", int64(envInt("AUTOHOOK_MAX_RESPONSE_BYTES", 1<<20)), "how much of a response body Call API reads (AUTOHOOK_MAX_RESPONSE_BYTES)")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
+	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
+	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
+	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
+	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg.BootstrapAPIKey = os.Getenv("AUTOHOOK_BOOTSTRAP_API_KEY")
+	cfg.AdminPassword = os.Getenv("AUTOHOOK_ADMIN_PASSWORD")
+	cfg.SecretKey = os.Getenv("AUTOHOOK_SECRET_KEY")
+	cfg.Version = version
+	cfg.Out = stdout
+	for _, s := range splitList(allowCIDRs) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("--allow-cidrs: %q is not a CIDR (like 10.0.0.0/8): %w", s, err)
+		}
+		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
+	}
+	cfg.DenyHosts = splitList(denyHosts)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return fmt.Errorf("--log-format: must be text or json, got %q", logFormat)
+	}
+	return server.Run(ctx, cfg)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return errors.New("bench: not built yet (see the performance issue)")
+}

@@ -1,0 +1,212 @@
+package autohook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// Principal is who is calling: an API key of an organisation.
+type Principal struct {
+	OrgID         string
+	KeyID         string
+	InstanceAdmin bool
+}
+
+// KeyPrefix starts every API key, so that a leaked key is easy to spot.
+const KeyPrefix = "ahk_"
+
+// NewAPIKey returns a new random API key.
+func NewAPIKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashKey is how keys are stored: high-entropy keys need no salt or slow
+// hash, and a fixed hash lets a key be found by it.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func displayPrefix(key string) string {
+	if len(key) > len(KeyPrefix)+6 {
+		return key[:len(KeyPrefix)+6]
+	}
+	return key
+}
+
+// touchEvery is how often a key's last-used time is written: often enough to
+// be useful, rarely enough not to turn every API call into a write.
+const touchEvery = time.Minute
+
+// Authenticate returns the principal of an API key; ErrUnauthorized for an
+// unknown or revoked key.
+func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, error) {
+	if key == "" {
+		return nil, ErrUnauthorized
+	}
+	k, err := s.st.APIKeyByHash(ctx, HashKey(key))
+	if err != nil {
+		if err == store.ErrNotFound {
+			return nil, ErrUnauthorized
+		}
+		return nil, err
+	}
+	now := s.now()
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > touchEvery {
+		err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.TouchAPIKey(ctx, k.ID, now) })
+		if err != nil {
+			s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
+		}
+	}
+	return &Principal{OrgID: k.OrgID, KeyID: k.ID, InstanceAdmin: k.InstanceAdmin}, nil
+}
+
+// CreatedKey is a new API key: the key itself is shown only here.
+type CreatedKey struct {
+	*store.APIKey
+	Key string `json:"key"`
+}
+
+// CreateAPIKey creates an API key for the organisation.
+func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*CreatedKey, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return nil, problemAt("name", "is required (at most 200 characters)")
+	}
+	key := NewAPIKey()
+	var k *store.APIKey
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), HashKey(key), false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedKey{APIKey: k, Key: key}, nil
+}
+
+// APIKeys lists the organisation's keys.
+func (s *Service) APIKeys(ctx context.Context, orgID string, page store.Page) ([]*store.APIKey, string, error) {
+	return s.st.APIKeys(ctx, orgID, page)
+}
+
+// RevokeAPIKey revokes a key; it is refused from the next request on.
+func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.RevokeAPIKey(ctx, orgID, id) })
+}
+
+// CreatedOrganisation is a new organisation with its first admin key.
+type CreatedOrganisation struct {
+	*store.Organisation
+	APIKey string `json:"apiKey"`
+}
+
+// CreateOrganisation creates an organisation and its admin API key. Only the
+// instance admin may.
+func (s *Service) CreateOrganisation(ctx context.Context, p *Principal, name string) (*CreatedOrganisation, error) {
+	if !p.InstanceAdmin {
+		return nil, fmt.Errorf("%w: only the instance admin can create organisations", ErrForbidden)
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return nil, problemAt("name", "is required (at most 200 characters)")
+	}
+	key := NewAPIKey()
+	var out *CreatedOrganisation
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		org, err := tx.CreateOrganisation(ctx, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateAPIKey(ctx, org.ID, "admin", displayPrefix(key), HashKey(key), false); err != nil {
+			return err
+		}
+		out = &CreatedOrganisation{Organisation: org, APIKey: key}
+		return nil
+	})
+	return out, err
+}
+
+// Organisations lists organisations (instance admin only).
+func (s *Service) Organisations(ctx context.Context, p *Principal, page store.Page) ([]*store.Organisation, string, error) {
+	if !p.InstanceAdmin {
+		return nil, "", fmt.Errorf("%w: only the instance admin can list organisations", ErrForbidden)
+	}
+	return s.st.Organisations(ctx, page)
+}
+
+// Bootstrapped says what Bootstrap created on a first start.
+type Bootstrapped struct {
+	Organisation *store.Organisation
+	APIKey       string // the admin API key
+	KeyGenerated bool   // false when it came from AUTOHOOK_BOOTSTRAP_API_KEY
+}
+
+// Bootstrap creates the first organisation and the instance admin's API key
+// when the database has no organisation yet; it returns nil otherwise. key
+// is the key to use ("" generates one).
+func (s *Service) Bootstrap(ctx context.Context, key string) (*Bootstrapped, error) {
+	n, err := s.st.CountOrganisations(ctx)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	out := &Bootstrapped{APIKey: key}
+	if key == "" {
+		out.APIKey, out.KeyGenerated = NewAPIKey(), true
+	} else if len(key) < 16 {
+		return nil, fmt.Errorf("AUTOHOOK_BOOTSTRAP_API_KEY must be at least 16 characters")
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		org, err := tx.CreateOrganisation(ctx, "Default")
+		if err != nil {
+			return err
+		}
+		out.Organisation = org
+		_, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), HashKey(out.APIKey), true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// MaxSecretLen bounds a secret's value.
+const MaxSecretLen = 64 << 10
+
+// PutSecret creates or replaces a secret, encrypted at rest.
+func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) error {
+	if !secretName.MatchString(name) {
+		return problemAt("name", "must be a letter or '_', then letters, digits or '_' (at most 64): it is used as {secrets.%s}", name)
+	}
+	if value == "" || len(value) > MaxSecretLen {
+		return problemAt("value", "is required (at most %d bytes)", MaxSecretLen)
+	}
+	sealed := base64.StdEncoding.EncodeToString(s.box.Seal([]byte(value), engine.SecretAAD(orgID, name)))
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.PutSecret(ctx, orgID, name, sealed) })
+}
+
+// Secrets lists secret names and times, never values.
+func (s *Service) Secrets(ctx context.Context, orgID string) ([]store.Secret, error) {
+	return s.st.Secrets(ctx, orgID)
+}
+
+// DeleteSecret deletes a secret.
+func (s *Service) DeleteSecret(ctx context.Context, orgID, name string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSecret(ctx, orgID, name) })
+}

@@ -1,0 +1,163 @@
+package autohook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/trigger"
+)
+
+// SaveAutomation creates an automation (a.ID == "") or saves a new version
+// of one. Every template, expression and pointer is compiled first; problems
+// come back as a *problem.Error naming their paths, warnings alongside a
+// successful save. The returned document has its signing secret redacted.
+func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automation.Automation) (*automation.Automation, []problem.Problem, error) {
+	coll, err := s.st.Collection(ctx, orgID, a.Collection)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, nil, err
+	}
+	var signingSecret string
+	if a.Signing != nil {
+		signingSecret = a.Signing.Secret
+		if signingSecret == automation.SecretRedacted {
+			// keep the stored secret
+			if a.ID == "" {
+				return nil, nil, problemAt("signing.secret", "give the secret (whsec_...): there is no stored one to keep")
+			}
+			old, err := s.st.Automation(ctx, orgID, a.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+				return nil, nil, err
+			}
+			if signingSecret == "" {
+				return nil, nil, problemAt("signing.secret", "give the secret (whsec_...): the automation was not signed before")
+			}
+		}
+	}
+	_, warnings, err := automation.Compile(a, coll, signingSecret, s.cat.Options())
+	var perr *problem.Error
+	if coll == nil && a.Collection != "" {
+		extra := problem.Problem{Path: "collection", Message: fmt.Sprintf("unknown collection %q", a.Collection)}
+		if errors.As(err, &perr) {
+			perr.Problems = append(problem.List{extra}, perr.Problems...)
+		} else {
+			err = &problem.Error{Problems: problem.List{extra}}
+		}
+	}
+	if err != nil {
+		return nil, warnings, err
+	}
+	sealed := ""
+	if signingSecret != "" {
+		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
+		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		return tx.SaveAutomation(ctx, orgID, a, sealed)
+	})
+	if err != nil {
+		return nil, warnings, err
+	}
+	return a.Redacted(), warnings, nil
+}
+
+// Automation returns an automation's current document (signing secret
+// redacted).
+func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation.Automation, error) {
+	v, err := s.st.Automation(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	return v.Doc.Redacted(), nil
+}
+
+// Automations lists automations.
+func (s *Service) Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*automation.Automation, string, error) {
+	vs, next, err := s.st.Automations(ctx, orgID, f, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*automation.Automation, len(vs))
+	for i, v := range vs {
+		out[i] = v.Doc.Redacted()
+	}
+	return out, next, nil
+}
+
+// DeleteAutomation deletes an automation. Its runs stay in history; the ones
+// still waiting are cancelled.
+func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteAutomation(ctx, orgID, id); err != nil {
+			return err
+		}
+		return s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: id})
+	})
+}
+
+// cancelActive cancels the queued, running and retrying runs that match f.
+func (s *Service) cancelActive(ctx context.Context, tx *store.Tx, orgID string, f store.RunFilter) error {
+	for _, status := range []automation.Status{automation.StatusQueued, automation.StatusRunning, automation.StatusRetrying} {
+		f.Status = status
+		page := store.Page{Limit: 500}
+		for {
+			runs, next, err := tx.Runs(ctx, orgID, f, page)
+			if err != nil {
+				return err
+			}
+			for _, r := range runs {
+				if err := cancel(ctx, tx, orgID, r, tx.Now()); err != nil {
+					return err
+				}
+			}
+			if next == "" {
+				break
+			}
+			page.Cursor = next
+		}
+	}
+	return nil
+}
+
+// StartRun runs an automation on one record now, as a person does from the
+// record's menu. The automation must be enabled and its condition must hold.
+func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID string) (*automation.Run, error) {
+	v, err := s.st.Automation(ctx, orgID, automationID)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Doc.Enabled {
+		return nil, fmt.Errorf("%w: automation %q is disabled", ErrConflict, v.Doc.Name)
+	}
+	comp, err := s.cat.Get(ctx, orgID, automationID, v.Doc.Version)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.st.Record(ctx, orgID, comp.Collection, recordID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, problemAt("recordId", "collection %q has no record %q", comp.Collection, recordID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var run *automation.Run
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		run, err = s.fire.Start(ctx, tx, orgID, comp, rec, tx.Now())
+		return err
+	})
+	if errors.Is(err, trigger.ErrConditionFalse) {
+		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	run.AutomationName = comp.Name
+	return run, nil
+}

@@ -1,0 +1,90 @@
+package autohook
+
+import (
+	"context"
+	"errors"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
+)
+
+// TestInput is a dry run request: an automation document (saved or not), a
+// record (stored, by id, or given inline) and whether to really send.
+type TestInput struct {
+	Automation *automation.Automation
+	RecordID   string
+	Fields     map[string]any
+	Stage      string
+	Send       bool
+}
+
+// TestAutomation compiles a document and shows what each step would do for
+// the record, without saving or writing anything.
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]engine.TestStep, []problem.Problem, error) {
+	a := in.Automation
+	if a == nil {
+		return nil, nil, problemAt("automation", "is required")
+	}
+	coll, err := s.st.Collection(ctx, orgID, a.Collection)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, problemAt("automation.collection", "unknown collection %q", a.Collection)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	secret := ""
+	if a.Signing != nil {
+		secret = a.Signing.Secret
+		if secret == automation.SecretRedacted && a.ID != "" {
+			old, err := s.st.Automation(ctx, orgID, a.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if secret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	comp, warnings, err := automation.Compile(a, coll, secret, s.cat.Options())
+	if err != nil {
+		var perr *problem.Error
+		if errors.As(err, &perr) {
+			for i := range perr.Problems {
+				perr.Problems[i].Path = problem.Join("automation", perr.Problems[i].Path)
+			}
+		}
+		return nil, warnings, err
+	}
+	var rec *record.Record
+	switch {
+	case in.RecordID != "":
+		rec, err = s.st.Record(ctx, orgID, coll.Key, in.RecordID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, warnings, problemAt("recordId", "collection %q has no record %q", coll.Key, in.RecordID)
+		}
+		if err != nil {
+			return nil, warnings, err
+		}
+	default:
+		fields, err := coll.CheckFields(in.Fields)
+		if err != nil {
+			var perr *problem.Error
+			if errors.As(err, &perr) {
+				for i := range perr.Problems {
+					perr.Problems[i].Path = problem.Join("record", perr.Problems[i].Path)
+				}
+			}
+			return nil, warnings, err
+		}
+		stage := in.Stage
+		if stage == "" {
+			stage = coll.DefaultStage()
+		}
+		now := s.now().UTC()
+		rec = &record.Record{ID: "rec_test", Collection: coll.Key, Stage: stage, Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
+	}
+	steps, err := s.eng.Test(ctx, orgID, comp, coll, rec, in.Send)
+	return steps, warnings, err
+}

@@ -1,0 +1,212 @@
+package autohook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/trigger"
+)
+
+// CreateCollection adds a collection.
+func (s *Service) CreateCollection(ctx context.Context, orgID string, c *record.Collection) error {
+	if err := normaliseCollection(c); err != nil {
+		return err
+	}
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.CreateCollection(ctx, orgID, c) })
+}
+
+func normaliseCollection(c *record.Collection) error {
+	if c.Fields == nil {
+		c.Fields = []record.Field{}
+	}
+	if c.Stages == nil {
+		c.Stages = []string{}
+	}
+	c.Name = strings.TrimSpace(c.Name)
+	return c.Check()
+}
+
+// UpdateCollection replaces a collection's name, fields and stages; its key
+// stays. Records keep their values; a removed field's values stay stored but
+// are no longer accepted in writes.
+func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.Collection) error {
+	if err := normaliseCollection(c); err != nil {
+		return err
+	}
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		old, err := tx.Collection(ctx, orgID, c.Key)
+		if err != nil {
+			return err
+		}
+		c.ID, c.CreatedAt = old.ID, old.CreatedAt
+		return tx.UpdateCollection(ctx, orgID, c)
+	})
+}
+
+// DeleteCollection deletes a collection and its records; a collection that
+// automations use cannot be deleted (ErrConflict).
+func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		used, _, err := tx.Automations(ctx, orgID, store.AutomationFilter{Collection: key}, store.Page{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(used) > 0 {
+			return fmt.Errorf("%w: automation %q uses collection %q; delete it or point it at another collection first", ErrConflict, used[0].Doc.Name, key)
+		}
+		return tx.DeleteCollection(ctx, orgID, key)
+	})
+}
+
+// Collection returns one collection.
+func (s *Service) Collection(ctx context.Context, orgID, key string) (*record.Collection, error) {
+	return s.st.Collection(ctx, orgID, key)
+}
+
+// Collections lists collections.
+func (s *Service) Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error) {
+	return s.st.Collections(ctx, orgID, page)
+}
+
+// RecordInput is a record write: fields (a nil value clears one) and
+// optionally a stage and the version the writer last saw.
+type RecordInput struct {
+	Fields  map[string]any `json:"fields"`
+	Stage   *string        `json:"stage,omitempty"`
+	Version *int64         `json:"version,omitempty"`
+}
+
+// CreateRecord adds a record and, in the same transaction, the runs it
+// triggers.
+func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in RecordInput) (*record.Record, error) {
+	c, err := s.st.Collection(ctx, orgID, collection)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := c.CheckFields(in.Fields)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		if v == nil {
+			delete(fields, k)
+		}
+	}
+	rec := &record.Record{Collection: c.Key, Stage: c.DefaultStage(), Fields: fields}
+	if in.Stage != nil {
+		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
+			return nil, perr
+		}
+		rec.Stage = *in.Stage
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertRecord(ctx, orgID, rec); err != nil {
+			return err
+		}
+		_, err := s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: rec, At: rec.CreatedAt})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// UpdateRecord changes some of a record's fields and/or its stage and, in
+// the same transaction, creates the runs the change triggers.
+func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in RecordInput) (*record.Record, error) {
+	c, err := s.st.Collection(ctx, orgID, collection)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.CheckFields(in.Fields)
+	if err != nil {
+		return nil, err
+	}
+	if in.Stage != nil {
+		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
+			return nil, perr
+		}
+	}
+	var out *record.Record
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		prev, err := tx.RecordForUpdate(ctx, orgID, c.Key, id)
+		if err != nil {
+			return err
+		}
+		if in.Version != nil && *in.Version != prev.Version {
+			return fmt.Errorf("%w: record %s is at version %d, not %d", ErrConflict, id, prev.Version, *in.Version)
+		}
+		next := *prev
+		next.Fields = record.Merge(prev.Fields, changes)
+		if in.Stage != nil {
+			next.Stage = *in.Stage
+		}
+		out = &next
+		if next.Stage == prev.Stage && len(record.Diff(prev.Fields, next.Fields)) == 0 {
+			return nil // no change: no write, no trigger
+		}
+		if err := tx.UpdateRecord(ctx, orgID, &next); err != nil {
+			return err
+		}
+		_, err = s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: &next, Previous: prev, At: next.UpdatedAt})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteRecord deletes a record. Its runs stay in history.
+func (s *Service) DeleteRecord(ctx context.Context, orgID, collection, id string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRecord(ctx, orgID, collection, id) })
+}
+
+// Record returns one record.
+func (s *Service) Record(ctx context.Context, orgID, collection, id string) (*record.Record, error) {
+	return s.st.Record(ctx, orgID, collection, id)
+}
+
+// Records lists a collection's records.
+func (s *Service) Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error) {
+	if _, err := s.st.Collection(ctx, orgID, collection); err != nil {
+		return nil, "", err
+	}
+	return s.st.Records(ctx, orgID, collection, f, page)
+}
+
+// Action is a manual automation offered on a record's menu.
+type Action struct {
+	AutomationID string `json:"automationId"`
+	Name         string `json:"name"`
+}
+
+// RecordActions lists the enabled manual automations of a record's
+// collection: the record's right-click menu.
+func (s *Service) RecordActions(ctx context.Context, orgID, collection, id string) ([]Action, error) {
+	if _, err := s.st.Record(ctx, orgID, collection, id); err != nil {
+		return nil, err
+	}
+	refs, err := s.st.EnabledAutomations(ctx, orgID, collection, automation.Manual)
+	if err != nil {
+		return nil, err
+	}
+	out := []Action{}
+	for _, ref := range refs {
+		comp, err := s.cat.Get(ctx, orgID, ref.ID, ref.Version)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Action{AutomationID: comp.ID, Name: comp.Name})
+	}
+	return out, nil
+}
+
+// problemAt is a one-problem validation error.
+func problemAt(path, format string, args ...any) error { return problem.New(path, format, args...) }

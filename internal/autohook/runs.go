@@ -1,0 +1,136 @@
+package autohook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// Run returns a run with every attempt.
+func (s *Service) Run(ctx context.Context, orgID, id string) (*automation.Run, error) {
+	return s.st.RunWithAttempts(ctx, orgID, id)
+}
+
+// Runs lists runs, newest first, without their attempts.
+func (s *Service) Runs(ctx context.Context, orgID string, f store.RunFilter, page store.Page) ([]*automation.Run, string, error) {
+	if f.AutomationID != "" {
+		if _, err := s.st.Automation(ctx, orgID, f.AutomationID); err != nil {
+			return nil, "", err
+		}
+	}
+	return s.st.Runs(ctx, orgID, f, page)
+}
+
+// RetryRun continues a failed or cancelled run from its first step that did
+// not succeed; the steps that succeeded are not run again and the fields
+// they set are kept. The run moves to the automation's current version when
+// it still exists (so a fix saved since applies), matching steps by id; each
+// retried step gets a fresh attempt budget.
+func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error) {
+	var run *automation.Run
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		run, err = tx.Run(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if run.Status != automation.StatusFailed && run.Status != automation.StatusCancelled {
+			return fmt.Errorf("%w: only a failed or cancelled run can be retried; this one is %s", ErrConflict, run.Status)
+		}
+		if err := s.rebind(ctx, tx, orgID, run); err != nil {
+			return err
+		}
+		expect := run.Seq
+		for i := range run.Steps {
+			st := &run.Steps[i]
+			if st.Status != automation.StepSucceeded {
+				st.Status = automation.StepPending
+				st.NextAttemptAt = nil
+				st.RetryBase = st.AttemptCount
+			}
+		}
+		run.Status = automation.StatusQueued
+		run.Seq++
+		run.FinishedAt, run.NextAttemptAt, run.Error = nil, nil, nil
+		if err := tx.UpdateRun(ctx, orgID, run, expect); err != nil {
+			return err
+		}
+		tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// rebind moves a run to its automation's current version, keeping the state
+// of the steps whose ids are still there.
+func (s *Service) rebind(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run) error {
+	cur, err := tx.Automation(ctx, orgID, run.AutomationID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted: retry with the version the run has
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Doc.Version == run.AutomationVersion {
+		return nil
+	}
+	comp, err := s.cat.Get(ctx, orgID, run.AutomationID, cur.Doc.Version)
+	if err != nil {
+		return err
+	}
+	steps := make([]automation.StepState, len(comp.Steps))
+	for i, step := range comp.Steps {
+		steps[i] = automation.StepState{ID: step.StepID(), Type: step.StepType(), Status: automation.StepPending, Attempts: []automation.Attempt{}}
+		if j := run.StepIndex(step.StepID()); j >= 0 && run.Steps[j].Type == step.StepType() {
+			steps[i].Status = run.Steps[j].Status
+			steps[i].AttemptCount = run.Steps[j].AttemptCount
+		}
+	}
+	run.Steps = steps
+	run.AutomationVersion = cur.Doc.Version
+	return nil
+}
+
+// CancelRun cancels a run that is queued, running or waiting to retry. A
+// request already in flight finishes, and its attempt is kept in history,
+// but nothing after it runs.
+func (s *Service) CancelRun(ctx context.Context, orgID, id string) (*automation.Run, error) {
+	var run *automation.Run
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		run, err = tx.Run(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if run.Status.Finished() {
+			return fmt.Errorf("%w: the run is already %s", ErrConflict, run.Status)
+		}
+		return cancel(ctx, tx, orgID, run, tx.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, now time.Time) error {
+	expect := run.Seq
+	run.Status = automation.StatusCancelled
+	run.Seq++ // the waiting job, if any, becomes stale
+	run.FinishedAt = &now
+	run.NextAttemptAt = nil
+	for i := range run.Steps {
+		if run.Steps[i].Status != automation.StepSucceeded && run.Steps[i].Status != automation.StepFailed {
+			run.Steps[i].Status = automation.StepCancelled
+			run.Steps[i].NextAttemptAt = nil
+		}
+	}
+	return tx.UpdateRun(ctx, orgID, run, expect)
+}

@@ -1,0 +1,160 @@
+// Package automation provides automation documents (trigger, condition,
+// steps), their compilation into executable form with problems named by exact
+// path, and the run history types: runs, step states, attempts, statuses.
+package automation
+
+import (
+	"time"
+
+	"github.com/autohook/autohook/internal/strictjson"
+)
+
+// Trigger types. Stored names are stable.
+const (
+	RecordAdded   = "record_added"
+	RecordUpdated = "record_updated"
+	StageChanged  = "stage_changed"
+	RecordDue     = "record_due"
+	Manual        = "manual"
+)
+
+// TriggerTypes lists every trigger type.
+var TriggerTypes = []string{RecordAdded, RecordUpdated, StageChanged, RecordDue, Manual}
+
+// Step types. Stored names are stable.
+const (
+	TypeCallAPI      = "call_api"
+	TypeUpdateRecord = "update_record"
+)
+
+// StepTypes lists every step type.
+var StepTypes = []string{TypeCallAPI, TypeUpdateRecord}
+
+// Automation is an automation document, as written by people and stored.
+type Automation struct {
+	ID         string     `json:"id,omitempty"`
+	Name       string     `json:"name"`
+	Collection string     `json:"collection"`
+	Enabled    bool       `json:"enabled"`
+	Trigger    Trigger    `json:"trigger"`
+	Condition  string     `json:"condition,omitempty"`
+	Steps      []StepSpec `json:"steps"`
+	Signing    *Signing   `json:"signing,omitempty"`
+	Version    int64      `json:"version,omitempty"`
+	CreatedAt  *time.Time `json:"createdAt,omitempty"`
+	UpdatedAt  *time.Time `json:"updatedAt,omitempty"`
+}
+
+// Trigger says when an automation fires.
+type Trigger struct {
+	Type   string   `json:"type"`
+	Fields []string `json:"fields,omitempty"` // record_updated: only when one of these changed
+	From   string   `json:"from,omitempty"`   // stage_changed
+	To     string   `json:"to,omitempty"`     // stage_changed
+	Field  string   `json:"field,omitempty"`  // record_due: the date or datetime field
+	Offset string   `json:"offset,omitempty"` // record_due: e.g. "-24h", "-2d", "30m"
+}
+
+// StepSpec is one step of an automation document. It is the union of every
+// step type's options; Compile refuses options that do not belong to Type.
+type StepSpec struct {
+	ID   string `json:"id,omitempty"`
+	Type string `json:"type"`
+	Name string `json:"name,omitempty"`
+
+	// call_api
+	Method         string    `json:"method,omitempty"`
+	URL            string    `json:"url,omitempty"`
+	Headers        []Header  `json:"headers,omitempty"`
+	Body           *Body     `json:"body,omitempty"`
+	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
+	MaxAttempts    int       `json:"maxAttempts,omitempty"`
+	Response       *Response `json:"response,omitempty"`
+
+	// update_record
+	Set []Assignment `json:"set,omitempty"`
+}
+
+// Header is one request header; Value is a template.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Body content types.
+const (
+	ContentText = "text/plain"
+	ContentJSON = "application/json"
+)
+
+// Body is a request body: a text template, or typed JSON fields.
+type Body struct {
+	ContentType string      `json:"contentType"`
+	Text        string      `json:"text,omitempty"`
+	Fields      []BodyField `json:"fields,omitempty"`
+}
+
+// BodyField is one key of a JSON body; Value is a template converted to Type
+// (string, number, boolean, json).
+type BodyField struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Response types.
+const (
+	ResponseNone = "none"
+	ResponseText = "text"
+	ResponseJSON = "json"
+)
+
+// Response says what to capture from a response.
+type Response struct {
+	Type   string    `json:"type"`
+	Field  string    `json:"field,omitempty"`  // text: the automation field that receives the body
+	Schema []Mapping `json:"schema,omitempty"` // json
+}
+
+// Mapping picks one value out of a JSON response into an automation field.
+type Mapping struct {
+	Pointer  string `json:"pointer"`
+	Field    string `json:"field"`
+	Required bool   `json:"required,omitempty"`
+}
+
+// Assignment sets one record field (or "stage") from a template.
+type Assignment struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// Signing makes the automation sign its requests with Standard Webhooks.
+// Secret is write-only: documents returned by the API carry SecretRedacted.
+type Signing struct {
+	Secret string `json:"secret"`
+}
+
+// SecretRedacted stands in for a signing secret in documents that leave the
+// server. Saving a document with it keeps the stored secret.
+const SecretRedacted = "[redacted]"
+
+// Decode parses an automation document strictly: malformed JSON is a
+// *strictjson.SyntaxError, unknown fields and wrongly typed values a
+// *problem.Error naming each path. Enabled defaults to true.
+func Decode(data []byte) (*Automation, error) {
+	a := &Automation{Enabled: true}
+	if err := strictjson.Decode(data, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Redacted returns a copy safe to show: the signing secret replaced.
+func (a *Automation) Redacted() *Automation {
+	c := *a
+	if a.Signing != nil {
+		c.Signing = &Signing{Secret: SecretRedacted}
+	}
+	return &c
+}

@@ -1,0 +1,533 @@
+package automation
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autohook/autohook/internal/jsonpointer"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/signing"
+)
+
+// Limits and defaults of automation documents.
+const (
+	MaxSteps          = 20
+	MaxHeaders        = 50
+	MaxBodyFields     = 200
+	MaxSchema         = 100
+	MaxAssignments    = 100
+	MaxNameLen        = 200
+	DefaultTimeout    = 30 * time.Second
+	MaxTimeout        = 120 * time.Second
+	MaxAttemptsLimit  = 50
+	MaxTemplateLength = 16 << 10
+)
+
+// Options tune compilation.
+type Options struct {
+	Render render.Options
+}
+
+// Compiled is an automation ready to run: every template, expression and JSON
+// Pointer compiled. It is immutable and safe for concurrent use.
+type Compiled struct {
+	ID         string
+	Version    int64
+	Name       string
+	Collection string
+	Enabled    bool
+	Trigger    Trigger
+	DueOffset  time.Duration // record_due
+	Condition  *render.Expr  // nil: always
+	Steps      []Step
+	Signer     *signing.Signer // nil: unsigned
+}
+
+// Step is one compiled step. Each step type is its own type; adding a step
+// type means a StepSpec option or two, a compile function below and a case in
+// the engine.
+type Step interface {
+	StepID() string
+	StepType() string
+}
+
+var (
+	_ Step = (*CallAPI)(nil)
+	_ Step = (*UpdateRecord)(nil)
+)
+
+// CallAPI is a compiled call_api step.
+type CallAPI struct {
+	ID          string
+	Method      string
+	URL         *render.URLTemplate
+	Headers     []CompiledHeader
+	ContentType string // "", ContentText or ContentJSON
+	Text        *render.Template
+	JSONFields  []CompiledBodyField
+	Timeout     time.Duration
+	MaxAttempts int // 0: the server default
+	Response    CompiledResponse
+}
+
+// CompiledHeader is a header with a compiled value.
+type CompiledHeader struct {
+	Name  string
+	Value *render.Template
+}
+
+// CompiledBodyField is a JSON body key with a compiled, typed value.
+type CompiledBodyField struct {
+	Key   string
+	Type  render.FieldType
+	Value *render.Template
+}
+
+// CompiledResponse says what to capture from a response.
+type CompiledResponse struct {
+	Type   string
+	Field  string
+	Schema []CompiledMapping
+}
+
+// CompiledMapping is a compiled response mapping.
+type CompiledMapping struct {
+	Pointer  jsonpointer.Pointer
+	Field    string
+	Required bool
+}
+
+func (s *CallAPI) StepID() string   { return s.ID }
+func (s *CallAPI) StepType() string { return TypeCallAPI }
+
+// UpdateRecord is a compiled update_record step.
+type UpdateRecord struct {
+	ID  string
+	Set []CompiledAssignment
+}
+
+// CompiledAssignment sets a record field (or the stage) from a template.
+type CompiledAssignment struct {
+	Field string
+	Type  record.FieldType // "" for the stage
+	Value *render.Template
+}
+
+func (s *UpdateRecord) StepID() string   { return s.ID }
+func (s *UpdateRecord) StepType() string { return TypeUpdateRecord }
+
+var (
+	stepIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	methods       = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	// headers Autohook sets itself or that would break the request framing.
+	reservedHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"}
+)
+
+// Compile checks an automation document against its collection and compiles
+// it. With a nil collection the checks that need it are skipped: that is how
+// stored versions, checked when they were saved, are compiled again. Problems are returned together
+// as a *problem.Error naming each path; warnings are returned even when the
+// document compiles. signingSecret is the plaintext signing secret, when the
+// document has one (the document's own Secret may be SecretRedacted).
+func Compile(a *Automation, coll *record.Collection, signingSecret string, opts Options) (*Compiled, []problem.Problem, error) {
+	c := &compiler{opts: opts, coll: coll}
+	out := c.compile(a, signingSecret)
+	if err := c.problems.Err(); err != nil {
+		return nil, c.warnings, err
+	}
+	return out, c.warnings, nil
+}
+
+type compiler struct {
+	opts     Options
+	coll     *record.Collection
+	problems problem.List
+	warnings problem.List
+}
+
+func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
+	out := &Compiled{ID: a.ID, Version: a.Version, Name: a.Name, Collection: a.Collection, Enabled: a.Enabled, Trigger: a.Trigger}
+	switch {
+	case strings.TrimSpace(a.Name) == "":
+		c.problems.Add("name", "is required")
+	case len(a.Name) > MaxNameLen:
+		c.problems.Add("name", "must be at most %d characters", MaxNameLen)
+	}
+	if a.Collection == "" {
+		c.problems.Add("collection", "is required")
+	}
+	out.DueOffset = c.trigger(a.Trigger)
+	if strings.TrimSpace(a.Condition) != "" {
+		e, err := render.CompileExpr(a.Condition, c.opts.Render)
+		if err != nil {
+			c.problems.Add("condition", "%s", exprMessage(err))
+		}
+		out.Condition = e
+	}
+	switch {
+	case len(a.Steps) == 0:
+		c.problems.Add("steps", "at least one step is required")
+	case len(a.Steps) > MaxSteps:
+		c.problems.Add("steps", "at most %d steps", MaxSteps)
+	}
+	ids := map[string]bool{}
+	for i := range a.Steps {
+		s := &a.Steps[i]
+		path := problem.Join("steps", i)
+		if s.ID == "" {
+			s.ID = fmt.Sprintf("step%d", i+1)
+		}
+		switch {
+		case !stepIDPattern.MatchString(s.ID):
+			c.problems.Add(path+".id", "must be 1 to 64 letters, digits, '_' or '-'")
+		case ids[s.ID]:
+			c.problems.Add(path+".id", "duplicate step id %q", s.ID)
+		}
+		ids[s.ID] = true
+		switch s.Type {
+		case TypeCallAPI:
+			out.Steps = append(out.Steps, c.callAPI(path, s))
+		case TypeUpdateRecord:
+			out.Steps = append(out.Steps, c.updateRecord(path, s))
+		case "":
+			c.problems.Add(path+".type", "is required (one of %s)", strings.Join(StepTypes, ", "))
+		default:
+			c.problems.Add(path+".type", "unknown step type %q (one of %s)", s.Type, strings.Join(StepTypes, ", "))
+		}
+	}
+	if a.Signing != nil {
+		secret := signingSecret
+		if secret == "" {
+			secret = a.Signing.Secret
+		}
+		signer, err := signing.NewSigner(secret)
+		if err != nil {
+			c.problems.Add("signing.secret", "%v", err)
+		}
+		out.Signer = signer
+	}
+	return out
+}
+
+func (c *compiler) trigger(t Trigger) time.Duration {
+	if !slices.Contains(TriggerTypes, t.Type) {
+		if t.Type == "" {
+			c.problems.Add("trigger.type", "is required (one of %s)", strings.Join(TriggerTypes, ", "))
+		} else {
+			c.problems.Add("trigger.type", "unknown trigger %q (one of %s)", t.Type, strings.Join(TriggerTypes, ", "))
+		}
+		return 0
+	}
+	notFor := func(name string, set bool) {
+		if set {
+			c.problems.Add("trigger."+name, "is not an option of %s", t.Type)
+		}
+	}
+	if t.Type != RecordUpdated {
+		notFor("fields", len(t.Fields) > 0)
+	}
+	if t.Type != StageChanged {
+		notFor("from", t.From != "")
+		notFor("to", t.To != "")
+	}
+	if t.Type != RecordDue {
+		notFor("field", t.Field != "")
+		notFor("offset", t.Offset != "")
+	}
+	switch t.Type {
+	case RecordUpdated:
+		for i, f := range t.Fields {
+			if c.coll != nil {
+				if _, ok := c.coll.Field(f); !ok {
+					c.problems.Add(problem.Join("trigger.fields", i), "collection %q has no field %q", c.coll.Key, f)
+				}
+			}
+		}
+	case StageChanged:
+		if c.coll != nil {
+			if t.From != "" && !c.coll.HasStage(t.From) {
+				c.problems.Add("trigger.from", "collection %q has no stage %q", c.coll.Key, t.From)
+			}
+			if t.To != "" && !c.coll.HasStage(t.To) {
+				c.problems.Add("trigger.to", "collection %q has no stage %q", c.coll.Key, t.To)
+			}
+		}
+	case RecordDue:
+		if t.Field == "" {
+			c.problems.Add("trigger.field", "is required: the date or datetime field that is due")
+		} else if c.coll != nil {
+			f, ok := c.coll.Field(t.Field)
+			switch {
+			case !ok:
+				c.problems.Add("trigger.field", "collection %q has no field %q", c.coll.Key, t.Field)
+			case f.Type != record.Date && f.Type != record.DateTime:
+				c.problems.Add("trigger.field", "field %q is %s; a due trigger needs a date or datetime field", t.Field, f.Type)
+			}
+		}
+		if t.Offset != "" {
+			d, err := ParseOffset(t.Offset)
+			if err != nil {
+				c.problems.Add("trigger.offset", "%v", err)
+			}
+			return d
+		}
+	}
+	return 0
+}
+
+// ParseOffset parses a due-trigger offset: a Go duration ("-24h", "90m") or
+// a whole number of days ("-2d").
+func ParseOffset(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < -3650 || n > 3650 {
+			return 0, fmt.Errorf("must be a duration such as \"-24h\", \"30m\" or \"-2d\", got %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be a duration such as \"-24h\", \"30m\" or \"-2d\", got %q", s)
+	}
+	return d, nil
+}
+
+func (c *compiler) template(path, src string) *render.Template {
+	if len(src) > MaxTemplateLength {
+		c.problems.Add(path, "must be at most %d bytes", MaxTemplateLength)
+		return nil
+	}
+	t, err := render.CompileTemplate(src, c.opts.Render)
+	if err != nil {
+		c.problems.Add(path, "%s", exprMessage(err))
+	}
+	return t
+}
+
+func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
+	if len(s.Set) > 0 {
+		c.problems.Add(path+".set", "is not an option of call_api")
+	}
+	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts}
+	hasBody := s.Body != nil
+	s.Method = strings.ToUpper(s.Method)
+	switch {
+	case s.Method == "" && hasBody:
+		s.Method = http.MethodPost
+	case s.Method == "":
+		s.Method = http.MethodGet
+	case !slices.Contains(methods, s.Method):
+		c.problems.Add(path+".method", "must be one of %s", strings.Join(methods, ", "))
+	}
+	out.Method = s.Method
+	if hasBody && !slices.Contains([]string{http.MethodPost, http.MethodPut, http.MethodPatch}, s.Method) {
+		c.problems.Add(path+".body", "a body is allowed only with POST, PUT or PATCH, not %s", s.Method)
+	}
+	if strings.TrimSpace(s.URL) == "" {
+		c.problems.Add(path+".url", "is required")
+	} else if len(s.URL) > MaxTemplateLength {
+		c.problems.Add(path+".url", "must be at most %d bytes", MaxTemplateLength)
+	} else {
+		u, err := render.CompileURL(s.URL, c.opts.Render)
+		if err != nil {
+			c.problems.Add(path+".url", "%s", exprMessage(err))
+		} else if u.Uses("secrets") {
+			c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+		}
+		out.URL = u
+	}
+	if len(s.Headers) > MaxHeaders {
+		c.problems.Add(path+".headers", "at most %d headers", MaxHeaders)
+	}
+	for i, h := range s.Headers {
+		hp := problem.Join(path, "headers", i)
+		switch {
+		case !validHeaderName(h.Name):
+			c.problems.Add(hp+".name", "%q is not a valid header name", h.Name)
+		case slices.Contains(reservedHeaders, strings.ToLower(h.Name)):
+			c.problems.Add(hp+".name", "%s is set by Autohook and cannot be overridden", h.Name)
+		}
+		out.Headers = append(out.Headers, CompiledHeader{Name: http.CanonicalHeaderKey(h.Name), Value: c.template(hp+".value", h.Value)})
+	}
+	if hasBody {
+		c.body(path+".body", s.Body, out)
+	}
+	switch {
+	case s.TimeoutSeconds == 0:
+	case s.TimeoutSeconds < 1 || time.Duration(s.TimeoutSeconds)*time.Second > MaxTimeout:
+		c.problems.Add(path+".timeoutSeconds", "must be between 1 and %d", int(MaxTimeout/time.Second))
+	default:
+		out.Timeout = time.Duration(s.TimeoutSeconds) * time.Second
+	}
+	if s.MaxAttempts < 0 || s.MaxAttempts > MaxAttemptsLimit {
+		c.problems.Add(path+".maxAttempts", "must be between 1 and %d (0 or absent: the server default)", MaxAttemptsLimit)
+	}
+	c.response(path+".response", s.Response, out)
+	return out
+}
+
+func (c *compiler) body(path string, b *Body, out *CallAPI) {
+	out.ContentType = b.ContentType
+	switch b.ContentType {
+	case ContentText:
+		if len(b.Fields) > 0 {
+			c.problems.Add(path+".fields", "is for application/json bodies; a text/plain body has text")
+		}
+		out.Text = c.template(path+".text", b.Text)
+	case ContentJSON:
+		if b.Text != "" {
+			c.problems.Add(path+".text", "is for text/plain bodies; an application/json body has fields")
+		}
+		if len(b.Fields) > MaxBodyFields {
+			c.problems.Add(path+".fields", "at most %d fields", MaxBodyFields)
+		}
+		keys := map[string]bool{}
+		for i, f := range b.Fields {
+			fp := problem.Join(path, "fields", i)
+			switch {
+			case f.Key == "":
+				c.problems.Add(fp+".key", "is required")
+			case keys[f.Key]:
+				c.problems.Add(fp+".key", "duplicate key %q", f.Key)
+			}
+			keys[f.Key] = true
+			typ := render.FieldType(f.Type)
+			if !slices.Contains(bodyTypes, typ) {
+				c.problems.Add(fp+".type", "must be one of string, number, boolean, json")
+			}
+			out.JSONFields = append(out.JSONFields, CompiledBodyField{Key: f.Key, Type: typ, Value: c.template(fp+".value", f.Value)})
+		}
+	case "":
+		c.problems.Add(path+".contentType", "is required: text/plain or application/json")
+	default:
+		c.problems.Add(path+".contentType", "must be text/plain or application/json")
+	}
+}
+
+var bodyTypes = []render.FieldType{"string", "number", "boolean", "json"}
+
+func (c *compiler) response(path string, r *Response, out *CallAPI) {
+	out.Response.Type = ResponseNone
+	if r == nil {
+		return
+	}
+	if r.Type == "" {
+		r.Type = ResponseNone
+	}
+	out.Response.Type = r.Type
+	switch r.Type {
+	case ResponseNone:
+		if r.Field != "" || len(r.Schema) > 0 {
+			c.problems.Add(path+".type", "is none, so field and schema capture nothing: choose text or json")
+		}
+	case ResponseText:
+		if len(r.Schema) > 0 {
+			c.problems.Add(path+".schema", "is for json responses")
+		}
+		if !record.ValidKey(r.Field) {
+			c.problems.Add(path+".field", "is required: the automation field that receives the body (a letter, then letters, digits, '_')")
+		}
+		out.Response.Field = r.Field
+	case ResponseJSON:
+		if r.Field != "" {
+			c.problems.Add(path+".field", "is for text responses; a json response maps values with schema")
+		}
+		if len(r.Schema) > MaxSchema {
+			c.problems.Add(path+".schema", "at most %d mappings", MaxSchema)
+		}
+		fields := map[string]bool{}
+		for i, m := range r.Schema {
+			mp := problem.Join(path, "schema", i)
+			p, err := jsonpointer.Parse(m.Pointer)
+			if err != nil {
+				c.problems.Add(mp+".pointer", "%v", err)
+			}
+			switch {
+			case !record.ValidKey(m.Field):
+				c.problems.Add(mp+".field", "must start with a letter and hold only letters, digits and underscores")
+			case fields[m.Field]:
+				c.problems.Add(mp+".field", "duplicate field %q", m.Field)
+			}
+			fields[m.Field] = true
+			out.Response.Schema = append(out.Response.Schema, CompiledMapping{Pointer: p, Field: m.Field, Required: m.Required})
+		}
+	default:
+		c.problems.Add(path+".type", "must be none, text or json")
+	}
+}
+
+func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
+	for name, set := range map[string]bool{
+		"method": s.Method != "", "url": s.URL != "", "headers": len(s.Headers) > 0, "body": s.Body != nil,
+		"timeoutSeconds": s.TimeoutSeconds != 0, "maxAttempts": s.MaxAttempts != 0, "response": s.Response != nil,
+	} {
+		if set {
+			c.problems.Add(path+"."+name, "is not an option of update_record")
+		}
+	}
+	out := &UpdateRecord{ID: s.ID}
+	switch {
+	case len(s.Set) == 0:
+		c.problems.Add(path+".set", "at least one field to set is required")
+	case len(s.Set) > MaxAssignments:
+		c.problems.Add(path+".set", "at most %d fields", MaxAssignments)
+	}
+	seen := map[string]bool{}
+	for i, a := range s.Set {
+		ap := problem.Join(path, "set", i)
+		var typ record.FieldType
+		switch {
+		case a.Field == "":
+			c.problems.Add(ap+".field", "is required")
+		case seen[a.Field]:
+			c.problems.Add(ap+".field", "field %q is set twice", a.Field)
+		case a.Field == "stage":
+			if c.coll != nil && len(c.coll.Stages) == 0 {
+				c.problems.Add(ap+".field", "collection %q has no stages", c.coll.Key)
+			}
+		case c.coll != nil:
+			f, ok := c.coll.Field(a.Field)
+			if !ok {
+				c.problems.Add(ap+".field", "collection %q has no field %q", c.coll.Key, a.Field)
+			}
+			typ = f.Type
+		}
+		seen[a.Field] = true
+		out.Set = append(out.Set, CompiledAssignment{Field: a.Field, Type: typ, Value: c.template(ap+".value", a.Value)})
+	}
+	return out
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 section 5.1).
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(ch)) {
+			return false
+		}
+	}
+	return true
+}
+
+// exprMessage gives the message of a compile error, with its position.
+func exprMessage(err error) string {
+	var re *render.Error
+	if errors.As(err, &re) {
+		return fmt.Sprintf("at position %d: %s", re.Pos, re.Msg)
+	}
+	return err.Error()
+}

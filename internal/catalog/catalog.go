@@ -1,0 +1,95 @@
+// Package catalog provides compiled automations: loaded from the store by
+// (id, version), their signing secrets opened, compiled once and cached.
+// Versions are immutable, so a cached entry never goes stale, on one node or
+// many.
+package catalog
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sync"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// MaxEntries bounds the cache; past it, the cache is emptied and refilled
+// from what is used (cheap: a compile takes tens of microseconds).
+const MaxEntries = 10000
+
+// Catalog compiles and caches automation versions.
+type Catalog struct {
+	st   *store.Store
+	box  *secret.Box
+	opts automation.Options
+
+	mu sync.RWMutex
+	m  map[key]*automation.Compiled
+}
+
+type key struct {
+	id      string
+	version int64
+}
+
+// New returns a catalog reading from st and opening signing secrets with box.
+func New(st *store.Store, box *secret.Box, opts automation.Options) *Catalog {
+	return &Catalog{st: st, box: box, opts: opts, m: map[key]*automation.Compiled{}}
+}
+
+// Options returns the compile options, for compiling documents being saved.
+func (c *Catalog) Options() automation.Options { return c.opts }
+
+// Get returns the compiled version of an automation of the organisation.
+func (c *Catalog) Get(ctx context.Context, orgID, id string, version int64) (*automation.Compiled, error) {
+	k := key{id, version}
+	c.mu.RLock()
+	comp, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return comp, nil
+	}
+	v, err := c.st.AutomationAt(ctx, orgID, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("load automation %s v%d: %w", id, version, err)
+	}
+	signingSecret, err := c.OpenSigningSecret(orgID, v)
+	if err != nil {
+		return nil, err
+	}
+	comp, _, err = automation.Compile(v.Doc, nil, signingSecret, c.opts)
+	if err != nil {
+		return nil, fmt.Errorf("compile automation %s v%d: %w", id, version, err)
+	}
+	c.mu.Lock()
+	if len(c.m) >= MaxEntries {
+		c.m = map[key]*automation.Compiled{}
+	}
+	c.m[k] = comp
+	c.mu.Unlock()
+	return comp, nil
+}
+
+// SealSigningSecret seals a signing secret for storage, bound to the
+// organisation.
+func (c *Catalog) SealSigningSecret(orgID, plain string) string {
+	return base64.StdEncoding.EncodeToString(c.box.Seal([]byte(plain), []byte("signing:"+orgID)))
+}
+
+// OpenSigningSecret opens a stored version's signing secret ("" when none).
+func (c *Catalog) OpenSigningSecret(orgID string, v *store.AutomationVersion) (string, error) {
+	if v.SealedSigningSecret == "" {
+		return "", nil
+	}
+	sealed, err := base64.StdEncoding.DecodeString(v.SealedSigningSecret)
+	if err != nil {
+		return "", fmt.Errorf("signing secret of %s: %w", v.Doc.ID, err)
+	}
+	plain, err := c.box.Open(sealed, []byte("signing:"+orgID))
+	if err != nil {
+		return "", fmt.Errorf("signing secret of %s: %w", v.Doc.ID, err)
+	}
+	return string(plain), nil
+}

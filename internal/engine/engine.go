@@ -1,0 +1,495 @@
+// Package engine provides the queue worker that executes runs: steps in
+// order, every attempt recorded, a failed step retried on its schedule or the
+// run failed, a finished run closed. No transaction is open while a request
+// is in flight; a step's result and the local steps that follow it commit
+// together, so a step whose success was recorded never runs again.
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/trigger"
+	"github.com/autohook/autohook/internal/webhook"
+)
+
+// Defaults.
+const (
+	// DefaultMaxAttempts is one attempt plus a retry for each entry of the
+	// default schedule.
+	DefaultMaxAttempts = 9
+	// DefaultHistoryBodyLimit is how much of a request or response body
+	// history keeps.
+	DefaultHistoryBodyLimit = 64 << 10
+	// runningAfter is how long a step may take before its run is shown as
+	// running: a run that finishes sooner goes from queued to its outcome
+	// in one write, which matters at thousands of runs per second.
+	runningAfter = 250 * time.Millisecond
+)
+
+// Config configures an Engine.
+type Config struct {
+	DefaultMaxAttempts int
+	Retry              retry.Policy
+	HistoryBodyLimit   int
+	Now                func() time.Time
+	Logger             *slog.Logger
+	Metrics            Metrics
+}
+
+// Metrics receives what the engine observes; methods must be fast and safe
+// for concurrent use.
+type Metrics interface {
+	RunStarted()
+	RunFinished(status automation.Status)
+	RunRetrying()
+	Attempt(class retry.Class, d time.Duration)
+	FirstRequest(sinceTrigger time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) RunStarted()                        {}
+func (noMetrics) RunFinished(automation.Status)      {}
+func (noMetrics) RunRetrying()                       {}
+func (noMetrics) Attempt(retry.Class, time.Duration) {}
+func (noMetrics) FirstRequest(time.Duration)         {}
+
+// Engine executes runs.
+type Engine struct {
+	st   *store.Store
+	cat  *catalog.Catalog
+	fire *trigger.Firer
+	web  *webhook.Client
+	box  *secret.Box
+	cfg  Config
+	log  *slog.Logger
+}
+
+// New returns an Engine.
+func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhook.Client, box *secret.Box, cfg Config) *Engine {
+	if cfg.DefaultMaxAttempts <= 0 {
+		cfg.DefaultMaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.HistoryBodyLimit <= 0 {
+		cfg.HistoryBodyLimit = DefaultHistoryBodyLimit
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.Retry.Schedule == nil {
+		cfg.Retry.Schedule = retry.DefaultSchedule
+	}
+	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger}
+}
+
+// Register adds the engine's worker to workers.
+func (e *Engine) Register(workers *river.Workers) {
+	river.AddWorker(workers, &worker{e: e})
+}
+
+type worker struct {
+	river.WorkerDefaults[store.RunJob]
+	e *Engine
+}
+
+// Work executes one run from its next step.
+func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
+	return w.e.work(ctx, job.Args)
+}
+
+// OpenSecrets returns an organisation's secrets, opened, by name.
+func OpenSecrets(ctx context.Context, st interface {
+	SealedSecrets(ctx context.Context, orgID string) (map[string]string, error)
+}, box *secret.Box, orgID string) (map[string]string, error) {
+	sealed, err := st.SealedSecrets(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("load secrets: %w", err)
+	}
+	out := make(map[string]string, len(sealed))
+	for name, s := range sealed {
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		plain, err := box.Open(raw, SecretAAD(orgID, name))
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		out[name] = string(plain)
+	}
+	return out, nil
+}
+
+// SecretAAD binds a sealed secret to its organisation and name.
+func SecretAAD(orgID, name string) []byte { return []byte("secret:" + orgID + ":" + name) }
+
+// execution is the state of one Work call.
+type execution struct {
+	e       *Engine
+	job     store.RunJob
+	run     *automation.Run
+	comp    *automation.Compiled
+	secrets map[string]any
+	redact  *secret.Redactor
+}
+
+func (e *Engine) work(ctx context.Context, job store.RunJob) error {
+	run, err := e.st.Run(ctx, job.OrgID, job.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted or pruned
+	}
+	if err != nil {
+		return err
+	}
+	if run.Seq != job.Seq || run.Status.Finished() {
+		return nil // a stale job: the run moved on without it
+	}
+	comp, err := e.cat.Get(ctx, job.OrgID, run.AutomationID, run.AutomationVersion)
+	if err != nil {
+		return err
+	}
+	if len(comp.Steps) != len(run.Steps) {
+		return fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
+	}
+	secrets, err := OpenSecrets(ctx, e.st, e.box, job.OrgID)
+	if err != nil {
+		return err
+	}
+	x := &execution{e: e, job: job, run: run, comp: comp, secrets: make(map[string]any, len(secrets))}
+	values := make([]string, 0, len(secrets))
+	for k, v := range secrets {
+		x.secrets[k] = v
+		values = append(values, v)
+	}
+	x.redact = secret.NewRedactor(values...)
+	if run.Status == automation.StatusQueued && run.Seq == 1 {
+		e.cfg.Metrics.RunStarted()
+	}
+	return x.step(ctx)
+}
+
+func (x *execution) env(now time.Time) render.Env {
+	r := x.run
+	return render.NewEnv(r.Record, r.Previous, r.Fields, x.secrets,
+		map[string]any{"type": r.Trigger.Type, "at": r.Trigger.At.Format(time.RFC3339Nano)},
+		map[string]any{"id": r.ID, "automationId": r.AutomationID}, now)
+}
+
+// step runs the next remote step (if the next step is remote), then, in one
+// transaction, records it and runs the local steps that follow.
+func (x *execution) step(ctx context.Context) error {
+	i := x.run.NextStep()
+	var remote *pending
+	if i < len(x.comp.Steps) {
+		if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
+			remote = x.callAPI(ctx, i, s)
+			if remote == nil {
+				return ctx.Err() // shutting down: the job will run again
+			}
+		}
+	}
+	err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+	if errors.Is(err, store.ErrConflict) && remote != nil {
+		// A person retried or cancelled the run while the request was in
+		// flight: their change stands, but history keeps the attempt.
+		return x.e.st.Write(ctx, func(tx *store.Tx) error {
+			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
+		})
+	}
+	return err
+}
+
+// pending is a remote attempt waiting to be committed.
+type pending struct {
+	attempt *automation.Attempt
+	fields  map[string]any
+	failure *webhook.Failure
+}
+
+// callAPI sends step i once and returns the attempt to commit; nil when the
+// node is shutting down before anything was sent.
+func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *pending {
+	e := x.e
+	state := &x.run.Steps[i]
+	n := state.AttemptCount + 1
+	start := e.cfg.Now()
+	if n == 1 && i == 0 {
+		e.cfg.Metrics.FirstRequest(start.Sub(x.run.Trigger.At))
+	}
+	// Show the run as running only when the step takes a while.
+	marked := make(chan struct{})
+	timer := time.AfterFunc(runningAfter, func() {
+		defer close(marked)
+		err := e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+			return tx.MarkRunRunning(ctx, x.job.OrgID, x.run.ID, x.run.Seq)
+		})
+		if err != nil {
+			e.log.WarnContext(ctx, "mark run running", "run", x.run.ID, "err", err)
+		}
+	})
+	defer func() {
+		if !timer.Stop() {
+			<-marked
+		}
+	}()
+	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
+	p := &pending{attempt: a}
+	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	if f != nil {
+		p.failure = f
+		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
+		a.DurationMs = ms(e.cfg.Now().Sub(start))
+		e.cfg.Metrics.Attempt(f.Class, 0)
+		return p
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	res := e.web.Do(ctx, s, req)
+	if ctx.Err() != nil && res.Status == 0 {
+		return nil
+	}
+	a.DurationMs = ms(res.Duration)
+	a.Request = webhook.HistoryRequest(req, x.redact, e.cfg.HistoryBodyLimit)
+	if res.Status != 0 {
+		a.Response = webhook.HistoryResponse(res, x.redact, e.cfg.HistoryBodyLimit)
+	}
+	class := retry.Class("")
+	if res.Failure != nil {
+		p.failure = res.Failure
+		class = res.Failure.Class
+		a.Error = &automation.AttemptError{Class: class, Message: x.redact.String(res.Failure.Message)}
+	} else {
+		p.fields = res.Fields
+		a.Fields = res.Fields
+	}
+	e.cfg.Metrics.Attempt(class, res.Duration)
+	return p
+}
+
+// IdempotencyKey is the stable id of one step of one run, sent as
+// Idempotency-Key and webhook-id on every attempt of that step.
+func IdempotencyKey(runID, stepID string) string { return runID + "." + stepID }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// commit records the remote attempt (if any), runs the local steps that
+// follow, and decides what happens next: another job, a retry, or the end.
+func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pending) error {
+	e, run := x.e, x.run
+	now := e.cfg.Now().UTC()
+	expectSeq := run.Seq
+	if remote != nil {
+		state := &run.Steps[i]
+		state.AttemptCount = remote.attempt.N
+		state.NextAttemptAt = nil
+		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {
+			return err
+		}
+		if remote.failure != nil {
+			return x.failed(ctx, tx, i, remote.failure, now, expectSeq)
+		}
+		state.Status = automation.StepSucceeded
+		for k, v := range remote.fields {
+			run.Fields[k] = v
+		}
+		i++
+	}
+	// Local steps run inside this transaction.
+	for ; i < len(x.comp.Steps); i++ {
+		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
+		if !ok {
+			break
+		}
+		if f := x.updateRecord(ctx, tx, i, s, now); f != nil {
+			return x.failed(ctx, tx, i, f, now, expectSeq)
+		}
+	}
+	if i < len(x.comp.Steps) {
+		// Another remote step: a new job, so that every job is bounded by
+		// one request's timeout.
+		run.Seq++
+		run.Status = automation.StatusRunning
+		run.NextAttemptAt = nil
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
+		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
+	}
+	run.Status = automation.StatusSucceeded
+	run.FinishedAt = &now
+	run.NextAttemptAt = nil
+	run.Error = nil
+	if err := tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq); err != nil {
+		return err
+	}
+	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusSucceeded) })
+	return nil
+}
+
+// failed records a failed attempt's consequence: a retry when the class is
+// retryable and attempts remain, else the run fails.
+func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.Failure, now time.Time, expectSeq int64) error {
+	e, run := x.e, x.run
+	state := &run.Steps[i]
+	maxAttempts := e.cfg.DefaultMaxAttempts
+	if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok && s.MaxAttempts > 0 {
+		maxAttempts = s.MaxAttempts
+	}
+	made := state.AttemptCount - state.RetryBase
+	if retry.Retryable(f.Class, f.Status) && made < maxAttempts {
+		delay := e.cfg.Retry.Next(made, f.RetryAfter)
+		next := now.Add(delay)
+		state.Status = automation.StepRetrying
+		state.NextAttemptAt = &next
+		run.Status = automation.StatusRetrying
+		run.NextAttemptAt = &next
+		run.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
+		run.Seq++
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, next)
+		tx.OnCommit(e.cfg.Metrics.RunRetrying)
+		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
+	}
+	state.Status = automation.StepFailed
+	state.NextAttemptAt = nil
+	run.Status = automation.StatusFailed
+	run.FinishedAt = &now
+	run.NextAttemptAt = nil
+	run.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
+	for j := i + 1; j < len(run.Steps); j++ {
+		run.Steps[j].Status = automation.StepCancelled
+	}
+	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusFailed) })
+	return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
+}
+
+// updateRecord runs an update_record step inside tx. A failure is returned
+// as a *webhook.Failure so that it is recorded like any other.
+func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *automation.UpdateRecord, now time.Time) *webhook.Failure {
+	run := x.run
+	state := &run.Steps[i]
+	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now}
+	state.AttemptCount = a.N
+	f := x.applyUpdate(ctx, tx, s, now, a)
+	a.DurationMs = ms(x.e.cfg.Now().Sub(now))
+	if f != nil {
+		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
+	} else {
+		state.Status = automation.StepSucceeded
+	}
+	if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
+		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
+	}
+	return f
+}
+
+func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
+	run := x.run
+	coll, err := tx.Collection(ctx, x.job.OrgID, run.Collection)
+	if err != nil {
+		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q: %v", run.Collection, err)}
+	}
+	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
+	}
+	if err != nil {
+		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
+	}
+	changes, stage, f := EvalUpdate(coll, s, x.env(now), prev.Stage)
+	if f != nil {
+		return f
+	}
+	a.Fields = map[string]any{}
+	for k, v := range changes {
+		a.Fields[k] = v
+	}
+	if stage != prev.Stage {
+		a.Fields["stage"] = stage
+	}
+	next := *prev
+	next.Fields = record.Merge(prev.Fields, changes)
+	next.Stage = stage
+	if len(record.Diff(prev.Fields, next.Fields)) == 0 && next.Stage == prev.Stage {
+		return nil // nothing changes: no write, no trigger
+	}
+	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
+		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
+	}
+	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt}); err != nil {
+		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
+	}
+	run.Record = next.Env()
+	return nil
+}
+
+// EvalUpdate evaluates an update_record step's assignments against a
+// collection: the field changes, normalised, and the stage (stage when the
+// step does not set it).
+func EvalUpdate(coll *record.Collection, s *automation.UpdateRecord, env render.Env, stage string) (map[string]any, string, *webhook.Failure) {
+	changes := map[string]any{}
+	for _, as := range s.Set {
+		v, err := as.Value.Eval(env)
+		if err != nil {
+			return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
+		}
+		if as.Field == "stage" {
+			stage = render.Stringify(v)
+			if perr := coll.CheckStage("stage", stage); perr != nil {
+				return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set stage: %v", perr)}
+			}
+			continue
+		}
+		f, ok := coll.Field(as.Field)
+		if !ok {
+			return nil, "", &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q has no field %q any more", coll.Key, as.Field)}
+		}
+		v, err = convertForField(f.Type, v)
+		if err != nil {
+			return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
+		}
+		changes[as.Field] = v
+	}
+	norm, err := coll.CheckFields(changes)
+	if err != nil {
+		return nil, "", &webhook.Failure{Class: retry.Render, Message: err.Error()}
+	}
+	return norm, stage, nil
+}
+
+// convertForField converts an evaluated value to what a record field of type
+// t holds.
+func convertForField(t record.FieldType, v any) (any, error) {
+	switch t {
+	case record.Number:
+		return render.Convert(v, "number")
+	case record.Boolean:
+		return render.Convert(v, "boolean")
+	case record.JSON:
+		return render.Convert(v, "json")
+	case record.Text, record.Date, record.DateTime:
+		if v == nil {
+			return nil, nil
+		}
+		return render.Stringify(v), nil
+	}
+	return v, nil
+}

@@ -1,0 +1,224 @@
+// Package httpapi provides Autohook's public HTTP interface under /api/v1:
+// routes, Bearer API-key authentication, strict JSON input, the error
+// envelope, and the embedded OpenAPI description.
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/strictjson"
+)
+
+// DefaultMaxBodyBytes bounds request bodies.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures the API handler.
+type Config struct {
+	Service      *autohook.Service
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+}
+
+// API serves /api/v1.
+type API struct {
+	svc     *autohook.Service
+	log     *slog.Logger
+	maxBody int64
+}
+
+// route is one endpoint; the table is what the OpenAPI test checks.
+type route struct {
+	method, pattern string
+	handle          handler
+}
+
+type handler = func(a *API, w http.ResponseWriter, r *http.Request, p *autohook.Principal) error
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes}
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range routes {
+		rt := rt
+		mux.Handle(rt.method+" "+rt.pattern, a.authenticated(rt.handle))
+	}
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	// Anything else under /api/ is a JSON 404, not the UI's HTML.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+	})
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// authenticated checks the Bearer key, bounds the body, and turns a
+// handler's error into the error envelope.
+func (a *API) authenticated(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="autohook"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send your API key as Authorization: Bearer <key>", nil)
+			return
+		}
+		p, err := a.svc.Authenticate(r.Context(), key)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		if err := h(a, w, r, p); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(key), true
+}
+
+// errorBody is the error envelope.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Details []problem.Problem `json:"details,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, details []problem.Problem) {
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, Details: details}})
+}
+
+// fail maps an error to its status and code: the one table of the API.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		perr  *problem.Error
+		serr  *strictjson.SyntaxError
+		mberr *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &perr):
+		writeError(w, http.StatusUnprocessableEntity, "validation_failed", perr.Error(), perr.Problems)
+	case errors.As(err, &serr):
+		writeError(w, http.StatusBadRequest, "bad_request", serr.Error(), nil)
+	case errors.As(err, &mberr):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", mberr.Limit), nil)
+	case errors.Is(err, autohook.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="autohook", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "the API key is unknown or revoked", nil)
+	case errors.Is(err, autohook.ErrForbidden):
+		writeError(w, http.StatusForbidden, "forbidden", err.Error(), nil)
+	case errors.Is(err, autohook.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage(err), nil)
+	case errors.Is(err, autohook.ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err.Error(), nil)
+	case errors.Is(err, autohook.ErrBadInput), errors.Is(err, errBadRequest):
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
+	case errors.Is(err, context.Canceled):
+		// the client went away
+	default:
+		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; the server log has the details", nil)
+	}
+}
+
+func notFoundMessage(err error) string {
+	if err == autohook.ErrNotFound {
+		return "not found"
+	}
+	return err.Error()
+}
+
+var errBadRequest = errors.New("bad request")
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads the body strictly into v.
+func decode(r *http.Request, v any) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return fmt.Errorf("%w: the request body is empty; send a JSON object", errBadRequest)
+	}
+	return strictjson.Decode(data, v)
+}
+
+// listResponse is the shape of every list.
+type listResponse[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+func writeList[T any](w http.ResponseWriter, items []T, next string) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, listResponse[T]{Items: items, NextCursor: next})
+}
+
+// page reads ?limit= and ?cursor=.
+func page(r *http.Request) (store.Page, error) {
+	p := store.Page{Cursor: r.URL.Query().Get("cursor")}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return p, problem.New("limit", "must be a whole number from 1 to 500, got %q", s)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, problem.New(name, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", s)
+	}
+	return t, nil
+}

@@ -1,0 +1,319 @@
+// Package render compiles and evaluates the dynamic text of automations:
+// expressions in the expr language (github.com/expr-lang/expr) and brace
+// templates, literal text with expressions in braces ("Hello {record.name}").
+//
+// Everything is compiled once, when an automation is saved, into values that
+// are immutable and safe for concurrent use; evaluation then only runs the
+// compiled program against an Env. Compile errors are *Error with the byte
+// position in the source; evaluation errors are *EvalError naming the
+// source.
+//
+// # Environment
+//
+// An expression sees exactly the roots of NewEnv: record, previous, fields,
+// secrets, trigger, run (maps, looked up dynamically: a missing member is
+// nil, and a member of that nil is an evaluation error unless written with
+// "?.") and now (the run's time.Time). Any other root name is a compile
+// error. now() is the same value as now: expr's builtin that reads the wall
+// clock is replaced, so that every expression of a run sees one instant and
+// tests can inject the time.
+//
+// # Functions
+//
+// All of expr's builtins are available (upper, lower, trim, len, split,
+// join, date, duration, toJSON, fromJSON, ...); date() reads a text without
+// a zone as UTC. Render adds urlencode(v), formatDate(v, layout),
+// coalesce(a, b, ...) and default(v, d), and replaces repeat(s, n) with one
+// whose result is at most 1 MiB. All of them are free of side effects.
+//
+// # Limits
+//
+// An expression is refused when it is longer than Options.MaxLen bytes or
+// has more than Options.MaxNodes syntax nodes. At run time expr's memory
+// budget bounds ranges, arrays and maps; it does not count the bytes of
+// strings built with "+" or of values shared between several places (a
+// let variable used twice), so an author who sets out to can still make one
+// evaluation allocate a lot. This package does not prevent that.
+package render
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxNodes uint = 1000
+	DefaultMaxLen   int  = 4096
+)
+
+// Options limit what an expression may be. The zero value means the
+// defaults.
+type Options struct {
+	// MaxNodes is the largest number of syntax nodes of one expression;
+	// 0 means DefaultMaxNodes.
+	MaxNodes uint
+	// MaxLen is the largest length in bytes of one expression (the text
+	// between the braces of a template); 0 or less means DefaultMaxLen.
+	MaxLen int
+}
+
+func (o Options) maxNodes() uint {
+	if o.MaxNodes == 0 {
+		return DefaultMaxNodes
+	}
+	return o.MaxNodes
+}
+
+func (o Options) maxLen() int {
+	if o.MaxLen <= 0 {
+		return DefaultMaxLen
+	}
+	return o.MaxLen
+}
+
+// Error is a compile error: Pos is the 0-based byte offset in the source
+// (of the template, for a template) where the problem is.
+type Error struct {
+	Pos int
+	Msg string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("position %d: %s", e.Pos, e.Msg)
+}
+
+// EvalError is a run-time evaluation error. Source is the template or
+// expression that failed.
+type EvalError struct {
+	Source string
+	Err    error
+}
+
+func (e *EvalError) Error() string {
+	msg := e.Err.Error()
+	var fe *file.Error
+	if errors.As(e.Err, &fe) {
+		msg = fe.Message // without expr's multi-line snippet
+	}
+	return fmt.Sprintf("evaluate %q: %s", e.Source, msg)
+}
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// Env is what expressions evaluate against. Build it with NewEnv.
+type Env = map[string]any
+
+// Root names of the environment.
+const (
+	RootRecord   = "record"
+	RootPrevious = "previous"
+	RootFields   = "fields"
+	RootSecrets  = "secrets"
+	RootTrigger  = "trigger"
+	RootRun      = "run"
+	RootNow      = "now"
+)
+
+// roots lists the root names; a root's index is its bit in a uses mask.
+var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootTrigger, RootRun, RootNow}
+
+// NewEnv returns the environment of one evaluation. previous (or any map)
+// may be nil. The values of secrets must be the plaintext strings.
+func NewEnv(record, previous, fields, secrets, trigger, run map[string]any, now time.Time) Env {
+	return Env{
+		RootRecord:   record,
+		RootPrevious: previous,
+		RootFields:   fields,
+		RootSecrets:  secrets,
+		RootTrigger:  trigger,
+		RootRun:      run,
+		RootNow:      now,
+	}
+}
+
+// typeEnv declares the shape of Env to the compiler: the maps are
+// map[string]any, so member access is dynamic, and unknown roots are
+// compile errors.
+var typeEnv = NewEnv(nil, nil, nil, nil, nil, nil, time.Time{})
+
+// Expr is a compiled expression, safe for concurrent use.
+type Expr struct {
+	src  string
+	prog *vm.Program
+	uses uint8 // bit i: roots[i] is referenced
+}
+
+// CompileExpr compiles a bare expression (a condition, say: no braces). An
+// error is an *Error whose position is a byte offset into src.
+func CompileExpr(src string, opts Options) (*Expr, error) {
+	return compileExpr(src, 0, opts)
+}
+
+// compileExpr compiles src, which starts at byte offset base of the text the
+// user wrote; error positions are offsets into that text.
+func compileExpr(src string, base int, opts Options) (*Expr, error) {
+	if len(src) > opts.maxLen() {
+		return nil, &Error{Pos: base, Msg: fmt.Sprintf("expression is longer than %d bytes", opts.maxLen())}
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, &Error{Pos: base, Msg: "empty expression"}
+	}
+	np := &nowPatcher{}
+	prog, err := expr.Compile(src, compileOptions(opts, np)...)
+	if err != nil {
+		return nil, compileError(src, base, opts, np, err)
+	}
+	e := &Expr{src: src, prog: prog}
+	node := prog.Node()
+	ast.Walk(&node, &rootVisitor{uses: &e.uses})
+	return e, nil
+}
+
+// compileOptions returns the expr options of every compilation.
+func compileOptions(opts Options, np *nowPatcher) []expr.Option {
+	o := make([]expr.Option, 0, 3+len(functions))
+	o = append(o,
+		expr.Env(typeEnv),
+		expr.MaxNodes(opts.maxNodes()),
+		expr.Patch(np),
+	)
+	return append(o, functions...)
+}
+
+// compileError turns an expr compile error into an *Error.
+func compileError(src string, base int, opts Options, np *nowPatcher, err error) error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return &Error{Pos: base, Msg: err.Error()}
+	}
+	msg := fe.Message
+	pos := base + byteOffset(src, fe.From)
+	switch {
+	case np.badCall != nil:
+		msg = "now is the run's time and takes no arguments (use now.In(timezone(\"Europe/Paris\")) for another zone)"
+		pos = base + byteOffset(src, np.badCall.Location().From)
+	case strings.Contains(msg, "exceeds maximum allowed nodes"):
+		msg = fmt.Sprintf("expression is too complex (more than %d nodes)", opts.maxNodes())
+	case strings.HasPrefix(msg, "unknown name "):
+		msg += " (known names: " + strings.Join(roots[:], ", ") + ")"
+	}
+	return &Error{Pos: pos, Msg: msg}
+}
+
+// byteOffset converts an offset in runes, as expr reports it, into bytes.
+func byteOffset(s string, runes int) int {
+	i := 0
+	for n := 0; n < runes && i < len(s); n++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}
+
+// nowPatcher turns now() into the environment's now. It records a call of
+// now with arguments, which the checker then refuses, to explain it.
+type nowPatcher struct {
+	badCall ast.Node
+}
+
+func (p *nowPatcher) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != RootNow {
+		return
+	}
+	if len(call.Arguments) > 0 {
+		p.badCall = call
+		return
+	}
+	ast.Patch(node, &ast.IdentifierNode{Value: RootNow})
+}
+
+// rootVisitor records which roots an expression references. $env can reach
+// every root, so it counts as all of them.
+type rootVisitor struct {
+	uses *uint8
+}
+
+func (v *rootVisitor) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if id.Value == "$env" {
+		*v.uses = 1<<len(roots) - 1
+		return
+	}
+	for i, r := range roots {
+		if id.Value == r {
+			*v.uses |= 1 << i
+		}
+	}
+}
+
+// Source returns the expression as written.
+func (e *Expr) Source() string { return e.src }
+
+// Uses reports whether the expression references the root name (such as
+// "secrets").
+func (e *Expr) Uses(root string) bool { return usesRoot(e.uses, root) }
+
+func usesRoot(mask uint8, root string) bool {
+	for i, r := range roots {
+		if r == root {
+			return mask&(1<<i) != 0
+		}
+	}
+	return false
+}
+
+// Eval evaluates the expression. An error is an *EvalError.
+func (e *Expr) Eval(env Env) (any, error) {
+	v, err := e.run(env)
+	if err != nil {
+		return nil, &EvalError{Source: e.src, Err: err}
+	}
+	return v, nil
+}
+
+// EvalBool evaluates a condition. A result that is not a boolean is an
+// error ("condition must be a boolean, got string"). An error is an
+// *EvalError.
+func (e *Expr) EvalBool(env Env) (bool, error) {
+	v, err := e.run(env)
+	if err != nil {
+		return false, &EvalError{Source: e.src, Err: err}
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, &EvalError{Source: e.src, Err: fmt.Errorf("condition must be a boolean, got %s", kindName(v))}
+	}
+	return b, nil
+}
+
+var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// run runs the program on a pooled VM: expr.Run would allocate a VM, its
+// stack and variables on every call.
+func (e *Expr) run(env Env) (any, error) {
+	m := vmPool.Get().(*vm.VM)
+	out, err := m.Run(e.prog, env)
+	// Drop references to this run's values before pooling the VM.
+	clear(m.Stack[:cap(m.Stack)])
+	clear(m.Scopes[:cap(m.Scopes)])
+	clear(m.Variables)
+	vmPool.Put(m)
+	return out, err
+}

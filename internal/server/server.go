@@ -1,0 +1,266 @@
+// Package server builds and runs one Autohook node: it locks the data dir,
+// opens the store, starts the engine and the HTTP server, and bootstraps the
+// first organisation. Run is what `autohook serve` and the end-to-end tests
+// call.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
+	"github.com/autohook/autohook/internal/egress"
+	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/httpapi"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/trigger"
+	"github.com/autohook/autohook/internal/webhook"
+)
+
+// Config is one node's configuration; cmd/autohook fills it from flags and
+// AUTOHOOK_* variables.
+type Config struct {
+	DataDir              string
+	DatabaseURL          string // "" = SQLite in DataDir
+	Listen               string
+	BootstrapAPIKey      string
+	AdminPassword        string
+	SecretKey            string
+	AllowPrivateNetworks bool
+	AllowCIDRs           []netip.Prefix
+	DenyHosts            []string
+	MaxResponseBytes     int64
+	MaxAttempts          int
+	MaxWorkers           int
+	DBConns              int
+	Version              string
+	Logger               *slog.Logger
+	// Out receives the lines meant for the person who started the server
+	// (how to reach it, the generated key); nil means os.Stdout.
+	Out io.Writer
+	// Retry overrides the retry schedule (tests); nil keeps the default.
+	Retry *retry.Policy
+}
+
+// Node is a running Autohook node.
+type Node struct {
+	Addr    string // the address it listens on
+	Service *autohook.Service
+	Store   *store.Store
+	Engine  *engine.Engine
+
+	cfg      Config
+	lock     *os.File
+	listener net.Listener
+	http     *http.Server
+}
+
+// DefaultListen is where a node listens unless told otherwise.
+const DefaultListen = "127.0.0.1:8080"
+
+// Start builds a node and starts it: queue workers and HTTP server. Stop it
+// with Shutdown.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "autohook-data"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	log := cfg.Logger
+	n = &Node{cfg: cfg}
+	defer func() {
+		if err != nil {
+			n.close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		url = "sqlite:" + filepath.Join(cfg.DataDir, "autohook.db")
+	}
+	if strings.HasPrefix(url, "sqlite:") {
+		// One SQLite file belongs to one process: jobs left running by a
+		// previous process can then be resumed at once, safely.
+		if n.lock, err = lockDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	key, generated, err := secret.LoadKey(cfg.DataDir, cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if generated {
+		log.Info("generated the key that encrypts secrets at rest", "file", filepath.Join(cfg.DataDir, secret.KeyFile))
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	workers := river.NewWorkers()
+	n.Store, err = store.Open(ctx, store.Config{
+		URL:      url,
+		Workers:  workers,
+		Queue:    store.QueueConfig{MaxWorkers: cfg.MaxWorkers},
+		MaxConns: cfg.DBConns,
+		Logger:   log.With("component", "queue"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	cat := catalog.New(n.Store, box, automation.Options{})
+	fire := trigger.New(cat, log)
+	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
+	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version})
+	ecfg := engine.Config{DefaultMaxAttempts: cfg.MaxAttempts, Logger: log}
+	if cfg.Retry != nil {
+		ecfg.Retry = *cfg.Retry
+	}
+	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
+	n.Engine.Register(workers)
+	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Logger: log})
+
+	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if n.Store.Kind() == "sqlite" {
+		resumed, err := n.Store.ResumeOrphanedJobs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if resumed > 0 {
+			log.Info("resuming runs interrupted by the previous stop", "jobs", resumed)
+		}
+	}
+	if err := n.Store.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start queue: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	httpapi.New(httpapi.Config{Service: n.Service, Logger: log}).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := n.Store.CountOrganisations(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"status":"unavailable","reason":%q}`+"\n", err.Error())
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ready"}`+"\n")
+	})
+	n.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	n.Addr = n.listener.Addr().String()
+	n.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := n.http.Serve(n.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	base := "http://" + n.Addr
+	if boot != nil {
+		fmt.Fprintf(cfg.Out, "First start: created organisation %q.\n", boot.Organisation.Name)
+		if boot.KeyGenerated {
+			fmt.Fprintf(cfg.Out, "Instance admin API key (shown once, keep it): %s\n", boot.APIKey)
+		} else {
+			fmt.Fprintf(cfg.Out, "Instance admin API key: the value of AUTOHOOK_BOOTSTRAP_API_KEY\n")
+		}
+		fmt.Fprintf(cfg.Out, "Try: curl -H 'Authorization: Bearer <key>' %s/api/v1/collections\n", base)
+	}
+	fmt.Fprintf(cfg.Out, "autohook %s ready on %s (database: %s, data dir: %s)\n", cfg.Version, base, n.Store.Kind(), cfg.DataDir)
+	return n, nil
+}
+
+// Shutdown stops taking requests, lets jobs in flight finish (up to ctx's
+// deadline), and closes the database.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	if n.http != nil {
+		errs = append(errs, n.http.Shutdown(ctx))
+	}
+	errs = append(errs, n.close(ctx))
+	return errors.Join(errs...)
+}
+
+func (n *Node) close(ctx context.Context) error {
+	var errs []error
+	if n.listener != nil && n.http == nil {
+		errs = append(errs, n.listener.Close())
+	}
+	if n.Store != nil {
+		errs = append(errs, n.Store.Close(ctx))
+	}
+	if n.lock != nil {
+		errs = append(errs, n.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts a node and runs it until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return n.Shutdown(shutdownCtx)
+}
+
+// lockDir takes an exclusive lock on the data dir, refusing a second
+// process on the same SQLite file.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "autohook.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another autohook process (%w); one SQLite data dir serves one process — use PostgreSQL for several nodes", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/autohook/autohook/internal/automation"
+)
+
+// AutomationVersion is one stored version of an automation: its document
+// (with the signing secret redacted) and the sealed signing secret.
+type AutomationVersion struct {
+	Doc                 *automation.Automation
+	SealedSigningSecret string // "" when unsigned
+}
+
+// AutomationRef is what trigger matching needs to know before loading a
+// version: which automations of a collection are enabled, and at which
+// version.
+type AutomationRef struct {
+	ID          string
+	Version     int64
+	TriggerType string
+}
+
+// SaveAutomation inserts a new automation (a.ID == "") or a new version of an
+// existing one, and stores the version's document. It sets a.ID, a.Version
+// and the times.
+func (tx *Tx) SaveAutomation(ctx context.Context, orgID string, a *automation.Automation, sealedSecret string) error {
+	now := tx.Now()
+	if a.ID == "" {
+		a.ID = newID("aut")
+		a.Version = 1
+		a.CreatedAt, a.UpdatedAt = &now, &now
+		_, err := tx.q.exec(ctx, `INSERT INTO automations (id, org_id, collection, name, enabled, trigger_type, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, orgID, a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), us(now))
+		if err != nil {
+			return fmt.Errorf("insert automation: %w", err)
+		}
+	} else {
+		var version, created int64
+		err := tx.q.queryRow(ctx, `SELECT version, created_at FROM automations WHERE org_id = ? AND id = ?`, orgID, a.ID).Scan(&version, &created)
+		if isNoRows(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		c := fromUS(created)
+		a.Version = version + 1
+		a.CreatedAt, a.UpdatedAt = &c, &now
+		_, err = tx.q.exec(ctx, `UPDATE automations SET collection = ?, name = ?, enabled = ?, trigger_type = ?, version = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
+			a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), orgID, a.ID)
+		if err != nil {
+			return fmt.Errorf("update automation: %w", err)
+		}
+	}
+	doc := a.Redacted()
+	var secret any
+	if sealedSecret != "" {
+		secret = sealedSecret
+	}
+	_, err := tx.q.exec(ctx, `INSERT INTO automation_versions (automation_id, version, org_id, doc, signing_secret, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Version, orgID, encJSON(doc), secret, us(now))
+	if err != nil {
+		return fmt.Errorf("insert automation version: %w", err)
+	}
+	return nil
+}
+
+// DeleteAutomation deletes an automation (its versions stay, for the
+// history of its runs) and its pending due triggers.
+func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
+	n, err := tx.q.exec(ctx, `DELETE FROM automations WHERE org_id = ? AND id = ?`, orgID, id)
+	if err != nil {
+		return fmt.Errorf("delete automation: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	_, err = tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND automation_id = ?`, orgID, id)
+	return err
+}
+
+// Automation returns the current version of an automation.
+func (o ops) Automation(ctx context.Context, orgID, id string) (*AutomationVersion, error) {
+	row := o.q.queryRow(ctx, `SELECT v.doc, v.signing_secret FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version WHERE a.org_id = ? AND a.id = ?`, orgID, id)
+	return scanVersion(row)
+}
+
+// AutomationAt returns one version of an automation, even a deleted one's.
+func (o ops) AutomationAt(ctx context.Context, orgID, id string, version int64) (*AutomationVersion, error) {
+	row := o.q.queryRow(ctx, `SELECT doc, signing_secret FROM automation_versions WHERE org_id = ? AND automation_id = ? AND version = ?`, orgID, id, version)
+	return scanVersion(row)
+}
+
+func scanVersion(r row) (*AutomationVersion, error) {
+	var doc string
+	var secret sql.NullString
+	err := r.Scan(&doc, &secret)
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &AutomationVersion{Doc: &automation.Automation{}, SealedSigningSecret: secret.String}
+	if err := decJSON(doc, v.Doc); err != nil {
+		return nil, fmt.Errorf("decode automation: %w", err)
+	}
+	return v, nil
+}
+
+// AutomationFilter narrows an automation list.
+type AutomationFilter struct {
+	Collection  string
+	TriggerType string
+}
+
+// Automations lists the current versions of an organisation's automations,
+// newest first.
+func (o ops) Automations(ctx context.Context, orgID string, f AutomationFilter, page Page) ([]*AutomationVersion, string, error) {
+	var w where
+	w.add("a.org_id = ?", orgID)
+	if f.Collection != "" {
+		w.add("a.collection = ?", f.Collection)
+	}
+	if f.TriggerType != "" {
+		w.add("a.trigger_type = ?", f.TriggerType)
+	}
+	type item struct {
+		id string
+		v  *AutomationVersion
+	}
+	from := `(SELECT a.id AS id, v.doc AS doc, v.signing_secret AS signing_secret FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version` + w.String() + `) x`
+	items, next, err := list(ctx, o, page, "id, doc, signing_secret", from, where{args: w.args}, func(r rows) (item, error) {
+		var id, doc string
+		var secret sql.NullString
+		if err := r.Scan(&id, &doc, &secret); err != nil {
+			return item{}, err
+		}
+		v := &AutomationVersion{Doc: &automation.Automation{}, SealedSigningSecret: secret.String}
+		return item{id, v}, decJSON(doc, v.Doc)
+	}, func(i item) string { return i.id })
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*AutomationVersion, len(items))
+	for i, it := range items {
+		out[i] = it.v
+	}
+	return out, next, nil
+}
+
+// EnabledAutomations returns the enabled automations of a collection with
+// the given trigger types (all types when none are given).
+func (o ops) EnabledAutomations(ctx context.Context, orgID, collection string, triggerTypes ...string) ([]AutomationRef, error) {
+	q := `SELECT id, version, trigger_type FROM automations WHERE org_id = ? AND collection = ? AND enabled = ?`
+	args := []any{orgID, collection, true}
+	if len(triggerTypes) > 0 {
+		q += " AND trigger_type IN (?" + strings.Repeat(", ?", len(triggerTypes)-1) + ")"
+		for _, t := range triggerTypes {
+			args = append(args, t)
+		}
+	}
+	rs, err := o.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []AutomationRef
+	for rs.Next() {
+		var r AutomationRef
+		if err := rs.Scan(&r.ID, &r.Version, &r.TriggerType); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// newID returns a new id: a prefix and a ULID, so ids sort by creation time
+// (which the cursors and the history pruning rely on).
+func newID(prefix string) string {
+	return prefix + "_" + strings.ToLower(ulid.Make().String())
+}
+
+// idAt returns the smallest id with the prefix that newID could make at t.
+func idAt(prefix string, t time.Time) string {
+	var zero [10]byte
+	id, err := ulid.New(ulid.Timestamp(t), bytes.NewReader(zero[:]))
+	if err != nil {
+		return prefix + "_"
+	}
+	return prefix + "_" + strings.ToLower(id.String())
+}
+
+// Page selects one page of a list, newest first.
+type Page struct {
+	Cursor string // from a previous page's Next; "" for the first page
+	Limit  int
+}
+
+// limit returns the page size: default 50, at most 500.
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return 50
+	case p.Limit > 500:
+		return 500
+	}
+	return p.Limit
+}
+
+// after decodes the cursor: the id of the last item already seen.
+func (p Page) after() (string, error) {
+	if p.Cursor == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("%w: invalid cursor", ErrBadInput)
+	}
+	return string(b), nil
+}
+
+func cursorFor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// ErrBadInput is an input the store cannot use (a malformed cursor).
+var ErrBadInput = fmt.Errorf("bad input")
+
+func encJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err)) // only our own types are encoded
+	}
+	return string(b)
+}
+
+func decJSON(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), v)
+}

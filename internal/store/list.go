@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"strings"
+)
+
+// where builds a WHERE clause from conditions and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// list runs "SELECT cols FROM from WHERE ... ORDER BY id DESC" one page at a
+// time: newest first, keyed by id (ids sort by creation time).
+func list[T any](ctx context.Context, o ops, page Page, cols, from string, w where, scan func(rows) (T, error), id func(T) string) ([]T, string, error) {
+	after, err := page.after()
+	if err != nil {
+		return nil, "", err
+	}
+	if after != "" {
+		w.add("id < ?", after)
+	}
+	n := page.limit()
+	q := "SELECT " + cols + " FROM " + from + w.String() + " ORDER BY id DESC LIMIT ?"
+	rs, err := o.q.query(ctx, q, append(w.args, n+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rs.Close()
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = cursorFor(id(out[n-1]))
+	}
+	return out, next, nil
+}

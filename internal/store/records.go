@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/autohook/autohook/internal/record"
+)
+
+const collectionCols = "id, coll_key, name, fields, stages, created_at, updated_at"
+
+func scanCollection(r row) (*record.Collection, error) {
+	var c record.Collection
+	var fields, stages string
+	var created, updated int64
+	if err := r.Scan(&c.ID, &c.Key, &c.Name, &fields, &stages, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromUS(created), fromUS(updated)
+	if err := decJSON(fields, &c.Fields); err != nil {
+		return nil, err
+	}
+	if err := decJSON(stages, &c.Stages); err != nil {
+		return nil, err
+	}
+	if c.Fields == nil {
+		c.Fields = []record.Field{}
+	}
+	if c.Stages == nil {
+		c.Stages = []string{}
+	}
+	return &c, nil
+}
+
+// CreateCollection adds a collection; ErrConflict when its key is taken.
+func (tx *Tx) CreateCollection(ctx context.Context, orgID string, c *record.Collection) error {
+	var n int
+	if err := tx.q.queryRow(ctx, `SELECT COUNT(*) FROM collections WHERE org_id = ? AND coll_key = ?`, orgID, c.Key).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: collection %q exists", ErrConflict, c.Key)
+	}
+	c.ID = newID("col")
+	c.CreatedAt = tx.Now()
+	c.UpdatedAt = c.CreatedAt
+	_, err := tx.q.exec(ctx, `INSERT INTO collections (id, org_id, coll_key, name, fields, stages, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, orgID, c.Key, c.Name, encJSON(c.Fields), encJSON(c.Stages), us(c.CreatedAt), us(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert collection: %w", err)
+	}
+	return nil
+}
+
+// UpdateCollection replaces a collection's name, fields and stages.
+func (tx *Tx) UpdateCollection(ctx context.Context, orgID string, c *record.Collection) error {
+	c.UpdatedAt = tx.Now()
+	n, err := tx.q.exec(ctx, `UPDATE collections SET name = ?, fields = ?, stages = ?, updated_at = ? WHERE org_id = ? AND coll_key = ?`,
+		c.Name, encJSON(c.Fields), encJSON(c.Stages), us(c.UpdatedAt), orgID, c.Key)
+	if err != nil {
+		return fmt.Errorf("update collection: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteCollection deletes a collection and its records.
+func (tx *Tx) DeleteCollection(ctx context.Context, orgID, key string) error {
+	n, err := tx.q.exec(ctx, `DELETE FROM collections WHERE org_id = ? AND coll_key = ?`, orgID, key)
+	if err != nil {
+		return fmt.Errorf("delete collection: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	if _, err := tx.q.exec(ctx, `DELETE FROM records WHERE org_id = ? AND collection = ?`, orgID, key); err != nil {
+		return fmt.Errorf("delete records: %w", err)
+	}
+	return nil
+}
+
+// Collection returns one collection by key.
+func (o ops) Collection(ctx context.Context, orgID, key string) (*record.Collection, error) {
+	c, err := scanCollection(o.q.queryRow(ctx, `SELECT `+collectionCols+` FROM collections WHERE org_id = ? AND coll_key = ?`, orgID, key))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+// Collections lists an organisation's collections, newest first.
+func (o ops) Collections(ctx context.Context, orgID string, page Page) ([]*record.Collection, string, error) {
+	var w where
+	w.add("org_id = ?", orgID)
+	return list(ctx, o, page, collectionCols, "collections", w, func(r rows) (*record.Collection, error) { return scanCollection(r) },
+		func(c *record.Collection) string { return c.ID })
+}
+
+const recordCols = "id, collection, stage, fields, version, created_at, updated_at"
+
+func scanRecord(r row) (*record.Record, error) {
+	var rec record.Record
+	var fields string
+	var created, updated int64
+	if err := r.Scan(&rec.ID, &rec.Collection, &rec.Stage, &fields, &rec.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	rec.CreatedAt, rec.UpdatedAt = fromUS(created), fromUS(updated)
+	if err := decJSON(fields, &rec.Fields); err != nil {
+		return nil, err
+	}
+	if rec.Fields == nil {
+		rec.Fields = map[string]any{}
+	}
+	return &rec, nil
+}
+
+// InsertRecord adds a record, setting its id, times and version.
+func (tx *Tx) InsertRecord(ctx context.Context, orgID string, r *record.Record) error {
+	r.ID = newID("rec")
+	r.CreatedAt = tx.Now()
+	r.UpdatedAt = r.CreatedAt
+	r.Version = 1
+	_, err := tx.q.exec(ctx, `INSERT INTO records (id, org_id, collection, stage, fields, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, orgID, r.Collection, r.Stage, encJSON(r.Fields), r.Version, us(r.CreatedAt), us(r.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert record: %w", err)
+	}
+	return nil
+}
+
+// UpdateRecord writes a record's stage and fields if its version is still
+// r.Version, then bumps the version; ErrConflict when another write won.
+func (tx *Tx) UpdateRecord(ctx context.Context, orgID string, r *record.Record) error {
+	now := tx.Now()
+	n, err := tx.q.exec(ctx, `UPDATE records SET stage = ?, fields = ?, version = version + 1, updated_at = ? WHERE org_id = ? AND collection = ? AND id = ? AND version = ?`,
+		r.Stage, encJSON(r.Fields), us(now), orgID, r.Collection, r.ID, r.Version)
+	if err != nil {
+		return fmt.Errorf("update record: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: record %s changed meanwhile", ErrConflict, r.ID)
+	}
+	r.Version++
+	r.UpdatedAt = now
+	return nil
+}
+
+// DeleteRecord deletes a record and its pending due triggers.
+func (tx *Tx) DeleteRecord(ctx context.Context, orgID, collection, id string) error {
+	n, err := tx.q.exec(ctx, `DELETE FROM records WHERE org_id = ? AND collection = ? AND id = ?`, orgID, collection, id)
+	if err != nil {
+		return fmt.Errorf("delete record: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	_, err = tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND record_id = ?`, orgID, id)
+	return err
+}
+
+// Record returns one record of a collection.
+func (o ops) Record(ctx context.Context, orgID, collection, id string) (*record.Record, error) {
+	r, err := scanRecord(o.q.queryRow(ctx, `SELECT `+recordCols+` FROM records WHERE org_id = ? AND collection = ? AND id = ?`, orgID, collection, id))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+// RecordForUpdate returns one record of a collection, locked until the
+// transaction ends (PostgreSQL; SQLite's single writer needs no lock).
+func (tx *Tx) RecordForUpdate(ctx context.Context, orgID, collection, id string) (*record.Record, error) {
+	q := `SELECT ` + recordCols + ` FROM records WHERE org_id = ? AND collection = ? AND id = ?`
+	if tx.isPG {
+		q += " FOR UPDATE"
+	}
+	r, err := scanRecord(tx.q.queryRow(ctx, q, orgID, collection, id))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+// RecordByID returns one record of the organisation, whatever its collection.
+func (o ops) RecordByID(ctx context.Context, orgID, id string) (*record.Record, error) {
+	r, err := scanRecord(o.q.queryRow(ctx, `SELECT `+recordCols+` FROM records WHERE org_id = ? AND id = ?`, orgID, id))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+// RecordFilter narrows a record list.
+type RecordFilter struct {
+	Stage string
+}
+
+// Records lists a collection's records, newest first.
+func (o ops) Records(ctx context.Context, orgID, collection string, f RecordFilter, page Page) ([]*record.Record, string, error) {
+	var w where
+	w.add("org_id = ?", orgID)
+	w.add("collection = ?", collection)
+	if f.Stage != "" {
+		w.add("stage = ?", f.Stage)
+	}
+	return list(ctx, o, page, recordCols, "records", w, func(r rows) (*record.Record, error) { return scanRecord(r) },
+		func(r *record.Record) string { return r.ID })
+}
+
+// CountRecords counts a collection's records.
+func (o ops) CountRecords(ctx context.Context, orgID, collection string) (int64, error) {
+	var n int64
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM records WHERE org_id = ? AND collection = ?`, orgID, collection).Scan(&n)
+	return n, err
+}
+
+// isUniqueViolation reports whether err is a unique constraint failure.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}

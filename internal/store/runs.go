@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/retry"
+)
+
+// storedStep is a step state as stored in runs.steps (attempts live in
+// their own table).
+type storedStep struct {
+	ID            string                `json:"id"`
+	Type          string                `json:"type"`
+	Status        automation.StepStatus `json:"status"`
+	NextAttemptAt *time.Time            `json:"next,omitempty"`
+	Attempts      int                   `json:"n,omitempty"`
+	RetryBase     int                   `json:"base,omitempty"`
+}
+
+func encSteps(steps []automation.StepState) string {
+	out := make([]storedStep, len(steps))
+	for i, s := range steps {
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase}
+	}
+	return encJSON(out)
+}
+
+func decSteps(s string) ([]automation.StepState, error) {
+	var in []storedStep
+	if err := decJSON(s, &in); err != nil {
+		return nil, err
+	}
+	out := make([]automation.StepState, len(in))
+	for i, st := range in {
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Attempts: []automation.Attempt{}}
+	}
+	return out, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// InsertRun adds a run, setting its id and times. Enqueue its job with
+// EnqueueRun in the same transaction.
+func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) error {
+	r.ID = newID("run")
+	now := tx.Now()
+	r.CreatedAt, r.UpdatedAt = now, now
+	if r.Fields == nil {
+		r.Fields = map[string]any{}
+	}
+	var prev any
+	if r.Previous != nil {
+		prev = encJSON(r.Previous)
+	}
+	_, err := tx.q.exec(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth, created_at, updated_at, fields, steps, record, previous)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
+		us(now), us(now), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev)
+	if err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
+	return nil
+}
+
+// UpdateRun writes a run's progress (status, seq, steps, fields, record
+// snapshot, times, error) if its seq is still expectSeq; ErrConflict when
+// another job or a person changed it meanwhile.
+func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, expectSeq int64) error {
+	r.UpdatedAt = tx.Now()
+	var class, msg string
+	if r.Error != nil {
+		class, msg = string(r.Error.Class), r.Error.Message
+	}
+	n, err := tx.q.exec(ctx, `UPDATE runs SET automation_version = ?, status = ?, seq = ?, updated_at = ?, finished_at = ?, next_attempt_at = ?, fields = ?, steps = ?, record = ?, error_class = ?, error_message = ?
+		WHERE org_id = ? AND id = ? AND seq = ?`,
+		r.AutomationVersion, r.Status, r.Seq, us(r.UpdatedAt), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record),
+		nullString(class), nullString(msg), orgID, r.ID, expectSeq)
+	if err != nil {
+		return fmt.Errorf("update run: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: run %s changed meanwhile", ErrConflict, r.ID)
+	}
+	return nil
+}
+
+// MarkRunRunning sets a queued or retrying run to running, if its seq is
+// still seq.
+func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) error {
+	_, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status IN (?, ?)`,
+		automation.StatusRunning, us(tx.Now()), orgID, id, seq, automation.StatusQueued, automation.StatusRetrying)
+	return err
+}
+
+// InsertAttempt records one attempt of step (its index) of a run.
+func (tx *Tx) InsertAttempt(ctx context.Context, runID string, step int, a *automation.Attempt) error {
+	var req, resp, fields any
+	if a.Request != nil {
+		req = encJSON(a.Request)
+	}
+	if a.Response != nil {
+		resp = encJSON(a.Response)
+	}
+	if len(a.Fields) > 0 {
+		fields = encJSON(a.Fields)
+	}
+	var class, msg string
+	if a.Error != nil {
+		class, msg = string(a.Error.Class), a.Error.Message
+	}
+	_, err := tx.q.exec(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		runID, step, a.N, us(a.StartedAt), int64(a.DurationMs*1000), req, resp, nullString(class), nullString(msg), fields)
+	if err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	return nil
+}
+
+const runCols = "id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth, created_at, updated_at, finished_at, next_attempt_at, fields, steps, record, previous, error_class, error_message"
+
+func scanRun(r row) (*automation.Run, error) {
+	var run automation.Run
+	var trigAt, created, updated int64
+	var finished, next sql.NullInt64
+	var fields, steps, rec string
+	var prev, class, msg sql.NullString
+	err := r.Scan(&run.ID, &run.AutomationID, &run.AutomationVersion, &run.RecordID, &run.Collection, &run.Trigger.Type, &trigAt, &run.Status,
+		&run.Seq, &run.Depth, &created, &updated, &finished, &next, &fields, &steps, &rec, &prev, &class, &msg)
+	if err != nil {
+		return nil, err
+	}
+	run.Trigger.At, run.CreatedAt, run.UpdatedAt = fromUS(trigAt), fromUS(created), fromUS(updated)
+	run.FinishedAt, run.NextAttemptAt = fromNullUS(finished), fromNullUS(next)
+	if class.Valid {
+		run.Error = &automation.AttemptError{Class: retry.Class(class.String), Message: msg.String}
+	}
+	if err := decJSON(fields, &run.Fields); err != nil {
+		return nil, err
+	}
+	if run.Fields == nil {
+		run.Fields = map[string]any{}
+	}
+	if run.Steps, err = decSteps(steps); err != nil {
+		return nil, err
+	}
+	if err := decJSON(rec, &run.Record); err != nil {
+		return nil, err
+	}
+	if prev.Valid {
+		if err := decJSON(prev.String, &run.Previous); err != nil {
+			return nil, err
+		}
+	}
+	return &run, nil
+}
+
+// Run returns a run without its attempts.
+func (o ops) Run(ctx context.Context, orgID, id string) (*automation.Run, error) {
+	r, err := scanRun(o.q.queryRow(ctx, `SELECT `+runCols+` FROM runs WHERE org_id = ? AND id = ?`, orgID, id))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+// RunWithAttempts returns a run with every attempt of every step.
+func (o ops) RunWithAttempts(ctx context.Context, orgID, id string) (*automation.Run, error) {
+	r, err := o.Run(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := o.q.query(ctx, `SELECT step, n, started_at, duration_us, request, response, error_class, error_message, fields FROM attempts WHERE run_id = ? ORDER BY step, n`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var step int
+		var a automation.Attempt
+		var started, dur int64
+		var req, resp, class, msg, fields sql.NullString
+		if err := rs.Scan(&step, &a.N, &started, &dur, &req, &resp, &class, &msg, &fields); err != nil {
+			return nil, err
+		}
+		a.StartedAt, a.DurationMs = fromUS(started), float64(dur)/1000
+		if req.Valid {
+			a.Request = &automation.HTTPRequest{}
+			if err := decJSON(req.String, a.Request); err != nil {
+				return nil, err
+			}
+		}
+		if resp.Valid {
+			a.Response = &automation.HTTPResponse{}
+			if err := decJSON(resp.String, a.Response); err != nil {
+				return nil, err
+			}
+		}
+		if class.Valid {
+			a.Error = &automation.AttemptError{Class: retry.Class(class.String), Message: msg.String}
+		}
+		if fields.Valid {
+			if err := decJSON(fields.String, &a.Fields); err != nil {
+				return nil, err
+			}
+		}
+		if step >= 0 && step < len(r.Steps) {
+			r.Steps[step].Attempts = append(r.Steps[step].Attempts, a)
+		}
+	}
+	return r, rs.Err()
+}
+
+// RunFilter narrows a run list.
+type RunFilter struct {
+	AutomationID string
+	RecordID     string
+	Status       automation.Status
+	Since, Until time.Time
+}
+
+// Runs lists runs, newest first.
+func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]*automation.Run, string, error) {
+	var w where
+	w.add("org_id = ?", orgID)
+	if f.AutomationID != "" {
+		w.add("automation_id = ?", f.AutomationID)
+	}
+	if f.RecordID != "" {
+		w.add("record_id = ?", f.RecordID)
+	}
+	if f.Status != "" {
+		w.add("status = ?", f.Status)
+	}
+	if !f.Since.IsZero() {
+		w.add("created_at >= ?", us(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.add("created_at < ?", us(f.Until))
+	}
+	return list(ctx, o, page, runCols, "runs", w, func(r rows) (*automation.Run, error) { return scanRun(r) },
+		func(r *automation.Run) string { return r.ID })
+}
+
+// LastRunStatus returns the status of an automation's newest run ("" when none).
+func (o ops) LastRunStatus(ctx context.Context, orgID, automationID string) (automation.Status, error) {
+	var s automation.Status
+	err := o.q.queryRow(ctx, `SELECT status FROM runs WHERE org_id = ? AND automation_id = ? ORDER BY id DESC LIMIT 1`, orgID, automationID).Scan(&s)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return s, err
+}
+
+// PruneRuns deletes up to limit runs created before cutoff, with their
+// attempts, and reports how many it deleted.
+func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, error) {
+	// Run ids sort by creation time, so the primary key finds old runs.
+	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? ORDER BY id LIMIT ?`, idAt("run", before), limit)
+	if err != nil {
+		return 0, err
+	}
+	var ids []any
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			rs.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rs.Close(); err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	if _, err := tx.q.exec(ctx, `DELETE FROM attempts WHERE run_id IN `+in, ids...); err != nil {
+		return 0, err
+	}
+	if _, err := tx.q.exec(ctx, `DELETE FROM runs WHERE id IN `+in, ids...); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}

@@ -1,0 +1,231 @@
+// Package store provides Autohook's storage: organisations, keys, collections,
+// records, automations, runs and their attempts, secrets and due triggers, on
+// SQLite (the embedded default) or PostgreSQL, with the River job queue in the
+// same database so that a record write and the runs it triggers commit in one
+// transaction.
+//
+// Every query is written once in portable SQL and scoped by organisation in
+// this package itself. Reads go to a read pool; writes happen in Write, which
+// runs a function in one transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// Errors returned by the store.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Config configures Open.
+type Config struct {
+	// URL is "sqlite:PATH" or a "postgres://" URL.
+	URL string
+	// Workers are the River workers of this node; nil for a store that only
+	// inserts jobs.
+	Workers *river.Workers
+	// Queue tunes the River client.
+	Queue QueueConfig
+	// ReadConns is the size of the read pool (SQLite) or the whole pool
+	// (PostgreSQL). Zero picks a default.
+	MaxConns int
+	Logger   *slog.Logger
+	// Now stamps rows; nil means time.Now.
+	Now func() time.Time
+}
+
+// QueueConfig tunes River. See docs/ARCHITECTURE.md for why the defaults are
+// what they are.
+type QueueConfig struct {
+	MaxWorkers        int           // concurrent jobs on this node; default 500
+	FetchCooldown     time.Duration // minimum time between fetches; default 2ms
+	FetchPollInterval time.Duration // fallback poll; default 1s
+	JobTimeout        time.Duration // longest one job may run; default 3m
+	RescueAfter       time.Duration // a running job older than this is taken over; default 3m10s
+}
+
+func (c QueueConfig) withDefaults() QueueConfig {
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = 500
+	}
+	if c.FetchCooldown <= 0 {
+		c.FetchCooldown = 2 * time.Millisecond
+	}
+	if c.FetchPollInterval <= 0 {
+		c.FetchPollInterval = time.Second
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 3 * time.Minute
+	}
+	if c.RescueAfter <= c.JobTimeout {
+		c.RescueAfter = c.JobTimeout + 10*time.Second
+	}
+	return c
+}
+
+// Store is the storage of one Autohook node.
+type Store struct {
+	ops // reads through the read pool
+	b   backend
+	log *slog.Logger
+}
+
+// backend is one database: SQLite or PostgreSQL.
+type backend interface {
+	begin(ctx context.Context) (*Tx, error)
+	startQueue(ctx context.Context) error
+	stopQueue(ctx context.Context) error
+	close() error
+	kind() string
+}
+
+// Tx is a write transaction. Its methods write; the read methods it shares
+// with Store see the transaction's own writes.
+type Tx struct {
+	ops
+	jobs     []river.InsertManyParams
+	insert   func(ctx context.Context, jobs []river.InsertManyParams) error
+	commit   func(ctx context.Context) error
+	rollback func(ctx context.Context) error
+	onCommit []func()
+}
+
+// ops holds the queries, over a querier: the read pool or a transaction.
+type ops struct {
+	q     querier
+	isPG  bool
+	clock func() time.Time
+}
+
+// Open opens the database at cfg.URL, applies migrations (Autohook's and
+// River's) and prepares the queue. Call Start to work the queue.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Queue = cfg.Queue.withDefaults()
+	var (
+		b   backend
+		err error
+	)
+	switch {
+	case strings.HasPrefix(cfg.URL, "sqlite:"):
+		b, err = openSQLite(ctx, strings.TrimPrefix(cfg.URL, "sqlite:"), cfg)
+	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
+		b, err = openPostgres(ctx, cfg.URL, cfg)
+	default:
+		return nil, fmt.Errorf("database url must start with sqlite: or postgres://, got %q", redactURL(cfg.URL))
+	}
+	if err != nil {
+		return nil, err
+	}
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &Store{b: b, log: cfg.Logger}
+	switch b := b.(type) {
+	case *sqliteBackend:
+		s.ops = ops{q: sqlQuerier{b.r}, clock: clock}
+	case *pgBackend:
+		s.ops = ops{q: pgxQuerier{b.pool}, isPG: true, clock: clock}
+	}
+	return s, nil
+}
+
+// Kind is "sqlite" or "postgres".
+func (s *Store) Kind() string { return s.b.kind() }
+
+// Start starts working the queue with the configured workers.
+func (s *Store) Start(ctx context.Context) error { return s.b.startQueue(ctx) }
+
+// Stop stops working the queue, waiting for jobs in flight to finish.
+func (s *Store) Stop(ctx context.Context) error { return s.b.stopQueue(ctx) }
+
+// Close stops the queue and closes the database.
+func (s *Store) Close(ctx context.Context) error {
+	err := s.b.stopQueue(ctx)
+	return errors.Join(err, s.b.close())
+}
+
+// Write runs fn in one write transaction: everything fn writes, including the
+// jobs it enqueues, commits together or not at all. Functions registered
+// with OnCommit run after a successful commit.
+func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	tx, err := s.b.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx.clock = s.clock
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.rollback(context.WithoutCancel(ctx)))
+	}
+	if len(tx.jobs) > 0 {
+		if err := tx.insert(ctx, tx.jobs); err != nil {
+			return errors.Join(fmt.Errorf("enqueue: %w", err), tx.rollback(context.WithoutCancel(ctx)))
+		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+// OnCommit registers f to run after the transaction commits.
+func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// Now is the time the store stamps rows with.
+func (o ops) Now() time.Time { return o.clock().UTC().Truncate(time.Microsecond) }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullUS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromUS(v.Int64)
+	return &t
+}
+
+func nullUS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return us(*t)
+}
+
+// redactURL hides a password in a database URL for error messages.
+func redactURL(u string) string {
+	if at := strings.Index(u, "@"); at > 0 {
+		if colon := strings.Index(u[:at], "://"); colon >= 0 {
+			creds := u[colon+3 : at]
+			if user, _, ok := strings.Cut(creds, ":"); ok {
+				return u[:colon+3] + user + ":***" + u[at:]
+			}
+		}
+	}
+	return u
+}

@@ -1,0 +1,418 @@
+// Package webhook provides the call_api step: it builds the request from a
+// compiled step and the run's environment, signs it, sends it within the
+// step's timeout through the destination policy, reads a bounded response,
+// captures the values the step asks for, and classifies every failure.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/egress"
+	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/signing"
+)
+
+// DefaultMaxResponseBytes is how much of a response body is read.
+const DefaultMaxResponseBytes = 1 << 20
+
+// Config configures a Client.
+type Config struct {
+	// Policy says where requests may go; nil refuses private addresses
+	// (the zero Policy).
+	Policy *egress.Policy
+	// MaxResponseBytes bounds the response body read; a larger JSON
+	// response fails the step. Default 1 MiB.
+	MaxResponseBytes int64
+	// UserAgent is sent as User-Agent.
+	UserAgent string
+	// MaxIdleConnsPerHost keeps connections to busy receivers open.
+	// Default 256.
+	MaxIdleConnsPerHost int
+	// ConnectTimeout bounds the TCP connect (and TLS handshake), within
+	// the step's timeout. Default 10 s.
+	ConnectTimeout time.Duration
+}
+
+// Client sends call_api requests. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// New returns a Client.
+func New(cfg Config) *Client {
+	if cfg.Policy == nil {
+		cfg.Policy = &egress.Policy{}
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.MaxIdleConnsPerHost <= 0 {
+		cfg.MaxIdleConnsPerHost = 256
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "Autohook"
+	}
+	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second})
+	tr := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the destination from the policy
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    false,
+	}
+	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect}}
+}
+
+// Request is a rendered request, ready to send.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Failure is a classified failure of an attempt.
+type Failure struct {
+	Class      retry.Class
+	Message    string
+	Status     int           // the HTTP status of an http_4xx or http_5xx failure
+	RetryAfter time.Duration // from a 429 or 503 response
+}
+
+func (f *Failure) Error() string { return string(f.Class) + ": " + f.Message }
+
+func fail(class retry.Class, format string, args ...any) *Failure {
+	return &Failure{Class: class, Message: fmt.Sprintf(format, args...)}
+}
+
+// Build renders a call_api step's request: URL, headers and body from the
+// environment, then the headers Autohook adds: User-Agent, Idempotency-Key
+// and webhook-id (both id, the same on every attempt of the step), and
+// Standard Webhooks signature headers when signer is not nil.
+func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *Failure) {
+	u, err := step.URL.Eval(env)
+	if err != nil {
+		if errors.Is(err, render.ErrInvalidURL) {
+			return nil, fail(retry.InvalidURL, "url: %v", err)
+		}
+		return nil, fail(retry.Render, "url: %v", err)
+	}
+	req := &Request{Method: step.Method, URL: u, Header: http.Header{}}
+	for _, h := range step.Headers {
+		v, err := h.Value.String(env)
+		if err != nil {
+			return nil, fail(retry.Render, "header %s: %v", h.Name, err)
+		}
+		if i := strings.IndexFunc(v, isControl); i >= 0 {
+			return nil, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
+		}
+		req.Header.Add(h.Name, v)
+	}
+	switch step.ContentType {
+	case automation.ContentText:
+		s, err := step.Text.String(env)
+		if err != nil {
+			return nil, fail(retry.Render, "body: %v", err)
+		}
+		req.Body = []byte(s)
+		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
+	case automation.ContentJSON:
+		body, f := jsonBody(step, env)
+		if f != nil {
+			return nil, f
+		}
+		req.Body = body
+		setDefault(req.Header, "Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Idempotency-Key", id)
+	req.Header.Set("Webhook-Id", id)
+	if signer != nil {
+		signer.Headers(req.Header, id, now, req.Body)
+	}
+	return req, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
+
+func setDefault(h http.Header, name, value string) {
+	if h.Get(name) == "" {
+		h.Set(name, value)
+	}
+}
+
+// jsonBody renders the typed fields of a JSON body, in their declared order.
+func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range step.JSONFields {
+		v, err := f.Value.Eval(env)
+		if err != nil {
+			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
+		}
+		v, err = render.Convert(v, f.Type)
+		if err != nil {
+			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
+		}
+		k, _ := json.Marshal(f.Key)
+		val, err := json.Marshal(v)
+		if err != nil {
+			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(val)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Result is what came of sending a request.
+type Result struct {
+	Status   int // 0 when no response arrived
+	Header   http.Header
+	Body     []byte // at most MaxResponseBytes
+	Fields   map[string]any
+	Failure  *Failure
+	Duration time.Duration
+}
+
+// Do sends the request within the step's timeout, reads the response and
+// captures the values the step asks for.
+func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request) *Result {
+	start := time.Now()
+	res := &Result{}
+	defer func() { res.Duration = time.Since(start) }()
+	stepCtx, cancel := context.WithTimeout(ctx, step.Timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hreq, err := http.NewRequestWithContext(stepCtx, req.Method, req.URL, body)
+	if err != nil {
+		res.Failure = fail(retry.InvalidURL, "%v", err)
+		return res
+	}
+	hreq.Header = req.Header.Clone()
+	if host := hreq.URL.Hostname(); host != "" {
+		if err := c.cfg.Policy.CheckHost(host); err != nil {
+			res.Failure = fail(retry.BlockedDestination, "%v", err)
+			return res
+		}
+	}
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		res.Failure = classify(ctx, stepCtx, err, step.Timeout)
+		return res
+	}
+	defer resp.Body.Close()
+	res.Status, res.Header = resp.StatusCode, resp.Header
+	data, tooLarge, err := readBounded(resp.Body, c.cfg.MaxResponseBytes)
+	res.Body = data
+	if err != nil {
+		res.Failure = classify(ctx, stepCtx, err, step.Timeout)
+		res.Failure.Message = "reading the response body: " + res.Failure.Message
+		return res
+	}
+	if resp.StatusCode >= 400 {
+		res.Failure = statusFailure(resp, time.Now())
+		return res
+	}
+	res.Fields, res.Failure = capture(step.Response, data, tooLarge, c.cfg.MaxResponseBytes)
+	return res
+}
+
+// readBounded reads at most limit bytes and reports whether there was more.
+func readBounded(r io.Reader, limit int64) ([]byte, bool, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return data, false, err
+	}
+	if int64(len(data)) > limit {
+		return data[:limit], true, nil
+	}
+	return data, false, nil
+}
+
+func statusFailure(resp *http.Response, now time.Time) *Failure {
+	class := retry.HTTP4xx
+	if resp.StatusCode >= 500 {
+		class = retry.HTTP5xx
+	}
+	f := fail(class, "the receiver answered %s", resp.Status)
+	f.Status = resp.StatusCode
+	if retry.HonoursRetryAfter(resp.StatusCode) {
+		if d, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			f.RetryAfter = d
+		}
+	}
+	return f
+}
+
+// classify names the class of a transport error. ctx is the run's context
+// (cancelled when the node shuts down), stepCtx the step's.
+func classify(ctx, stepCtx context.Context, err error, timeout time.Duration) *Failure {
+	var nerr net.Error
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, egress.ErrBlocked):
+		return fail(retry.BlockedDestination, "%s", unwrapURLError(err))
+	case ctx.Err() != nil:
+		return fail(retry.Network, "interrupted: the node is shutting down")
+	case errors.Is(stepCtx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return fail(retry.Timeout, "no complete response within the step's timeout of %s", timeout)
+	case errors.As(err, &dnsErr):
+		return fail(retry.Network, "DNS lookup of %s failed: %s", dnsErr.Name, dnsErr.Err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fail(retry.Network, "connection refused: %s", unwrapURLError(err))
+	case errors.Is(err, syscall.ECONNRESET):
+		return fail(retry.Network, "connection reset: %s", unwrapURLError(err))
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return fail(retry.Timeout, "%s", unwrapURLError(err))
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) && strings.Contains(uerr.Err.Error(), "redirect") {
+		return fail(retry.Network, "%s", uerr.Err)
+	}
+	return fail(retry.Network, "%s", unwrapURLError(err))
+}
+
+func unwrapURLError(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
+}
+
+// capture extracts automation fields from a successful response.
+func capture(r automation.CompiledResponse, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+	switch r.Type {
+	case automation.ResponseText:
+		return map[string]any{r.Field: string(body)}, nil
+	case automation.ResponseJSON:
+		if tooLarge {
+			return nil, fail(retry.Response, "the JSON response is larger than the %d-byte limit", limit)
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var doc any
+		if err := dec.Decode(&doc); err != nil {
+			return nil, fail(retry.Response, "the response is not valid JSON: %v", err)
+		}
+		if dec.More() {
+			return nil, fail(retry.Response, "the response is not valid JSON: data after the first value")
+		}
+		fields := make(map[string]any, len(r.Schema))
+		for _, m := range r.Schema {
+			v, ok := m.Pointer.Get(doc)
+			if !ok {
+				if m.Required {
+					return nil, fail(retry.Response, "required pointer %s resolves to nothing in the response", m.Pointer.String())
+				}
+				fields[m.Field] = nil
+				continue
+			}
+			fields[m.Field] = jsonNative(v)
+		}
+		return fields, nil
+	}
+	return nil, nil
+}
+
+// jsonNative turns json.Number into float64 (or keeps it when it does not
+// fit) so captured values behave like record values in expressions.
+func jsonNative(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonNative(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = jsonNative(e)
+		}
+	}
+	return v
+}
+
+// Redactor hides secret values in text.
+type Redactor interface {
+	String(s string) string
+}
+
+// HistoryRequest is a request as history keeps it: secret values and
+// always-redacted headers hidden, the body cut at limit bytes.
+func HistoryRequest(req *Request, r Redactor, limit int) *automation.HTTPRequest {
+	body, truncated := historyBody(req.Body, r, limit)
+	return &automation.HTTPRequest{
+		Method:        req.Method,
+		URL:           r.String(req.URL),
+		Headers:       historyHeaders(req.Header, r),
+		Body:          body,
+		BodyTruncated: truncated,
+	}
+}
+
+// HistoryResponse is a response as history keeps it, like HistoryRequest.
+func HistoryResponse(res *Result, r Redactor, limit int) *automation.HTTPResponse {
+	body, truncated := historyBody(res.Body, r, limit)
+	return &automation.HTTPResponse{
+		Status:        res.Status,
+		Headers:       historyHeaders(res.Header, r),
+		Body:          body,
+		BodyTruncated: truncated,
+	}
+}
+
+func historyHeaders(h http.Header, r Redactor) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, vs := range h {
+		if secret.AlwaysRedactedHeader(name) {
+			out[name] = secret.Redacted
+			continue
+		}
+		out[name] = r.String(strings.Join(vs, ", "))
+	}
+	return out
+}
+
+func historyBody(b []byte, r Redactor, limit int) (string, bool) {
+	truncated := len(b) > limit
+	s := string(b)
+	if truncated {
+		s = strings.ToValidUTF8(s[:limit], "") // drop a rune cut in half
+	}
+	return r.String(s), truncated
+}
