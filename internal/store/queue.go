@@ -151,3 +151,10 @@ func (l *wakeListener) WaitForNotification(ctx context.Context) (*riverdriver.No
 		return nil, ctx.Err()
 	}
 }
+
+// CountJobs counts the queue's jobs in every state (for tests and metrics).
+func (o ops) CountJobs(ctx context.Context) (int, error) {
+	var n int
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM river_job`).Scan(&n)
+	return n, err
+}

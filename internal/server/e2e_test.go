@@ -1,0 +1,490 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/autohook/autohook/internal/server"
+)
+
+const adminKey = "ahk_test-admin-key-0123456789"
+
+// node is a running server for a test, on port 0 with its own data dir.
+type node struct {
+	t    *testing.T
+	base string
+	key  string
+	n    *server.Node
+}
+
+func startNode(t *testing.T, mutate ...func(*server.Config)) *node {
+	t.Helper()
+	cfg := server.Config{
+		DataDir:              t.TempDir(),
+		Listen:               "127.0.0.1:0",
+		BootstrapAPIKey:      adminKey,
+		AllowPrivateNetworks: true,
+		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Out:                  io.Discard,
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ctx := context.Background()
+	n, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &node{t: t, base: "http://" + n.Addr, key: adminKey, n: n}
+}
+
+// call sends a JSON request and decodes the JSON answer into out (if not
+// nil); it returns the status.
+func (nd *node) call(method, path string, body any, out any) int {
+	nd.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			nd.t.Fatal(err)
+		}
+		if s, ok := body.(string); ok {
+			b = []byte(s)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, nd.base+path, rd)
+	if err != nil {
+		nd.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+nd.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		nd.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			nd.t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// must is call that fails the test unless the status is want.
+func (nd *node) must(want int, method, path string, body any, out any) {
+	nd.t.Helper()
+	var raw json.RawMessage
+	got := nd.call(method, path, body, &raw)
+	if got != want {
+		nd.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			nd.t.Fatalf("decode %s: %v", raw, err)
+		}
+	}
+}
+
+// waitRun polls a run until it is finished (or the deadline passes).
+func (nd *node) waitRun(id string, want string) map[string]any {
+	nd.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var run map[string]any
+		nd.must(200, "GET", "/api/v1/runs/"+id, nil, &run)
+		if run["status"] == want {
+			return run
+		}
+		if time.Now().After(deadline) {
+			nd.t.Fatalf("run %s is %v, want %s: %v", id, run["status"], want, run)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runsOf lists an automation's runs.
+func (nd *node) runsOf(automationID string) []map[string]any {
+	nd.t.Helper()
+	var list struct{ Items []map[string]any }
+	nd.must(200, "GET", "/api/v1/automations/"+automationID+"/runs", nil, &list)
+	return list.Items
+}
+
+// waitRuns waits until an automation has n runs, all finished, and returns
+// them.
+func (nd *node) waitRuns(automationID string, n int) []map[string]any {
+	nd.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		runs := nd.runsOf(automationID)
+		done := len(runs) == n
+		for _, r := range runs {
+			if s := r["status"]; s == "queued" || s == "running" || s == "retrying" {
+				done = false
+			}
+		}
+		if done {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			nd.t.Fatalf("automation %s: %d runs %v, want %d finished", automationID, len(runs), runs, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// receiver is an httptest server that records requests and answers with a
+// configurable handler.
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []received
+	got  chan received
+}
+
+type received struct {
+	Method, Path, RawQuery string
+	Header                 http.Header
+	Body                   []byte
+}
+
+func newReceiver(t *testing.T, answer http.HandlerFunc) *receiver {
+	t.Helper()
+	rc := &receiver{got: make(chan received, 1000)}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rv := received{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
+		rc.mu.Lock()
+		rc.reqs = append(rc.reqs, rv)
+		rc.mu.Unlock()
+		select {
+		case rc.got <- rv:
+		default:
+		}
+		if answer != nil {
+			answer(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) next(t *testing.T) received {
+	t.Helper()
+	select {
+	case r := <-rc.got:
+		return r
+	case <-time.After(15 * time.Second):
+		t.Fatal("no request arrived at the receiver")
+		return received{}
+	}
+}
+
+func (rc *receiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.reqs)
+}
+
+var leads = map[string]any{
+	"key": "leads", "name": "Leads",
+	"fields": []map[string]any{
+		{"key": "name", "type": "text"}, {"key": "value", "type": "number"},
+		{"key": "vip", "type": "boolean"}, {"key": "dueDate", "type": "datetime"},
+		{"key": "items", "type": "json"}, {"key": "externalId", "type": "text"},
+		{"key": "email", "type": "text"},
+	},
+	"stages": []string{"New", "Qualified", "Won"},
+}
+
+// TestCorePath walks the whole path as a user would: a collection, a
+// secret, an automation with headers, a typed JSON body, a response schema
+// and an update_record step; a record; the request checked field by field;
+// the record updated from the response; the run and its attempts in
+// history.
+func TestCorePath(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	crm := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"success":true,"data":{"externalId":"EXT-12345","status":"created"}}`)
+	})
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	nd.must(204, "PUT", "/api/v1/secrets/CRM_KEY", map[string]any{"value": "s3cr3t-crm-key"}, nil)
+	var auto map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "Notify External CRM on New Lead", "collection": "leads", "enabled": true,
+		"trigger":   map[string]any{"type": "record_added"},
+		"condition": "record.value > 1000",
+		"steps": []any{
+			map[string]any{
+				"id": "crm", "type": "call_api", "method": "POST",
+				"url": crm.URL + "/customers/{record.name}?source={record.stage}",
+				"headers": []any{
+					map[string]any{"name": "Authorization", "value": "Bearer {secrets.CRM_KEY}"},
+					map[string]any{"name": "X-Lead", "value": "lead-{record.id}"},
+				},
+				"body": map[string]any{"contentType": "application/json", "fields": []any{
+					map[string]any{"key": "customerName", "type": "string", "value": "{record.name}"},
+					map[string]any{"key": "orderValue", "type": "number", "value": "{record.value}"},
+					map[string]any{"key": "isNewCustomer", "type": "boolean", "value": "true"},
+					map[string]any{"key": "orderItems", "type": "json", "value": "{record.items}"},
+					map[string]any{"key": "label", "type": "string", "value": "{upper(record.name)} ({record.value * 2})"},
+				}},
+				"timeoutSeconds": 30, "maxAttempts": 8,
+				"response": map[string]any{"type": "json", "schema": []any{
+					map[string]any{"pointer": "/data/externalId", "field": "externalId", "required": true},
+					map[string]any{"pointer": "/data/missing", "field": "optional"},
+				}},
+			},
+			map[string]any{"id": "save", "type": "update_record", "set": []any{
+				map[string]any{"field": "externalId", "value": "{fields.externalId}"},
+			}},
+		},
+	}, &auto)
+	if w := auto["warnings"].([]any); len(w) != 0 {
+		t.Errorf("warnings = %v, want none", w)
+	}
+	autoID := auto["id"].(string)
+
+	// Below the condition: no run.
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "Small", "value": 10}}, nil)
+
+	var rec map[string]any
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{
+		"name": "Acme Corp/EU", "value": 1500, "vip": true,
+		"items": []any{map[string]any{"sku": "WIDGET-001", "quantity": 10}},
+	}}, &rec)
+	recID := rec["id"].(string)
+
+	got := crm.next(t)
+	if got.Method != "POST" {
+		t.Errorf("method = %s, want POST", got.Method)
+	}
+	if want := "/customers/Acme%20Corp%2FEU"; got.Path != want {
+		t.Errorf("path = %s, want %s (the value escaped as one segment)", got.Path, want)
+	}
+	if want := "source=New"; got.RawQuery != want {
+		t.Errorf("query = %s, want %s", got.RawQuery, want)
+	}
+	for name, want := range map[string]string{
+		"Authorization": "Bearer s3cr3t-crm-key",
+		"X-Lead":        "lead-" + recID,
+		"Content-Type":  "application/json",
+		"User-Agent":    "Autohook/dev",
+	} {
+		if v := got.Header.Get(name); v != want {
+			t.Errorf("header %s = %q, want %q", name, v, want)
+		}
+	}
+	idem := got.Header.Get("Idempotency-Key")
+	if idem == "" || got.Header.Get("Webhook-Id") != idem {
+		t.Errorf("Idempotency-Key %q and webhook-id %q must be set and equal", idem, got.Header.Get("Webhook-Id"))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(got.Body, &body); err != nil {
+		t.Fatalf("body %s: %v", got.Body, err)
+	}
+	wantBody := map[string]any{
+		"customerName":  "Acme Corp/EU",
+		"orderValue":    1500.0,
+		"isNewCustomer": true,
+		"orderItems":    []any{map[string]any{"sku": "WIDGET-001", "quantity": 10.0}},
+		"label":         "ACME CORP/EU (3000)",
+	}
+	if d := cmp.Diff(wantBody, body); d != "" {
+		t.Errorf("body (-want +got):\n%s", d)
+	}
+	if keys := string(got.Body); !strings.HasPrefix(keys, `{"customerName":`) {
+		t.Errorf("body keys should keep their declared order: %s", keys)
+	}
+
+	runs := nd.waitRuns(autoID, 1)
+	run := nd.waitRun(runs[0]["id"].(string), "succeeded")
+	if run["recordId"] != recID {
+		t.Errorf("run record = %v, want %s", run["recordId"], recID)
+	}
+	if d := cmp.Diff(map[string]any{"externalId": "EXT-12345", "optional": nil}, run["fields"]); d != "" {
+		t.Errorf("run fields (-want +got):\n%s", d)
+	}
+	nd.must(200, "GET", "/api/v1/collections/leads/records/"+recID, nil, &rec)
+	if v := rec["fields"].(map[string]any)["externalId"]; v != "EXT-12345" {
+		t.Errorf("record externalId = %v, want EXT-12345 (written back from the response)", v)
+	}
+
+	steps := run["steps"].([]any)
+	if len(steps) != 2 {
+		t.Fatalf("steps = %d, want 2", len(steps))
+	}
+	s0 := steps[0].(map[string]any)
+	if s0["status"] != "succeeded" || s0["id"] != "crm" {
+		t.Errorf("step 0 = %v %v", s0["id"], s0["status"])
+	}
+	att := s0["attempts"].([]any)[0].(map[string]any)
+	req := att["request"].(map[string]any)
+	if req["method"] != "POST" || !strings.Contains(req["url"].(string), "/customers/Acme%20Corp%2FEU") {
+		t.Errorf("history request = %v %v", req["method"], req["url"])
+	}
+	hdrs := req["headers"].(map[string]any)
+	if hdrs["Authorization"] != "[redacted]" {
+		t.Errorf("history Authorization = %v, want [redacted]", hdrs["Authorization"])
+	}
+	resp := att["response"].(map[string]any)
+	if resp["status"] != 200.0 || !strings.Contains(resp["body"].(string), "EXT-12345") {
+		t.Errorf("history response = %v", resp)
+	}
+	if att["error"] != nil {
+		t.Errorf("attempt error = %v, want none", att["error"])
+	}
+	if _, ok := att["durationMs"].(float64); !ok {
+		t.Errorf("attempt durationMs missing: %v", att)
+	}
+	s1 := steps[1].(map[string]any)
+	if s1["status"] != "succeeded" {
+		t.Errorf("update_record step = %v", s1)
+	}
+	raw, _ := json.Marshal(run)
+	if strings.Contains(string(raw), "s3cr3t-crm-key") {
+		t.Errorf("the secret's value appears in history: %s", raw)
+	}
+}
+
+// TestTriggers checks each trigger type fires on what it should and only
+// on that.
+func TestTriggers(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	rc := newReceiver(t, nil)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	mk := func(name string, trig map[string]any) string {
+		var a map[string]any
+		nd.must(201, "POST", "/api/v1/automations", map[string]any{
+			"name": name, "collection": "leads", "trigger": trig,
+			"steps": []any{map[string]any{"type": "call_api", "url": rc.URL + "/" + name + "/{record.id}"}},
+		}, &a)
+		return a["id"].(string)
+	}
+	added := mk("added", map[string]any{"type": "record_added"})
+	updated := mk("updated", map[string]any{"type": "record_updated"})
+	email := mk("email", map[string]any{"type": "record_updated", "fields": []string{"email"}})
+	staged := mk("staged", map[string]any{"type": "stage_changed"})
+	qualified := mk("qualified", map[string]any{"type": "stage_changed", "from": "New", "to": "Qualified"})
+	manual := mk("manual", map[string]any{"type": "manual"})
+
+	var rec map[string]any
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "A"}}, &rec)
+	id := rec["id"].(string)
+	path := "/api/v1/collections/leads/records/" + id
+	nd.must(200, "PATCH", path, map[string]any{"fields": map[string]any{"name": "A"}}, nil) // no change
+	nd.must(200, "PATCH", path, map[string]any{"fields": map[string]any{"name": "B"}}, nil)
+	nd.must(200, "PATCH", path, map[string]any{"fields": map[string]any{"email": "b@example.com"}}, nil)
+	nd.must(200, "PATCH", path, map[string]any{"stage": "Qualified"}, nil) // a stage change alone is not a field change
+	nd.must(200, "PATCH", path, map[string]any{"stage": "Won"}, nil)
+
+	var actions struct{ Items []map[string]any }
+	nd.must(200, "GET", path+"/actions", nil, &actions)
+	if len(actions.Items) != 1 || actions.Items[0]["automationId"] != manual {
+		t.Errorf("actions = %v, want only the manual automation", actions.Items)
+	}
+	var run map[string]any
+	nd.must(202, "POST", "/api/v1/automations/"+manual+"/runs", map[string]any{"recordId": id}, &run)
+	if run["trigger"].(map[string]any)["type"] != "manual" {
+		t.Errorf("manual run trigger = %v", run["trigger"])
+	}
+
+	for _, c := range []struct {
+		name string
+		id   string
+		want int
+	}{
+		{"record_added", added, 1},
+		{"record_updated", updated, 2},
+		{"record_updated fields=[email]", email, 1},
+		{"stage_changed", staged, 2},
+		{"stage_changed New->Qualified", qualified, 1},
+		{"manual", manual, 1},
+	} {
+		runs := nd.waitRuns(c.id, c.want)
+		for _, r := range runs {
+			if r["status"] != "succeeded" {
+				t.Errorf("%s: run %v is %v", c.name, r["id"], r["status"])
+			}
+		}
+	}
+	if got := rc.count(); got != 8 {
+		t.Errorf("receiver got %d requests, want 8", got)
+	}
+}
+
+// TestManualRunRefusals checks that a manual run on a disabled automation
+// or with a false condition is refused with a clear conflict.
+func TestManualRunRefusals(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	var rec, a map[string]any
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"value": 5}}, &rec)
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "big only", "collection": "leads", "trigger": map[string]any{"type": "manual"}, "condition": "record.value > 100",
+		"steps": []any{map[string]any{"type": "update_record", "set": []any{map[string]any{"field": "vip", "value": "true"}}}},
+	}, &a)
+	var e struct{ Error struct{ Code, Message string } }
+	nd.must(409, "POST", "/api/v1/automations/"+a["id"].(string)+"/runs", map[string]any{"recordId": rec["id"]}, &e)
+	if !strings.Contains(e.Error.Message, "condition") {
+		t.Errorf("message = %q, want it to name the condition", e.Error.Message)
+	}
+	nd.must(422, "POST", "/api/v1/automations/"+a["id"].(string)+"/runs", map[string]any{"recordId": "rec_nope"}, nil)
+}
+
+// TestUpdateRecordChain checks that update_record fires record_updated
+// automations of the changed record, and that a loop stops.
+func TestUpdateRecordChain(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	var a map[string]any
+	// Every update bumps value: a loop that the depth limit must stop.
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "bump", "collection": "leads", "trigger": map[string]any{"type": "record_updated", "fields": []string{"value"}},
+		"steps": []any{map[string]any{"type": "update_record", "set": []any{map[string]any{"field": "value", "value": "{record.value + 1}"}}}},
+	}, &a)
+	var rec map[string]any
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"value": 0}}, &rec)
+	nd.must(200, "PATCH", "/api/v1/collections/leads/records/"+rec["id"].(string), map[string]any{"fields": map[string]any{"value": 1}}, nil)
+	runs := nd.waitRuns(a["id"].(string), 8)
+	for _, r := range runs {
+		if r["status"] != "succeeded" {
+			t.Errorf("run %v = %v", r["id"], r["status"])
+		}
+	}
+	nd.must(200, "GET", "/api/v1/collections/leads/records/"+rec["id"].(string), nil, &rec)
+	if v := rec["fields"].(map[string]any)["value"]; v != 9.0 {
+		t.Errorf("value = %v, want 9 (1 + 8 chained updates)", v)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(nd.runsOf(a["id"].(string))); n != 8 {
+		t.Errorf("runs = %d, want 8: the chain must stop at the depth limit", n)
+	}
+}
