@@ -450,7 +450,9 @@ func TestManualRunRefusals(t *testing.T) {
 		"name": "big only", "collection": "leads", "trigger": map[string]any{"type": "manual"}, "condition": "record.value > 100",
 		"steps": []any{map[string]any{"type": "update_record", "set": []any{map[string]any{"field": "vip", "value": "true"}}}},
 	}, &a)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	nd.must(409, "POST", "/api/v1/automations/"+a["id"].(string)+"/runs", map[string]any{"recordId": rec["id"]}, &e)
 	if !strings.Contains(e.Error.Message, "condition") {
 		t.Errorf("message = %q, want it to name the condition", e.Error.Message)
