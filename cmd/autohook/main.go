@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/autohook/autohook/internal/server"
 )
@@ -107,6 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
+	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -142,6 +144,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-format: must be text or json, got %q", logFormat)
 	}
 	return server.Run(ctx, cfg)
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }
 
 func splitList(s string) []string {

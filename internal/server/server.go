@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,6 +58,10 @@ type Config struct {
 	Out io.Writer
 	// Retry overrides the retry schedule (tests); nil keeps the default.
 	Retry *retry.Policy
+	// Retention is how long run history is kept; default 30 days.
+	Retention time.Duration
+	// DueInterval is how often due triggers are scanned; default 1 s.
+	DueInterval time.Duration
 }
 
 // Node is a running Autohook node.
@@ -67,6 +72,8 @@ type Node struct {
 	Engine  *engine.Engine
 
 	cfg      Config
+	bgStop   context.CancelFunc
+	bg       sync.WaitGroup
 	lock     *os.File
 	listener net.Listener
 	http     *http.Server
@@ -164,6 +171,18 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := n.Store.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start queue: %w", err)
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.DueInterval <= 0 {
+		cfg.DueInterval = time.Second
+	}
+	bgCtx, bgStop := context.WithCancel(context.WithoutCancel(ctx))
+	n.bgStop = bgStop
+	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
+	p := &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000}
+	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
+	n.bg.Go(func() { p.run(bgCtx, 10*time.Minute) })
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log}).Register(mux)
@@ -226,6 +245,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) close(ctx context.Context) error {
+	if n.bgStop != nil {
+		n.bgStop()
+		n.bg.Wait()
+	}
 	var errs []error
 	if n.listener != nil && n.http == nil {
 		errs = append(errs, n.listener.Close())

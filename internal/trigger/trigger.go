@@ -50,33 +50,34 @@ func New(cat *catalog.Catalog, log *slog.Logger) *Firer {
 // Fire creates, in tx, a run for every enabled automation that the change
 // fires, and returns them.
 func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automation.Run, error) {
-	if ch.Record == nil || ch.Depth >= MaxDepth {
-		if ch.Record != nil {
-			f.log.WarnContext(ctx, "automation chain too deep: the change fires nothing", "record", ch.Record.ID, "depth", ch.Depth)
-		}
+	if ch.Record == nil {
 		return nil, nil
 	}
+	tooDeep := ch.Depth >= MaxDepth
 	var types []string
 	var changed []string
-	stageChanged := false
 	if ch.Previous == nil {
 		types = []string{automation.RecordAdded}
 	} else {
 		changed = record.Diff(ch.Previous.Fields, ch.Record.Fields)
-		stageChanged = ch.Previous.Stage != ch.Record.Stage
 		if len(changed) > 0 {
 			types = append(types, automation.RecordUpdated)
 		}
-		if stageChanged {
+		if ch.Previous.Stage != ch.Record.Stage {
 			types = append(types, automation.StageChanged)
 		}
 	}
 	if len(types) == 0 {
 		return nil, nil
 	}
+	types = append(types, automation.RecordDue)
 	refs, err := tx.EnabledAutomations(ctx, ch.OrgID, ch.Record.Collection, types...)
 	if err != nil {
 		return nil, fmt.Errorf("find automations: %w", err)
+	}
+	now := ch.At
+	if now.IsZero() {
+		now = tx.Now()
 	}
 	var runs []*automation.Run
 	for _, ref := range refs {
@@ -84,7 +85,17 @@ func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automatio
 		if err != nil {
 			return nil, err
 		}
+		if comp.Trigger.Type == automation.RecordDue {
+			if err := syncDue(ctx, tx, ch.OrgID, comp, ch.Record, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if !Matches(comp.Trigger, ch.Previous, ch.Record, changed) {
+			continue
+		}
+		if tooDeep {
+			f.log.WarnContext(ctx, "automation chain too deep: the change fires nothing", "automation", comp.ID, "record", ch.Record.ID, "depth", ch.Depth)
 			continue
 		}
 		run, err := f.start(ctx, tx, ch, comp, comp.Trigger.Type)

@@ -1,0 +1,402 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/riverqueue/river"
+
+	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
+	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/trigger"
+	"github.com/autohook/autohook/internal/webhook"
+)
+
+// testAdminKey is the bootstrap (instance admin) key of newTestAPI.
+const testAdminKey = "ahk_test_instance_admin_key_0123456789"
+
+// newTestAPI builds the API on the real stack, as internal/server does, on a
+// fresh SQLite database. The queue is not started: runs are created but not
+// worked. It returns the handler and the instance admin's API key.
+func newTestAPI(t *testing.T) (http.Handler, string) {
+	t.Helper()
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	workers := river.NewWorkers()
+	st, err := store.Open(ctx, store.Config{URL: "sqlite:" + t.TempDir() + "/db", Workers: workers, Logger: log})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(context.Background()); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	box, err := secret.NewBox(make([]byte, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, box, automation.Options{})
+	fire := trigger.New(cat, log)
+	web := webhook.New(webhook.Config{UserAgent: "Autohook/test"})
+	eng := engine.New(st, cat, fire, web, box, engine.Config{Logger: log})
+	eng.Register(workers)
+	svc := autohook.New(autohook.Config{Store: st, Catalog: cat, Firer: fire, Engine: eng, Box: box, Logger: log})
+	if _, err := svc.Bootstrap(ctx, testAdminKey); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	mux := http.NewServeMux()
+	New(Config{Service: svc, Logger: log}).Register(mux)
+	return mux, testAdminKey
+}
+
+// response is an API answer, decoded.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("response %d is not JSON (%v): %s", r.status, err, r.body)
+	}
+}
+
+// call sends one request; key "" sends no Authorization header.
+func call(t *testing.T, h http.Handler, key, method, path, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// mustCall sends a request that must answer want.
+func mustCall(t *testing.T, h http.Handler, key, method, path, body string, want int) response {
+	t.Helper()
+	r := call(t, h, key, method, path, body)
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+func TestErrorEnvelope(t *testing.T) {
+	t.Parallel()
+	h, admin := newTestAPI(t)
+	mustCall(t, h, admin, "POST", "/api/v1/collections",
+		`{"key":"leads","name":"Leads","fields":[{"key":"name","type":"text"},{"key":"value","type":"number"}],"stages":["New","Won"]}`,
+		http.StatusCreated)
+	var created struct {
+		Key string `json:"key"`
+	}
+	mustCall(t, h, admin, "POST", "/api/v1/api-keys", `{"name":"ci"}`, http.StatusCreated).decode(t, &created)
+	if !strings.HasPrefix(created.Key, autohook.KeyPrefix) {
+		t.Fatalf("created key %q does not start with %q", created.Key, autohook.KeyPrefix)
+	}
+	member := created.Key
+
+	bigBody := `{"key":"big","name":"` + strings.Repeat("a", DefaultMaxBodyBytes) + `"}`
+	brokenHeader := `{
+		"name": "Broken header",
+		"collection": "leads",
+		"trigger": {"type": "record_added"},
+		"steps": [{
+			"id": "crm", "type": "call_api", "method": "POST", "url": "https://api.example.com/x",
+			"headers": [{"name": "X-Lead", "value": "{record.}"}]
+		}]
+	}`
+
+	tests := []struct {
+		name         string
+		key          string // "" sends no Authorization header
+		method, path string
+		body         string
+		status       int
+		code         string
+		paths        []string // the details' paths, in order; nil for none
+		msgHas       string   // a part of the message
+		header       string   // a header that must be set
+		headerHas    string   // a part of its value
+	}{
+		{
+			name: "no authorization", method: "GET", path: "/api/v1/collections",
+			status: 401, code: "unauthorized", header: "WWW-Authenticate", headerHas: `Bearer realm="autohook"`,
+		},
+		{
+			name: "not a bearer key", method: "GET", path: "/api/v1/collections", key: "",
+			status: 401, code: "unauthorized", header: "WWW-Authenticate", headerHas: "Bearer",
+		},
+		{
+			name: "wrong key", key: "ahk_not_a_key_of_this_server", method: "GET", path: "/api/v1/collections",
+			status: 401, code: "unauthorized", header: "WWW-Authenticate", headerHas: `error="invalid_token"`,
+		},
+		{
+			name: "malformed JSON", key: admin, method: "POST", path: "/api/v1/collections",
+			body:   "{\n  \"key\": \"x\",\n  \"name\": ,\n}",
+			status: 400, code: "bad_request", msgHas: "line 3, column 11",
+		},
+		{
+			name: "empty body", key: admin, method: "POST", path: "/api/v1/collections",
+			status: 400, code: "bad_request", msgHas: "empty",
+		},
+		{
+			name: "trailing data", key: admin, method: "POST", path: "/api/v1/api-keys", body: `{"name":"a"} {}`,
+			status: 400, code: "bad_request", msgHas: "line 1, column",
+		},
+		{
+			name: "body over 1 MiB", key: admin, method: "POST", path: "/api/v1/collections", body: bigBody,
+			status: 413, code: "too_large", msgHas: "1048576",
+		},
+		{
+			name: "automation body over 1 MiB", key: admin, method: "POST", path: "/api/v1/automations", body: bigBody,
+			status: 413, code: "too_large",
+		},
+		{
+			name: "unknown field in a collection", key: admin, method: "POST", path: "/api/v1/collections",
+			body:   `{"key":"typo","fields":[{"key":"ok","type":"text"},{"kee":"name","type":"text"}]}`,
+			status: 422, code: "validation_failed", paths: []string{"fields[1].kee"},
+		},
+		{
+			name: "every unknown field at once", key: admin, method: "POST", path: "/api/v1/collections",
+			body:   `{"key":"typo","nmae":"x","fields":[{"kee":"name","type":"text"}]}`,
+			status: 422, code: "validation_failed", paths: []string{"fields[0].kee", "nmae"},
+		},
+		{
+			name: "bad field type in a collection", key: admin, method: "POST", path: "/api/v1/collections",
+			body:   `{"key":"typed","fields":[{"key":"name","type":"string"}]}`,
+			status: 422, code: "validation_failed", paths: []string{"fields[0].type"},
+		},
+		{
+			name: "duplicate collection", key: admin, method: "POST", path: "/api/v1/collections",
+			body:   `{"key":"leads"}`,
+			status: 409, code: "conflict",
+		},
+		{
+			name: "record with a wrongly typed field", key: admin, method: "POST", path: "/api/v1/collections/leads/records",
+			body:   `{"fields":{"name":"Ada","value":"lots"}}`,
+			status: 422, code: "validation_failed", paths: []string{"fields.value"},
+		},
+		{
+			name: "record with an unknown field", key: admin, method: "POST", path: "/api/v1/collections/leads/records",
+			body:   `{"fields":{"nmae":"Ada"}}`,
+			status: 422, code: "validation_failed", paths: []string{"fields.nmae"},
+		},
+		{
+			name: "record with an unknown stage", key: admin, method: "POST", path: "/api/v1/collections/leads/records",
+			body:   `{"fields":{"name":"Ada"},"stage":"Lost"}`,
+			status: 422, code: "validation_failed", paths: []string{"stage"},
+		},
+		{
+			name: "record field of the wrong JSON type for the input", key: admin, method: "POST", path: "/api/v1/collections/leads/records",
+			body:   `{"fields":[1,2]}`,
+			status: 422, code: "validation_failed", paths: []string{"fields"},
+		},
+		{
+			name: "unknown collection", key: admin, method: "GET", path: "/api/v1/collections/nope",
+			status: 404, code: "not_found",
+		},
+		{
+			name: "record of an unknown collection", key: admin, method: "POST", path: "/api/v1/collections/nope/records",
+			body:   `{"fields":{}}`,
+			status: 404, code: "not_found",
+		},
+		{
+			name: "unknown record", key: admin, method: "GET", path: "/api/v1/collections/leads/records/rec_nope",
+			status: 404, code: "not_found",
+		},
+		{
+			name: "unknown run", key: admin, method: "POST", path: "/api/v1/runs/run_nope/retry",
+			status: 404, code: "not_found",
+		},
+		{
+			name: "unknown endpoint under /api/", key: admin, method: "GET", path: "/api/v1/nope",
+			status: 404, code: "not_found", msgHas: "/api/v1/nope",
+		},
+		{
+			name: "unknown endpoint without a key", method: "GET", path: "/api/v2/collections",
+			status: 404, code: "not_found",
+		},
+		{
+			name: "organisations with a member key", key: member, method: "GET", path: "/api/v1/organisations",
+			status: 403, code: "forbidden",
+		},
+		{
+			name: "create organisation with a member key", key: member, method: "POST", path: "/api/v1/organisations",
+			body:   `{"name":"Beta"}`,
+			status: 403, code: "forbidden",
+		},
+		{
+			name: "limit 0", key: admin, method: "GET", path: "/api/v1/collections?limit=0",
+			status: 422, code: "validation_failed", paths: []string{"limit"},
+		},
+		{
+			name: "limit 501", key: admin, method: "GET", path: "/api/v1/collections/leads/records?limit=501",
+			status: 422, code: "validation_failed", paths: []string{"limit"},
+		},
+		{
+			name: "limit not a number", key: admin, method: "GET", path: "/api/v1/runs?limit=ten",
+			status: 422, code: "validation_failed", paths: []string{"limit"},
+		},
+		{
+			name: "malformed cursor", key: admin, method: "GET", path: "/api/v1/collections?cursor=%21%21",
+			status: 400, code: "bad_request", msgHas: "cursor",
+		},
+		{
+			name: "unknown run status", key: admin, method: "GET", path: "/api/v1/runs?status=done",
+			status: 422, code: "validation_failed", paths: []string{"status"},
+		},
+		{
+			name: "malformed since", key: admin, method: "GET", path: "/api/v1/runs?since=yesterday",
+			status: 422, code: "validation_failed", paths: []string{"since"},
+		},
+		{
+			name: "automation with a broken header template", key: admin, method: "POST", path: "/api/v1/automations",
+			body:   brokenHeader,
+			status: 422, code: "validation_failed", paths: []string{"steps[0].headers[0].value"},
+		},
+		{
+			name: "automation with an unknown collection", key: admin, method: "POST", path: "/api/v1/automations",
+			body:   `{"name":"x","collection":"nope","trigger":{"type":"record_added"},"steps":[{"type":"call_api","url":"https://api.example.com/"}]}`,
+			status: 422, code: "validation_failed", paths: []string{"collection"},
+		},
+		{
+			name: "test with a broken header template", key: admin, method: "POST", path: "/api/v1/automations/test",
+			body:   `{"automation":` + brokenHeader + `,"record":{"fields":{"name":"Ada"}}}`,
+			status: 422, code: "validation_failed", paths: []string{"automation.steps[0].headers[0].value"},
+		},
+		{
+			name: "start run without a record", key: admin, method: "POST", path: "/api/v1/automations/aut_nope/runs",
+			body:   `{}`,
+			status: 422, code: "validation_failed", paths: []string{"recordId"},
+		},
+		{
+			name: "secret with a bad name", key: admin, method: "PUT", path: "/api/v1/secrets/1bad",
+			body:   `{"value":"x"}`,
+			status: 422, code: "validation_failed", paths: []string{"name"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var r response
+			if tt.name == "not a bearer key" {
+				req := httptest.NewRequest(tt.method, tt.path, nil)
+				req.Header.Set("Authorization", "Basic "+admin)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				b, _ := io.ReadAll(rec.Result().Body)
+				r = response{status: rec.Code, header: rec.Result().Header, body: b}
+			} else {
+				r = call(t, h, tt.key, tt.method, tt.path, tt.body)
+			}
+			if r.status != tt.status {
+				t.Errorf("status %d, want %d", r.status, tt.status)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			var env struct {
+				Error *struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+					Details []struct {
+						Path    string `json:"path"`
+						Message string `json:"message"`
+					} `json:"details"`
+				} `json:"error"`
+			}
+			r.decode(t, &env)
+			if env.Error == nil {
+				t.Fatalf("no error envelope: %s", r.body)
+			}
+			if env.Error.Code != tt.code {
+				t.Errorf("code %q, want %q (message %q)", env.Error.Code, tt.code, env.Error.Message)
+			}
+			if env.Error.Message == "" {
+				t.Error("empty message")
+			}
+			if !strings.Contains(env.Error.Message, tt.msgHas) {
+				t.Errorf("message %q, want it to contain %q", env.Error.Message, tt.msgHas)
+			}
+			var paths []string
+			for _, d := range env.Error.Details {
+				paths = append(paths, d.Path)
+				if d.Message == "" {
+					t.Errorf("detail at %q has no message", d.Path)
+				}
+			}
+			if diff := cmp.Diff(tt.paths, paths); diff != "" {
+				t.Errorf("detail paths (-want +got):\n%s\nbody: %s", diff, r.body)
+			}
+			if tt.header != "" && !strings.Contains(r.header.Get(tt.header), tt.headerHas) {
+				t.Errorf("%s: %q, want it to contain %q", tt.header, r.header.Get(tt.header), tt.headerHas)
+			}
+		})
+	}
+}
+
+func TestCursorPaging(t *testing.T) {
+	t.Parallel()
+	h, admin := newTestAPI(t)
+	for _, k := range []string{"c1", "c2", "c3"} {
+		mustCall(t, h, admin, "POST", "/api/v1/collections", `{"key":"`+k+`"}`, http.StatusCreated)
+	}
+	type page struct {
+		Items []struct {
+			Key string `json:"key"`
+		} `json:"items"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	keys := func(p page) []string {
+		var out []string
+		for _, it := range p.Items {
+			out = append(out, it.Key)
+		}
+		return out
+	}
+
+	var first page
+	mustCall(t, h, admin, "GET", "/api/v1/collections?limit=2", "", http.StatusOK).decode(t, &first)
+	if diff := cmp.Diff([]string{"c3", "c2"}, keys(first)); diff != "" {
+		t.Errorf("first page, newest first (-want +got):\n%s", diff)
+	}
+	if first.NextCursor == nil || *first.NextCursor == "" {
+		t.Fatal("first page has no nextCursor")
+	}
+
+	var second page
+	r := mustCall(t, h, admin, "GET", "/api/v1/collections?limit=2&cursor="+*first.NextCursor, "", http.StatusOK)
+	r.decode(t, &second)
+	if diff := cmp.Diff([]string{"c1"}, keys(second)); diff != "" {
+		t.Errorf("second page (-want +got):\n%s", diff)
+	}
+	if second.NextCursor != nil {
+		t.Errorf("last page has nextCursor %q, want none: %s", *second.NextCursor, r.body)
+	}
+}

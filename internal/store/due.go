@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Due is a pending record_due firing: automation, record, and when.
+type Due struct {
+	AutomationID string
+	RecordID     string
+	OrgID        string
+	At           time.Time
+	Value        string // the due field's value it was computed from
+}
+
+// DueValue returns the value a pending due row was computed from.
+func (tx *Tx) DueValue(ctx context.Context, orgID, automationID, recordID string) (string, bool, error) {
+	var v string
+	err := tx.q.queryRow(ctx, `SELECT due_value FROM due_triggers WHERE org_id = ? AND automation_id = ? AND record_id = ?`, orgID, automationID, recordID).Scan(&v)
+	if isNoRows(err) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// PutDue creates or replaces the pending due row of (automation, record).
+func (tx *Tx) PutDue(ctx context.Context, d Due) error {
+	_, err := tx.q.exec(ctx, `INSERT INTO due_triggers (automation_id, record_id, org_id, due_at, due_value) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (automation_id, record_id) DO UPDATE SET due_at = excluded.due_at, due_value = excluded.due_value`,
+		d.AutomationID, d.RecordID, d.OrgID, us(d.At), d.Value)
+	if err != nil {
+		return fmt.Errorf("put due: %w", err)
+	}
+	return nil
+}
+
+// DeleteDue removes the pending due row of (automation, record), if any.
+func (tx *Tx) DeleteDue(ctx context.Context, orgID, automationID, recordID string) error {
+	_, err := tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND automation_id = ? AND record_id = ?`, orgID, automationID, recordID)
+	return err
+}
+
+// DeleteDueOf removes every pending due row of an automation.
+func (tx *Tx) DeleteDueOf(ctx context.Context, orgID, automationID string) error {
+	_, err := tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND automation_id = ?`, orgID, automationID)
+	return err
+}
+
+// ClaimDue takes up to limit due rows whose time has come (at or before
+// now), earliest first, and deletes them: each row is claimed once, also
+// when several nodes scan at the same time (PostgreSQL: rows locked by
+// another scanner are skipped).
+func (tx *Tx) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Due, error) {
+	q := `SELECT automation_id, record_id, org_id, due_at, due_value FROM due_triggers WHERE due_at <= ? ORDER BY due_at LIMIT ?`
+	if tx.isPG {
+		q += " FOR UPDATE SKIP LOCKED"
+	}
+	rs, err := tx.q.query(ctx, q, us(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Due
+	for rs.Next() {
+		var d Due
+		var at int64
+		if err := rs.Scan(&d.AutomationID, &d.RecordID, &d.OrgID, &at, &d.Value); err != nil {
+			rs.Close()
+			return nil, err
+		}
+		d.At = fromUS(at)
+		out = append(out, d)
+	}
+	if err := rs.Close(); err != nil {
+		return nil, err
+	}
+	for _, d := range out {
+		if _, err := tx.q.exec(ctx, `DELETE FROM due_triggers WHERE automation_id = ? AND record_id = ?`, d.AutomationID, d.RecordID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// NextDue returns the earliest pending due time, if any.
+func (o ops) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at *int64
+	if err := o.q.queryRow(ctx, `SELECT MIN(due_at) FROM due_triggers`).Scan(&at); err != nil {
+		return time.Time{}, false, err
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return fromUS(*at), true, nil
+}
