@@ -150,20 +150,26 @@ func (s *Service) Organisations(ctx context.Context, p *Principal, page store.Pa
 
 // Bootstrapped says what Bootstrap created on a first start.
 type Bootstrapped struct {
-	Organisation *store.Organisation
-	APIKey       string // the admin API key
-	KeyGenerated bool   // false when it came from AUTOHOOK_BOOTSTRAP_API_KEY
+	Organisation      *store.Organisation
+	APIKey            string // the admin API key
+	KeyGenerated      bool   // false when it came from AUTOHOOK_BOOTSTRAP_API_KEY
+	AdminLogin        string // the web UI admin's login
+	AdminPassword     string
+	PasswordGenerated bool // false when it came from AUTOHOOK_ADMIN_PASSWORD
 }
 
-// Bootstrap creates the first organisation and the instance admin's API key
-// when the database has no organisation yet; it returns nil otherwise. key
-// is the key to use ("" generates one).
-func (s *Service) Bootstrap(ctx context.Context, key string) (*Bootstrapped, error) {
+// Bootstrap creates the first organisation, the instance admin's API key and
+// the web UI admin when the database has no organisation yet; it returns nil
+// otherwise. key and password are the ones to use ("" generates them).
+func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstrapped, error) {
 	n, err := s.st.CountOrganisations(ctx)
 	if err != nil || n > 0 {
 		return nil, err
 	}
-	out := &Bootstrapped{APIKey: key}
+	out := &Bootstrapped{APIKey: key, AdminLogin: AdminLogin, AdminPassword: password}
+	if password == "" {
+		out.AdminPassword, out.PasswordGenerated = randomToken()[:20], true
+	}
 	if key == "" {
 		out.APIKey, out.KeyGenerated = NewAPIKey(), true
 	} else if len(key) < 16 {
@@ -175,8 +181,10 @@ func (s *Service) Bootstrap(ctx context.Context, key string) (*Bootstrapped, err
 			return err
 		}
 		out.Organisation = org
-		_, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), HashKey(out.APIKey), true)
-		return err
+		if _, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), HashKey(out.APIKey), true); err != nil {
+			return err
+		}
+		return createAdmin(ctx, tx, org.ID, out.AdminPassword)
 	})
 	if err != nil {
 		return nil, err

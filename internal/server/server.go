@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Engine.Register(workers)
 	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Logger: log})
 
-	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey)
+	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -226,6 +226,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			fmt.Fprintf(cfg.Out, "Instance admin API key (shown once, keep it): %s\n", boot.APIKey)
 		} else {
 			fmt.Fprintf(cfg.Out, "Instance admin API key: the value of AUTOHOOK_BOOTSTRAP_API_KEY\n")
+		}
+		if boot.PasswordGenerated {
+			fmt.Fprintf(cfg.Out, "Web UI: sign in at %s/login as %q with password %s (shown once)\n", base, boot.AdminLogin, boot.AdminPassword)
+		} else {
+			fmt.Fprintf(cfg.Out, "Web UI: sign in at %s/login as %q with the password of AUTOHOOK_ADMIN_PASSWORD\n", base, boot.AdminLogin)
 		}
 		fmt.Fprintf(cfg.Out, "Try: curl -H 'Authorization: Bearer <key>' %s/api/v1/collections\n", base)
 	}
