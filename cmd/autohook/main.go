@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,11 +16,14 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
+	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/server"
 )
 
@@ -56,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "bench":
-		return bench(ctx, args[1:], stdout, stderr)
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "autohook", version)
 		return nil
@@ -163,6 +167,66 @@ func splitList(s string) []string {
 	return out
 }
 
-func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("bench: not built yet (see the performance issue)")
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        bench.Config
+		asJSON     bool
+		cpuProfile string
+	)
+	fs.IntVar(&cfg.Records, "records", 20000, "records to create (one run each)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "records per second; 0 creates them all at once")
+	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... of an empty database; default a temporary SQLite file")
+	fs.IntVar(&cfg.MaxWorkers, "max-workers", 0, "engine workers (default: the server's default)")
+	fs.IntVar(&cfg.Creators, "creators", 16, "goroutines creating records in a burst")
+	fs.IntVar(&cfg.Runs, "runs", 1, "repeat the measurement in one process (memory growth check)")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if term, ok := stderr.(*os.File); ok && isTerminal(term) {
+		cfg.Progress = stderr
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	results, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		if len(results) == 1 {
+			return enc.Encode(results[0])
+		}
+		return enc.Encode(results)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "run\tmode\tdatabase\trecords\truns/s\tp50 ms\tp95 ms\tp99 ms\tbaseline req/s\tratio\tpeak RSS MB\tRSS after MB\tverified")
+	for i, r := range results {
+		mode := r.Mode
+		if r.Rate > 0 {
+			mode = fmt.Sprintf("%s %.0f/s", r.Mode, r.Rate)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.2f\t%.0f\t%.0f\t%t\n", i+1, mode, r.Database, r.Records,
+			r.RunsPerSecond, r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.BaselineRequestsPerSecond, r.Ratio,
+			float64(r.PeakRSSBytes)/(1<<20), float64(r.RSSAfterBytes)/(1<<20), r.Verified)
+	}
+	return w.Flush()
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

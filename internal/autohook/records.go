@@ -97,6 +97,10 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 			delete(fields, k)
 		}
 	}
+	cands, err := s.fire.Candidates(ctx, orgID, c.Key)
+	if err != nil {
+		return nil, err
+	}
 	rec := &record.Record{Collection: c.Key, Stage: c.DefaultStage(), Fields: fields}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
@@ -108,7 +112,7 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 		if err := tx.InsertRecord(ctx, orgID, rec); err != nil {
 			return err
 		}
-		_, err := s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: rec, At: rec.CreatedAt})
+		_, err := s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: rec, At: rec.CreatedAt, Candidates: cands})
 		return err
 	})
 	if err != nil {
@@ -133,6 +137,10 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 			return nil, perr
 		}
 	}
+	cands, err := s.fire.Candidates(ctx, orgID, c.Key)
+	if err != nil {
+		return nil, err
+	}
 	var out *record.Record
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		prev, err := tx.RecordForUpdate(ctx, orgID, c.Key, id)
@@ -154,7 +162,7 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 		if err := tx.UpdateRecord(ctx, orgID, &next); err != nil {
 			return err
 		}
-		_, err = s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: &next, Previous: prev, At: next.UpdatedAt})
+		_, err = s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: &next, Previous: prev, At: next.UpdatedAt, Candidates: cands})
 		return err
 	})
 	if err != nil {

@@ -93,3 +93,30 @@ func (c *Catalog) OpenSigningSecret(orgID string, v *store.AutomationVersion) (s
 	}
 	return string(plain), nil
 }
+
+// RefReader lists enabled automations: the store's read pool or a
+// transaction.
+type RefReader interface {
+	EnabledAutomations(ctx context.Context, orgID, collection string, triggerTypes ...string) ([]store.AutomationRef, error)
+}
+
+// Enabled returns the compiled, enabled automations of a collection with the
+// given trigger types (all when none are given), read through q.
+func (c *Catalog) Enabled(ctx context.Context, q RefReader, orgID, collection string, triggerTypes ...string) ([]*automation.Compiled, error) {
+	refs, err := q.EnabledAutomations(ctx, orgID, collection, triggerTypes...)
+	if err != nil {
+		return nil, fmt.Errorf("find automations: %w", err)
+	}
+	out := make([]*automation.Compiled, 0, len(refs))
+	for _, ref := range refs {
+		comp, err := c.Get(ctx, orgID, ref.ID, ref.Version)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, comp)
+	}
+	return out, nil
+}
+
+// Store returns the store the catalog reads from.
+func (c *Catalog) Store() *store.Store { return c.st }

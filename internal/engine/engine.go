@@ -151,6 +151,10 @@ type execution struct {
 	comp    *automation.Compiled
 	secrets map[string]any
 	redact  *secret.Redactor
+	// loaded before the write transaction when an update_record step will
+	// run in it, to keep reads off SQLite's single writer
+	coll  *record.Collection
+	cands *trigger.Candidates
 }
 
 func (e *Engine) work(ctx context.Context, job store.RunJob) error {
@@ -208,6 +212,9 @@ func (x *execution) step(ctx context.Context) error {
 			}
 		}
 	}
+	if err := x.prepare(ctx, i, remote); err != nil {
+		return err
+	}
 	err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	if errors.Is(err, store.ErrConflict) && remote != nil {
 		// A person retried or cancelled the run while the request was in
@@ -216,6 +223,31 @@ func (x *execution) step(ctx context.Context) error {
 			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
 		})
 	}
+	return err
+}
+
+// prepare loads, before the write transaction, what the local steps that
+// will run in it need: the collection and the automations a record change
+// may fire.
+func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
+	if remote != nil {
+		if remote.failure != nil {
+			return nil
+		}
+		i++
+	}
+	if i >= len(x.comp.Steps) {
+		return nil
+	}
+	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
+		return nil
+	}
+	coll, err := x.e.st.Collection(ctx, x.job.OrgID, x.run.Collection)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	x.coll = coll
+	x.cands, err = x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
 	return err
 }
 
@@ -403,9 +435,9 @@ func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *au
 
 func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
 	run := x.run
-	coll, err := tx.Collection(ctx, x.job.OrgID, run.Collection)
-	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q: %v", run.Collection, err)}
+	coll := x.coll
+	if coll == nil {
+		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
 	}
 	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -434,7 +466,7 @@ func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation
 	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
 		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
 	}
-	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt}); err != nil {
+	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt, Candidates: x.cands}); err != nil {
 		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 	}
 	run.Record = next.Env()

@@ -28,6 +28,7 @@ import (
 	"github.com/autohook/autohook/internal/egress"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/httpapi"
+	"github.com/autohook/autohook/internal/metrics"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
@@ -62,6 +63,9 @@ type Config struct {
 	Retention time.Duration
 	// DueInterval is how often due triggers are scanned; default 1 s.
 	DueInterval time.Duration
+	// Observer also receives what the engine observes (the bench uses it);
+	// nil for none.
+	Observer engine.Metrics
 }
 
 // Node is a running Autohook node.
@@ -70,6 +74,7 @@ type Node struct {
 	Service *autohook.Service
 	Store   *store.Store
 	Engine  *engine.Engine
+	Metrics *metrics.Metrics
 
 	cfg      Config
 	bgStop   context.CancelFunc
@@ -145,9 +150,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	cat := catalog.New(n.Store, box, automation.Options{})
 	fire := trigger.New(cat, log)
+	n.Metrics = metrics.New(n.Store, log)
+	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
 	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version})
-	ecfg := engine.Config{DefaultMaxAttempts: cfg.MaxAttempts, Logger: log}
+	var observer engine.Metrics = n.Metrics
+	if cfg.Observer != nil {
+		observer = tee{n.Metrics, cfg.Observer}
+	}
+	ecfg := engine.Config{DefaultMaxAttempts: cfg.MaxAttempts, Logger: log, Metrics: observer}
 	if cfg.Retry != nil {
 		ecfg.Retry = *cfg.Retry
 	}
@@ -186,6 +197,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log}).Register(mux)
+	mux.Handle("GET /metrics", n.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -291,4 +303,32 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("data dir %s is in use by another autohook process (%w); one SQLite data dir serves one process — use PostgreSQL for several nodes", dir, err)
 	}
 	return f, nil
+}
+
+// tee sends what the engine observes to two observers.
+type tee [2]engine.Metrics
+
+func (t tee) RunStarted() {
+	t[0].RunStarted()
+	t[1].RunStarted()
+}
+
+func (t tee) RunFinished(s automation.Status) {
+	t[0].RunFinished(s)
+	t[1].RunFinished(s)
+}
+
+func (t tee) RunRetrying() {
+	t[0].RunRetrying()
+	t[1].RunRetrying()
+}
+
+func (t tee) Attempt(c retry.Class, d time.Duration) {
+	t[0].Attempt(c, d)
+	t[1].Attempt(c, d)
+}
+
+func (t tee) FirstRequest(d time.Duration) {
+	t[0].FirstRequest(d)
+	t[1].FirstRequest(d)
 }

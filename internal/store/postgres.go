@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +18,7 @@ import (
 type pgBackend struct {
 	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
+	clock  func() time.Time
 }
 
 // migrationLockKey is the advisory lock that serialises migrations when
@@ -45,7 +47,10 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 		pool.Close()
 		return nil, err
 	}
-	b := &pgBackend{pool: pool}
+	b := &pgBackend{pool: pool, clock: cfg.Now}
+	if b.clock == nil {
+		b.clock = time.Now
+	}
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), riverConfig(cfg))
 	if err != nil {
 		pool.Close()
@@ -83,24 +88,41 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 
 func (b *pgBackend) kind() string { return "postgres" }
 
-func (b *pgBackend) begin(ctx context.Context) (*Tx, error) {
+// write runs fn in a transaction of its own: PostgreSQL has many writers
+// and groups commits itself.
+func (b *pgBackend) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	pgTx, err := b.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{ops: ops{q: pgxQuerier{pgTx}, isPG: true}}
-	tx.insert = func(ctx context.Context, jobs []river.InsertManyParams) error {
-		_, err := b.client.InsertManyTx(ctx, pgTx, jobs)
-		return err
-	}
-	tx.commit = func(ctx context.Context) error { return pgTx.Commit(ctx) }
-	tx.rollback = func(ctx context.Context) error {
-		if err := pgTx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	rollback := func() error {
+		if err := pgTx.Rollback(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 			return err
 		}
 		return nil
 	}
-	return tx, nil
+	defer func() {
+		if p := recover(); p != nil {
+			_ = rollback()
+			panic(p)
+		}
+	}()
+	tx := &Tx{ops: ops{q: pgxQuerier{pgTx}, isPG: true, clock: b.clock}}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback())
+	}
+	if len(tx.jobs) > 0 {
+		if _, err := b.client.InsertManyFastTx(ctx, pgTx, tx.jobs); err != nil {
+			return errors.Join(fmt.Errorf("enqueue: %w", err), rollback())
+		}
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
 }
 
 func (b *pgBackend) startQueue(ctx context.Context) error { return b.client.Start(ctx) }

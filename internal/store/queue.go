@@ -158,3 +158,22 @@ func (o ops) CountJobs(ctx context.Context) (int, error) {
 	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM river_job`).Scan(&n)
 	return n, err
 }
+
+// CountJobsByState counts the queue's unfinished jobs by state.
+func (o ops) CountJobsByState(ctx context.Context) (map[string]int, error) {
+	rs, err := o.q.query(ctx, `SELECT state, COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'running', 'retryable') GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := map[string]int{}
+	for rs.Next() {
+		var s string
+		var n int
+		if err := rs.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rs.Err()
+}

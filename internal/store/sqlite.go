@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; chosen for its prepared-statement cache
 	"github.com/riverqueue/river"
@@ -19,9 +20,12 @@ import (
 // SQLITE_BUSY errors) and a pool of read-only connections, which WAL lets
 // read while the writer writes.
 type sqliteBackend struct {
-	w, r   *sql.DB
-	driver *wakeDriver
-	client *river.Client[*sql.Tx]
+	w, r    *sql.DB
+	driver  *wakeDriver
+	client  *river.Client[*sql.Tx]
+	clock   func() time.Time
+	reqs    chan *writeReq
+	stopped chan struct{}
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -86,51 +90,28 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	b := &sqliteBackend{w: w, r: r, driver: driver}
+	b := &sqliteBackend{w: w, r: r, driver: driver, clock: cfg.Now, reqs: make(chan *writeReq), stopped: make(chan struct{})}
+	if b.clock == nil {
+		b.clock = time.Now
+	}
 	client, err := river.NewClient[*sql.Tx](driver, riverConfig(cfg))
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	b.client = client
+	go b.combine(b.stopped)
 	return b, nil
 }
 
 func (b *sqliteBackend) kind() string { return "sqlite" }
-
-func (b *sqliteBackend) begin(ctx context.Context) (*Tx, error) {
-	sqlTx, err := b.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	tx := &Tx{ops: ops{q: sqlQuerier{sqlTx}}}
-	tx.insert = func(ctx context.Context, jobs []river.InsertManyParams) error {
-		_, err := b.client.InsertManyTx(ctx, sqlTx, jobs)
-		return err
-	}
-	tx.commit = func(context.Context) error {
-		if err := sqlTx.Commit(); err != nil {
-			return err
-		}
-		if len(tx.jobs) > 0 {
-			b.driver.notifyInsert()
-		}
-		return nil
-	}
-	tx.rollback = func(context.Context) error {
-		if err := sqlTx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-			return err
-		}
-		return nil
-	}
-	return tx, nil
-}
 
 func (b *sqliteBackend) startQueue(ctx context.Context) error { return b.client.Start(ctx) }
 
 func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }
 
 func (b *sqliteBackend) close() error {
+	close(b.stopped)
 	return errors.Join(b.r.Close(), b.w.Close())
 }
 

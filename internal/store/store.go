@@ -82,7 +82,7 @@ type Store struct {
 
 // backend is one database: SQLite or PostgreSQL.
 type backend interface {
-	begin(ctx context.Context) (*Tx, error)
+	write(ctx context.Context, fn func(tx *Tx) error) error
 	startQueue(ctx context.Context) error
 	stopQueue(ctx context.Context) error
 	close() error
@@ -94,9 +94,6 @@ type backend interface {
 type Tx struct {
 	ops
 	jobs     []river.InsertManyParams
-	insert   func(ctx context.Context, jobs []river.InsertManyParams) error
-	commit   func(ctx context.Context) error
-	rollback func(ctx context.Context) error
 	onCommit []func()
 }
 
@@ -161,33 +158,8 @@ func (s *Store) Close(ctx context.Context) error {
 // Write runs fn in one write transaction: everything fn writes, including the
 // jobs it enqueues, commits together or not at all. Functions registered
 // with OnCommit run after a successful commit.
-func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	tx, err := s.b.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	tx.clock = s.clock
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.rollback(context.WithoutCancel(ctx))
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.rollback(context.WithoutCancel(ctx)))
-	}
-	if len(tx.jobs) > 0 {
-		if err := tx.insert(ctx, tx.jobs); err != nil {
-			return errors.Join(fmt.Errorf("enqueue: %w", err), tx.rollback(context.WithoutCancel(ctx)))
-		}
-	}
-	if err := tx.commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	for _, f := range tx.onCommit {
-		f()
-	}
-	return nil
+func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.b.write(ctx, fn)
 }
 
 // OnCommit registers f to run after the transaction commits.

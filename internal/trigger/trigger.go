@@ -31,6 +31,28 @@ type Change struct {
 	Previous *record.Record // before the change; nil for a new record
 	Depth    int            // 0 for a change made by a person or the API
 	At       time.Time
+	// Candidates, when not nil, are the collection's enabled automations
+	// loaded before the transaction began (see Firer.Candidates); nil
+	// reads them inside it.
+	Candidates *Candidates
+}
+
+// Candidates are the enabled automations of one collection, compiled: what a
+// change of one of its records may fire. Loading them before a write
+// transaction keeps that work off SQLite's single writer (an automation
+// saved in between is a race either way).
+type Candidates struct {
+	list []*automation.Compiled
+}
+
+// Candidates loads the enabled automations of a collection from the read
+// pool.
+func (f *Firer) Candidates(ctx context.Context, orgID, collection string) (*Candidates, error) {
+	list, err := f.cat.Enabled(ctx, f.cat.Store(), orgID, collection)
+	if err != nil {
+		return nil, err
+	}
+	return &Candidates{list: list}, nil
 }
 
 // Firer creates runs for record changes.
@@ -71,20 +93,25 @@ func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automatio
 		return nil, nil
 	}
 	types = append(types, automation.RecordDue)
-	refs, err := tx.EnabledAutomations(ctx, ch.OrgID, ch.Record.Collection, types...)
-	if err != nil {
-		return nil, fmt.Errorf("find automations: %w", err)
+	var comps []*automation.Compiled
+	if ch.Candidates != nil {
+		for _, c := range ch.Candidates.list {
+			if slices.Contains(types, c.Trigger.Type) {
+				comps = append(comps, c)
+			}
+		}
+	} else {
+		var err error
+		if comps, err = f.cat.Enabled(ctx, tx, ch.OrgID, ch.Record.Collection, types...); err != nil {
+			return nil, err
+		}
 	}
 	now := ch.At
 	if now.IsZero() {
 		now = tx.Now()
 	}
 	var runs []*automation.Run
-	for _, ref := range refs {
-		comp, err := f.cat.Get(ctx, ch.OrgID, ref.ID, ref.Version)
-		if err != nil {
-			return nil, err
-		}
+	for _, comp := range comps {
 		if comp.Trigger.Type == automation.RecordDue {
 			if err := syncDue(ctx, tx, ch.OrgID, comp, ch.Record, now); err != nil {
 				return nil, err

@@ -1,0 +1,466 @@
+// Package bench provides `autohook bench`: it measures the engine end to end
+// in one process — records created through the same operation as the API,
+// runs worked by the real queue and engine, requests delivered to a loopback
+// sink, the extracted value written back — and compares the throughput with
+// a bare net/http client sending the same number of requests to the same
+// sink at the same concurrency.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// Config configures a bench run.
+type Config struct {
+	Records     int     // how many records (runs); default 20,000
+	Rate        float64 // records per second; 0 creates them all at once (burst)
+	DatabaseURL string  // "" = a temporary SQLite database
+	Creators    int     // goroutines creating records in a burst; default 16
+	MaxWorkers  int     // the engine's workers; default the server's (500)
+	Runs        int     // repeat the measurement in one process; default 1
+	Progress    io.Writer
+	Logger      *slog.Logger
+}
+
+// Result is one measurement.
+type Result struct {
+	Records                   int       `json:"records"`
+	Mode                      string    `json:"mode"` // burst or paced
+	Rate                      float64   `json:"rate,omitempty"`
+	Database                  string    `json:"database"`
+	Seconds                   float64   `json:"seconds"`
+	RunsPerSecond             float64   `json:"runsPerSecond"`
+	LatencyMs                 Latency   `json:"latencyMs"`
+	BaselineRequestsPerSecond float64   `json:"baselineRequestsPerSecond"`
+	BaselineConcurrency       int       `json:"baselineConcurrency"`
+	Ratio                     float64   `json:"ratio"`
+	PeakRSSBytes              int64     `json:"peakRSSBytes"`
+	RSSAfterBytes             int64     `json:"rssAfterBytes"`
+	Failed                    int       `json:"failed"`
+	Verified                  bool      `json:"verified"` // every record holds the extracted value
+	CPUs                      int       `json:"cpus"`
+	GoVersion                 string    `json:"goVersion"`
+	Started                   time.Time `json:"started"`
+}
+
+// Latency holds latency percentiles in milliseconds, from a record's commit
+// to the sink receiving its request.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Run runs cfg.Runs measurements and returns one result each.
+func Run(ctx context.Context, cfg Config) ([]*Result, error) {
+	if cfg.Records <= 0 {
+		cfg.Records = 20000
+	}
+	if cfg.Creators <= 0 {
+		cfg.Creators = 16
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	var out []*Result
+	for i := 0; i < cfg.Runs; i++ {
+		r, err := runOnce(ctx, cfg)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// counter observes the engine: it counts finished runs.
+type counter struct {
+	succeeded, failed atomic.Int64
+	done              chan struct{}
+	target            int64
+	once              sync.Once
+}
+
+func (c *counter) RunStarted()  {}
+func (c *counter) RunRetrying() {}
+func (c *counter) RunFinished(s automation.Status) {
+	var n int64
+	if s == automation.StatusSucceeded {
+		n = c.succeeded.Add(1) + c.failed.Load()
+	} else {
+		n = c.failed.Add(1) + c.succeeded.Load()
+	}
+	if n >= c.target {
+		c.once.Do(func() { close(c.done) })
+	}
+}
+func (c *counter) Attempt(retry.Class, time.Duration) {}
+func (c *counter) FirstRequest(time.Duration)         {}
+
+func runOnce(ctx context.Context, cfg Config) (*Result, error) {
+	resetPeakRSS()
+	res := &Result{Records: cfg.Records, Mode: "burst", CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC()}
+	if cfg.Rate > 0 {
+		res.Mode, res.Rate = "paced", cfg.Rate
+	}
+	sk, err := newSink(cfg.Records)
+	if err != nil {
+		return nil, err
+	}
+	defer sk.close()
+
+	dir, err := os.MkdirTemp("", "autohook-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	obs := &counter{done: make(chan struct{}), target: int64(cfg.Records)}
+	n, err := server.Start(ctx, server.Config{
+		DataDir: dir, DatabaseURL: cfg.DatabaseURL, Listen: "127.0.0.1:0",
+		AllowPrivateNetworks: true, MaxWorkers: cfg.MaxWorkers, Logger: cfg.Logger, Out: io.Discard,
+		Observer: obs, BootstrapAPIKey: "ahk_bench-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		AdminPassword: "bench-password",
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		n.Shutdown(sctx)
+	}()
+	res.Database = n.Store.Kind()
+	orgID, err := setup(ctx, n.Service, n.Store, sk.url)
+	if err != nil {
+		return nil, err
+	}
+
+	commits := make([]time.Time, cfg.Records)
+	ids := make([]string, cfg.Records)
+	stopProgress := progress(cfg.Progress, obs, cfg.Records)
+	start := time.Now()
+	if err := create(ctx, cfg, n.Service, orgID, commits, ids); err != nil {
+		stopProgress()
+		return nil, err
+	}
+	select {
+	case <-obs.done:
+	case <-ctx.Done():
+		stopProgress()
+		return nil, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	stopProgress()
+	res.Seconds = elapsed.Seconds()
+	res.RunsPerSecond = float64(cfg.Records) / elapsed.Seconds()
+	res.Failed = int(obs.failed.Load())
+
+	lat := make([]float64, 0, cfg.Records)
+	for i, id := range ids {
+		if at, ok := sk.arrival(id); ok {
+			d := at.Sub(commits[i])
+			lat = append(lat, max(0, float64(d.Microseconds())/1000))
+		}
+	}
+	res.LatencyMs = Latency{P50: Percentile(lat, 50), P95: Percentile(lat, 95), P99: Percentile(lat, 99), Max: Percentile(lat, 100)}
+	res.Verified, err = verify(ctx, n.Store, orgID, cfg.Records)
+	if err != nil {
+		return nil, err
+	}
+
+	workers := cfg.MaxWorkers
+	if workers <= 0 {
+		workers = 500
+	}
+	res.BaselineConcurrency = workers
+	res.BaselineRequestsPerSecond, err = Baseline(ctx, sk.url+"/baseline", cfg.Records, workers)
+	if err != nil {
+		return nil, err
+	}
+	if res.BaselineRequestsPerSecond > 0 {
+		res.Ratio = res.RunsPerSecond / res.BaselineRequestsPerSecond
+	}
+	res.PeakRSSBytes = peakRSS()
+	runtime.GC()
+	debug.FreeOSMemory()
+	res.RSSAfterBytes = currentRSS()
+	return res, nil
+}
+
+// setup creates the bench's organisation, collection and automation:
+// record_added → call_api POST with a JSON body of five typed fields and a
+// response pointer → update_record storing the extracted value.
+func setup(ctx context.Context, svc *autohook.Service, st *store.Store, sinkURL string) (string, error) {
+	var orgID string
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		org, err := tx.CreateOrganisation(ctx, "bench")
+		if err == nil {
+			orgID = org.ID
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	err = svc.CreateCollection(ctx, orgID, &record.Collection{Key: "orders", Name: "Orders", Fields: []record.Field{
+		{Key: "customer", Type: record.Text}, {Key: "amount", Type: record.Number}, {Key: "vip", Type: record.Boolean},
+		{Key: "items", Type: record.JSON}, {Key: "externalId", Type: record.Text},
+	}, Stages: []string{"New", "Done"}})
+	if err != nil {
+		return "", err
+	}
+	_, _, err = svc.SaveAutomation(ctx, orgID, &automation.Automation{
+		Name: "bench", Collection: "orders", Enabled: true, Trigger: automation.Trigger{Type: automation.RecordAdded},
+		Steps: []automation.StepSpec{
+			{ID: "send", Type: automation.TypeCallAPI, Method: "POST", URL: sinkURL + "/hook/{record.id}",
+				Headers: []automation.Header{{Name: "X-Customer", Value: "{record.customer}"}},
+				Body: &automation.Body{ContentType: automation.ContentJSON, Fields: []automation.BodyField{
+					{Key: "rid", Type: "string", Value: "{record.id}"},
+					{Key: "customer", Type: "string", Value: "{upper(record.customer)}"},
+					{Key: "amount", Type: "number", Value: "{record.amount * 1.2}"},
+					{Key: "vip", Type: "boolean", Value: "{record.vip}"},
+					{Key: "items", Type: "json", Value: "{record.items}"},
+				}},
+				Response: &automation.Response{Type: automation.ResponseJSON, Schema: []automation.Mapping{{Pointer: "/id", Field: "ext", Required: true}}}},
+			{ID: "save", Type: automation.TypeUpdateRecord, Set: []automation.Assignment{{Field: "externalId", Value: "{fields.ext}"}}},
+		},
+	})
+	return orgID, err
+}
+
+// create creates the records: all at once with cfg.Creators goroutines, or
+// paced at cfg.Rate per second. commits[i] is record i's commit time.
+func create(ctx context.Context, cfg Config, svc *autohook.Service, orgID string, commits []time.Time, ids []string) error {
+	one := func(i int) error {
+		rec, err := svc.CreateRecord(ctx, orgID, "orders", autohook.RecordInput{Fields: map[string]any{
+			"customer": "customer " + strconv.Itoa(i), "amount": float64(i%1000) + 0.5, "vip": i%2 == 0,
+			"items": []any{map[string]any{"sku": "SKU-" + strconv.Itoa(i%50), "qty": float64(1 + i%5)}},
+		}})
+		if err != nil {
+			return err
+		}
+		// CreatedAt is stamped inside the transaction, just before its
+		// commit: the closest the caller can see of the commit itself.
+		commits[i], ids[i] = rec.CreatedAt, rec.ID
+		return nil
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	if cfg.Rate <= 0 {
+		var next atomic.Int64
+		for range cfg.Creators {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= cfg.Records || ctx.Err() != nil {
+						return
+					}
+					if err := one(i); err != nil {
+						fail(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	t0 := time.Now()
+	for i := range cfg.Records {
+		// sleep until this record's slot: no drift over long runs
+		if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		wg.Go(func() {
+			if err := one(i); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// verify checks that every bench record holds the value its run extracted.
+func verify(ctx context.Context, st *store.Store, orgID string, want int) (bool, error) {
+	page := store.Page{Limit: 500}
+	n := 0
+	for {
+		recs, next, err := st.Records(ctx, orgID, "orders", store.RecordFilter{}, page)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range recs {
+			if r.Fields["externalId"] != "ext-"+r.ID {
+				return false, nil
+			}
+			n++
+		}
+		if next == "" {
+			return n == want, nil
+		}
+		page.Cursor = next
+	}
+}
+
+// sink is the loopback receiver: it answers 200 with {"id":"ext-<rid>"} and
+// notes when each record's request arrived.
+type sink struct {
+	url  string
+	srv  *http.Server
+	ln   net.Listener
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func newSink(capacity int) (*sink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &sink{url: "http://" + ln.Addr().String(), ln: ln, seen: make(map[string]time.Time, capacity)}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var body struct {
+		Rid string `json:"rid"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/hook/") {
+		s.mu.Lock()
+		if _, ok := s.seen[body.Rid]; !ok {
+			s.seen[body.Rid] = now
+		}
+		s.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"ok":true,"id":"ext-`+body.Rid+`"}`)
+}
+
+func (s *sink) arrival(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.seen[id]
+	return t, ok
+}
+
+func (s *sink) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
+}
+
+// Baseline sends n requests like the engine's (a POST with a small JSON
+// body) to url with a bare net/http client and `concurrency` goroutines, and
+// returns the requests per second.
+func Baseline(ctx context.Context, url string, n, concurrency int) (float64, error) {
+	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, IdleConnTimeout: 90 * time.Second}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for range min(concurrency, n) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				body := fmt.Sprintf(`{"rid":"b%d","customer":"CUSTOMER %d","amount":%d.5,"vip":%t,"items":[{"sku":"SKU-%d","qty":%d}]}`,
+					i, i, i%1000, i%2 == 0, i%50, 1+i%5)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, fmt.Errorf("baseline: %w", err)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// progress prints a progress line every half second on w (nil: none) and
+// returns a function that stops it.
+func progress(w io.Writer, c *counter, total int) func() {
+	if w == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				n := c.succeeded.Load() + c.failed.Load()
+				fmt.Fprintf(w, "\r\033[K  %d/%d runs finished (%.0f/s)", n, total, float64(n)/time.Since(start).Seconds())
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
