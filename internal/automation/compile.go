@@ -178,12 +178,22 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 	case len(a.Steps) > MaxSteps:
 		c.problems.Add("steps", "at most %d steps", MaxSteps)
 	}
+	given := map[string]bool{}
+	for _, s := range a.Steps {
+		given[s.ID] = true
+	}
 	ids := map[string]bool{}
 	for i := range a.Steps {
 		s := &a.Steps[i]
 		path := problem.Join("steps", i)
 		if s.ID == "" {
-			s.ID = fmt.Sprintf("step%d", i+1)
+			// stepN, skipping ids that other steps were given
+			for n := i + 1; ; n++ {
+				if id := fmt.Sprintf("step%d", n); !given[id] && !ids[id] {
+					s.ID = id
+					break
+				}
+			}
 		}
 		switch {
 		case !stepIDPattern.MatchString(s.ID):
@@ -465,12 +475,15 @@ func (c *compiler) response(path string, r *Response, out *CallAPI) {
 }
 
 func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
-	for name, set := range map[string]bool{
-		"method": s.Method != "", "url": s.URL != "", "headers": len(s.Headers) > 0, "body": s.Body != nil,
-		"timeoutSeconds": s.TimeoutSeconds != 0, "maxAttempts": s.MaxAttempts != 0, "response": s.Response != nil,
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
+		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
 	} {
-		if set {
-			c.problems.Add(path+"."+name, "is not an option of update_record")
+		if o.set {
+			c.problems.Add(path+"."+o.name, "is not an option of update_record")
 		}
 	}
 	out := &UpdateRecord{ID: s.ID}

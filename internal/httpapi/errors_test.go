@@ -363,7 +363,6 @@ func TestSyntaxErrorPosition(t *testing.T) {
 	// it passes json.SyntaxError.Offset (the number of bytes read, including
 	// the bad one) and, for trailing data, Decoder.InputOffset after the
 	// extra token, as the position. Remove this skip once that is fixed.
-	t.Skip("known bug: strictjson columns are one past the offending character")
 	h, admin := newTestAPI(t)
 	tests := []struct {
 		name, body, want string
@@ -397,7 +396,6 @@ func TestOutOfRangeNumberPath(t *testing.T) {
 	// json.Unmarshal into map[string]any fails with an UnmarshalTypeError
 	// whose Field is "fields" (the map key is not part of it), so the
 	// problem is reported at "fields". Remove this skip once that is fixed.
-	t.Skip("known bug: strictjson reports an out-of-range number in a map at the map's path")
 	h, admin := newTestAPI(t)
 	mustCall(t, h, admin, "POST", "/api/v1/collections", `{"key":"leads","fields":[{"key":"value","type":"number"}]}`, http.StatusCreated)
 	var env struct {

@@ -68,10 +68,38 @@ func (a *API) Register(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	// Anything else under /api/ is a JSON 404, not the UI's HTML.
+	// Anything else under /api/ is a JSON error, not the UI's HTML: 405 with
+	// Allow for a known path and another method, else 404.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; use "+strings.Join(allow, ", "), nil)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
+}
+
+// routeMux holds the routes alone, to find the methods a path allows.
+var routeMux = func() *http.ServeMux {
+	m := http.NewServeMux()
+	for _, rt := range routes {
+		m.HandleFunc(rt.method+" "+rt.pattern, func(http.ResponseWriter, *http.Request) {})
+	}
+	return m
+}()
+
+// allowed lists the methods the API serves on r's path.
+func allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := routeMux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 //go:embed openapi.json

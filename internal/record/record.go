@@ -241,6 +241,9 @@ func Normalise(t FieldType, v any) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("must be a number, got %q", n)
 			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("must be a finite number")
+			}
 			return f, nil
 		case int:
 			return float64(n), nil
@@ -261,10 +264,11 @@ func Normalise(t FieldType, v any) (any, error) {
 		}
 		d, err := time.Parse(time.DateOnly, s)
 		if err != nil {
-			if ts, err2 := time.Parse(time.RFC3339Nano, s); err2 == nil {
-				return ts.UTC().Format(time.DateOnly), nil
+			ts, err2 := time.Parse(time.RFC3339Nano, s)
+			if err2 != nil || !inYearRange(ts.UTC()) {
+				return nil, fmt.Errorf("must be a date (YYYY-MM-DD), got %q", s)
 			}
-			return nil, fmt.Errorf("must be a date (YYYY-MM-DD), got %q", s)
+			return ts.UTC().Format(time.DateOnly), nil
 		}
 		return d.Format(time.DateOnly), nil
 	case DateTime:
@@ -279,6 +283,9 @@ func Normalise(t FieldType, v any) (any, error) {
 			}
 			return nil, fmt.Errorf("must be an RFC 3339 date-time (2026-01-02T15:04:05Z), got %q", s)
 		}
+		if !inYearRange(ts.UTC()) {
+			return nil, fmt.Errorf("must be an RFC 3339 date-time with a year from 0000 to 9999 in UTC, got %q", s)
+		}
 		return ts.UTC().Format(time.RFC3339Nano), nil
 	case JSON:
 		b, err := json.Marshal(v)
@@ -288,7 +295,13 @@ func Normalise(t FieldType, v any) (any, error) {
 		if len(b) > MaxJSONSize {
 			return nil, fmt.Errorf("must be at most %d bytes of JSON", MaxJSONSize)
 		}
-		return v, nil
+		// Stored values decode with numbers as float64: keep them so here
+		// too, so a value compares equal to itself read back.
+		var out any
+		if err := json.Unmarshal(b, &out); err != nil {
+			return nil, fmt.Errorf("must be JSON: %w", err)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("unknown field type %q", t)
 }
@@ -362,11 +375,41 @@ func Diff(old, new map[string]any) []string {
 
 func equal(a, b any) bool {
 	switch a.(type) {
-	case nil, string, float64, bool:
+	case string, bool:
 		return a == b // a dynamic type mismatch is simply false
 	}
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(canonical(a), canonical(b))
 }
+
+// canonical returns v with every number as a float64, the form values have
+// when read back from storage.
+func canonical(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonical(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonical(e)
+		}
+		return out
+	}
+	return v
+}
+
+func inYearRange(t time.Time) bool { return t.Year() >= 0 && t.Year() <= 9999 }
 
 // Env returns the record as the `record` value of expressions: its fields,
 // plus id, stage, collection, createdAt and updatedAt (RFC 3339 strings).

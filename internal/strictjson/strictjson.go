@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/autohook/autohook/internal/problem"
@@ -46,7 +48,11 @@ func Decode(data []byte, v any) error {
 		return syntaxError(data, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		off := dec.InputOffset()
+		// the offset of the first non-space byte after the value
+		off := int64(len(data)) - int64(len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")))
+		if err == nil {
+			off = firstAfterValue(data)
+		}
 		return position(data, off, "unexpected data after the JSON value")
 	}
 	var l problem.List
@@ -67,7 +73,8 @@ func Decode(data []byte, v any) error {
 func syntaxError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return position(data, se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+		// Offset counts the offending byte: point at it, not past it.
+		return position(data, max(se.Offset-1, 0), strings.TrimPrefix(se.Error(), "json: "))
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return position(data, int64(len(data)), "unexpected end of input")
@@ -75,13 +82,25 @@ func syntaxError(data []byte, err error) error {
 	return position(data, 0, err.Error())
 }
 
+// firstAfterValue returns the offset of the first byte after the first
+// JSON value in data and the spaces that follow it.
+func firstAfterValue(data []byte) int64 {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	_ = dec.Decode(&v)
+	off := dec.InputOffset()
+	return int64(len(data)) - int64(len(bytes.TrimLeft(data[off:], " \t\r\n")))
+}
+
+// position describes the byte at offset off by line and column (columns
+// count characters, from 1).
 func position(data []byte, off int64, msg string) *SyntaxError {
 	if off > int64(len(data)) {
 		off = int64(len(data))
 	}
 	line, col := 1, 1
-	for _, c := range data[:off] {
-		if c == '\n' {
+	for _, r := range string(data[:off]) {
+		if r == '\n' {
 			line++
 			col = 1
 			continue
@@ -103,8 +122,21 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 		}
 		t = t.Elem()
 	}
-	if v == nil || t == rawMessageType || t.Kind() == reflect.Interface ||
-		reflect.PointerTo(t).Implements(unmarshalerTyp) {
+	switch {
+	case v == nil || t == rawMessageType:
+		return
+	case t.Kind() == reflect.Interface:
+		checkNumbers(l, path, v)
+		return
+	case reflect.PointerTo(t).Implements(unmarshalerTyp):
+		// Let the type judge its own JSON, here, where the path is known.
+		raw, err := json.Marshal(v)
+		if err == nil {
+			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
+		}
+		if err != nil {
+			l.Add(path, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
 		return
 	}
 	switch t.Kind() {
@@ -156,12 +188,48 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 			l.Add(path, "must be a whole number, got %s", jsonKind(v))
 			return
 		}
-		if _, err := n.Int64(); err != nil {
-			l.Add(path, "must be a whole number, got %s", n)
+		i, err := n.Int64()
+		switch {
+		case err != nil:
+			if _, ferr := n.Float64(); ferr == nil && !strings.ContainsAny(n.String(), ".eE") {
+				l.Add(path, "is out of range: %s", n)
+			} else {
+				l.Add(path, "must be a whole number, got %s", n)
+			}
+		case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+			if i < 0 || reflect.Zero(t).OverflowUint(uint64(i)) {
+				l.Add(path, "is out of range: %s", n)
+			}
+		case reflect.Zero(t).OverflowInt(i):
+			l.Add(path, "is out of range: %s", n)
 		}
 	case reflect.Float32, reflect.Float64:
-		if _, ok := v.(json.Number); !ok {
+		n, ok := v.(json.Number)
+		if !ok {
 			l.Add(path, "must be a number, got %s", jsonKind(v))
+			return
+		}
+		if f, err := strconv.ParseFloat(n.String(), t.Bits()); err != nil || math.IsInf(f, 0) {
+			l.Add(path, "is out of range: %s", n)
+		}
+	}
+}
+
+// checkNumbers reports numbers that do not fit a float64 anywhere in a
+// free-form value (decoded into any, they would fail later without a path).
+func checkNumbers(l *problem.List, path string, v any) {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(x.String(), 64); err != nil || math.IsInf(f, 0) {
+			l.Add(path, "is out of range: %s", x)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			checkNumbers(l, problem.Join(path, k), x[k])
+		}
+	case []any:
+		for i, e := range x {
+			checkNumbers(l, path+fmt.Sprintf("[%d]", i), e)
 		}
 	}
 }
