@@ -490,3 +490,27 @@ func TestUpdateRecordChain(t *testing.T) {
 		t.Errorf("runs = %d, want 8: the chain must stop at the depth limit", n)
 	}
 }
+
+// TestStartFailsCleanly: a node that cannot start says why and leaves
+// nothing behind (no panic, the data dir usable again).
+func TestStartFailsCleanly(t *testing.T) {
+	t.Parallel()
+	first := startNode(t)
+	dir := t.TempDir()
+	_, err := server.Start(context.Background(), server.Config{
+		DataDir: dir, Listen: first.n.Addr, BootstrapAPIKey: adminKey,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
+	})
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("Start on a taken port = %v, want a listen error", err)
+	}
+	// The failed start released the data dir: another node can use it.
+	n, err := server.Start(context.Background(), server.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", BootstrapAPIKey: adminKey,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("Start after a failed start: %v", err)
+	}
+	n.Shutdown(context.Background())
+}

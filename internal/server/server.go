@@ -106,10 +106,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		cfg.Version = "dev"
 	}
 	log := cfg.Logger
-	n = &Node{cfg: cfg}
+	node := &Node{cfg: cfg}
+	n = node
 	defer func() {
 		if err != nil {
-			n.close(context.WithoutCancel(ctx))
+			// n is nil here (every error return sets it): close node.
+			node.close(context.WithoutCancel(ctx))
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
