@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -179,10 +180,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.Rate, "rate", 0, "records per second; 0 creates them all at once")
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... of an empty database; default a temporary SQLite file")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 0, "engine workers (default: the server's default)")
-	fs.IntVar(&cfg.Creators, "creators", 16, "goroutines creating records in a burst")
+	fs.IntVar(&cfg.Creators, "creators", 64, "goroutines creating records in a burst")
 	fs.IntVar(&cfg.Runs, "runs", 1, "repeat the measurement in one process (memory growth check)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
+	blockProfile := fs.String("blockprofile", "", "write a blocking profile (where goroutines wait) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -199,6 +201,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		defer func() {
+			if f, err := os.Create(*blockProfile); err == nil {
+				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	results, err := bench.Run(ctx, cfg)
 	if err != nil {

@@ -37,7 +37,7 @@ type Config struct {
 	Records     int     // how many records (runs); default 20,000
 	Rate        float64 // records per second; 0 creates them all at once (burst)
 	DatabaseURL string  // "" = a temporary SQLite database
-	Creators    int     // goroutines creating records in a burst; default 16
+	Creators    int     // goroutines creating records in a burst (concurrent API clients); default 64
 	MaxWorkers  int     // the engine's workers; default the server's (500)
 	Runs        int     // repeat the measurement in one process; default 1
 	Progress    io.Writer
@@ -51,6 +51,7 @@ type Result struct {
 	Rate                      float64   `json:"rate,omitempty"`
 	Database                  string    `json:"database"`
 	Seconds                   float64   `json:"seconds"`
+	CreateSeconds             float64   `json:"createSeconds"` // of which creating the records
 	RunsPerSecond             float64   `json:"runsPerSecond"`
 	LatencyMs                 Latency   `json:"latencyMs"`
 	BaselineRequestsPerSecond float64   `json:"baselineRequestsPerSecond"`
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg Config) ([]*Result, error) {
 		cfg.Records = 20000
 	}
 	if cfg.Creators <= 0 {
-		cfg.Creators = 16
+		cfg.Creators = 64
 	}
 	if cfg.Runs <= 0 {
 		cfg.Runs = 1
@@ -169,6 +170,7 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		stopProgress()
 		return nil, err
 	}
+	res.CreateSeconds = time.Since(start).Seconds()
 	select {
 	case <-obs.done:
 	case <-ctx.Done():

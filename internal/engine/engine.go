@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -42,6 +43,9 @@ const (
 
 // Config configures an Engine.
 type Config struct {
+	// MaxInFlight bounds the runs being worked at once on this node
+	// (default 500).
+	MaxInFlight        int
 	DefaultMaxAttempts int
 	Retry              retry.Policy
 	HistoryBodyLimit   int
@@ -70,13 +74,14 @@ func (noMetrics) FirstRequest(time.Duration)         {}
 
 // Engine executes runs.
 type Engine struct {
-	st   *store.Store
-	cat  *catalog.Catalog
-	fire *trigger.Firer
-	web  *webhook.Client
-	box  *secret.Box
-	cfg  Config
-	log  *slog.Logger
+	st    *store.Store
+	cat   *catalog.Catalog
+	fire  *trigger.Firer
+	web   *webhook.Client
+	box   *secret.Box
+	cfg   Config
+	log   *slog.Logger
+	slots chan struct{}
 }
 
 // New returns an Engine.
@@ -99,12 +104,16 @@ func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhoo
 	if cfg.Retry.Schedule == nil {
 		cfg.Retry.Schedule = retry.DefaultSchedule
 	}
-	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 500
+	}
+	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight)}
 }
 
-// Register adds the engine's worker to workers.
+// Register adds the engine's workers to workers.
 func (e *Engine) Register(workers *river.Workers) {
 	river.AddWorker(workers, &worker{e: e})
+	river.AddWorker(workers, &batchWorker{e: e})
 }
 
 type worker struct {
@@ -114,8 +123,49 @@ type worker struct {
 
 // Work executes one run from its next step.
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
+	if err := w.e.acquire(ctx); err != nil {
+		return err
+	}
+	defer w.e.release()
 	return w.e.work(ctx, job.Args)
 }
+
+type batchWorker struct {
+	river.WorkerDefaults[store.RunBatchJob]
+	e *Engine
+}
+
+// Work executes each run of the batch, concurrently within the engine's
+// limit of runs in flight. It fails (and River retries the whole batch,
+// whose finished runs are then no-ops) if any run could not be recorded.
+func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(job.Args.Runs))
+	for i, rj := range job.Args.Runs {
+		if err := w.e.acquire(ctx); err != nil {
+			errs[i] = err
+			break
+		}
+		wg.Go(func() {
+			defer w.e.release()
+			errs[i] = w.e.work(ctx, rj)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// acquire takes one of the slots that bound the runs in flight on a node.
+func (e *Engine) acquire(ctx context.Context) error {
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) release() { <-e.slots }
 
 // OpenSecrets returns an organisation's secrets, opened, by name.
 func OpenSecrets(ctx context.Context, st interface {

@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Observer != nil {
 		observer = tee{n.Metrics, cfg.Observer}
 	}
-	ecfg := engine.Config{DefaultMaxAttempts: cfg.MaxAttempts, Logger: log, Metrics: observer}
+	ecfg := engine.Config{MaxInFlight: cfg.MaxWorkers, DefaultMaxAttempts: cfg.MaxAttempts, Logger: log, Metrics: observer}
 	if cfg.Retry != nil {
 		ecfg.Retry = *cfg.Retry
 	}

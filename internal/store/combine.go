@@ -87,7 +87,7 @@ func (b *sqliteBackend) runBatch(batch []*writeReq) {
 			return sqlTx.Rollback()
 		}
 		if len(jobs) > 0 {
-			if _, err := b.client.InsertManyFastTx(context.Background(), sqlTx, jobs); err != nil {
+			if _, err := b.client.InsertManyFastTx(context.Background(), sqlTx, mergeRunJobs(jobs)); err != nil {
 				_ = sqlTx.Rollback()
 				return fmt.Errorf("enqueue: %w", err)
 			}

@@ -31,6 +31,50 @@ func (RunJob) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 25}
 }
 
+// RunBatchJob works several runs that became ready together. Group commit
+// merges the run jobs of one SQLite transaction into one of these, so the
+// queue fetches and completes one row for many runs: under load, River's
+// per-job work on SQLite's single writer would otherwise cost more than the
+// runs' own writes. Each run still commits its own progress; a batch job
+// that is run again (after a crash) finds its finished runs finished.
+type RunBatchJob struct {
+	Runs []RunJob `json:"runs"`
+}
+
+// Kind is the stable job kind.
+func (RunBatchJob) Kind() string { return "autohook.runs" }
+
+// InsertOpts are those of RunJob.
+func (RunBatchJob) InsertOpts() river.InsertOpts { return RunJob{}.InsertOpts() }
+
+// maxRunsPerJob bounds a RunBatchJob, and so the work repeated if the node
+// dies while working one.
+const maxRunsPerJob = 64
+
+// mergeRunJobs turns the run jobs to be worked now into RunBatchJobs of up
+// to maxRunsPerJob runs; other jobs are kept as they are.
+func mergeRunJobs(jobs []river.InsertManyParams) []river.InsertManyParams {
+	out := make([]river.InsertManyParams, 0, len(jobs))
+	var now []RunJob
+	for _, j := range jobs {
+		rj, ok := j.Args.(RunJob)
+		if !ok || (j.InsertOpts != nil && !j.InsertOpts.ScheduledAt.IsZero()) {
+			out = append(out, j)
+			continue
+		}
+		now = append(now, rj)
+	}
+	if len(now) == 1 {
+		return append(out, river.InsertManyParams{Args: now[0]})
+	}
+	for len(now) > 0 {
+		n := min(len(now), maxRunsPerJob)
+		out = append(out, river.InsertManyParams{Args: RunBatchJob{Runs: now[:n:n]}})
+		now = now[n:]
+	}
+	return out
+}
+
 // EnqueueRun adds a job for the run, to be worked at at (zero: now). It is
 // inserted with the transaction's other writes.
 func (tx *Tx) EnqueueRun(job RunJob, at time.Time) {
