@@ -362,11 +362,42 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		class = res.Failure.Class
 		a.Error = &automation.AttemptError{Class: class, Message: x.redact.String(res.Failure.Message)}
 	} else {
-		p.fields = res.Fields
-		a.Fields = res.Fields
+		// A captured value holding a secret (a receiver echoing a token)
+		// is kept redacted, in history and for later steps alike: secret
+		// values live only in the secrets table.
+		p.fields = x.redactFields(res.Fields)
+		a.Fields = p.fields
 	}
 	e.cfg.Metrics.Attempt(class, res.Duration)
 	return p
+}
+
+// redactFields returns fields with secret values hidden in its strings.
+func (x *execution) redactFields(fields map[string]any) map[string]any {
+	if len(fields) == 0 {
+		return fields
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		out[k] = x.redactValue(v)
+	}
+	return out
+}
+
+func (x *execution) redactValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return x.redact.String(t)
+	case map[string]any:
+		return x.redactFields(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = x.redactValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 // IdempotencyKey is the stable id of one step of one run, sent as

@@ -23,7 +23,8 @@ type Redactor struct {
 //
 // Besides each value as given, it redacts the forms the value takes inside a
 // rendered request: URL-escaped (query and path) and escaped inside a JSON
-// string. Where occurrences overlap, the whole overlapping stretch is
+// string (also twice, for a JSON body echoed inside a JSON string). Where
+// occurrences overlap, the whole overlapping stretch is
 // redacted, so no part of either value shows.
 func NewRedactor(values ...string) *Redactor {
 	var all []string
@@ -31,7 +32,12 @@ func NewRedactor(values ...string) *Redactor {
 		if v == "" {
 			continue
 		}
-		all = append(all, v, url.QueryEscape(v), url.PathEscape(v), jsonEscape(v, true), jsonEscape(v, false))
+		forms := []string{v, url.QueryEscape(v), url.PathEscape(v), jsonEscape(v, true), jsonEscape(v, false)}
+		// A receiver may echo a JSON body inside a JSON string: escaped twice.
+		for _, f := range forms[3:] {
+			forms = append(forms, jsonEscape(f, true), jsonEscape(f, false))
+		}
+		all = append(all, forms...)
 	}
 	slices.SortFunc(all, func(a, b string) int {
 		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))

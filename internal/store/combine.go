@@ -97,6 +97,11 @@ func (b *sqliteBackend) runBatch(batch []*writeReq) {
 		}
 		if len(jobs) > 0 {
 			b.driver.notifyInsert()
+			for _, j := range jobs {
+				if at := scheduledAt(j); !at.IsZero() {
+					b.promote.arm(at)
+				}
+			}
 		}
 		return nil
 	}()

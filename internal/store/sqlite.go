@@ -26,6 +26,7 @@ type sqliteBackend struct {
 	clock   func() time.Time
 	reqs    chan *writeReq
 	stopped chan struct{}
+	promote *promoter
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -94,6 +95,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	if b.clock == nil {
 		b.clock = time.Now
 	}
+	b.promote = &promoter{b: b}
 	client, err := river.NewClient[*sql.Tx](driver, riverConfig(cfg))
 	if err != nil {
 		b.close()
@@ -106,11 +108,17 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 
 func (b *sqliteBackend) kind() string { return "sqlite" }
 
-func (b *sqliteBackend) startQueue(ctx context.Context) error { return b.client.Start(ctx) }
+func (b *sqliteBackend) startQueue(ctx context.Context) error {
+	if err := b.client.Start(ctx); err != nil {
+		return err
+	}
+	return b.promote.armFromJobs(ctx)
+}
 
 func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }
 
 func (b *sqliteBackend) close() error {
+	b.promote.stop()
 	close(b.stopped)
 	return errors.Join(b.r.Close(), b.w.Close())
 }
