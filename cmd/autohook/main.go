@@ -112,6 +112,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", int64(envInt("AUTOHOOK_MAX_RESPONSE_BYTES", 1<<20)), "how much of a response body Call API reads (AUTOHOOK_MAX_RESPONSE_BYTES)")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
+	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")

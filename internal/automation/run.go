@@ -80,6 +80,7 @@ type StepState struct {
 	Attempts      []Attempt  `json:"attempts"`
 	AttemptCount  int        `json:"-"` // attempts made so far (the list may be loaded separately)
 	RetryBase     int        `json:"-"` // attempts made before the last manual retry: each retry gets a fresh budget
+	Deferrals     int        `json:"-"` // times in a row the step waited for a busy destination
 }
 
 // Attempt is one try of one step.

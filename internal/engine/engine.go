@@ -121,14 +121,22 @@ type worker struct {
 	e *Engine
 }
 
-// Work executes one run from its next step.
+// Work executes one run from its next step. When the node already has as
+// many runs in flight as it allows, the job waits a little, then steps
+// back into the queue (a snooze counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
-	if err := w.e.acquire(ctx); err != nil {
-		return err
+	if !w.e.acquire(ctx, time.Now().Add(slotWait)) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return river.JobSnooze(time.Second)
 	}
 	defer w.e.release()
 	return w.e.work(ctx, job.Args)
 }
+
+// slotWait is how long a job waits for room among the runs in flight.
+const slotWait = 2 * time.Second
 
 type batchWorker struct {
 	river.WorkerDefaults[store.RunBatchJob]
@@ -138,30 +146,58 @@ type batchWorker struct {
 // Work executes each run of the batch, concurrently within the engine's
 // limit of runs in flight. It fails (and River retries the whole batch,
 // whose finished runs are then no-ops) if any run could not be recorded.
+//
+// The runs wait for room among the runs in flight at most slotWait in all;
+// those that found none are handed back to the queue as jobs of their own,
+// a second later, so a batch job never holds a queue worker for longer than
+// its runs' own steps take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(job.Args.Runs))
-	for i, rj := range job.Args.Runs {
-		if err := w.e.acquire(ctx); err != nil {
-			errs[i] = err
+	runs := job.Args.Runs
+	errs := make([]error, len(runs))
+	deadline := time.Now().Add(slotWait)
+	started := 0
+	for i, rj := range runs {
+		if !w.e.acquire(ctx, deadline) {
 			break
 		}
+		started++
 		wg.Go(func() {
 			defer w.e.release()
 			errs[i] = w.e.work(ctx, rj)
 		})
 	}
+	if rest := runs[started:]; len(rest) > 0 {
+		at := time.Now().Add(time.Second)
+		err := w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+			for _, rj := range rest {
+				tx.EnqueueRun(rj, at)
+			}
+			return nil
+		})
+		errs = append(errs, err)
+	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// acquire takes one of the slots that bound the runs in flight on a node.
-func (e *Engine) acquire(ctx context.Context) error {
+// acquire takes one of the slots that bound the runs in flight on a node,
+// waiting until deadline at most.
+func (e *Engine) acquire(ctx context.Context, deadline time.Time) bool {
 	select {
 	case e.slots <- struct{}{}:
-		return nil
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case e.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
 	case <-ctx.Done():
-		return ctx.Err()
+		return false
 	}
 }
 
@@ -262,6 +298,9 @@ func (x *execution) step(ctx context.Context) error {
 			}
 		}
 	}
+	if remote != nil && remote.deferred {
+		return x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+	}
 	if err := x.prepare(ctx, i, remote); err != nil {
 		return err
 	}
@@ -303,9 +342,21 @@ func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
 
 // pending is a remote attempt waiting to be committed.
 type pending struct {
-	attempt *automation.Attempt
-	fields  map[string]any
-	failure *webhook.Failure
+	attempt  *automation.Attempt
+	fields   map[string]any
+	failure  *webhook.Failure
+	deferred bool // not sent: the destination had its share of requests in flight
+}
+
+// hostWait is how long a run waits for room at a busy destination before
+// it steps back into the queue.
+const hostWait = 200 * time.Millisecond
+
+// deferDelay is how long a run waits before it tries a busy destination
+// again: 250 ms, doubling with each deferral in a row, at most 30 s.
+func deferDelay(n int) time.Duration {
+	d := 250 * time.Millisecond << min(n, 7)
+	return min(d, 30*time.Second)
 }
 
 // callAPI sends step i once and returns the attempt to commit; nil when the
@@ -347,6 +398,14 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil {
 		return nil
 	}
+	release, ok := e.web.Reserve(ctx, req.URL, hostWait)
+	if !ok {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return &pending{deferred: true}
+	}
+	defer release()
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
@@ -412,8 +471,17 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	e, run := x.e, x.run
 	now := e.cfg.Now().UTC()
 	expectSeq := run.Seq
+	if remote != nil && remote.deferred {
+		// Not sent: no attempt; the run tries again a little later.
+		state := &run.Steps[i]
+		state.Deferrals++
+		run.Seq++
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, now.Add(deferDelay(state.Deferrals-1)))
+		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
+	}
 	if remote != nil {
 		state := &run.Steps[i]
+		state.Deferrals = 0
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {

@@ -51,6 +51,7 @@ type Config struct {
 	MaxResponseBytes     int64
 	MaxAttempts          int
 	MaxWorkers           int
+	MaxPerHost           int
 	DBConns              int
 	Version              string
 	Logger               *slog.Logger
@@ -155,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
-	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version})
+	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version, MaxPerHost: cfg.MaxPerHost})
 	var observer engine.Metrics = n.Metrics
 	if cfg.Observer != nil {
 		observer = tee{n.Metrics, cfg.Observer}

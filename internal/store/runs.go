@@ -20,12 +20,13 @@ type storedStep struct {
 	NextAttemptAt *time.Time            `json:"next,omitempty"`
 	Attempts      int                   `json:"n,omitempty"`
 	RetryBase     int                   `json:"base,omitempty"`
+	Deferrals     int                   `json:"d,omitempty"`
 }
 
 func encSteps(steps []automation.StepState) string {
 	out := make([]storedStep, len(steps))
 	for i, s := range steps {
-		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase}
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals}
 	}
 	return encJSON(out)
 }
@@ -37,7 +38,7 @@ func decSteps(s string) ([]automation.StepState, error) {
 	}
 	out := make([]automation.StepState, len(in))
 	for i, st := range in {
-		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Attempts: []automation.Attempt{}}
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, Attempts: []automation.Attempt{}}
 	}
 	return out, nil
 }

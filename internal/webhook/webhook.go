@@ -45,12 +45,16 @@ type Config struct {
 	// ConnectTimeout bounds the TCP connect (and TLS handshake), within
 	// the step's timeout. Default 10 s.
 	ConnectTimeout time.Duration
+	// MaxPerHost bounds the requests in flight to one destination host
+	// and port. Default DefaultMaxPerHost.
+	MaxPerHost int
 }
 
 // Client sends call_api requests. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	http *http.Client
+	cfg   Config
+	http  *http.Client
+	hosts *hostLimit
 }
 
 // New returns a Client.
@@ -70,6 +74,9 @@ func New(cfg Config) *Client {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Autohook"
 	}
+	if cfg.MaxPerHost <= 0 {
+		cfg.MaxPerHost = DefaultMaxPerHost
+	}
 	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second})
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the destination from the policy
@@ -82,7 +89,8 @@ func New(cfg Config) *Client {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    false,
 	}
-	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect}}
+	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect},
+		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}}
 }
 
 // Request is a rendered request, ready to send.
