@@ -182,6 +182,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.DatabaseURL, "database", "", "postgres://... of an empty database; default a temporary SQLite file")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", 0, "engine workers (default: the server's default)")
 	fs.IntVar(&cfg.Creators, "creators", 64, "goroutines creating records in a burst")
+	fs.DurationVar(&cfg.Stall, "stall", 0, "fairness scenario: every other record goes to a receiver that holds each request this long (e.g. 5s)")
 	fs.IntVar(&cfg.Runs, "runs", 1, "repeat the measurement in one process (memory growth check)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")

@@ -40,8 +40,12 @@ type Config struct {
 	Creators    int     // goroutines creating records in a burst (concurrent API clients); default 64
 	MaxWorkers  int     // the engine's workers; default the server's (500)
 	Runs        int     // repeat the measurement in one process; default 1
-	Progress    io.Writer
-	Logger      *slog.Logger
+	// Stall, when positive, runs the fairness scenario: every other record
+	// goes to a second receiver that holds each request this long; the
+	// latency reported is that of the runs to the healthy receiver.
+	Stall    time.Duration
+	Progress io.Writer
+	Logger   *slog.Logger
 }
 
 // Result is one measurement.
@@ -60,7 +64,9 @@ type Result struct {
 	PeakRSSBytes              int64     `json:"peakRSSBytes"`
 	RSSAfterBytes             int64     `json:"rssAfterBytes"`
 	Failed                    int       `json:"failed"`
-	Verified                  bool      `json:"verified"` // every record holds the extracted value
+	StallMs                   float64   `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
+	SlowDelivered             int       `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
+	Verified                  bool      `json:"verified"`                // every record holds the extracted value
 	CPUs                      int       `json:"cpus"`
 	GoVersion                 string    `json:"goVersion"`
 	Started                   time.Time `json:"started"`
@@ -130,11 +136,21 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Rate > 0 {
 		res.Mode, res.Rate = "paced", cfg.Rate
 	}
-	sk, err := newSink(cfg.Records)
+	sk, err := newSink(cfg.Records, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer sk.close()
+	sinks := []*sink{sk}
+	if cfg.Stall > 0 {
+		res.Mode, res.StallMs = res.Mode+"+stall", float64(cfg.Stall.Milliseconds())
+		slow, err := newSink(cfg.Records, cfg.Stall)
+		if err != nil {
+			return nil, err
+		}
+		defer slow.close()
+		sinks = append(sinks, slow)
+	}
 
 	dir, err := os.MkdirTemp("", "autohook-bench-")
 	if err != nil {
@@ -157,7 +173,7 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		n.Shutdown(sctx)
 	}()
 	res.Database = n.Store.Kind()
-	orgID, err := setup(ctx, n.Service, n.Store, sk.url)
+	orgID, err := setup(ctx, n.Service, n.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -166,22 +182,27 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	ids := make([]string, cfg.Records)
 	stopProgress := progress(cfg.Progress, obs, cfg.Records)
 	start := time.Now()
-	if err := create(ctx, cfg, n.Service, orgID, commits, ids); err != nil {
+	if err := create(ctx, cfg, n.Service, orgID, sinks, commits, ids); err != nil {
 		stopProgress()
 		return nil, err
 	}
 	res.CreateSeconds = time.Since(start).Seconds()
-	select {
-	case <-obs.done:
-	case <-ctx.Done():
+	healthy := cfg.Records
+	if cfg.Stall > 0 {
+		healthy = (cfg.Records + 1) / 2
+	}
+	if err := waitDone(ctx, cfg, obs, sk, healthy); err != nil {
 		stopProgress()
-		return nil, ctx.Err()
+		return nil, err
 	}
 	elapsed := time.Since(start)
 	stopProgress()
 	res.Seconds = elapsed.Seconds()
-	res.RunsPerSecond = float64(cfg.Records) / elapsed.Seconds()
+	res.RunsPerSecond = float64(healthy) / elapsed.Seconds()
 	res.Failed = int(obs.failed.Load())
+	if cfg.Stall > 0 {
+		res.SlowDelivered = sinks[1].count()
+	}
 
 	lat := make([]float64, 0, cfg.Records)
 	for i, id := range ids {
@@ -191,9 +212,10 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.LatencyMs = Latency{P50: Percentile(lat, 50), P95: Percentile(lat, 95), P99: Percentile(lat, 99), Max: Percentile(lat, 100)}
-	res.Verified, err = verify(ctx, n.Store, orgID, cfg.Records)
-	if err != nil {
-		return nil, err
+	if cfg.Stall == 0 {
+		if res.Verified, err = verify(ctx, n.Store, orgID, cfg.Records); err != nil {
+			return nil, err
+		}
 	}
 
 	workers := cfg.MaxWorkers
@@ -215,10 +237,32 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// waitDone waits until every run has finished — or, in the fairness
+// scenario, until the healthy receiver has had all of its requests.
+func waitDone(ctx context.Context, cfg Config, obs *counter, healthy *sink, want int) error {
+	if cfg.Stall == 0 {
+		select {
+		case <-obs.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for healthy.count() < want {
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // setup creates the bench's organisation, collection and automation:
 // record_added → call_api POST with a JSON body of five typed fields and a
-// response pointer → update_record storing the extracted value.
-func setup(ctx context.Context, svc *autohook.Service, st *store.Store, sinkURL string) (string, error) {
+// response pointer → update_record storing the extracted value. A record's
+// "sink" field holds the receiver's base URL.
+func setup(ctx context.Context, svc *autohook.Service, st *store.Store) (string, error) {
 	var orgID string
 	err := st.Write(ctx, func(tx *store.Tx) error {
 		org, err := tx.CreateOrganisation(ctx, "bench")
@@ -232,7 +276,7 @@ func setup(ctx context.Context, svc *autohook.Service, st *store.Store, sinkURL 
 	}
 	err = svc.CreateCollection(ctx, orgID, &record.Collection{Key: "orders", Name: "Orders", Fields: []record.Field{
 		{Key: "customer", Type: record.Text}, {Key: "amount", Type: record.Number}, {Key: "vip", Type: record.Boolean},
-		{Key: "items", Type: record.JSON}, {Key: "externalId", Type: record.Text},
+		{Key: "items", Type: record.JSON}, {Key: "externalId", Type: record.Text}, {Key: "sink", Type: record.Text},
 	}, Stages: []string{"New", "Done"}})
 	if err != nil {
 		return "", err
@@ -240,7 +284,7 @@ func setup(ctx context.Context, svc *autohook.Service, st *store.Store, sinkURL 
 	_, _, err = svc.SaveAutomation(ctx, orgID, &automation.Automation{
 		Name: "bench", Collection: "orders", Enabled: true, Trigger: automation.Trigger{Type: automation.RecordAdded},
 		Steps: []automation.StepSpec{
-			{ID: "send", Type: automation.TypeCallAPI, Method: "POST", URL: sinkURL + "/hook/{record.id}",
+			{ID: "send", Type: automation.TypeCallAPI, Method: "POST", URL: "{record.sink}/hook/{record.id}",
 				Headers: []automation.Header{{Name: "X-Customer", Value: "{record.customer}"}},
 				Body: &automation.Body{ContentType: automation.ContentJSON, Fields: []automation.BodyField{
 					{Key: "rid", Type: "string", Value: "{record.id}"},
@@ -258,11 +302,12 @@ func setup(ctx context.Context, svc *autohook.Service, st *store.Store, sinkURL 
 
 // create creates the records: all at once with cfg.Creators goroutines, or
 // paced at cfg.Rate per second. commits[i] is record i's commit time.
-func create(ctx context.Context, cfg Config, svc *autohook.Service, orgID string, commits []time.Time, ids []string) error {
+func create(ctx context.Context, cfg Config, svc *autohook.Service, orgID string, sinks []*sink, commits []time.Time, ids []string) error {
 	one := func(i int) error {
 		rec, err := svc.CreateRecord(ctx, orgID, "orders", autohook.RecordInput{Fields: map[string]any{
 			"customer": "customer " + strconv.Itoa(i), "amount": float64(i%1000) + 0.5, "vip": i%2 == 0,
 			"items": []any{map[string]any{"sku": "SKU-" + strconv.Itoa(i%50), "qty": float64(1 + i%5)}},
+			"sink":  sinks[i%len(sinks)].url,
 		}})
 		if err != nil {
 			return err
@@ -347,19 +392,20 @@ func verify(ctx context.Context, st *store.Store, orgID string, want int) (bool,
 // sink is the loopback receiver: it answers 200 with {"id":"ext-<rid>"} and
 // notes when each record's request arrived.
 type sink struct {
-	url  string
-	srv  *http.Server
-	ln   net.Listener
-	mu   sync.Mutex
-	seen map[string]time.Time
+	url   string
+	srv   *http.Server
+	ln    net.Listener
+	delay time.Duration // how long each hook request is held (a slow receiver)
+	mu    sync.Mutex
+	seen  map[string]time.Time
 }
 
-func newSink(capacity int) (*sink, error) {
+func newSink(capacity int, delay time.Duration) (*sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{url: "http://" + ln.Addr().String(), ln: ln, seen: make(map[string]time.Time, capacity)}
+	s := &sink{url: "http://" + ln.Addr().String(), ln: ln, delay: delay, seen: make(map[string]time.Time, capacity)}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -380,9 +426,22 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 			s.seen[body.Rid] = now
 		}
 		s.mu.Unlock()
+		if s.delay > 0 {
+			select {
+			case <-time.After(s.delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"ok":true,"id":"ext-`+body.Rid+`"}`)
+}
+
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
 }
 
 func (s *sink) arrival(id string) (time.Time, bool) {
