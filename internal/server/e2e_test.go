@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/server"
 )
 
@@ -54,6 +55,20 @@ func startNode(t *testing.T, mutate ...func(*server.Config)) *node {
 		}
 	})
 	return &node{t: t, base: "http://" + n.Addr, key: adminKey, n: n}
+}
+
+// eachDB runs a test once per database: SQLite, then PostgreSQL (a fresh
+// database; skipped without a server, except under CI).
+func eachDB(t *testing.T, test func(t *testing.T, db func(*server.Config))) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, func(*server.Config) {})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.NewDatabase(t)
+		test(t, func(c *server.Config) { c.DatabaseURL = url })
+	})
 }
 
 // call sends a JSON request and decodes the JSON answer into out (if not
@@ -224,9 +239,10 @@ var leads = map[string]any{
 // and an update_record step; a record; the request checked field by field;
 // the record updated from the response; the run and its attempts in
 // history.
-func TestCorePath(t *testing.T) {
-	t.Parallel()
-	nd := startNode(t)
+func TestCorePath(t *testing.T) { eachDB(t, testCorePath) }
+
+func testCorePath(t *testing.T, db func(*server.Config)) {
+	nd := startNode(t, db)
 	crm := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"success":true,"data":{"externalId":"EXT-12345","status":"created"}}`)
@@ -373,9 +389,10 @@ func TestCorePath(t *testing.T) {
 
 // TestTriggers checks each trigger type fires on what it should and only
 // on that.
-func TestTriggers(t *testing.T) {
-	t.Parallel()
-	nd := startNode(t)
+func TestTriggers(t *testing.T) { eachDB(t, testTriggers) }
+
+func testTriggers(t *testing.T, db func(*server.Config)) {
+	nd := startNode(t, db)
 	rc := newReceiver(t, nil)
 	nd.must(201, "POST", "/api/v1/collections", leads, nil)
 	mk := func(name string, trig map[string]any) string {
@@ -440,9 +457,10 @@ func TestTriggers(t *testing.T) {
 
 // TestManualRunRefusals checks that a manual run on a disabled automation
 // or with a false condition is refused with a clear conflict.
-func TestManualRunRefusals(t *testing.T) {
-	t.Parallel()
-	nd := startNode(t)
+func TestManualRunRefusals(t *testing.T) { eachDB(t, testManualRunRefusals) }
+
+func testManualRunRefusals(t *testing.T, db func(*server.Config)) {
+	nd := startNode(t, db)
 	nd.must(201, "POST", "/api/v1/collections", leads, nil)
 	var rec, a map[string]any
 	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"value": 5}}, &rec)
@@ -462,9 +480,10 @@ func TestManualRunRefusals(t *testing.T) {
 
 // TestUpdateRecordChain checks that update_record fires record_updated
 // automations of the changed record, and that a loop stops.
-func TestUpdateRecordChain(t *testing.T) {
-	t.Parallel()
-	nd := startNode(t)
+func TestUpdateRecordChain(t *testing.T) { eachDB(t, testUpdateRecordChain) }
+
+func testUpdateRecordChain(t *testing.T, db func(*server.Config)) {
+	nd := startNode(t, db)
 	nd.must(201, "POST", "/api/v1/collections", leads, nil)
 	var a map[string]any
 	// Every update bumps value: a loop that the depth limit must stop.

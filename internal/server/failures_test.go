@@ -655,9 +655,10 @@ func TestFailureClassesInHistory(t *testing.T) {
 // TestRetries checks automatic retries: attempts numbered in order with the
 // same idempotency key, only the failed step retried, the step's and the
 // server's attempt limits.
-func TestRetries(t *testing.T) {
-	t.Parallel()
-	nd := flNode(t, retrySchedule(50*time.Millisecond, 100*time.Millisecond), func(c *server.Config) { c.MaxAttempts = 3 })
+func TestRetries(t *testing.T) { eachDB(t, testRetries) }
+
+func testRetries(t *testing.T, db func(*server.Config)) {
+	nd := flNode(t, db, retrySchedule(50*time.Millisecond, 100*time.Millisecond), func(c *server.Config) { c.MaxAttempts = 3 })
 
 	type tc struct {
 		name     string
@@ -865,9 +866,10 @@ func TestRetryIsNotLaterThanHistorySays(t *testing.T) {
 // retry continues from the failed step with the same key and attempt numbers
 // that keep counting, picks up a fixed automation, and only finished runs
 // can be retried or only unfinished ones cancelled.
-func TestManualRetryAndCancel(t *testing.T) {
-	t.Parallel()
-	nd := flNode(t, retrySchedule(10*time.Second))
+func TestManualRetryAndCancel(t *testing.T) { eachDB(t, testManualRetryAndCancel) }
+
+func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
+	nd := flNode(t, db, retrySchedule(10*time.Second))
 
 	type apiError struct {
 		Error struct{ Code, Message string }

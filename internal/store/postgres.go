@@ -16,9 +16,10 @@ import (
 // pgBackend is PostgreSQL through one pgx pool, shared with River (whose
 // riverpgxv5 driver listens for inserts with LISTEN/NOTIFY).
 type pgBackend struct {
-	pool   *pgxpool.Pool
-	client *river.Client[pgx.Tx]
-	clock  func() time.Time
+	pool    *pgxpool.Pool
+	client  *river.Client[pgx.Tx]
+	clock   func() time.Time
+	promote *promoter
 }
 
 // migrationLockKey is the advisory lock that serialises migrations when
@@ -51,6 +52,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 	if b.clock == nil {
 		b.clock = time.Now
 	}
+	b.promote = b.newPromoter()
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), riverConfig(cfg))
 	if err != nil {
 		pool.Close()
@@ -119,17 +121,28 @@ func (b *pgBackend) write(ctx context.Context, fn func(tx *Tx) error) (err error
 	if err := pgTx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	for _, j := range tx.jobs {
+		if at := scheduledAt(j); !at.IsZero() {
+			b.promote.arm(at)
+		}
+	}
 	for _, f := range tx.onCommit {
 		f()
 	}
 	return nil
 }
 
-func (b *pgBackend) startQueue(ctx context.Context) error { return b.client.Start(ctx) }
+func (b *pgBackend) startQueue(ctx context.Context) error {
+	if err := b.client.Start(ctx); err != nil {
+		return err
+	}
+	return b.promote.start(ctx)
+}
 
 func (b *pgBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }
 
 func (b *pgBackend) close() error {
+	b.promote.stop()
 	b.pool.Close()
 	return nil
 }

@@ -9,20 +9,27 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// Promoting scheduled jobs on time (SQLite).
+// Promoting scheduled jobs on time.
 //
 // A retry is a job scheduled for its nextAttemptAt. River moves scheduled
 // jobs to available in a maintenance pass every 5 s (fixed in v0.51), so a
-// retry could run up to 5 s after the time history shows. On SQLite this
-// process is the only one using the file, so it knows every scheduled job's
-// time: a timer makes each one available when it is due and wakes the
+// retry could run up to 5 s after the time history shows. So each node keeps
+// a timer for the earliest scheduled job it knows of — the jobs it scheduled
+// itself, and (PostgreSQL, where other nodes schedule jobs too) whatever a
+// poll every second finds — makes the due ones available, and wakes the
 // workers. River has no API for this, hence the statement on its table,
 // limited to Autohook's own job kinds, which have no unique keys.
 
 const sqliteTimeFormat = "2006-01-02 15:04:05.000" // how riversqlite stores times
 
+var promotedKinds = []any{RunJob{}.Kind(), RunBatchJob{}.Kind()}
+
+// promoter is the timer; the backend supplies the statements.
 type promoter struct {
-	b     *sqliteBackend
+	promote func(ctx context.Context) (int64, error)      // make due jobs available, wake the workers
+	nextDue func(ctx context.Context) (time.Time, error) // earliest scheduled job (zero: none)
+	poll    time.Duration                                // 0: only local knowledge
+
 	mu    sync.Mutex
 	timer *time.Timer
 	next  time.Time // when the timer fires; zero when not armed
@@ -45,19 +52,18 @@ func (p *promoter) arm(at time.Time) {
 	p.timer.Reset(d)
 }
 
-// armFromJobs arms the promoter for the earliest scheduled job, if any.
-func (p *promoter) armFromJobs(ctx context.Context) error {
-	var at sql.NullString
-	err := p.b.w.QueryRowContext(ctx, `SELECT MIN(scheduled_at) FROM river_job WHERE state = 'scheduled' AND kind IN (?, ?)`,
-		RunJob{}.Kind(), RunBatchJob{}.Kind()).Scan(&at)
-	if err != nil || !at.Valid {
-		return err
-	}
-	t, err := time.Parse(sqliteTimeFormat, at.String)
+// start arms the promoter from the jobs already scheduled.
+func (p *promoter) start(ctx context.Context) error {
+	at, err := p.nextDue(ctx)
 	if err != nil {
 		return err
 	}
-	p.arm(t)
+	switch {
+	case !at.IsZero():
+		p.arm(at)
+	case p.poll > 0:
+		p.arm(time.Now().Add(p.poll))
+	}
 	return nil
 }
 
@@ -71,19 +77,16 @@ func (p *promoter) fire() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var promoted int64
-	err := p.b.write(ctx, func(tx *Tx) error {
-		var err error
-		promoted, err = tx.q.exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN (?, ?) AND unique_key IS NULL AND scheduled_at <= ?`,
-			RunJob{}.Kind(), RunBatchJob{}.Kind(), time.Now().UTC().Format(sqliteTimeFormat))
-		return err
-	})
-	if err == nil && promoted > 0 {
-		p.b.driver.notifyInsert()
+	_, _ = p.promote(ctx) // on failure, River's own pass still promotes
+	at, err := p.nextDue(ctx)
+	if err != nil {
+		at = time.Now().Add(time.Second)
 	}
-	if err := p.armFromJobs(ctx); err != nil {
-		// River's own 5 s pass still promotes; try again in a second.
-		p.arm(time.Now().Add(time.Second))
+	if p.poll > 0 && (at.IsZero() || time.Until(at) > p.poll) {
+		at = time.Now().Add(p.poll)
+	}
+	if !at.IsZero() {
+		p.arm(at)
 	}
 }
 
@@ -102,4 +105,53 @@ func scheduledAt(j river.InsertManyParams) time.Time {
 		return time.Time{}
 	}
 	return j.InsertOpts.ScheduledAt
+}
+
+func (b *sqliteBackend) newPromoter() *promoter {
+	return &promoter{
+		promote: func(ctx context.Context) (int64, error) {
+			var n int64
+			err := b.write(ctx, func(tx *Tx) error {
+				var err error
+				n, err = tx.q.exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN (?, ?) AND unique_key IS NULL AND scheduled_at <= ?`,
+					append(promotedKinds, time.Now().UTC().Format(sqliteTimeFormat))...)
+				return err
+			})
+			if err == nil && n > 0 {
+				b.driver.notifyInsert()
+			}
+			return n, err
+		},
+		nextDue: func(ctx context.Context) (time.Time, error) {
+			var at sql.NullString
+			err := b.w.QueryRowContext(ctx, `SELECT MIN(scheduled_at) FROM river_job WHERE state = 'scheduled' AND kind IN (?, ?)`, promotedKinds...).Scan(&at)
+			if err != nil || !at.Valid {
+				return time.Time{}, err
+			}
+			return time.Parse(sqliteTimeFormat, at.String)
+		},
+	}
+}
+
+func (b *pgBackend) newPromoter() *promoter {
+	return &promoter{
+		poll: time.Second,
+		promote: func(ctx context.Context) (int64, error) {
+			tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN ($1, $2) AND unique_key IS NULL AND scheduled_at <= now()`, promotedKinds...)
+			if err != nil || tag.RowsAffected() == 0 {
+				return 0, err
+			}
+			// River's producers listen on <schema>.river_insert.
+			_, err = b.pool.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue":"default"}')`)
+			return tag.RowsAffected(), err
+		},
+		nextDue: func(ctx context.Context) (time.Time, error) {
+			var at *time.Time
+			err := b.pool.QueryRow(ctx, `SELECT MIN(scheduled_at) FROM river_job WHERE state = 'scheduled' AND kind IN ($1, $2)`, promotedKinds...).Scan(&at)
+			if err != nil || at == nil {
+				return time.Time{}, err
+			}
+			return *at, nil
+		},
+	}
 }

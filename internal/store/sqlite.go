@@ -95,7 +95,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	if b.clock == nil {
 		b.clock = time.Now
 	}
-	b.promote = &promoter{b: b}
+	b.promote = b.newPromoter()
 	client, err := river.NewClient[*sql.Tx](driver, riverConfig(cfg))
 	if err != nil {
 		b.close()
@@ -112,7 +112,7 @@ func (b *sqliteBackend) startQueue(ctx context.Context) error {
 	if err := b.client.Start(ctx); err != nil {
 		return err
 	}
-	return b.promote.armFromJobs(ctx)
+	return b.promote.start(ctx)
 }
 
 func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }

@@ -50,8 +50,8 @@ type QueueConfig struct {
 	MaxWorkers        int           // concurrent jobs on this node; default 500
 	FetchCooldown     time.Duration // minimum time between fetches; default 2ms
 	FetchPollInterval time.Duration // fallback poll; default 1s
-	JobTimeout        time.Duration // longest one job may run; default 3m
-	RescueAfter       time.Duration // a running job older than this is taken over; default 3m10s
+	JobTimeout        time.Duration // longest one job may run; default 2m40s (a step's 120 s at most, and margin)
+	RescueAfter       time.Duration // a running job older than this is taken over (a node died); default 2m50s
 }
 
 func (c QueueConfig) withDefaults() QueueConfig {
@@ -65,7 +65,7 @@ func (c QueueConfig) withDefaults() QueueConfig {
 		c.FetchPollInterval = time.Second
 	}
 	if c.JobTimeout <= 0 {
-		c.JobTimeout = 3 * time.Minute
+		c.JobTimeout = 160 * time.Second
 	}
 	if c.RescueAfter <= c.JobTimeout {
 		c.RescueAfter = c.JobTimeout + 10*time.Second
