@@ -113,6 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
 	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
+	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
@@ -122,6 +123,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg.RateLimit = *rateLimit
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = -1
 	}
 	cfg.BootstrapAPIKey = os.Getenv("AUTOHOOK_BOOTSTRAP_API_KEY")
 	cfg.AdminPassword = os.Getenv("AUTOHOOK_ADMIN_PASSWORD")
@@ -150,6 +155,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-format: must be text or json, got %q", logFormat)
 	}
 	return server.Run(ctx, cfg)
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
 }
 
 func envDuration(name string, def time.Duration) time.Duration {

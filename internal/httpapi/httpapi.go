@@ -30,6 +30,12 @@ type Config struct {
 	Service      *autohook.Service
 	Logger       *slog.Logger
 	MaxBodyBytes int64
+	// RateLimit is the requests per second allowed per API key (0: the
+	// default; negative: no limit); RateBurst the bucket size.
+	RateLimit float64
+	RateBurst int
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
 }
 
 // API serves /api/v1.
@@ -37,6 +43,7 @@ type API struct {
 	svc     *autohook.Service
 	log     *slog.Logger
 	maxBody int64
+	limit   *limiter
 }
 
 // route is one endpoint; the table is what the OpenAPI test checks.
@@ -55,7 +62,13 @@ func New(cfg Config) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit, cfg.RateBurst = DefaultRateLimit, max(cfg.RateBurst, DefaultRateBurst)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, limit: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)}
 }
 
 // Register adds the API's routes to mux.
@@ -118,6 +131,11 @@ func (a *API) authenticated(h handler) http.Handler {
 		p, err := a.svc.Authenticate(r.Context(), key)
 		if err != nil {
 			a.fail(w, r, err)
+			return
+		}
+		if ok, wait := a.limit.allow(p.KeyID); !ok {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+retryAfter(wait)+" s", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 	"github.com/autohook/autohook/internal/webhook"
+	"github.com/autohook/autohook/internal/webui"
 )
 
 // Config is one node's configuration; cmd/autohook fills it from flags and
@@ -52,6 +54,7 @@ type Config struct {
 	MaxAttempts          int
 	MaxWorkers           int
 	MaxPerHost           int
+	RateLimit            float64 // API requests per second per key: 0 the default (100), negative none
 	DBConns              int
 	Version              string
 	Logger               *slog.Logger
@@ -199,7 +202,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bg.Go(func() { p.run(bgCtx, 10*time.Minute) })
 
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Config{Service: n.Service, Logger: log}).Register(mux)
+	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit}).Register(mux)
+	webui.New(webui.Config{Service: n.Service, Logger: log}).Register(mux)
 	mux.Handle("GET /metrics", n.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -222,10 +226,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.Addr = n.listener.Addr().String()
 	n.http = &http.Server{
-		Handler:           mux,
+		Handler:           recoverPanics(mux, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      150 * time.Second, // a dry run may wait for a step's 120 s
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -292,6 +296,23 @@ func Run(ctx context.Context, cfg Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return n.Shutdown(shutdownCtx)
+}
+
+// recoverPanics turns a panic in a handler into a logged 500, so that no
+// request can take the node down or leave a connection hanging.
+func recoverPanics(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(r.Context(), "panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				http.Error(w, `{"error":{"code":"internal","message":"something went wrong on our side"}}`, http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // lockDir takes an exclusive lock on the data dir, refusing a second
