@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "copy":
+		return runCopy(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "autohook", version)
 		return nil
@@ -254,4 +257,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the SQLite data dir to copy (the server using it must be stopped)")
+	to := fs.String("to", "", "postgres://... URL of an empty database")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(*to, "postgres://") && !strings.HasPrefix(*to, "postgresql://") {
+		return errors.New("copy: --to must be a postgres:// URL")
+	}
+	counts, err := server.CopyDataDir(ctx, *from, *to, func(table string, rows int) {
+		fmt.Fprintf(stdout, "  %-20s %d\n", table, rows)
+	})
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	fmt.Fprintf(stdout, "Copied; %d unfinished run(s) queued on PostgreSQL.\n", counts["jobs"])
+	fmt.Fprintf(stdout, "Secrets stay encrypted with the data dir's key: start every node with\n  AUTOHOOK_SECRET_KEY=$(cat %s)\n", filepath.Join(*from, "secret.key"))
+	return nil
 }

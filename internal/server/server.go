@@ -356,3 +356,29 @@ func (t tee) FirstRequest(d time.Duration) {
 	t[0].FirstRequest(d)
 	t[1].FirstRequest(d)
 }
+
+// CopyDataDir copies the SQLite database of a data dir into an empty
+// PostgreSQL database (see store.Copy). It takes the data dir's lock, so it
+// refuses while a server is using it.
+func CopyDataDir(ctx context.Context, dataDir, pgURL string, progress func(table string, rows int)) (map[string]int, error) {
+	lock, err := lockDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	dbPath := filepath.Join(dataDir, "autohook.db")
+	if _, err := os.Stat(dbPath); err != nil {
+		return nil, fmt.Errorf("no Autohook database in %s: %w", dataDir, err)
+	}
+	src, err := store.Open(ctx, store.Config{URL: "sqlite:" + dbPath})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close(context.WithoutCancel(ctx))
+	dst, err := store.Open(ctx, store.Config{URL: pgURL})
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close(context.WithoutCancel(ctx))
+	return store.Copy(ctx, src, dst, progress)
+}
