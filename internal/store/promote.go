@@ -26,7 +26,7 @@ var promotedKinds = []any{RunJob{}.Kind(), RunBatchJob{}.Kind()}
 
 // promoter is the timer; the backend supplies the statements.
 type promoter struct {
-	promote func(ctx context.Context) (int64, error)      // make due jobs available, wake the workers
+	promote func(ctx context.Context) (int64, error)     // make due jobs available, wake the workers
 	nextDue func(ctx context.Context) (time.Time, error) // earliest scheduled job (zero: none)
 	poll    time.Duration                                // 0: only local knowledge
 
