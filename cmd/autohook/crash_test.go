@@ -435,7 +435,7 @@ func startServe(t *testing.T, bin, tmp, dataDir, name string) *serveProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", freeAddr(t),
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", freeAddr(t), "--rate-limit", "0",
 		"--max-workers", fmt.Sprint(crashMaxWorkers))
 	cmd.Env = crashEnv()
 	cmd.Stdout, cmd.Stderr = stdout, stderr

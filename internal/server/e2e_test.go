@@ -38,6 +38,7 @@ func startNode(t *testing.T, mutate ...func(*server.Config)) *node {
 		AllowPrivateNetworks: true,
 		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Out:                  io.Discard,
+		RateLimit:            -1, // the tests poll hard; rate limiting has its own tests
 	}
 	for _, m := range mutate {
 		m(&cfg)

@@ -2,25 +2,26 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/riverqueue/river"
 )
 
-// Group commit for SQLite.
+// Group commit.
 //
-// SQLite has one writer at a time, and most of a small transaction's cost
-// is its commit (writing the changed pages to the WAL) and the per-call
-// overhead of the queue insert. So concurrent Write calls are not given a
-// transaction each: one goroutine takes every call waiting at that moment,
-// runs them in one transaction, each inside its own SAVEPOINT, inserts all
-// their queue jobs with one statement, and commits once. A call whose
-// function fails is rolled back to its savepoint alone — its writes and its
-// jobs vanish together — so each call keeps the all-or-nothing meaning of a
-// transaction of its own. Under light load a batch holds one call and
-// nothing waits; under load batches grow by themselves.
+// Most of a small write transaction's cost is fixed: its commit (SQLite
+// writes the changed pages to the WAL; PostgreSQL flushes its WAL to disk),
+// the round trips, and the queue insert. So concurrent Write calls are not
+// given a transaction each: one goroutine takes every call waiting at that
+// moment, runs them in one transaction, each inside its own SAVEPOINT,
+// inserts all their queue jobs with one statement, and commits once. A call
+// whose function fails is rolled back to its savepoint alone — its writes
+// and its jobs vanish together — so each call keeps the all-or-nothing
+// meaning of a transaction of its own. Under light load a batch holds one
+// call and nothing waits; under load batches grow by themselves. One
+// combining goroutine also means our own writes never deadlock each other
+// (PostgreSQL) or wait on SQLite's single-writer lock.
 
 // maxBatch bounds the calls in one transaction.
 const maxBatch = 256
@@ -36,47 +37,71 @@ type writeResult struct {
 	panicked any
 }
 
-// combine runs the group-commit loop until stop is closed.
-func (b *sqliteBackend) combine(stop <-chan struct{}) {
+// batchTx is one database's transaction, as the combiner needs it.
+type batchTx interface {
+	querier() querier
+	exec(ctx context.Context, stmt string) error // SAVEPOINT, RELEASE, ROLLBACK TO
+	insert(ctx context.Context, jobs []river.InsertManyParams) error
+	commit(ctx context.Context) error
+	rollback(ctx context.Context) error
+}
+
+// combiner runs batches of Write calls.
+type combiner struct {
+	begin       func(ctx context.Context) (batchTx, error)
+	afterCommit func(jobs []river.InsertManyParams) // wake workers, arm the promoter
+	reqs        chan *writeReq
+	stopped     chan struct{}
+}
+
+// newCombiner starts the combining goroutine.
+func newCombiner(begin func(ctx context.Context) (batchTx, error), newTx func(q querier) *Tx, afterCommit func([]river.InsertManyParams)) *combiner {
+	c := &combiner{begin: begin, afterCommit: afterCommit, reqs: make(chan *writeReq), stopped: make(chan struct{})}
+	go c.loop(newTx)
+	return c
+}
+
+func (c *combiner) loop(newTx func(q querier) *Tx) {
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
 		select {
-		case <-stop:
+		case <-c.stopped:
 			return
-		case r := <-b.reqs:
+		case r := <-c.reqs:
 			batch = append(batch[:0], r)
 		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-b.reqs:
+			case r := <-c.reqs:
 				batch = append(batch, r)
 			default:
 				break fill
 			}
 		}
-		b.runBatch(batch)
+		c.run(batch, newTx)
 	}
 }
 
-// runBatch runs a batch of calls in one transaction and answers each.
-func (b *sqliteBackend) runBatch(batch []*writeReq) {
+// run runs a batch of calls in one transaction and answers each.
+func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	results := make([]writeResult, len(batch))
 	hooks := make([][]func(), len(batch))
+	var jobs []river.InsertManyParams
 	err := func() error {
-		sqlTx, err := b.w.BeginTx(context.Background(), nil)
+		ctx := context.Background()
+		btx, err := c.begin(ctx)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		var jobs []river.InsertManyParams
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
 				continue
 			}
-			tx := &Tx{ops: ops{q: sqlQuerier{sqlTx}, clock: b.clock}}
-			results[i] = b.runOne(r.ctx, sqlTx, tx, r.fn)
+			tx := newTx(btx.querier())
+			results[i] = runOne(r.ctx, btx, tx, r.fn)
 			if results[i].err == nil && results[i].panicked == nil {
 				jobs = append(jobs, tx.jobs...)
 				hooks[i] = tx.onCommit
@@ -84,27 +109,22 @@ func (b *sqliteBackend) runBatch(batch []*writeReq) {
 			}
 		}
 		if ok == 0 {
-			return sqlTx.Rollback()
+			return btx.rollback(ctx)
 		}
 		if len(jobs) > 0 {
-			if _, err := b.client.InsertManyFastTx(context.Background(), sqlTx, mergeRunJobs(jobs)); err != nil {
-				_ = sqlTx.Rollback()
+			if err := btx.insert(ctx, mergeRunJobs(jobs)); err != nil {
+				_ = btx.rollback(ctx)
 				return fmt.Errorf("enqueue: %w", err)
 			}
 		}
-		if err := sqlTx.Commit(); err != nil {
+		if err := btx.commit(ctx); err != nil {
 			return fmt.Errorf("commit: %w", err)
-		}
-		if len(jobs) > 0 {
-			b.driver.notifyInsert()
-			for _, j := range jobs {
-				if at := scheduledAt(j); !at.IsZero() {
-					b.promote.arm(at)
-				}
-			}
 		}
 		return nil
 	}()
+	if err == nil && len(jobs) > 0 {
+		c.afterCommit(jobs)
+	}
 	for i, r := range batch {
 		res := results[i]
 		if err != nil && res.err == nil && res.panicked == nil {
@@ -120,14 +140,13 @@ func (b *sqliteBackend) runBatch(batch []*writeReq) {
 }
 
 // runOne runs one call inside a savepoint of the batch's transaction.
-func (b *sqliteBackend) runOne(ctx context.Context, sqlTx *sql.Tx, tx *Tx, fn func(*Tx) error) (res writeResult) {
-	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
+	if err := btx.exec(ctx, "SAVEPOINT w"); err != nil {
 		return writeResult{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	undo := func() error {
-		_, err := sqlTx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO w")
-		_, err2 := sqlTx.ExecContext(context.WithoutCancel(ctx), "RELEASE w")
-		return errors.Join(err, err2)
+		ctx := context.WithoutCancel(ctx)
+		return errors.Join(btx.exec(ctx, "ROLLBACK TO SAVEPOINT w"), btx.exec(ctx, "RELEASE SAVEPOINT w"))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -140,20 +159,20 @@ func (b *sqliteBackend) runOne(ctx context.Context, sqlTx *sql.Tx, tx *Tx, fn fu
 	if err := fn(tx); err != nil {
 		return writeResult{err: errors.Join(err, undo())}
 	}
-	if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
+	if err := btx.exec(ctx, "RELEASE SAVEPOINT w"); err != nil {
 		return writeResult{err: errors.Join(fmt.Errorf("release: %w", err), undo())}
 	}
 	return writeResult{}
 }
 
-// write hands a call to the group-commit loop and waits for its result.
-func (b *sqliteBackend) write(ctx context.Context, fn func(tx *Tx) error) error {
+// write hands a call to the combiner and waits for its result.
+func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
-	case b.reqs <- r:
+	case c.reqs <- r:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-b.stopped:
+	case <-c.stopped:
 		return errors.New("store closed")
 	}
 	res := <-r.done
@@ -162,3 +181,5 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(tx *Tx) error) error 
 	}
 	return res.err
 }
+
+func (c *combiner) stop() { close(c.stopped) }

@@ -19,6 +19,7 @@ type pgBackend struct {
 	pool    *pgxpool.Pool
 	client  *river.Client[pgx.Tx]
 	clock   func() time.Time
+	writes  *combiner
 	promote *promoter
 }
 
@@ -53,6 +54,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 		b.clock = time.Now
 	}
 	b.promote = b.newPromoter()
+	b.writes = newCombiner(b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, isPG: true, clock: b.clock}} }, b.afterCommit)
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), riverConfig(cfg))
 	if err != nil {
 		pool.Close()
@@ -90,46 +92,53 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 
 func (b *pgBackend) kind() string { return "postgres" }
 
-// write runs fn in a transaction of its own: PostgreSQL has many writers
-// and groups commits itself.
-func (b *pgBackend) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	pgTx, err := b.pool.Begin(ctx)
+// pgBatch is a batch transaction on one pooled connection.
+type pgBatch struct {
+	b  *pgBackend
+	tx pgx.Tx
+}
+
+func (b *pgBackend) beginBatch(ctx context.Context) (batchTx, error) {
+	tx, err := b.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
-	rollback := func() error {
-		if err := pgTx.Rollback(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-			return err
-		}
-		return nil
+	return &pgBatch{b: b, tx: tx}, nil
+}
+
+func (t *pgBatch) querier() querier { return pgxQuerier{t.tx} }
+
+func (t *pgBatch) exec(ctx context.Context, stmt string) error {
+	_, err := t.tx.Exec(ctx, stmt)
+	return err
+}
+
+func (t *pgBatch) insert(ctx context.Context, jobs []river.InsertManyParams) error {
+	_, err := t.b.client.InsertManyTx(ctx, t.tx, jobs) // with NOTIFY, so every node's workers wake
+	return err
+}
+
+func (t *pgBatch) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
+
+func (t *pgBatch) rollback(ctx context.Context) error {
+	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = rollback()
-			panic(p)
-		}
-	}()
-	tx := &Tx{ops: ops{q: pgxQuerier{pgTx}, isPG: true, clock: b.clock}}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, rollback())
-	}
-	if len(tx.jobs) > 0 {
-		if _, err := b.client.InsertManyFastTx(ctx, pgTx, tx.jobs); err != nil {
-			return errors.Join(fmt.Errorf("enqueue: %w", err), rollback())
-		}
-	}
-	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	for _, j := range tx.jobs {
+	return nil
+}
+
+// afterCommit arms the promoter for scheduled jobs (River's NOTIFY, sent in
+// the transaction, already woke the workers for the others).
+func (b *pgBackend) afterCommit(jobs []river.InsertManyParams) {
+	for _, j := range jobs {
 		if at := scheduledAt(j); !at.IsZero() {
 			b.promote.arm(at)
 		}
 	}
-	for _, f := range tx.onCommit {
-		f()
-	}
-	return nil
+}
+
+func (b *pgBackend) write(ctx context.Context, fn func(tx *Tx) error) error {
+	return b.writes.write(ctx, fn)
 }
 
 func (b *pgBackend) startQueue(ctx context.Context) error {
@@ -143,6 +152,7 @@ func (b *pgBackend) stopQueue(ctx context.Context) error { return stopClient(ctx
 
 func (b *pgBackend) close() error {
 	b.promote.stop()
+	b.writes.stop()
 	b.pool.Close()
 	return nil
 }

@@ -24,8 +24,7 @@ type sqliteBackend struct {
 	driver  *wakeDriver
 	client  *river.Client[*sql.Tx]
 	clock   func() time.Time
-	reqs    chan *writeReq
-	stopped chan struct{}
+	writes  *combiner
 	promote *promoter
 }
 
@@ -91,7 +90,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	b := &sqliteBackend{w: w, r: r, driver: driver, clock: cfg.Now, reqs: make(chan *writeReq), stopped: make(chan struct{})}
+	b := &sqliteBackend{w: w, r: r, driver: driver, clock: cfg.Now}
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -102,8 +101,57 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	b.client = client
-	go b.combine(b.stopped)
+	b.writes = newCombiner(b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: b.clock}} }, b.afterCommit)
 	return b, nil
+}
+
+// sqliteBatch is a batch transaction on the writer connection.
+type sqliteBatch struct {
+	b  *sqliteBackend
+	tx *sql.Tx
+}
+
+func (b *sqliteBackend) beginBatch(ctx context.Context) (batchTx, error) {
+	tx, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sqliteBatch{b: b, tx: tx}, nil
+}
+
+func (t *sqliteBatch) querier() querier { return sqlQuerier{t.tx} }
+
+func (t *sqliteBatch) exec(ctx context.Context, stmt string) error {
+	_, err := t.tx.ExecContext(ctx, stmt)
+	return err
+}
+
+func (t *sqliteBatch) insert(ctx context.Context, jobs []river.InsertManyParams) error {
+	_, err := t.b.client.InsertManyFastTx(ctx, t.tx, jobs)
+	return err
+}
+
+func (t *sqliteBatch) commit(context.Context) error { return t.tx.Commit() }
+
+func (t *sqliteBatch) rollback(context.Context) error {
+	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
+
+// afterCommit wakes the workers and arms the promoter for scheduled jobs.
+func (b *sqliteBackend) afterCommit(jobs []river.InsertManyParams) {
+	b.driver.notifyInsert()
+	for _, j := range jobs {
+		if at := scheduledAt(j); !at.IsZero() {
+			b.promote.arm(at)
+		}
+	}
+}
+
+func (b *sqliteBackend) write(ctx context.Context, fn func(tx *Tx) error) error {
+	return b.writes.write(ctx, fn)
 }
 
 func (b *sqliteBackend) kind() string { return "sqlite" }
@@ -119,7 +167,7 @@ func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient
 
 func (b *sqliteBackend) close() error {
 	b.promote.stop()
-	close(b.stopped)
+	b.writes.stop()
 	return errors.Join(b.r.Close(), b.w.Close())
 }
 
