@@ -31,9 +31,10 @@
 // An expression is refused when it is longer than Options.MaxLen bytes or
 // has more than Options.MaxNodes syntax nodes. At run time expr's memory
 // budget bounds ranges, arrays and maps; it does not count the bytes of
-// strings built with "+" or of values shared between several places (a
-// let variable used twice), so an author who sets out to can still make one
-// evaluation allocate a lot. This package does not prevent that.
+// strings built with "+" or of values shared between several places. So
+// `let` is refused (twenty lets of `v + v` would grow a value a millionfold);
+// without it an evaluation's strings are bounded by the node limit times the
+// largest value it reads (a record field: at most 64 KiB).
 package render
 
 import (
@@ -175,8 +176,25 @@ func compileExpr(src string, base int, opts Options) (*Expr, error) {
 	}
 	e := &Expr{src: src, prog: prog}
 	node := prog.Node()
+	lv := &letVisitor{}
+	ast.Walk(&node, lv)
+	if lv.found != nil {
+		return nil, &Error{Pos: base + byteOffset(src, lv.found.Location().From),
+			Msg: "let is not allowed: a variable can double a value at every step, and expressions must stay small"}
+	}
 	ast.Walk(&node, &rootVisitor{uses: &e.uses})
 	return e, nil
+}
+
+// letVisitor finds a `let` declaration. Refusing them bounds what one
+// evaluation can build: expr's memory budget does not count string bytes,
+// and twenty lets of `v + v` make a megabyte string into a terabyte.
+type letVisitor struct{ found ast.Node }
+
+func (v *letVisitor) Visit(node *ast.Node) {
+	if _, ok := (*node).(*ast.VariableDeclaratorNode); ok && v.found == nil {
+		v.found = *node
+	}
 }
 
 // compileOptions returns the expr options of every compilation.

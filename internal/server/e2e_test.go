@@ -534,3 +534,23 @@ func TestStartFailsCleanly(t *testing.T) {
 	}
 	n.Shutdown(context.Background())
 }
+
+// TestOwnAddressIsBlocked: even with private networks allowed, an automation
+// cannot call the server that runs it.
+func TestOwnAddressIsBlocked(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	var a map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "loop", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
+		"steps": []any{map[string]any{"type": "call_api", "url": nd.base + "/api/v1/collections"}},
+	}, &a)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "x"}}, nil)
+	runs := nd.waitRuns(a["id"].(string), 1)
+	run := nd.waitRun(runs[0]["id"].(string), "failed")
+	att := run["steps"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any)
+	if class := att["error"].(map[string]any)["class"]; class != "blocked_destination" {
+		t.Errorf("class = %v, want blocked_destination", class)
+	}
+}

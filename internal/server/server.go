@@ -225,6 +225,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	n.Addr = n.listener.Addr().String()
+	web.SetSelf(selfAddrs(n.Addr))
 	n.http = &http.Server{
 		Handler:           recoverPanics(mux, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -296,6 +297,33 @@ func Run(ctx context.Context, cfg Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return n.Shutdown(shutdownCtx)
+}
+
+// selfAddrs lists the host:port forms under which this node can be reached,
+// for the webhook client to refuse.
+func selfAddrs(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{addr}
+	}
+	hosts := []string{host, "localhost", "127.0.0.1", "::1"}
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ifaddrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range ifaddrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					hosts = append(hosts, ipn.IP.String())
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, h+":"+port) // the form webhook compares: host without brackets
+	}
+	return out
 }
 
 // recoverPanics turns a panic in a handler into a logged 500, so that no

@@ -62,6 +62,22 @@ func (h *hostLimit) give(key string) {
 	h.n[key]--
 }
 
+// SetSelf names the addresses (host:port) the node itself serves on: a
+// request to one of them is refused as blocked_destination, so an
+// automation cannot be pointed back at the server that runs it.
+func (c *Client) SetSelf(addrs []string) {
+	m := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		m[strings.ToLower(a)] = true
+	}
+	c.self.Store(&m)
+}
+
+func (c *Client) isSelf(rawURL string) bool {
+	m := c.self.Load()
+	return m != nil && (*m)[hostKey(rawURL)]
+}
+
 // hostKey is the destination a request counts against: host and port.
 func hostKey(rawURL string) string {
 	u, err := url.Parse(rawURL)

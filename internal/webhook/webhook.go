@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,6 +56,7 @@ type Client struct {
 	cfg   Config
 	http  *http.Client
 	hosts *hostLimit
+	self  atomic.Pointer[map[string]bool]
 }
 
 // New returns a Client.
@@ -233,6 +235,10 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 			res.Failure = fail(retry.BlockedDestination, "%v", err)
 			return res
 		}
+	}
+	if c.isSelf(req.URL) {
+		res.Failure = fail(retry.BlockedDestination, "%s is this Autohook server's own address", hostKey(req.URL))
+		return res
 	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
