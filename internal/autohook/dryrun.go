@@ -49,13 +49,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 	}
 	comp, warnings, err := automation.Compile(a, coll, secret, s.cat.Options())
 	if err != nil {
-		var perr *problem.Error
-		if errors.As(err, &perr) {
-			for i := range perr.Problems {
-				perr.Problems[i].Path = problem.Join("automation", perr.Problems[i].Path)
-			}
-		}
-		return nil, warnings, err
+		return nil, warnings, problem.Prefix("automation", err)
 	}
 	var rec *record.Record
 	switch {
@@ -70,13 +64,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 	default:
 		fields, err := coll.CheckFields(in.Fields)
 		if err != nil {
-			var perr *problem.Error
-			if errors.As(err, &perr) {
-				for i := range perr.Problems {
-					perr.Problems[i].Path = problem.Join("record", perr.Problems[i].Path)
-				}
-			}
-			return nil, warnings, err
+			return nil, warnings, problem.Prefix("record", err)
 		}
 		stage := in.Stage
 		if stage == "" {

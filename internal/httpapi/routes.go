@@ -308,7 +308,7 @@ func (a *API) testAutomation(w http.ResponseWriter, r *http.Request, p *autohook
 	}
 	doc, err := automation.Decode(in.Automation)
 	if err != nil {
-		return prefixProblems("automation", err)
+		return problem.Prefix("automation", err)
 	}
 	ti := autohook.TestInput{Automation: doc, RecordID: in.RecordID, Send: in.Send}
 	if in.Record != nil {
@@ -325,14 +325,6 @@ func (a *API) testAutomation(w http.ResponseWriter, r *http.Request, p *autohook
 	return nil
 }
 
-func prefixProblems(prefix string, err error) error {
-	if perr, ok := err.(*problem.Error); ok {
-		for i := range perr.Problems {
-			perr.Problems[i].Path = problem.Join(prefix, perr.Problems[i].Path)
-		}
-	}
-	return err
-}
 
 func runFilter(r *http.Request) (store.RunFilter, error) {
 	q := r.URL.Query()

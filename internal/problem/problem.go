@@ -4,6 +4,7 @@
 package problem
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -78,4 +79,16 @@ func Join(parts ...any) string {
 		}
 	}
 	return b.String()
+}
+
+// Prefix puts prefix in front of the path of every problem of err (when it
+// holds a *Error), for input nested in a larger document; err is returned.
+func Prefix(prefix string, err error) error {
+	var perr *Error
+	if errors.As(err, &perr) {
+		for i := range perr.Problems {
+			perr.Problems[i].Path = Join(prefix, perr.Problems[i].Path)
+		}
+	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/strictjson"
 )
 
 // FieldType is the type of a collection field. Stored names are stable.
@@ -223,7 +224,7 @@ func Normalise(t FieldType, v any) (any, error) {
 	case Text:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("must be a string, got %s", kind(v))
+			return nil, fmt.Errorf("must be a string, got %s", strictjson.Kind(v))
 		}
 		if len(s) > MaxTextLen {
 			return nil, fmt.Errorf("must be at most %d bytes", MaxTextLen)
@@ -250,17 +251,17 @@ func Normalise(t FieldType, v any) (any, error) {
 		case int64:
 			return float64(n), nil
 		}
-		return nil, fmt.Errorf("must be a number, got %s", kind(v))
+		return nil, fmt.Errorf("must be a number, got %s", strictjson.Kind(v))
 	case Boolean:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, fmt.Errorf("must be true or false, got %s", kind(v))
+			return nil, fmt.Errorf("must be true or false, got %s", strictjson.Kind(v))
 		}
 		return b, nil
 	case Date:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("must be a date string (YYYY-MM-DD), got %s", kind(v))
+			return nil, fmt.Errorf("must be a date string (YYYY-MM-DD), got %s", strictjson.Kind(v))
 		}
 		d, err := time.Parse(time.DateOnly, s)
 		if err != nil {
@@ -274,7 +275,7 @@ func Normalise(t FieldType, v any) (any, error) {
 	case DateTime:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("must be an RFC 3339 date-time string, got %s", kind(v))
+			return nil, fmt.Errorf("must be an RFC 3339 date-time string, got %s", strictjson.Kind(v))
 		}
 		ts, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -324,21 +325,6 @@ func Time(t FieldType, v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func kind(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case float64, json.Number, int, int64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("%T", v)
-}
 
 // Merge returns base with the changes applied: a nil value removes the field.
 func Merge(base, changes map[string]any) map[string]any {

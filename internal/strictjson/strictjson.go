@@ -143,7 +143,7 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			l.Add(path, "must be an object, got %s", jsonKind(v))
+			l.Add(path, "must be an object, got %s", Kind(v))
 			return
 		}
 		fields := structFields(t)
@@ -158,7 +158,7 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			l.Add(path, "must be an object, got %s", jsonKind(v))
+			l.Add(path, "must be an object, got %s", Kind(v))
 			return
 		}
 		for _, key := range sortedKeys(obj) {
@@ -167,7 +167,7 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 	case reflect.Slice, reflect.Array:
 		arr, ok := v.([]any)
 		if !ok {
-			l.Add(path, "must be an array, got %s", jsonKind(v))
+			l.Add(path, "must be an array, got %s", Kind(v))
 			return
 		}
 		for i, e := range arr {
@@ -175,17 +175,17 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 		}
 	case reflect.String:
 		if _, ok := v.(string); !ok {
-			l.Add(path, "must be a string, got %s", jsonKind(v))
+			l.Add(path, "must be a string, got %s", Kind(v))
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
-			l.Add(path, "must be true or false, got %s", jsonKind(v))
+			l.Add(path, "must be true or false, got %s", Kind(v))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, ok := v.(json.Number)
 		if !ok {
-			l.Add(path, "must be a whole number, got %s", jsonKind(v))
+			l.Add(path, "must be a whole number, got %s", Kind(v))
 			return
 		}
 		i, err := n.Int64()
@@ -206,7 +206,7 @@ func walk(l *problem.List, path string, v any, t reflect.Type) {
 	case reflect.Float32, reflect.Float64:
 		n, ok := v.(json.Number)
 		if !ok {
-			l.Add(path, "must be a number, got %s", jsonKind(v))
+			l.Add(path, "must be a number, got %s", Kind(v))
 			return
 		}
 		if f, err := strconv.ParseFloat(n.String(), t.Bits()); err != nil || math.IsInf(f, 0) {
@@ -275,13 +275,14 @@ func sortedKeys(m map[string]any) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-func jsonKind(v any) string {
+// Kind describes a decoded JSON value for messages: "a string", "a number"…
+func Kind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
 	case string:
 		return "a string"
-	case json.Number:
+	case json.Number, float64, int, int64:
 		return "a number"
 	case bool:
 		return "a boolean"
