@@ -325,7 +325,6 @@ func (a *API) testAutomation(w http.ResponseWriter, r *http.Request, p *autohook
 	return nil
 }
 
-
 func runFilter(r *http.Request) (store.RunFilter, error) {
 	q := r.URL.Query()
 	f := store.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}

@@ -325,7 +325,6 @@ func Time(t FieldType, v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-
 // Merge returns base with the changes applied: a nil value removes the field.
 func Merge(base, changes map[string]any) map[string]any {
 	out := make(map[string]any, len(base)+len(changes))
