@@ -20,7 +20,7 @@ func Percentile(values []float64, p float64) float64 {
 	if p <= 0 {
 		return values[0]
 	}
-	rank := int(math.Ceil(p / 100 * float64(len(values))))
+	rank := int(math.Ceil(p * float64(len(values)) / 100)) // multiply first: 7/100*100 is not 7
 	rank = min(max(rank, 1), len(values))
 	return values[rank-1]
 }

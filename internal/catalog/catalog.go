@@ -44,6 +44,15 @@ func (c *Catalog) Options() automation.Options { return c.opts }
 
 // Get returns the compiled version of an automation of the organisation.
 func (c *Catalog) Get(ctx context.Context, orgID, id string, version int64) (*automation.Compiled, error) {
+	return c.get(ctx, c.st, orgID, id, version)
+}
+
+// versionReader loads automation versions: the read pool or a transaction.
+type versionReader interface {
+	AutomationAt(ctx context.Context, orgID, id string, version int64) (*store.AutomationVersion, error)
+}
+
+func (c *Catalog) get(ctx context.Context, q versionReader, orgID, id string, version int64) (*automation.Compiled, error) {
 	k := key{id, version}
 	c.mu.RLock()
 	comp, ok := c.m[k]
@@ -51,7 +60,7 @@ func (c *Catalog) Get(ctx context.Context, orgID, id string, version int64) (*au
 	if ok {
 		return comp, nil
 	}
-	v, err := c.st.AutomationAt(ctx, orgID, id, version)
+	v, err := q.AutomationAt(ctx, orgID, id, version)
 	if err != nil {
 		return nil, fmt.Errorf("load automation %s v%d: %w", id, version, err)
 	}
@@ -94,10 +103,11 @@ func (c *Catalog) OpenSigningSecret(orgID string, v *store.AutomationVersion) (s
 	return string(plain), nil
 }
 
-// RefReader lists enabled automations: the store's read pool or a
-// transaction.
+// RefReader lists enabled automations and loads their versions: the
+// store's read pool or a transaction (which sees its own writes).
 type RefReader interface {
 	EnabledAutomations(ctx context.Context, orgID, collection string, triggerTypes ...string) ([]store.AutomationRef, error)
+	versionReader
 }
 
 // Enabled returns the compiled, enabled automations of a collection with the
@@ -109,7 +119,7 @@ func (c *Catalog) Enabled(ctx context.Context, q RefReader, orgID, collection st
 	}
 	out := make([]*automation.Compiled, 0, len(refs))
 	for _, ref := range refs {
-		comp, err := c.Get(ctx, orgID, ref.ID, ref.Version)
+		comp, err := c.get(ctx, q, orgID, ref.ID, ref.Version)
 		if err != nil {
 			return nil, err
 		}

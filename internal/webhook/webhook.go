@@ -423,10 +423,11 @@ func historyHeaders(h http.Header, r Redactor) map[string]string {
 }
 
 func historyBody(b []byte, r Redactor, limit int) (string, bool) {
+	// Redact first: a secret cut in two by the limit would no longer match.
+	s := r.String(string(b))
 	truncated := len(b) > limit
-	s := string(b)
-	if truncated {
+	if len(s) > limit {
 		s = strings.ToValidUTF8(s[:limit], "") // drop a rune cut in half
 	}
-	return r.String(s), truncated
+	return s, truncated
 }
