@@ -1,0 +1,276 @@
+package webui
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
+)
+
+func TestInputPath(t *testing.T) {
+	cases := map[string]string{
+		"steps[0].headers[1].value":         "steps.0.headers.1.value",
+		"steps[2].body.fields[0].key":       "steps.2.body.fields.0.key",
+		"steps[0].response.schema[3].field": "steps.0.response.schema.3.field",
+		"trigger.fields[1]":                 "trigger.fields.1",
+		"stages[2]":                         "stages.2",
+		"fields.dueDate":                    "fields.dueDate",
+		"name":                              "name",
+		"":                                  "",
+	}
+	for in, want := range cases {
+		if got := inputPath(in); got != want {
+			t.Errorf("inputPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFieldErrorsPlaceAtNearestInput(t *testing.T) {
+	e := newFieldErrors([]problem.Problem{
+		{Path: "steps[0].headers[1].value", Message: "bad template"},
+		{Path: "steps[0].body", Message: "a body is allowed only with POST"},
+		{Path: "trigger.fields[1]", Message: "no such field"},
+		{Path: "steps", Message: "at least one step"},
+		{Path: "nowhere.at.all", Message: "lost"},
+	})
+	// the first pass: the page offers these places
+	for _, name := range []string{"steps.0.headers.1.value", "steps.0", "trigger.fields", "steps", ""} {
+		e.At(name)
+	}
+	e.place()
+	want := map[string][]string{
+		"steps.0.headers.1.value": {"bad template"},
+		"steps.0":                 {"a body is allowed only with POST"},
+		"trigger.fields":          {"no such field"},
+		"steps":                   {"at least one step"},
+		"":                        {"lost"},
+	}
+	for name, msgs := range want {
+		if diff := cmp.Diff(msgs, e.At(name)); diff != "" {
+			t.Errorf("At(%q) (-want +got):\n%s", name, diff)
+		}
+	}
+	if got := e.All()[0]; got.Anchor != "steps.0.headers.1.value" || got.Where != "Step 1 › headers row 2 › value" {
+		t.Errorf("All()[0] = %+v", got)
+	}
+}
+
+func TestAutomationFromForm(t *testing.T) {
+	form := url.Values{
+		"id":                                   {"aut_1"},
+		"name":                                 {" Notify CRM "},
+		"collection":                           {"leads"},
+		"enabled":                              {"on"},
+		"trigger.type":                         {"stage_changed"},
+		"trigger.from":                         {"New"},
+		"trigger.to":                           {"Won"},
+		"trigger.fields":                       {"ignored, because the trigger is stage_changed"},
+		"condition":                            {" record.value > 1000 "},
+		"steps.0.type":                         {"call_api"},
+		"steps.0.id":                           {"crm"},
+		"steps.0.method":                       {"POST"},
+		"steps.0.url":                          {"https://api.example.com/c/{record.externalId}"},
+		"steps.0.headers.0.name":               {"Authorization"},
+		"steps.0.headers.0.value":              {"Bearer {secrets.CRM_KEY}"},
+		"steps.0.headers.1.name":               {""}, // an empty row is dropped
+		"steps.0.headers.1.value":              {""},
+		"steps.0.body.contentType":             {"application/json"},
+		"steps.0.body.text":                    {"ignored: the body is JSON"},
+		"steps.0.body.fields.0.key":            {"customerName"},
+		"steps.0.body.fields.0.type":           {"string"},
+		"steps.0.body.fields.0.value":          {"{record.name}"},
+		"steps.0.body.fields.5.key":            {"orderValue"}, // a gap: order is kept
+		"steps.0.body.fields.5.type":           {"number"},
+		"steps.0.body.fields.5.value":          {"{record.value}"},
+		"steps.0.timeoutSeconds":               {"30"},
+		"steps.0.maxAttempts":                  {""},
+		"steps.0.response.type":                {"json"},
+		"steps.0.response.field":               {"ignored"},
+		"steps.0.response.schema.0.pointer":    {"/data/externalId"},
+		"steps.0.response.schema.0.field":      {"externalId"},
+		"steps.0.response.schema.0.required":   {"on"},
+		"steps.0.response.schema.1.pointer":    {"/data/status"},
+		"steps.0.response.schema.1.field":      {"status"},
+		"steps.1.type":                         {"update_record"},
+		"steps.1.url":                          {"ignored: not a call_api step"},
+		"steps.1.set.0.field":                  {"externalId"},
+		"steps.1.set.0.value":                  {"{fields.externalId}"},
+		"steps.10.type":                        {"call_api"},
+		"steps.10.url":                         {"https://example.com/text"},
+		"steps.10.body.contentType":            {"text/plain"},
+		"steps.10.body.text":                   {"New lead {record.name}"},
+		"steps.10.response.type":               {"text"},
+		"steps.10.response.field":              {"reply"},
+		"steps.10.response.schema.0.pointer":   {"/ignored"},
+		"signing.enabled":                      {"on"},
+		"signing.secret":                       {""}, // editing: keep the stored one
+		"steps.0.body.fields.5.ignoredunknown": {"x"},
+	}
+	got, probs := automationFromForm(formValues(form))
+	if len(probs) != 0 {
+		t.Fatalf("problems: %v", probs)
+	}
+	want := &automation.Automation{
+		ID: "aut_1", Name: "Notify CRM", Collection: "leads", Enabled: true,
+		Trigger:   automation.Trigger{Type: "stage_changed", From: "New", To: "Won"},
+		Condition: "record.value > 1000",
+		Steps: []automation.StepSpec{
+			{
+				ID: "crm", Type: "call_api", Method: "POST", URL: "https://api.example.com/c/{record.externalId}",
+				Headers: []automation.Header{{Name: "Authorization", Value: "Bearer {secrets.CRM_KEY}"}},
+				Body: &automation.Body{ContentType: "application/json", Fields: []automation.BodyField{
+					{Key: "customerName", Type: "string", Value: "{record.name}"},
+					{Key: "orderValue", Type: "number", Value: "{record.value}"},
+				}},
+				TimeoutSeconds: 30,
+				Response: &automation.Response{Type: "json", Schema: []automation.Mapping{
+					{Pointer: "/data/externalId", Field: "externalId", Required: true},
+					{Pointer: "/data/status", Field: "status"},
+				}},
+			},
+			{Type: "update_record", Set: []automation.Assignment{{Field: "externalId", Value: "{fields.externalId}"}}},
+			{
+				Type: "call_api", URL: "https://example.com/text",
+				Body:     &automation.Body{ContentType: "text/plain", Text: "New lead {record.name}"},
+				Response: &automation.Response{Type: "text", Field: "reply"},
+			},
+		},
+		Signing: &automation.Signing{Secret: automation.SecretRedacted},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("automationFromForm (-want +got):\n%s", diff)
+	}
+}
+
+func TestAutomationFromFormNumbers(t *testing.T) {
+	_, probs := automationFromForm(formValues(url.Values{"steps.0.type": {"call_api"}, "steps.0.timeoutSeconds": {"ten"}}))
+	want := problem.List{{Path: "steps.0.timeoutSeconds", Message: "must be a whole number"}}
+	if diff := cmp.Diff(want, probs); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+func TestAutomationFromFormTriggers(t *testing.T) {
+	cases := []struct {
+		form url.Values
+		want automation.Trigger
+	}{
+		{url.Values{"trigger.type": {"record_updated"}, "trigger.fields": {"email, value  phone"}}, automation.Trigger{Type: "record_updated", Fields: []string{"email", "value", "phone"}}},
+		{url.Values{"trigger.type": {"record_due"}, "trigger.field": {"dueDate"}, "trigger.offset": {"-24h"}, "trigger.from": {"New"}}, automation.Trigger{Type: "record_due", Field: "dueDate", Offset: "-24h"}},
+		{url.Values{"trigger.type": {"manual"}, "trigger.field": {"dueDate"}}, automation.Trigger{Type: "manual"}},
+		{url.Values{"trigger.type": {"record_added"}}, automation.Trigger{Type: "record_added"}},
+	}
+	for _, tc := range cases {
+		got, _ := automationFromForm(formValues(tc.form))
+		if diff := cmp.Diff(tc.want, got.Trigger); diff != "" {
+			t.Errorf("%v (-want +got):\n%s", tc.form, diff)
+		}
+	}
+}
+
+func TestCollectionFromForm(t *testing.T) {
+	got := collectionFromForm(formValues(url.Values{
+		"key": {" leads "}, "name": {"Leads"},
+		"fields.0.key": {"name"}, "fields.0.type": {"text"},
+		"fields.2.key": {"value"}, "fields.2.name": {"Value"}, "fields.2.type": {"number"},
+		"fields.3.key": {""}, "fields.3.name": {""}, "fields.3.type": {"text"},
+		"stages.0": {"New"}, "stages.1": {" "}, "stages.2": {"Won"},
+	}))
+	want := &record.Collection{Key: "leads", Name: "Leads",
+		Fields: []record.Field{{Key: "name", Type: "text"}, {Key: "value", Name: "Value", Type: "number"}},
+		Stages: []string{"New", "Won"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("collectionFromForm (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	c := &record.Collection{Key: "leads", Fields: []record.Field{
+		{Key: "name", Type: record.Text}, {Key: "value", Type: record.Number}, {Key: "vip", Type: record.Boolean},
+		{Key: "day", Type: record.Date}, {Key: "due", Type: record.DateTime}, {Key: "items", Type: record.JSON},
+	}}
+	got, probs := parseFields(c, formValues(url.Values{
+		"fields.name": {"Acme"}, "fields.value": {"1500.5"}, "fields.vip": {"on"},
+		"fields.day": {"2026-01-02"}, "fields.due": {"2026-01-02T15:04"}, "fields.items": {`[1, {"a": true}]`},
+	}))
+	if len(probs) != 0 {
+		t.Fatalf("problems: %v", probs)
+	}
+	if got["name"] != "Acme" || got["value"] != 1500.5 || got["vip"] != true || got["day"] != "2026-01-02" || got["due"] != "2026-01-02T15:04:00Z" {
+		t.Errorf("parseFields = %v", got)
+	}
+	if items, ok := got["items"].([]any); !ok || len(items) != 2 {
+		t.Errorf("items = %#v", got["items"])
+	}
+	_, probs = parseFields(c, formValues(url.Values{"fields.value": {"lots"}, "fields.items": {"{oops"}, "fields.due": {"tomorrow"}}))
+	var paths []string
+	for _, p := range probs {
+		paths = append(paths, p.Path)
+	}
+	if diff := cmp.Diff([]string{"fields.value", "fields.due", "fields.items"}, paths); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangedFields(t *testing.T) {
+	c := &record.Collection{Fields: []record.Field{
+		{Key: "name", Type: record.Text}, {Key: "value", Type: record.Number}, {Key: "vip", Type: record.Boolean}, {Key: "note", Type: record.Text},
+	}}
+	old := map[string]any{"name": "Acme", "value": 1500.0, "note": "old"}
+	next := map[string]any{"name": "Acme", "value": 1600.0, "vip": false, "note": nil}
+	want := map[string]any{"value": 1600.0, "note": nil}
+	if diff := cmp.Diff(want, changedFields(c, old, next)); diff != "" {
+		t.Errorf("changedFields (-want +got):\n%s", diff)
+	}
+}
+
+func TestPageLinks(t *testing.T) {
+	u, _ := url.Parse("/records/leads?stage=New")
+	older, newer := pageLinks(u, "", "c1")
+	if older != "/records/leads?cursor=c1&prev=&stage=New" || newer != "" {
+		t.Errorf("first page: older %q newer %q", older, newer)
+	}
+	u, _ = url.Parse(older)
+	older, newer = pageLinks(u, "c1", "c2")
+	if older != "/records/leads?cursor=c2&prev=%2Cc1&stage=New" || newer != "/records/leads?stage=New" {
+		t.Errorf("second page: older %q newer %q", older, newer)
+	}
+	u, _ = url.Parse(older)
+	_, newer = pageLinks(u, "c2", "")
+	if newer != "/records/leads?cursor=c1&prev=&stage=New" {
+		t.Errorf("third page: newer %q", newer)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for next, want := range map[string]bool{
+		"/records": true, "/settings/runs/run_1?x=1": true,
+		"//evil.example": false, "/\\evil.example": false, "https://evil.example": false, "": false, "/a\r\nSet-Cookie: x": false,
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %v, want %v", next, got, want)
+		}
+	}
+}
+
+func TestFieldLabel(t *testing.T) {
+	for key, want := range map[string]string{"dueDate": "Due date", "externalId": "External id", "vip": "Vip", "order_value": "Order value", "URL": "URL"} {
+		if got := fieldLabel(record.Field{Key: key}); got != want {
+			t.Errorf("fieldLabel(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestTemplatesParse(t *testing.T) {
+	pages := parseTemplates()
+	for _, name := range []string{"login", "error", "records", "record", "collections", "collection", "automations", "automation", "history", "run", "secrets"} {
+		if pages[name] == nil {
+			t.Errorf("no page %q", name)
+		}
+	}
+}

@@ -1,0 +1,324 @@
+// Package webui provides Autohook's web UI: server-rendered pages (sign-in,
+// records, automations with their form, test and history, secrets) built
+// with html/template from files embedded in the binary, with one small
+// hand-written script and one stylesheet. Every page works on the
+// operations of autohook.Service, scoped by the signed-in user's
+// organisation.
+package webui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/problem"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config wires the UI.
+type Config struct {
+	Service *autohook.Service
+	Logger  *slog.Logger
+}
+
+// UI serves the web pages.
+type UI struct {
+	svc   *autohook.Service
+	log   *slog.Logger
+	pages map[string]*template.Template
+}
+
+// New returns the UI. It panics when an embedded template does not parse,
+// which a test catches.
+func New(cfg Config) *UI {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates()}
+}
+
+// handler is a page or action of a signed-in user.
+type handler func(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error
+
+// Register adds the UI's routes to mux.
+func (u *UI) Register(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.Handle("GET /static/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache") // revalidated: the files change with the binary
+		files.ServeHTTP(w, r)
+	})))
+	mux.Handle("GET /login", secure(http.HandlerFunc(u.loginPage)))
+	mux.Handle("POST /login", secure(http.HandlerFunc(u.login)))
+	mux.Handle("POST /logout", secure(http.HandlerFunc(u.logout)))
+
+	routes := []struct {
+		pattern string
+		h       handler
+	}{
+		{"GET /{$}", func(w http.ResponseWriter, r *http.Request, _ *autohook.WebSession) error {
+			http.Redirect(w, r, "/records", http.StatusSeeOther)
+			return nil
+		}},
+		{"GET /records", u.collectionsPage},
+		{"GET /records/{coll}", u.recordsPage},
+		{"GET /records/{coll}/new", u.newRecordPage},
+		{"POST /records/{coll}/new", u.createRecord},
+		{"GET /records/{coll}/{id}", u.recordPage},
+		{"POST /records/{coll}/{id}", u.updateRecord},
+		{"POST /records/{coll}/{id}/stage", u.changeStage},
+		{"POST /records/{coll}/{id}/delete", u.deleteRecord},
+		{"POST /records/{coll}/{id}/run", u.runAutomation},
+
+		{"GET /settings", func(w http.ResponseWriter, r *http.Request, _ *autohook.WebSession) error {
+			http.Redirect(w, r, "/settings/automations", http.StatusSeeOther)
+			return nil
+		}},
+		{"GET /settings/collections", u.collectionSettings},
+		{"GET /settings/collections/new", u.newCollectionPage},
+		{"POST /settings/collections/new", u.createCollection},
+		{"GET /settings/collections/{key}/edit", u.editCollectionPage},
+		{"POST /settings/collections/{key}/edit", u.updateCollection},
+		{"POST /settings/collections/{key}/delete", u.deleteCollection},
+
+		{"GET /settings/automations", u.automationsPage},
+		{"GET /settings/automations/new", u.newAutomationPage},
+		{"POST /settings/automations/new", u.saveAutomation},
+		{"POST /settings/automations/test", u.testAutomation},
+		{"GET /settings/automations/{id}", u.editAutomationPage},
+		{"POST /settings/automations/{id}", u.saveAutomation},
+		{"POST /settings/automations/{id}/enabled", u.setEnabled},
+		{"POST /settings/automations/{id}/delete", u.deleteAutomation},
+		{"GET /settings/automations/{id}/history", u.historyPage},
+
+		{"GET /settings/runs/{id}", u.runPage},
+		{"GET /settings/runs/{id}/status", u.runStatus},
+		{"POST /settings/runs/{id}/retry", u.retryRun},
+		{"POST /settings/runs/{id}/cancel", u.cancelRun},
+
+		{"GET /settings/secrets", u.secretsPage},
+		{"POST /settings/secrets", u.putSecret},
+		{"POST /settings/secrets/{name}/delete", u.deleteSecret},
+	}
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, secure(u.signedIn(rt.h)))
+	}
+}
+
+// csp allows only the UI's own script and stylesheet: no inline script or
+// style, no framing, forms only to the UI itself.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// secure sets the security headers of every UI response and refuses
+// cross-origin state changes that browsers identify (Sec-Fetch-Site,
+// Origin), on top of the CSRF tokens.
+func secure(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	guarded := cop.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+// sessionCookie holds the session id; the store keeps only its hash.
+const sessionCookie = "autohook_session"
+
+// maxForm bounds a form post.
+const maxForm = 1 << 20
+
+// signedIn runs h for a signed-in user. Without a session a page redirects
+// to sign-in (and back after it); a script's request gets 401. A POST must
+// carry the session's CSRF token, in the csrf form field or the
+// X-CSRF-Token header.
+func (u *UI) signedIn(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var sess *autohook.WebSession
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			s, err := u.svc.Session(r.Context(), c.Value)
+			switch {
+			case err == nil:
+				sess = s
+			case !errors.Is(err, autohook.ErrUnauthorized):
+				u.fail(w, r, nil, err)
+				return
+			}
+		}
+		if sess == nil {
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "your session has ended; sign in again", "login": "/login"})
+				return
+			}
+			next := r.URL.RequestURI()
+			if r.Method != http.MethodGet {
+				next = r.Header.Get("Referer")
+				if ref, err := url.Parse(next); err == nil {
+					next = ref.RequestURI()
+				}
+			}
+			target := "/login"
+			if safeNext(next) && next != "/" {
+				target += "?next=" + url.QueryEscape(next)
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			token := r.Header.Get("X-CSRF-Token")
+			if token == "" {
+				token = r.PostFormValue("csrf")
+			}
+			if !sess.CheckCSRF(token) {
+				u.forbidden(w, r, sess)
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "no-store") // pages carry the CSRF token and the organisation's data
+		if err := h(w, r, sess); err != nil {
+			u.fail(w, r, sess, err)
+		}
+	})
+}
+
+// forbidden answers a POST without a valid CSRF token.
+func (u *UI) forbidden(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) {
+	msg := "This form has expired or came from another site. Go back, reload the page and try again."
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": msg})
+		return
+	}
+	u.errorPage(w, r, s, http.StatusForbidden, "Not allowed", msg)
+}
+
+// safeNext reports whether next is a path on this site, so that sign-in
+// cannot be used to send people elsewhere.
+func safeNext(next string) bool {
+	return strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\") && !strings.ContainsAny(next, "\r\n")
+}
+
+// wantsJSON reports whether the request comes from the UI's script, which
+// asks for JSON.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// fail answers an error of a handler: the one table of the UI.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *autohook.WebSession, err error) {
+	var (
+		perr  *problem.Error
+		mberr *http.MaxBytesError
+	)
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side; the server log has the details."
+	switch {
+	case errors.As(err, &perr):
+		status, title, msg = http.StatusUnprocessableEntity, "Not saved", perr.Error()
+	case errors.As(err, &mberr):
+		status, title, msg = http.StatusRequestEntityTooLarge, "Too large", fmt.Sprintf("The form is larger than %d bytes.", mberr.Limit)
+	case errors.Is(err, autohook.ErrNotFound):
+		status, title, msg = http.StatusNotFound, "Not found", "This page does not exist, or what it showed has been deleted."
+	case errors.Is(err, autohook.ErrConflict):
+		status, title, msg = http.StatusConflict, "Cannot do that now", conflictMessage(err)
+	case errors.Is(err, autohook.ErrBadInput):
+		status, title, msg = http.StatusBadRequest, "Bad request", err.Error()
+	case errors.Is(err, context.Canceled):
+		return
+	default:
+		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	u.errorPage(w, r, s, status, title, msg)
+}
+
+// conflictMessage turns "conflict: the run is already failed" into "The run
+// is already failed."
+func conflictMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), autohook.ErrConflict.Error()+": ")
+	if msg == "" {
+		return "Someone changed this meanwhile."
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+}
+
+func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession, status int, title, msg string) {
+	u.render(w, r, status, "error", &page{Title: title, Session: s, Data: msg})
+}
+
+// page is what every template receives.
+type page struct {
+	Title   string
+	Section string // the navigation entry to highlight
+	Session *autohook.WebSession
+	Flash   *flash
+	Errs    *fieldErrors // validation problems to show beside their inputs
+	Data    any
+}
+
+// CSRF is the token forms carry.
+func (p *page) CSRF() string {
+	if p.Session == nil {
+		return ""
+	}
+	return p.Session.CSRF
+}
+
+// render executes a page template into a buffer first, so that an error
+// never leaves half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	if p.Flash == nil {
+		p.Flash = takeFlash(w, r)
+	}
+	var buf bytes.Buffer
+	if p.Errs == nil {
+		p.Errs = &fieldErrors{}
+	}
+	if p.Errs.recording {
+		// first pass: learn where the page can show messages
+		if err := u.execute(&buf, name, "layout", p); err != nil {
+			u.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		}
+		p.Errs.place()
+		buf.Reset()
+	}
+	if err := u.execute(&buf, name, "layout", p); err != nil {
+		u.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "the page could not be shown; the server log has the details", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (u *UI) execute(buf *bytes.Buffer, name, tmpl string, data any) error {
+	t, ok := u.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	return t.ExecuteTemplate(buf, tmpl, data)
+}
