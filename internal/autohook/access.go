@@ -39,11 +39,14 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// displayPrefix is the part of a key that lists show, to tell keys apart:
+// six characters after ahk_ for the 43-character keys Autohook makes, at
+// most a quarter of any other (a bootstrap key chosen by the operator).
 func displayPrefix(key string) string {
-	if len(key) > len(KeyPrefix)+6 {
+	if strings.HasPrefix(key, KeyPrefix) && len(key) >= len(KeyPrefix)+32 {
 		return key[:len(KeyPrefix)+6]
 	}
-	return key
+	return key[:min(4, len(key)/4)]
 }
 
 // touchEvery is how often a key's last-used time is written: often enough to
@@ -175,7 +178,18 @@ func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstr
 	} else if len(key) < 16 {
 		return nil, fmt.Errorf("AUTOHOOK_BOOTSTRAP_API_KEY must be at least 16 characters")
 	}
+	done := false
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		// Nodes starting together on one database: the first one
+		// bootstraps, the others find it done.
+		if err := tx.LockCluster(ctx, "bootstrap"); err != nil {
+			return err
+		}
+		n, err := tx.CountOrganisations(ctx)
+		if err != nil || n > 0 {
+			done = n > 0
+			return err
+		}
 		org, err := tx.CreateOrganisation(ctx, "Default")
 		if err != nil {
 			return err
@@ -186,7 +200,7 @@ func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstr
 		}
 		return createAdmin(ctx, tx, org.ID, out.AdminPassword)
 	})
-	if err != nil {
+	if err != nil || done {
 		return nil, err
 	}
 	return out, nil

@@ -365,6 +365,9 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		case slices.Contains(reservedHeaders, strings.ToLower(h.Name)):
 			c.problems.Add(hp+".name", "%s is set by Autohook and cannot be overridden", h.Name)
 		}
+		if i := strings.IndexFunc(h.Value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }); i >= 0 {
+			c.problems.Add(hp+".value", "holds a control character at position %d: header values cannot contain CR, LF or other control characters", i)
+		}
 		out.Headers = append(out.Headers, CompiledHeader{Name: http.CanonicalHeaderKey(h.Name), Value: c.template(hp+".value", h.Value)})
 	}
 	if hasBody {
@@ -514,7 +517,13 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 			typ = f.Type
 		}
 		seen[a.Field] = true
-		out.Set = append(out.Set, CompiledAssignment{Field: a.Field, Type: typ, Value: c.template(ap+".value", a.Value)})
+		t := c.template(ap+".value", a.Value)
+		if t != nil && t.Uses("secrets") {
+			// A record is shown to everyone who can see the collection, and
+			// its values are not redacted: secrets stay in requests.
+			c.problems.Add(ap+".value", "a record field cannot be set from secrets: secret values only go into requests")
+		}
+		out.Set = append(out.Set, CompiledAssignment{Field: a.Field, Type: typ, Value: t})
 	}
 	return out
 }

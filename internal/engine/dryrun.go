@@ -61,7 +61,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
 					}
 					failure = res.Failure
-					for k, v := range res.Fields {
+					for k, v := range redactFields(redact, res.Fields) {
 						ts.Fields[k] = v
 						fields[k] = v
 					}
@@ -71,7 +71,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 			changes, stage, f := EvalUpdate(coll, s, env, rec.Stage)
 			failure = f
 			for k, v := range changes {
-				ts.Fields[k] = v
+				ts.Fields[k] = redactValue(redact, v)
 				recEnv[k] = v
 			}
 			if f == nil && stage != rec.Stage {

@@ -431,28 +431,32 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	return p
 }
 
-// redactFields returns fields with secret values hidden in its strings.
 func (x *execution) redactFields(fields map[string]any) map[string]any {
+	return redactFields(x.redact, fields)
+}
+
+// redactFields returns fields with secret values hidden in its strings.
+func redactFields(r *secret.Redactor, fields map[string]any) map[string]any {
 	if len(fields) == 0 {
 		return fields
 	}
 	out := make(map[string]any, len(fields))
 	for k, v := range fields {
-		out[k] = x.redactValue(v)
+		out[k] = redactValue(r, v)
 	}
 	return out
 }
 
-func (x *execution) redactValue(v any) any {
+func redactValue(r *secret.Redactor, v any) any {
 	switch t := v.(type) {
 	case string:
-		return x.redact.String(t)
+		return r.String(t)
 	case map[string]any:
-		return x.redactFields(t)
+		return redactFields(r, t)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = x.redactValue(e)
+			out[i] = redactValue(r, e)
 		}
 		return out
 	}

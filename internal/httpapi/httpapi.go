@@ -63,7 +63,10 @@ func New(cfg Config) *API {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.RateLimit == 0 {
-		cfg.RateLimit, cfg.RateBurst = DefaultRateLimit, max(cfg.RateBurst, DefaultRateBurst)
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = int(2 * cfg.RateLimit) // two seconds' worth
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -84,6 +84,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	want := map[string]int{"organisations": 1, "api_keys": 1, "users": 1, "collections": 1, "records": 1203, "automations": 1,
 		"automation_versions": 1, "runs": 3, "attempts": 1, "secrets": 1, "due_triggers": 1, "jobs": 2}
 	if d := cmp.Diff(want, counts); d != "" {
@@ -149,7 +150,8 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 			t.Errorf("differs (-sqlite +postgres):\n%s", d)
 		}
 	}
-	if n, err := dst.CountJobs(ctx); err != nil || n != 2 {
-		t.Errorf("jobs on the target = %d (%v), want 2 (the unfinished runs)", n, err)
+	// The retrying run waits for its next attempt; the queued one is ready.
+	if m, err := dst.CountJobsByState(ctx); err != nil || m["scheduled"]+m["available"] != 2 {
+		t.Errorf("jobs on the target = %v (%v), want one per unfinished run", m, err)
 	}
 }

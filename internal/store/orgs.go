@@ -124,3 +124,14 @@ func (tx *Tx) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 	_, err := tx.q.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, us(at), id)
 	return err
 }
+
+// LockCluster takes a lock that only one transaction on the database holds
+// at a time, until it ends: PostgreSQL nodes use it for work that must run
+// once (bootstrap); SQLite has a single writer already.
+func (tx *Tx) LockCluster(ctx context.Context, name string) error {
+	if !tx.isPG {
+		return nil
+	}
+	_, err := tx.q.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "autohook:"+name)
+	return err
+}

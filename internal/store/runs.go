@@ -63,10 +63,16 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 	if r.Previous != nil {
 		prev = encJSON(r.Previous)
 	}
-	_, err := tx.q.exec(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth, created_at, updated_at, fields, steps, record, previous)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	var class, msg string
+	if r.Error != nil {
+		class, msg = string(r.Error.Class), r.Error.Message
+	}
+	_, err := tx.q.exec(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth,
+		created_at, updated_at, finished_at, next_attempt_at, fields, steps, record, previous, error_class, error_message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
-		us(now), us(now), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev)
+		us(now), us(now), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev,
+		nullString(class), nullString(msg))
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
