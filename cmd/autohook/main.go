@@ -118,6 +118,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
 	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
+	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")

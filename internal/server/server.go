@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,11 @@ type Config struct {
 	Retention time.Duration
 	// DueInterval is how often due triggers are scanned; default 1 s.
 	DueInterval time.Duration
+	// RescueAfter is how long a job may stay running before another node
+	// takes it over (its node died); default 2 min 50 s. Shorter also cuts
+	// the longest a job may run (RescueAfter - 10 s), and so steps with
+	// longer timeouts.
+	RescueAfter time.Duration
 	// Observer also receives what the engine observes (the bench uses it);
 	// nil for none.
 	Observer engine.Metrics
@@ -125,12 +131,16 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if url == "" {
 		url = "sqlite:" + filepath.Join(cfg.DataDir, "autohook.db")
 	}
-	if strings.HasPrefix(url, "sqlite:") {
-		// One SQLite file belongs to one process: jobs left running by a
-		// previous process can then be resumed at once, safely.
-		if n.lock, err = lockDir(cfg.DataDir); err != nil {
-			return nil, err
-		}
+	// One data dir belongs to one process: with SQLite, one file has one
+	// writer; on PostgreSQL, the node id kept in the data dir names one
+	// process. Jobs left running by this node's previous process can then be
+	// resumed at once, safely.
+	if node.lock, err = lockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	nodeID, err := loadNodeID(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
 	key, generated, err := secret.LoadKey(cfg.DataDir, cfg.SecretKey)
 	if err != nil {
@@ -147,7 +157,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Store, err = store.Open(ctx, store.Config{
 		URL:      url,
 		Workers:  workers,
-		Queue:    store.QueueConfig{MaxWorkers: cfg.MaxWorkers},
+		Queue:    store.QueueConfig{MaxWorkers: cfg.MaxWorkers, RescueAfter: cfg.RescueAfter, JobTimeout: jobTimeout(cfg.RescueAfter)},
+		NodeID:   nodeID,
 		MaxConns: cfg.DBConns,
 		Logger:   log.With("component", "queue"),
 	})
@@ -176,14 +187,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	if n.Store.Kind() == "sqlite" {
-		resumed, err := n.Store.ResumeOrphanedJobs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if resumed > 0 {
-			log.Info("resuming runs interrupted by the previous stop", "jobs", resumed)
-		}
+	resumed, err := n.Store.ResumeOrphanedJobs(ctx, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if resumed > 0 {
+		log.Info("resuming runs interrupted by the previous stop", "jobs", resumed)
 	}
 	if err := n.Store.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start queue: %w", err)
@@ -297,6 +306,34 @@ func Run(ctx context.Context, cfg Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return n.Shutdown(shutdownCtx)
+}
+
+// jobTimeout is the queue's job timeout for a rescue window: 10 s less,
+// so a job is cancelled before another node may take it over.
+func jobTimeout(rescueAfter time.Duration) time.Duration {
+	if rescueAfter <= 0 {
+		return 0 // the store's default
+	}
+	return max(rescueAfter-10*time.Second, 5*time.Second)
+}
+
+// loadNodeID returns the node's id, kept in the data dir (made on first
+// start).
+func loadNodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node.id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("autohook-%.40s-%s", host, rand.Text()[:10]) // River allows 100 characters
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return id, nil
 }
 
 // selfAddrs lists the host:port forms under which this node can be reached,

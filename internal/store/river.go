@@ -18,6 +18,7 @@ import (
 func riverConfig(cfg Config) *river.Config {
 	q := cfg.Queue
 	rc := &river.Config{
+		ID:                          cfg.NodeID,
 		Logger:                      cfg.Logger,
 		FetchCooldown:               q.FetchCooldown,
 		FetchPollInterval:           q.FetchPollInterval,

@@ -171,19 +171,30 @@ func (b *sqliteBackend) close() error {
 	return errors.Join(b.r.Close(), b.w.Close())
 }
 
-// ResumeOrphanedJobs makes jobs that a previous process left running
-// available again. Only for SQLite: the data dir lock guarantees that no
-// other process is working them, so there is no need to wait for River's
-// stuck-job rescuer (which must wait longer than the longest job). River has
-// no API for this, hence the statement on its table.
-func (s *Store) ResumeOrphanedJobs(ctx context.Context) (int64, error) {
-	b, ok := s.b.(*sqliteBackend)
-	if !ok {
-		return 0, nil
+// ResumeOrphanedJobs makes jobs that this node's previous process left
+// running available again, instead of waiting for River's stuck-job rescuer
+// (which must wait longer than the longest job). On SQLite that is every
+// running job: the data dir lock guarantees that no other process is working
+// them. On PostgreSQL it is the running jobs last attempted by this node's
+// id (NodeID, kept in its data dir, which is locked too). River has no API
+// for this, hence the statement on its table.
+func (s *Store) ResumeOrphanedJobs(ctx context.Context, nodeID string) (int64, error) {
+	switch b := s.b.(type) {
+	case *sqliteBackend:
+		res, err := b.w.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+		if err != nil {
+			return 0, fmt.Errorf("resume orphaned jobs: %w", err)
+		}
+		return res.RowsAffected()
+	case *pgBackend:
+		if nodeID == "" {
+			return 0, nil
+		}
+		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, nodeID)
+		if err != nil {
+			return 0, fmt.Errorf("resume orphaned jobs: %w", err)
+		}
+		return tag.RowsAffected(), nil
 	}
-	res, err := b.w.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
-	if err != nil {
-		return 0, fmt.Errorf("resume orphaned jobs: %w", err)
-	}
-	return res.RowsAffected()
+	return 0, nil
 }

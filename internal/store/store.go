@@ -42,6 +42,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now stamps rows; nil means time.Now.
 	Now func() time.Time
+	// NodeID names this node to the queue, the same across restarts (it
+	// lives in the data dir), so a restarted node can take back the jobs
+	// its previous process was working. "" lets River pick one.
+	NodeID string
 }
 
 // QueueConfig tunes River. See docs/ARCHITECTURE.md for why the defaults are
