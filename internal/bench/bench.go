@@ -63,6 +63,8 @@ type Result struct {
 	Ratio                     float64   `json:"ratio"`
 	PeakRSSBytes              int64     `json:"peakRSSBytes"`
 	RSSAfterBytes             int64     `json:"rssAfterBytes"`
+	HeapAfterBytes            uint64    `json:"heapAfterBytes"` // live heap after the run and a GC
+	GoroutinesAfter           int       `json:"goroutinesAfter"`
 	Failed                    int       `json:"failed"`
 	StallMs                   float64   `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
 	SlowDelivered             int       `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
@@ -231,9 +233,15 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		res.Ratio = res.RunsPerSecond / res.BaselineRequestsPerSecond
 	}
 	res.PeakRSSBytes = peakRSS()
+	n.Shutdown(context.Background())
+	sk.close()
 	runtime.GC()
 	debug.FreeOSMemory()
 	res.RSSAfterBytes = currentRSS()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapAfterBytes = ms.HeapAlloc
+	res.GoroutinesAfter = runtime.NumGoroutine()
 	return res, nil
 }
 

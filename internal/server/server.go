@@ -86,12 +86,14 @@ type Node struct {
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
 
-	cfg      Config
-	bgStop   context.CancelFunc
-	bg       sync.WaitGroup
-	lock     *os.File
-	listener net.Listener
-	http     *http.Server
+	cfg         Config
+	shutdown    sync.Once
+	shutdownErr error
+	bgStop      context.CancelFunc
+	bg          sync.WaitGroup
+	lock        *os.File
+	listener    net.Listener
+	http        *http.Server
 }
 
 // DefaultListen is where a node listens unless told otherwise.
@@ -268,14 +270,17 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 }
 
 // Shutdown stops taking requests, lets jobs in flight finish (up to ctx's
-// deadline), and closes the database.
+// deadline), and closes the database. Calling it again does nothing.
 func (n *Node) Shutdown(ctx context.Context) error {
-	var errs []error
-	if n.http != nil {
-		errs = append(errs, n.http.Shutdown(ctx))
-	}
-	errs = append(errs, n.close(ctx))
-	return errors.Join(errs...)
+	n.shutdown.Do(func() {
+		var errs []error
+		if n.http != nil {
+			errs = append(errs, n.http.Shutdown(ctx))
+		}
+		errs = append(errs, n.close(ctx))
+		n.shutdownErr = errors.Join(errs...)
+	})
+	return n.shutdownErr
 }
 
 func (n *Node) close(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/riverqueue/river"
 )
@@ -52,6 +53,7 @@ type combiner struct {
 	afterCommit func(jobs []river.InsertManyParams) // wake workers, arm the promoter
 	reqs        chan *writeReq
 	stopped     chan struct{}
+	stopOnce    sync.Once
 }
 
 // newCombiner starts the combining goroutine.
@@ -182,4 +184,5 @@ func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
 	return res.err
 }
 
-func (c *combiner) stop() { close(c.stopped) }
+// stop ends the combining goroutine; safe to call twice.
+func (c *combiner) stop() { c.stopOnce.Do(func() { close(c.stopped) }) }
