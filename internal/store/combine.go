@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 )
 
@@ -57,9 +58,14 @@ type combiner struct {
 }
 
 // newCombiner starts the combining goroutine.
-func newCombiner(begin func(ctx context.Context) (batchTx, error), newTx func(q querier) *Tx, afterCommit func([]river.InsertManyParams)) *combiner {
+// newCombiner starts `parallel` combining goroutines: one for SQLite (one
+// writer), several for PostgreSQL, whose round trips would otherwise leave
+// one connection's worth of throughput.
+func newCombiner(parallel int, begin func(ctx context.Context) (batchTx, error), newTx func(q querier) *Tx, afterCommit func([]river.InsertManyParams)) *combiner {
 	c := &combiner{begin: begin, afterCommit: afterCommit, reqs: make(chan *writeReq), stopped: make(chan struct{})}
-	go c.loop(newTx)
+	for range max(parallel, 1) {
+		go c.loop(newTx)
+	}
 	return c
 }
 
@@ -141,8 +147,25 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	}
 }
 
-// runOne runs one call inside a savepoint of the batch's transaction.
-func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
+// runOne runs one call inside a savepoint of the batch's transaction. A
+// call that lost a deadlock to a concurrent transaction (PostgreSQL) is
+// rolled back to its savepoint and run once more.
+func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) writeResult {
+	res := runOnce(ctx, btx, tx, fn)
+	if res.err != nil && retryable(res.err) {
+		tx.jobs, tx.onCommit = nil, nil
+		res = runOnce(ctx, btx, tx, fn)
+	}
+	return res
+}
+
+// retryable reports a PostgreSQL deadlock or serialization failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
 	if err := btx.exec(ctx, "SAVEPOINT w"); err != nil {
 		return writeResult{err: fmt.Errorf("savepoint: %w", err)}
 	}

@@ -101,7 +101,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	b.client = client
-	b.writes = newCombiner(b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: b.clock}} }, b.afterCommit)
+	b.writes = newCombiner(1, b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: b.clock}} }, b.afterCommit)
 	return b, nil
 }
 
