@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -54,6 +55,12 @@ Run 'autohook <command> -h' for a command's flags.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		// The engine allocates short-lived request and row buffers at a high
+		// rate; collecting at 200 % growth instead of 100 % gave 10–15 %
+		// more throughput for about 20 % more peak memory (docs/PERFORMANCE.md).
+		debug.SetGCPercent(200)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -203,6 +210,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	blockProfile := fs.String("blockprofile", "", "write a blocking profile (where goroutines wait) to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole bench to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -225,6 +233,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() {
 			if f, err := os.Create(*blockProfile); err == nil {
 				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
 		}()

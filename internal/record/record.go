@@ -359,39 +359,57 @@ func Diff(old, new map[string]any) []string {
 }
 
 func equal(a, b any) bool {
-	switch a.(type) {
-	case string, bool:
+	switch x := a.(type) {
+	case string, bool, nil:
 		return a == b // a dynamic type mismatch is simply false
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !equal(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
 	}
-	return reflect.DeepEqual(canonical(a), canonical(b))
+	// numbers, in whatever form they come (float64, json.Number, ints)
+	fa, okA := number(a)
+	fb, okB := number(b)
+	if okA && okB {
+		return fa == fb
+	}
+	return reflect.DeepEqual(a, b)
 }
 
-// canonical returns v with every number as a float64, the form values have
-// when read back from storage.
-func canonical(v any) any {
+// number returns v as a float64, the form numbers have when read back from
+// storage.
+func number(v any) (float64, bool) {
 	switch x := v.(type) {
+	case float64:
+		return x, true
 	case json.Number:
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
+		f, err := x.Float64()
+		return f, err == nil
 	case int:
-		return float64(x)
+		return float64(x), true
 	case int64:
-		return float64(x)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = canonical(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = canonical(e)
-		}
-		return out
+		return float64(x), true
 	}
-	return v
+	return 0, false
 }
 
 func inYearRange(t time.Time) bool { return t.Year() >= 0 && t.Year() <= 9999 }

@@ -229,7 +229,7 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 		res.Failure = fail(retry.InvalidURL, "%v", err)
 		return res
 	}
-	hreq.Header = req.Header.Clone()
+	hreq.Header = req.Header // the client does not change a request's headers
 	if host := hreq.URL.Hostname(); host != "" {
 		if err := c.cfg.Policy.CheckHost(host); err != nil {
 			res.Failure = fail(retry.BlockedDestination, "%v", err)
