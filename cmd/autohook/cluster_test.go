@@ -6,18 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/autohook/autohook/internal/pgtest"
+	"github.com/autohook/autohook/internal/servertest"
 )
 
 // The cluster test drives the real binary on PostgreSQL: three `serve`
@@ -79,22 +72,22 @@ func TestClusterOnPostgres(t *testing.T) {
 	began := time.Now()
 	dbURL := pgtest.NewDatabase(t)
 	tmp := t.TempDir()
-	bin := clusterBuild(t, tmp)
+	bin := autohookBinary(t)
 	t.Logf("built %s in %v", bin, time.Since(began).Round(time.Millisecond))
 
-	rc := newClusterReceiver(t)
+	rc := newCRMReceiver(t, "Bearer "+clusterToken)
 
 	// 1. Three nodes on one fresh database, started together.
 	c := &cluster{t: t, bin: bin, tmp: tmp, dbURL: dbURL}
 	startAt := time.Now()
-	procs := []*clusterProc{
+	procs := []*proc{
 		c.start("node1", filepath.Join(tmp, "data1"), clusterMaxWorkers),
 		c.start("node2", filepath.Join(tmp, "data2"), clusterMaxWorkers),
 		c.start("node3", filepath.Join(tmp, "data3"), clusterNode3Workers),
 	}
 	var failedStart []int
 	for i, p := range procs {
-		if err := c.tryReady(p); err != nil {
+		if err := p.tryReady(clusterReadyWait); err != nil {
 			// Known failure (see the report): the first-start bootstrap is
 			// check-then-insert, so nodes starting together on an empty
 			// database race, and the losers exit on the unique api key
@@ -112,7 +105,7 @@ func TestClusterOnPostgres(t *testing.T) {
 			workers = clusterNode3Workers
 		}
 		procs[i] = c.start(name, filepath.Join(tmp, fmt.Sprintf("data%d", i+1)), workers)
-		c.waitReady(procs[i])
+		procs[i].waitReady(t, clusterReadyWait)
 		t.Logf("%s ready (started again after the failed start)", name)
 	}
 	n1, n2, n3 := newClusterAPI(procs[0].base), newClusterAPI(procs[1].base), newClusterAPI(procs[2].base)
@@ -120,8 +113,8 @@ func TestClusterOnPostgres(t *testing.T) {
 	// Exactly one organisation, seen the same from every node; exactly one
 	// node printed the first-start lines.
 	bootstrapped := 0
-	for i, api := range []*clusterAPI{n1, n2, n3} {
-		orgs := clusterList[struct {
+	for i, api := range []*servertest.Client{n1, n2, n3} {
+		orgs := listAll[struct {
 			ID   string `json:"id"`
 			Name string `json:"name"`
 		}](t, api, "/api/v1/organisations")
@@ -137,7 +130,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 
 	// 2. Set-up through node 1.
-	n1.must(t, http.StatusCreated, "POST", "/api/v1/collections", map[string]any{
+	n1.Must(t, http.StatusCreated, "POST", "/api/v1/collections", map[string]any{
 		"key": "leads", "name": "Leads",
 		"fields": []map[string]any{
 			{"key": "name", "type": "text"},
@@ -146,40 +139,17 @@ func TestClusterOnPostgres(t *testing.T) {
 		},
 		"stages": []string{"New"},
 	}, nil)
-	n1.must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/RCV_TOKEN", map[string]any{"value": clusterToken}, nil)
-	var pushAuto struct{ ID string }
-	n1.must(t, http.StatusCreated, "POST", "/api/v1/automations", map[string]any{
-		"name": "Push leads", "collection": "leads",
-		"trigger": map[string]any{"type": "record_added"},
-		"steps": []map[string]any{
-			{
-				"id": "send", "type": "call_api", "method": "POST", "url": rc.URL + "/leads",
-				"headers": []map[string]any{{"name": "Authorization", "value": "Bearer {secrets.RCV_TOKEN}"}},
-				"body": map[string]any{"contentType": "application/json", "fields": []map[string]any{
-					{"key": "recordId", "type": "string", "value": "{record.id}"},
-					{"key": "name", "type": "string", "value": "{record.name}"},
-				}},
-				"response": map[string]any{"type": "json", "schema": []map[string]any{
-					{"pointer": "/id", "field": "externalId", "required": true},
-				}},
-			},
-			{"id": "save", "type": "update_record", "set": []map[string]any{
-				{"field": "externalId", "value": "{fields.externalId}"},
-			}},
-		},
-	}, &pushAuto)
-	if pushAuto.ID == "" {
-		t.Fatal("the automation was saved without an id")
-	}
+	n1.Must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/RCV_TOKEN", map[string]any{"value": clusterToken}, nil)
+	pushAutoID := savePushLeads(t, n1, rc.URL+"/leads", []map[string]any{{"name": "Authorization", "value": "Bearer {secrets.RCV_TOKEN}"}})
 	// Every node sees it at once (one database).
-	for _, api := range []*clusterAPI{n2, n3} {
-		api.must(t, http.StatusOK, "GET", "/api/v1/automations/"+pushAuto.ID, nil, nil)
+	for _, api := range []*servertest.Client{n2, n3} {
+		api.Must(t, http.StatusOK, "GET", "/api/v1/automations/"+pushAutoID, nil, nil)
 	}
 
 	// 3. Load round-robin over the three nodes; node 3 is killed with
 	// SIGKILL after clusterKillAt acknowledged creations, and the load goes
 	// on against nodes 1 and 2.
-	apis := []*clusterAPI{n1, n2, n3}
+	apis := []*servertest.Client{n1, n2, n3}
 	var (
 		next, acked    atomic.Int64
 		node3Dead      atomic.Bool
@@ -202,7 +172,7 @@ func TestClusterOnPostgres(t *testing.T) {
 			node3Metrics = scrapeClusterMetrics(n3)
 			node3Dead.Store(true)
 			inFlightAtKill = rc.inFlight.Load()
-			rcvBeforeKill = rc.count("/leads")
+			rcvBeforeKill = len(rc.byPath("/leads"))
 			killedAt = time.Now()
 			killErr = procs[2].cmd.Process.Kill()
 		})
@@ -218,7 +188,7 @@ func TestClusterOnPostgres(t *testing.T) {
 				if target == 2 && node3Dead.Load() {
 					target = int(i/3) % 2
 				}
-				status, body, err := apis[target].do(context.Background(), "POST", "/api/v1/collections/leads/records",
+				a, err := apis[target].Send(context.Background(), "POST", "/api/v1/collections/leads/records",
 					map[string]any{"fields": map[string]any{"name": fmt.Sprintf("lead-%03d", i)}})
 				if err != nil {
 					mu.Lock()
@@ -230,16 +200,16 @@ func TestClusterOnPostgres(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
-				if status != http.StatusCreated {
+				if a.Status != http.StatusCreated {
 					mu.Lock()
-					loadErrs = append(loadErrs, fmt.Sprintf("create lead-%03d on node%d: status %d: %s", i, target+1, status, body))
+					loadErrs = append(loadErrs, fmt.Sprintf("create lead-%03d on node%d: status %d: %s", i, target+1, a.Status, a.Body))
 					mu.Unlock()
 					continue
 				}
 				var rec struct{ ID string }
-				if err := json.Unmarshal(body, &rec); err != nil || rec.ID == "" {
+				if err := json.Unmarshal(a.Body, &rec); err != nil || rec.ID == "" {
 					mu.Lock()
-					loadErrs = append(loadErrs, fmt.Sprintf("create lead-%03d on node%d: bad answer %q: %v", i, target+1, body, err))
+					loadErrs = append(loadErrs, fmt.Sprintf("create lead-%03d on node%d: bad answer %q: %v", i, target+1, a.Body, err))
 					mu.Unlock()
 					continue
 				}
@@ -320,7 +290,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	// SQLite only); the rescuer does. Observed below.
 	restartAt := time.Now()
 	p3b := c.start("node3b", filepath.Join(tmp, "data3"), clusterNode3Workers)
-	c.waitReady(p3b)
+	p3b.waitReady(t, clusterReadyWait)
 	n3b := newClusterAPI(p3b.base)
 	t.Logf("node 3 restarted: ready in %v", time.Since(restartAt).Round(time.Millisecond))
 	if out, _ := os.ReadFile(p3b.outPath); bytes.Contains(out, []byte("First start")) {
@@ -331,12 +301,12 @@ func TestClusterOnPostgres(t *testing.T) {
 	// every run of the push automation succeeded — except, unless the test
 	// waits for the rescue, the runs whose jobs the dead node still holds
 	// (pending: their records).
-	settle := func(by time.Time) (records []clusterRecord, runs []clusterRun, pending map[string]bool) {
+	settle := func(by time.Time) (records []apiRecord, runs []apiRun, pending map[string]bool) {
 		lastReport := time.Now()
 		for {
-			records = clusterList[clusterRecord](t, n1, "/api/v1/collections/leads/records")
-			runs = clusterList[clusterRun](t, n2, "/api/v1/automations/"+pushAuto.ID+"/runs")
-			byID := make(map[string]clusterRecord, len(records))
+			records = listAll[apiRecord](t, n1, "/api/v1/collections/leads/records")
+			runs = listAll[apiRun](t, n2, "/api/v1/automations/"+pushAutoID+"/runs")
+			byID := make(map[string]apiRecord, len(records))
 			for _, r := range records {
 				byID[r.ID] = r
 			}
@@ -396,7 +366,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	// ~3 s ahead created through every live node: each fires once
 	// cluster-wide while nodes 1, 2 and the restarted 3 all scan.
 	var dueAuto struct{ ID string }
-	n2.must(t, http.StatusCreated, "POST", "/api/v1/automations", map[string]any{
+	n2.Must(t, http.StatusCreated, "POST", "/api/v1/automations", map[string]any{
 		"name": "Due ping", "collection": "leads",
 		"trigger": map[string]any{"type": "record_due", "field": "dueDate"},
 		"steps": []map[string]any{{
@@ -411,11 +381,11 @@ func TestClusterOnPostgres(t *testing.T) {
 		t.Fatal("the record_due automation was saved without an id")
 	}
 	dueAt := time.Now().Add(clusterDueAhead).UTC().Truncate(time.Millisecond)
-	dueAPIs := []*clusterAPI{n1, n2, n3b}
+	dueAPIs := []*servertest.Client{n1, n2, n3b}
 	var dueIDs []string
 	for i := range clusterDueRecords {
 		var rec struct{ ID string }
-		dueAPIs[i%3].must(t, http.StatusCreated, "POST", "/api/v1/collections/leads/records", map[string]any{
+		dueAPIs[i%3].Must(t, http.StatusCreated, "POST", "/api/v1/collections/leads/records", map[string]any{
 			"fields": map[string]any{"name": fmt.Sprintf("due-%02d", i), "dueDate": dueAt.Format(time.RFC3339Nano)},
 		}, &rec)
 		dueIDs = append(dueIDs, rec.ID)
@@ -435,7 +405,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 	time.Sleep(time.Until(dueAt.Add(clusterDueWithin + 3*time.Second)))
 	dueHits := rc.byPath("/due")
-	hitsByRecord := map[string][]clusterHit{}
+	hitsByRecord := map[string][]arrival{}
 	for _, h := range dueHits {
 		hitsByRecord[h.recordID] = append(hitsByRecord[h.recordID], h)
 	}
@@ -463,9 +433,9 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 	// History: one run per due record, all succeeded (they may still be
 	// finishing their write).
-	var dueRuns []clusterRun
+	var dueRuns []apiRun
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		dueRuns = clusterList[clusterRun](t, n1, "/api/v1/automations/"+dueAuto.ID+"/runs")
+		dueRuns = listAll[apiRun](t, n1, "/api/v1/automations/"+dueAuto.ID+"/runs")
 		done := len(dueRuns) >= clusterDueRecords
 		for _, r := range dueRuns {
 			done = done && r.Status == "succeeded"
@@ -509,42 +479,13 @@ func TestClusterOnPostgres(t *testing.T) {
 	records, runs, pending = settle(time.Now().Add(30 * time.Second))
 
 	// Proofs on the final state.
-	recByID := make(map[string]clusterRecord, len(records))
-	for _, r := range records {
-		recByID[r.ID] = r
-	}
-	runsByRecord := map[string][]string{}
-	for _, r := range runs {
-		runsByRecord[r.RecordID] = append(runsByRecord[r.RecordID], r.ID)
-		if _, ok := recByID[r.RecordID]; !ok {
-			t.Errorf("run %s is for record %s, which does not exist", r.ID, r.RecordID)
-		}
-	}
-	for _, id := range committed {
-		if _, ok := recByID[id]; !ok {
-			t.Errorf("committed record %s is gone", id)
-		}
-	}
-	for _, r := range records {
-		if n := len(runsByRecord[r.ID]); n != 1 {
-			t.Errorf("record %s has %d runs of the push automation, want 1", r.ID, n)
-		}
-		if pending[r.ID] {
-			continue
-		}
-		if got, want := r.Fields["externalId"], "ext-"+r.ID; got != want {
-			t.Errorf("record %s: externalId %v, want %q", r.ID, got, want)
-		}
-		if r.Version != 2 {
-			t.Errorf("record %s: version %d, want 2 (created, then updated once by update_record)", r.ID, r.Version)
-		}
-	}
+	checkRecordsAndRuns(t, records, runs, committed, pending)
 
 	// Every committed record's request reached the receiver, with the
 	// secret opened (whichever node sent it).
 	leadHits := rc.byPath("/leads")
 	byRecord := map[string]int{}
-	byKey := map[string][]clusterHit{}
+	byKey := map[string][]arrival{}
 	for _, h := range leadHits {
 		byRecord[h.recordID]++
 		byKey[h.key] = append(byKey[h.key], h)
@@ -560,13 +501,13 @@ func TestClusterOnPostgres(t *testing.T) {
 
 	// History: each push run has exactly one successful call_api attempt,
 	// and its Idempotency-Key is the one the receiver saw.
-	var done []clusterRun
+	var done []apiRun
 	for _, r := range runs {
 		if !pending[r.RecordID] {
 			done = append(done, r)
 		}
 	}
-	details := clusterFetchRuns(t, []*clusterAPI{n1, n2, n3b}, done)
+	details := fetchRuns(t, []*servertest.Client{n1, n2, n3b}, done, 6)
 	runKeys := map[string]string{} // Idempotency-Key -> record id
 	for _, run := range details {
 		if run.Status != "succeeded" || len(run.Steps) != 2 {
@@ -578,13 +519,13 @@ func TestClusterOnPostgres(t *testing.T) {
 		for _, a := range send.Attempts {
 			if a.Error == nil && a.Response != nil && a.Response.Status == 200 {
 				ok++
-				key := clusterHeader(a.Request, "Idempotency-Key")
+				key := headerValue(a.Request, "Idempotency-Key")
 				if key == "" {
 					t.Errorf("run %s: the successful attempt has no Idempotency-Key in history", run.ID)
 					continue
 				}
 				runKeys[key] = run.RecordID
-				if auth := clusterHeader(a.Request, "Authorization"); strings.Contains(auth, clusterToken) {
+				if auth := headerValue(a.Request, "Authorization"); strings.Contains(auth, clusterToken) {
 					t.Errorf("run %s: history shows the secret in the Authorization header: %q", run.ID, auth)
 				}
 			}
@@ -637,7 +578,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 
 	// Work was shared: the surviving nodes both delivered requests.
-	for i, api := range []*clusterAPI{n1, n2, n3b} {
+	for i, api := range []*servertest.Client{n1, n2, n3b} {
 		m := scrapeClusterMetrics(api)
 		t.Logf("node %s: %v successful Call API attempts, %v runs succeeded", []string{"1", "2", "3 (restarted)"}[i],
 			m[`autohook_attempts_total{class="ok"}`], m[`autohook_runs_finished_total{status="succeeded"}`])
@@ -647,12 +588,12 @@ func TestClusterOnPostgres(t *testing.T) {
 	}
 
 	// The live nodes stop cleanly.
-	for _, p := range []*clusterProc{procs[0], procs[1], p3b} {
+	for _, p := range []*proc{procs[0], procs[1], p3b} {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Errorf("%s: SIGTERM: %v", p.name, err)
 		}
 	}
-	for _, p := range []*clusterProc{procs[0], procs[1], p3b} {
+	for _, p := range []*proc{procs[0], procs[1], p3b} {
 		if err := p.wait(30 * time.Second); err != nil {
 			t.Errorf("%s after SIGTERM: %v, want a clean exit", p.name, err)
 		}
@@ -671,112 +612,23 @@ type cluster struct {
 	dbURL string
 }
 
-// clusterProc is a running `autohook serve`.
-type clusterProc struct {
-	name             string
-	cmd              *exec.Cmd
-	base             string // http://ADDR from its "ready on" line
-	outPath, errPath string
-	done             chan struct{}
-	err              error // cmd.Wait's, once done is closed
-}
-
-func (p *clusterProc) wait(d time.Duration) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(d):
-		return fmt.Errorf("still running after %v", d)
-	}
-}
-
-var clusterReadyLine = regexp.MustCompile(`ready on (http://\S+)`)
-
 // start starts a node without waiting for it: nodes started one after the
 // other this way run their start-up (migrations, bootstrap) together.
-func (c *cluster) start(name, dataDir string, workers int) *clusterProc {
-	t := c.t
-	t.Helper()
-	p := &clusterProc{name: name, outPath: filepath.Join(c.tmp, name+".stdout"), errPath: filepath.Join(c.tmp, name+".stderr"), done: make(chan struct{})}
-	stdout, err := os.Create(p.outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(p.errPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(c.bin, "serve", "--data-dir", dataDir, "--listen", clusterFreeAddr(t),
-		"--max-workers", strconv.Itoa(workers), "--rate-limit", "0", "--db-conns", "12")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTOHOOK_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env,
+func (c *cluster) start(name, dataDir string, workers int) *proc {
+	c.t.Helper()
+	env := serveEnv(
 		"AUTOHOOK_DATABASE_URL="+c.dbURL,
 		"AUTOHOOK_BOOTSTRAP_API_KEY="+clusterAPIKey,
 		"AUTOHOOK_ALLOW_PRIVATE_NETWORKS=true",
 		"AUTOHOOK_SECRET_KEY="+base64.StdEncoding.EncodeToString([]byte(clusterSecretRaw)),
 	)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	clusterDieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		stdout.Close()
-		stderr.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p.cmd = cmd
-	go func() {
-		p.err = cmd.Wait()
-		stdout.Close()
-		stderr.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			clusterLogTail(t, p.outPath)
-			clusterLogTail(t, p.errPath)
-		}
-	})
-	return p
+	return startProc(c.t, c.bin, c.tmp, name, env, "serve", "--data-dir", dataDir, "--listen", freeAddr(c.t),
+		"--max-workers", strconv.Itoa(workers), "--rate-limit", "0", "--db-conns", "12")
 }
 
-// waitReady waits for the node's "ready on" line.
-func (c *cluster) waitReady(p *clusterProc) {
-	c.t.Helper()
-	if err := c.tryReady(p); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// tryReady waits for the node's "ready on" line, or its exit.
-func (c *cluster) tryReady(p *clusterProc) error {
-	deadline := time.Now().Add(clusterReadyWait)
-	for {
-		data, _ := os.ReadFile(p.outPath)
-		if m := clusterReadyLine.FindSubmatch(data); m != nil {
-			p.base = string(m[1])
-			return nil
-		}
-		select {
-		case <-p.done:
-			errOut, _ := os.ReadFile(p.errPath)
-			return fmt.Errorf("%s exited before it was ready: %v; stderr: %s", p.name, p.err, bytes.TrimSpace(clusterTail(errOut)))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %v", p.name, clusterReadyWait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+// newClusterAPI calls one node's API with the bootstrap key.
+func newClusterAPI(base string) *servertest.Client {
+	return newAPI(base, clusterAPIKey, clusterClients*2)
 }
 
 // clusterOrphan is a River job left running by a node that died.
@@ -791,7 +643,7 @@ type clusterOrphan struct {
 var clusterClientLine = regexp.MustCompile(`msg="River client started".* client_id=(\S+)`)
 
 // clusterRiverClient reads a node's River client id from its log.
-func clusterRiverClient(p *clusterProc) string {
+func clusterRiverClient(p *proc) string {
 	data, _ := os.ReadFile(p.errPath)
 	if m := clusterClientLine.FindSubmatch(data); m != nil {
 		return string(m[1])
@@ -857,233 +709,15 @@ func orphanClients(orphans []clusterOrphan) []string {
 	return out
 }
 
-// clusterReceiver answers every request 200 {"id":"ext-<recordId>"} after a
-// few milliseconds and keeps every arrival.
-type clusterReceiver struct {
-	*httptest.Server
-	inFlight atomic.Int64
-	mu       sync.Mutex
-	hits     []clusterHit
-	bad      []string
-}
-
-type clusterHit struct {
-	path, key, recordID string
-	at                  time.Time
-}
-
-func newClusterReceiver(t *testing.T) *clusterReceiver {
-	rc := &clusterReceiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.inFlight.Add(1)
-		defer rc.inFlight.Add(-1)
-		at := time.Now()
-		body, err := io.ReadAll(r.Body)
-		var in struct {
-			RecordID string `json:"recordId"`
-		}
-		if err == nil {
-			err = json.Unmarshal(body, &in)
-		}
-		key := r.Header.Get("Idempotency-Key")
-		rc.mu.Lock()
-		switch {
-		case err != nil || in.RecordID == "":
-			rc.bad = append(rc.bad, fmt.Sprintf("%s %s: body %q: %v", r.Method, r.URL, body, err))
-		case key == "":
-			rc.bad = append(rc.bad, fmt.Sprintf("%s %s: no Idempotency-Key (record %s)", r.Method, r.URL, in.RecordID))
-		case r.Header.Get("Authorization") != "Bearer "+clusterToken:
-			rc.bad = append(rc.bad, fmt.Sprintf("%s %s: record %s: Authorization %q, want the secret opened (Bearer %s)",
-				r.Method, r.URL, in.RecordID, r.Header.Get("Authorization"), clusterToken))
-		default:
-			rc.hits = append(rc.hits, clusterHit{path: r.URL.Path, key: key, recordID: in.RecordID, at: at})
-		}
-		rc.mu.Unlock()
-		time.Sleep(time.Duration(2000+rand.IntN(3000)) * time.Microsecond)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": "ext-" + in.RecordID})
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *clusterReceiver) byPath(path string) []clusterHit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	var out []clusterHit
-	for _, h := range rc.hits {
-		if h.path == path {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-func (rc *clusterReceiver) count(path string) int { return len(rc.byPath(path)) }
-
-func (rc *clusterReceiver) problems() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.bad)
-}
-
-// clusterAPI calls one node's API with the bootstrap key.
-type clusterAPI struct {
-	base string
-	hc   *http.Client
-}
-
-func newClusterAPI(base string) *clusterAPI {
-	return &clusterAPI{base: base, hc: &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: clusterClients * 2},
-	}}
-}
-
-func (a *clusterAPI) do(ctx context.Context, method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+clusterAPIKey)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
-}
-
-func (a *clusterAPI) must(t *testing.T, want int, method, path string, body, out any) {
-	t.Helper()
-	status, data, err := a.do(context.Background(), method, path, body)
-	if err != nil {
-		t.Fatalf("%s %s%s: %v", method, a.base, path, err)
-	}
-	if status != want {
-		t.Fatalf("%s %s%s: status %d, want %d: %s", method, a.base, path, status, want, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s%s: decode %q: %v", method, a.base, path, data, err)
-		}
-	}
-}
-
-// clusterList reads every page of a list endpoint.
-func clusterList[T any](t *testing.T, a *clusterAPI, path string) []T {
-	t.Helper()
-	var all []T
-	cursor := ""
-	for range 100 {
-		var page struct {
-			Items      []T    `json:"items"`
-			NextCursor string `json:"nextCursor"`
-		}
-		a.must(t, http.StatusOK, "GET", path+"?limit=500&cursor="+url.QueryEscape(cursor), nil, &page)
-		all = append(all, page.Items...)
-		if page.NextCursor == "" {
-			return all
-		}
-		cursor = page.NextCursor
-	}
-	t.Fatalf("GET %s: more than 100 pages", path)
-	return nil
-}
-
-type clusterRecord struct {
-	ID      string         `json:"id"`
-	Fields  map[string]any `json:"fields"`
-	Version int64          `json:"version"`
-}
-
-type clusterRun struct {
-	ID       string `json:"id"`
-	RecordID string `json:"recordId"`
-	Status   string `json:"status"`
-	Steps    []struct {
-		ID       string `json:"id"`
-		Status   string `json:"status"`
-		Attempts []struct {
-			Request  *clusterRequest `json:"request"`
-			Response *struct {
-				Status int `json:"status"`
-			} `json:"response"`
-			Error *struct {
-				Class   string `json:"class"`
-				Message string `json:"message"`
-			} `json:"error"`
-		} `json:"attempts"`
-	} `json:"steps"`
-}
-
-type clusterRequest struct {
-	Headers map[string]string `json:"headers"`
-}
-
-func clusterHeader(req *clusterRequest, name string) string {
-	if req == nil {
-		return ""
-	}
-	for k, v := range req.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
-
-// clusterFetchRuns reads every run with its attempts, spread over the nodes.
-func clusterFetchRuns(t *testing.T, apis []*clusterAPI, runs []clusterRun) []clusterRun {
-	t.Helper()
-	out := make([]clusterRun, len(runs))
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 6)
-	for i, r := range runs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			status, data, err := apis[i%len(apis)].do(context.Background(), "GET", "/api/v1/runs/"+r.ID, nil)
-			if err == nil && status != http.StatusOK {
-				err = fmt.Errorf("status %d: %s", status, data)
-			}
-			if err == nil {
-				err = json.Unmarshal(data, &out[i])
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("GET run %s: %v", runs[i].ID, err)
-		}
-	}
-	return out
-}
-
 // scrapeClusterMetrics reads a node's /metrics into name{labels} -> value;
 // nil when the node does not answer.
-func scrapeClusterMetrics(a *clusterAPI) map[string]float64 {
-	status, data, err := a.do(context.Background(), "GET", "/metrics", nil)
-	if err != nil || status != http.StatusOK {
+func scrapeClusterMetrics(a *servertest.Client) map[string]float64 {
+	m, err := a.Send(context.Background(), "GET", "/metrics", nil)
+	if err != nil || m.Status != http.StatusOK {
 		return nil
 	}
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(string(m.Body), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -1096,62 +730,4 @@ func scrapeClusterMetrics(a *clusterAPI) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// clusterBuild builds the binary of this package into dir.
-func clusterBuild(t *testing.T, dir string) string {
-	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		if goTool, err = exec.LookPath("go"); err != nil {
-			t.Fatalf("no go tool: %v", err)
-		}
-	}
-	bin := filepath.Join(dir, "autohook")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// clusterDieWithParent makes the kernel kill the child when the test
-// process dies without running its cleanups: Pdeathsig exists on Linux only,
-// so it is set by name.
-func clusterDieWithParent(cmd *exec.Cmd) {
-	attr := &syscall.SysProcAttr{}
-	if f := reflect.ValueOf(attr).Elem().FieldByName("Pdeathsig"); f.IsValid() && f.CanSet() {
-		f.Set(reflect.ValueOf(syscall.SIGKILL))
-	}
-	cmd.SysProcAttr = attr
-}
-
-func clusterFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-func clusterTail(data []byte) []byte {
-	const max = 16 << 10
-	if len(data) > max {
-		return append([]byte("...\n"), data[len(data)-max:]...)
-	}
-	return data
-}
-
-func clusterLogTail(t *testing.T, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Logf("%s: %v", path, err)
-		return
-	}
-	t.Logf("--- %s ---\n%s", filepath.Base(path), clusterTail(data))
 }

@@ -63,6 +63,7 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 		if err := tx.SaveAutomation(ctx, orgID, a, sealed); err != nil {
 			return err
 		}
+		tx.OnCommit(s.cat.Invalidate)
 		// The due rows of the previous version go; an enabled record_due
 		// version gets its own below.
 		return tx.DeleteDueOf(ctx, orgID, a.ID)
@@ -112,6 +113,7 @@ func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error 
 		if err := tx.DeleteAutomation(ctx, orgID, id); err != nil {
 			return err
 		}
+		tx.OnCommit(s.cat.Invalidate)
 		return s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: id})
 	})
 }

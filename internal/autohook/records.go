@@ -17,7 +17,10 @@ func (s *Service) CreateCollection(ctx context.Context, orgID string, c *record.
 	if err := normaliseCollection(c); err != nil {
 		return err
 	}
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.CreateCollection(ctx, orgID, c) })
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		tx.OnCommit(s.cat.Invalidate)
+		return tx.CreateCollection(ctx, orgID, c)
+	})
 }
 
 func normaliseCollection(c *record.Collection) error {
@@ -44,6 +47,7 @@ func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.
 			return err
 		}
 		c.ID, c.CreatedAt = old.ID, old.CreatedAt
+		tx.OnCommit(s.cat.Invalidate)
 		return tx.UpdateCollection(ctx, orgID, c)
 	})
 }
@@ -59,6 +63,7 @@ func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error
 		if len(used) > 0 {
 			return fmt.Errorf("%w: automation %q uses collection %q; delete it or point it at another collection first", ErrConflict, used[0].Doc.Name, key)
 		}
+		tx.OnCommit(s.cat.Invalidate)
 		return tx.DeleteCollection(ctx, orgID, key)
 	})
 }
@@ -84,7 +89,7 @@ type RecordInput struct {
 // CreateRecord adds a record and, in the same transaction, the runs it
 // triggers.
 func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in RecordInput) (*record.Record, error) {
-	c, err := s.st.Collection(ctx, orgID, collection)
+	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +129,7 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 // UpdateRecord changes some of a record's fields and/or its stage and, in
 // the same transaction, creates the runs the change triggers.
 func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in RecordInput) (*record.Record, error) {
-	c, err := s.st.Collection(ctx, orgID, collection)
+	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
 	}

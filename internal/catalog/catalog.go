@@ -27,6 +27,8 @@ type Catalog struct {
 
 	mu sync.RWMutex
 	m  map[key]*automation.Compiled
+
+	defs defs
 }
 
 type key struct {
@@ -35,8 +37,14 @@ type key struct {
 }
 
 // New returns a catalog reading from st and opening signing secrets with box.
-func New(st *store.Store, box *secret.Box, opts automation.Options) *Catalog {
-	return &Catalog{st: st, box: box, opts: opts, m: map[key]*automation.Compiled{}}
+// shared says other nodes write to the same database (PostgreSQL): then
+// collections and automation lists are not cached (compiled versions are:
+// they never change).
+func New(st *store.Store, box *secret.Box, opts automation.Options, shared bool) *Catalog {
+	c := &Catalog{st: st, box: box, opts: opts, m: map[key]*automation.Compiled{}}
+	c.defs.off = shared
+	c.Invalidate()
+	return c
 }
 
 // Options returns the compile options, for compiling documents being saved.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
+	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/signing"
 	"github.com/autohook/autohook/internal/store"
@@ -90,7 +91,7 @@ func TestGetCompilesAndCaches(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 	a := save(t, st, org, doc("first", "orders", automation.RecordAdded, true), "")
 
 	got, err := cat.Get(ctx, org, a.ID, a.Version)
@@ -147,7 +148,7 @@ func TestGetConcurrent(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 	a := save(t, st, org, doc("first", "orders", automation.RecordAdded, true), "")
 	var wg sync.WaitGroup
 	results := make([]*automation.Compiled, 16)
@@ -181,7 +182,7 @@ func TestGetMissing(t *testing.T) {
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
 	other := newOrg(t, st, "other")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 	a := save(t, st, org, doc("first", "orders", automation.RecordAdded, true), "")
 	tests := []struct {
 		name    string
@@ -217,7 +218,7 @@ func TestSigningSecret(t *testing.T) {
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
 	other := newOrg(t, st, "other")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 
 	sealed := cat.SealSigningSecret(org, signingSecret)
 	if sealed == "" || bytes.Contains([]byte(sealed), []byte("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")) {
@@ -245,7 +246,7 @@ func TestSigningSecret(t *testing.T) {
 	if _, err := cat.OpenSigningSecret(other, v); !errors.Is(err, secret.ErrOpen) {
 		t.Errorf("OpenSigningSecret with another organisation = %v, want an error wrapping secret.ErrOpen", err)
 	}
-	otherKey := catalog.New(st, newBox(t, 2), automation.Options{})
+	otherKey := catalog.New(st, newBox(t, 2), automation.Options{}, false)
 	if _, err := otherKey.OpenSigningSecret(org, v); !errors.Is(err, secret.ErrOpen) {
 		t.Errorf("OpenSigningSecret with another key = %v, want an error wrapping secret.ErrOpen", err)
 	}
@@ -292,7 +293,7 @@ func TestEnabled(t *testing.T) {
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
 	other := newOrg(t, st, "other")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 
 	save(t, st, org, doc("added", "orders", automation.RecordAdded, true), "")
 	save(t, st, org, doc("added, disabled", "orders", automation.RecordAdded, false), "")
@@ -372,7 +373,7 @@ func TestEnabledSeesTheTransaction(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{})
+	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
 	err := st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.SaveAutomation(ctx, org, doc("in tx", "orders", automation.Manual, true), ""); err != nil {
 			return err
@@ -394,7 +395,7 @@ func TestEnabledSeesTheTransaction(t *testing.T) {
 // TestEnabledFails checks that Enabled reports a reader's failure.
 func TestEnabledFails(t *testing.T) {
 	t.Parallel()
-	cat := catalog.New(openStore(t), newBox(t, 1), automation.Options{})
+	cat := catalog.New(openStore(t), newBox(t, 1), automation.Options{}, false)
 	_, err := cat.Enabled(context.Background(), failingReader{}, "org", "orders")
 	if !errors.Is(err, errReader) {
 		t.Errorf("Enabled = %v, want the reader's error", err)
@@ -418,11 +419,56 @@ func TestOptionsAndStore(t *testing.T) {
 	st := openStore(t)
 	opts := automation.Options{}
 	opts.Render.MaxNodes = 42
-	cat := catalog.New(st, newBox(t, 1), opts)
+	cat := catalog.New(st, newBox(t, 1), opts, false)
 	if cat.Options().Render.MaxNodes != 42 {
 		t.Errorf("Options().Render.MaxNodes = %d, want 42", cat.Options().Render.MaxNodes)
 	}
 	if cat.Store() != st {
 		t.Error("Store() is not the store given to New")
+	}
+}
+
+// TestDefinitionsCache: collections and automation lists are cached until
+// Invalidate on a node that owns its database, and never when nodes share
+// one.
+func TestDefinitionsCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, shared := range []bool{false, true} {
+		st := openStore(t)
+		org := newOrg(t, st, "acme")
+		cat := catalog.New(st, newBox(t, 1), automation.Options{}, shared)
+		coll := &record.Collection{Key: "orders", Name: "Orders", Fields: []record.Field{{Key: "a", Type: record.Text}}}
+		if err := st.Write(ctx, func(tx *store.Tx) error { return tx.CreateCollection(ctx, org, coll) }); err != nil {
+			t.Fatal(err)
+		}
+		first, err := cat.Collection(ctx, org, "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := cat.EnabledCached(ctx, org, "orders")
+		if err != nil || len(list) != 0 {
+			t.Fatalf("EnabledCached = %v, %v; want none", list, err)
+		}
+		if err := st.Write(ctx, func(tx *store.Tx) error {
+			return tx.SaveAutomation(ctx, org, doc("later", "orders", automation.Manual, true), "")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := cat.Collection(ctx, org, "orders")
+		list, _ = cat.EnabledCached(ctx, org, "orders")
+		if shared {
+			if again == first || len(list) != 1 {
+				t.Errorf("shared: a cached answer (same collection %t, %d automations), want fresh reads", again == first, len(list))
+			}
+			continue
+		}
+		if again != first || len(list) != 0 {
+			t.Errorf("own database: cache not used before Invalidate (same collection %t, %d automations)", again == first, len(list))
+		}
+		cat.Invalidate()
+		if list, _ = cat.EnabledCached(ctx, org, "orders"); len(list) != 1 {
+			t.Errorf("after Invalidate: %d automations, want the new one", len(list))
+		}
 	}
 }

@@ -331,7 +331,7 @@ func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
 	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
 		return nil
 	}
-	coll, err := x.e.st.Collection(ctx, x.job.OrgID, x.run.Collection)
+	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -1,26 +1,16 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/riverqueue/river"
 
 	"github.com/autohook/autohook/internal/autohook"
-	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/catalog"
-	"github.com/autohook/autohook/internal/engine"
-	"github.com/autohook/autohook/internal/secret"
-	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/trigger"
-	"github.com/autohook/autohook/internal/webhook"
 )
 
 // The bootstrap (instance admin) key and web UI admin password of newTestAPI.
@@ -34,34 +24,7 @@ const (
 // worked. It returns the handler and the instance admin's API key.
 func newTestAPI(t *testing.T) (http.Handler, string) {
 	t.Helper()
-	ctx := t.Context()
-	log := slog.New(slog.DiscardHandler)
-	workers := river.NewWorkers()
-	st, err := store.Open(ctx, store.Config{URL: "sqlite:" + t.TempDir() + "/db", Workers: workers, Logger: log})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(context.Background()); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	box, err := secret.NewBox(make([]byte, secret.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.New(st, box, automation.Options{})
-	fire := trigger.New(cat, log)
-	web := webhook.New(webhook.Config{UserAgent: "Autohook/test"})
-	eng := engine.New(st, cat, fire, web, box, engine.Config{Logger: log})
-	eng.Register(workers)
-	svc := autohook.New(autohook.Config{Store: st, Catalog: cat, Firer: fire, Engine: eng, Box: box, Logger: log})
-	if _, err := svc.Bootstrap(ctx, testAdminKey, testAdminPassword); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	mux := http.NewServeMux()
-	New(Config{Service: svc, Logger: log}).Register(mux)
-	return mux, testAdminKey
+	return newTestAPIWith(t, "", nil)
 }
 
 // response is an API answer, decoded.

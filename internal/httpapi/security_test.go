@@ -10,12 +10,10 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -27,6 +25,7 @@ import (
 	"github.com/autohook/autohook/internal/httpapi"
 	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/servertest"
 )
 
 // answer is an API answer.
@@ -832,77 +831,36 @@ func TestSecretInUpdateRecordDryRun(t *testing.T) {
 // does) with a receiver on loopback, because what they check happens when a
 // run's request is built and sent.
 
-const nodeKey = "ahk_security-test-admin-key-0123456789"
-
-// node is a running server for one test.
+// node is a running server for one test (servertest.Start).
 type node struct {
-	base, key string
+	*servertest.Client
 }
 
-func startNode(t *testing.T) *node { return startNodeWithKey(t, nodeKey) }
+func startNode(t *testing.T) *node { return &node{&servertest.Start(t).Client} }
 
 // startNodeWithKey starts a node whose instance admin key is key.
 func startNodeWithKey(t *testing.T, key string) *node {
 	t.Helper()
-	n, err := server.Start(context.Background(), server.Config{
-		DataDir:              t.TempDir(),
-		Listen:               "127.0.0.1:0",
-		BootstrapAPIKey:      key,
-		AllowPrivateNetworks: true, // the receiver is on loopback
-		RateLimit:            -1,
-		Logger:               slog.New(slog.DiscardHandler),
-		Out:                  io.Discard,
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return &node{base: "http://" + n.Addr, key: key}
+	n := servertest.Start(t, func(c *server.Config) { c.BootstrapAPIKey = key })
+	return &node{&n.Client}
 }
 
-// do sends a request with the admin key; body is JSON-encoded unless it is
-// a string.
+// do sends a request with the node's key; body is JSON-encoded unless it
+// is a string.
 func (nd *node) do(t testing.TB, method, path string, body any) answer {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, ok := body.(string)
-		if !ok {
-			enc, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = string(enc)
-		}
-		rd = strings.NewReader(b)
-	}
-	req, err := http.NewRequest(method, nd.base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+nd.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+	return answerOf(nd.Do(t, method, path, body))
 }
 
+// must is do that fails the test unless the status is want (and the answer
+// JSON).
 func (nd *node) must(t testing.TB, want int, method, path string, body any) answer {
 	t.Helper()
-	a := nd.do(t, method, path, body)
-	if a.status != want {
-		t.Fatalf("%s %s: status %d, want %d: %.1000s", method, path, a.status, want, a.body)
-	}
-	return a
+	return answerOf(nd.Must(t, want, method, path, body, nil))
+}
+
+func answerOf(a servertest.Answer) answer {
+	return answer{status: a.Status, header: a.Header, body: a.Body}
 }
 
 // run is the part of a run the tests look at.
@@ -963,39 +921,10 @@ func (nd *node) runOf(t testing.TB, autID, recID string) (run, []byte) {
 	}
 }
 
-// receiver is a loopback server that records what it gets.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []*http.Request
-}
-
-func newReceiver(t *testing.T, answer http.HandlerFunc) *receiver {
-	rc := &receiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, r.Clone(context.Background()))
-		rc.mu.Unlock()
-		if answer != nil {
-			answer(w, r)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) received() []*http.Request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.reqs)
-}
-
 func TestHeaderInjectionEndToEnd(t *testing.T) {
 	t.Parallel()
 	nd := startNode(t)
-	recv := newReceiver(t, nil)
+	recv := servertest.NewReceiver(t, nil)
 	nd.must(t, 201, "POST", "/api/v1/collections", `{"key":"leads","fields":[{"key":"name","type":"text"},{"key":"note","type":"text"}]}`)
 	autID := idOf(t, nd.must(t, 201, "POST", "/api/v1/automations", map[string]any{
 		"name": "Header from a record", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
@@ -1031,7 +960,7 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 			}
 		})
 	}
-	if n := len(recv.received()); n != 0 {
+	if n := len(recv.Requests()); n != 0 {
 		t.Fatalf("the receiver got %d requests from hostile header values, want none", n)
 	}
 
@@ -1040,7 +969,7 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 		if r, raw := nd.runOf(t, autID, recID); r.Status != "succeeded" {
 			t.Fatalf("run: %s", raw)
 		}
-		got := recv.received()
+		got := recv.Requests()
 		if len(got) != 1 {
 			t.Fatalf("the receiver got %d requests, want 1", len(got))
 		}
@@ -1063,7 +992,7 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 		if r, raw := nd.runOf(t, urlAut, recID); r.Status != "succeeded" {
 			t.Fatalf("run: %s", raw)
 		}
-		got := recv.received()
+		got := recv.Requests()
 		last := got[len(got)-1]
 		if last.URL.Path != "/p/"+name || last.URL.Query().Get("q") != name {
 			t.Errorf("path %q query %q: the value did not arrive as one segment and one query value", last.URL.Path, last.URL.RawQuery)
@@ -1074,7 +1003,7 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 	})
 
 	t.Run("CR LF written in a header template", func(t *testing.T) {
-		before := len(recv.received())
+		before := len(recv.Requests())
 		doc := map[string]any{
 			"name": "Literal CRLF", "collection": "leads", "trigger": map[string]any{"type": "manual"},
 			"steps": []any{map[string]any{
@@ -1105,7 +1034,7 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 		}
 		// The record_added automation on leads sent one request for the
 		// record above; nothing reached /literal.
-		for _, r := range recv.received()[before:] {
+		for _, r := range recv.Requests()[before:] {
 			if r.URL.Path == "/literal" {
 				t.Errorf("a request with a literal CR LF header reached the receiver: %v", r.Header)
 			}
@@ -1115,8 +1044,8 @@ func TestHeaderInjectionEndToEnd(t *testing.T) {
 
 // echoReceiver answers with what it got: the Authorization and X-Custom
 // headers and the body, as JSON.
-func echoReceiver(t *testing.T) *receiver {
-	return newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+func echoReceiver(t *testing.T) *servertest.Receiver {
+	return servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"echo": r.Header.Get("Authorization"), "custom": r.Header.Get("X-Custom"), "body": string(body)})
@@ -1180,7 +1109,7 @@ func TestSecretsEndToEnd(t *testing.T) {
 		t.Fatalf("run: %s", raw)
 	}
 	// The receiver got the value: the secret is used...
-	got := recv.received()
+	got := recv.Requests()
 	if len(got) != 1 || got[0].Header.Get("Authorization") != "Bearer "+e2eSecret || got[0].Header.Get("X-Custom") != e2eSecret {
 		t.Fatalf("the receiver got %v", got)
 	}
@@ -1213,7 +1142,7 @@ func TestSecretEchoInDryRun(t *testing.T) {
 	setupVault(t, nd)
 	recID := idOf(t, nd.must(t, 201, "POST", "/api/v1/collections/vault/records", map[string]any{"fields": map[string]any{"name": "Ada"}}))
 	test := nd.must(t, 200, "POST", "/api/v1/automations/test", map[string]any{"automation": secretAutomation(recv.URL+"/echo", "manual"), "recordId": recID, "send": true})
-	if len(recv.received()) != 1 {
+	if len(recv.Requests()) != 1 {
 		t.Fatalf("the dry run did not send: %s", test.body)
 	}
 	if bytes.Contains(test.body, []byte(e2eSecret)) {
@@ -1263,7 +1192,7 @@ func TestKeyPrefixRevealsLittle(t *testing.T) {
 	nd := startNodeWithKey(t, chosen)
 	var member struct{ Key string }
 	_ = json.Unmarshal(nd.must(t, 201, "POST", "/api/v1/api-keys", `{"name":"member"}`).body, &member)
-	member2 := &node{base: nd.base, key: member.Key}
+	member2 := &node{nd.As(member.Key)}
 	var keys struct {
 		Items []struct {
 			Prefix        string `json:"prefix"`

@@ -48,7 +48,7 @@ func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Han
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cat := catalog.New(st, box, automation.Options{})
+	cat := catalog.New(st, box, automation.Options{}, false)
 	fire := trigger.New(cat, log)
 	web := webhook.New(webhook.Config{UserAgent: "Autohook/test"})
 	eng := engine.New(st, cat, fire, web, box, engine.Config{Logger: log})

@@ -1,15 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,45 +14,20 @@ import (
 
 	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/servertest"
 )
 
-const adminKey = "ahk_test-admin-key-0123456789"
-
-// node is a running server for a test, on port 0 with its own data dir.
+// node is a running server for a test (servertest.Start); its helpers
+// report to t.
 type node struct {
-	t    *testing.T
-	base string
-	key  string
-	n    *server.Node
+	*servertest.Node
+	t *testing.T
 }
 
 func startNode(t *testing.T, mutate ...func(*server.Config)) *node {
 	t.Helper()
-	cfg := server.Config{
-		DataDir:              t.TempDir(),
-		Listen:               "127.0.0.1:0",
-		BootstrapAPIKey:      adminKey,
-		AllowPrivateNetworks: true,
-		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Out:                  io.Discard,
-		RateLimit:            -1, // the tests poll hard; rate limiting has its own tests
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	ctx := context.Background()
-	n, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return &node{t: t, base: "http://" + n.Addr, key: adminKey, n: n}
+	n := servertest.Start(t, mutate...)
+	return &node{Node: n, t: t}
 }
 
 // eachDB runs a test once per database: SQLite, then PostgreSQL (a fresh
@@ -72,53 +44,12 @@ func eachDB(t *testing.T, test func(t *testing.T, db func(*server.Config))) {
 	})
 }
 
-// call sends a JSON request and decodes the JSON answer into out (if not
-// nil); it returns the status.
-func (nd *node) call(method, path string, body any, out any) int {
-	nd.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			nd.t.Fatal(err)
-		}
-		if s, ok := body.(string); ok {
-			b = []byte(s)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, nd.base+path, rd)
-	if err != nil {
-		nd.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+nd.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		nd.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			nd.t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-// must is call that fails the test unless the status is want.
+// must sends a JSON request (a string body as it is), fails the test
+// unless the status is want and the answer JSON, and decodes it into out
+// (if not nil).
 func (nd *node) must(want int, method, path string, body any, out any) {
 	nd.t.Helper()
-	var raw json.RawMessage
-	got := nd.call(method, path, body, &raw)
-	if got != want {
-		nd.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, got, want, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			nd.t.Fatalf("decode %s: %v", raw, err)
-		}
-	}
+	nd.Must(nd.t, want, method, path, body, out)
 }
 
 // waitRun polls a run until it is finished (or the deadline passes).
@@ -169,61 +100,6 @@ func (nd *node) waitRuns(automationID string, n int) []map[string]any {
 	}
 }
 
-// receiver is an httptest server that records requests and answers with a
-// configurable handler.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []received
-	got  chan received
-}
-
-type received struct {
-	Method, Path, RawQuery string
-	Header                 http.Header
-	Body                   []byte
-}
-
-func newReceiver(t *testing.T, answer http.HandlerFunc) *receiver {
-	t.Helper()
-	rc := &receiver{got: make(chan received, 1000)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rv := received{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, rv)
-		rc.mu.Unlock()
-		select {
-		case rc.got <- rv:
-		default:
-		}
-		if answer != nil {
-			answer(w, r)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) next(t *testing.T) received {
-	t.Helper()
-	select {
-	case r := <-rc.got:
-		return r
-	case <-time.After(15 * time.Second):
-		t.Fatal("no request arrived at the receiver")
-		return received{}
-	}
-}
-
-func (rc *receiver) count() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.reqs)
-}
-
 var leads = map[string]any{
 	"key": "leads", "name": "Leads",
 	"fields": []map[string]any{
@@ -244,7 +120,7 @@ func TestCorePath(t *testing.T) { eachDB(t, testCorePath) }
 
 func testCorePath(t *testing.T, db func(*server.Config)) {
 	nd := startNode(t, db)
-	crm := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	crm := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"success":true,"data":{"externalId":"EXT-12345","status":"created"}}`)
 	})
@@ -296,15 +172,15 @@ func testCorePath(t *testing.T, db func(*server.Config)) {
 	}}, &rec)
 	recID := rec["id"].(string)
 
-	got := crm.next(t)
+	got := crm.Next(t)
 	if got.Method != "POST" {
 		t.Errorf("method = %s, want POST", got.Method)
 	}
-	if want := "/customers/Acme%20Corp%2FEU"; got.Path != want {
-		t.Errorf("path = %s, want %s (the value escaped as one segment)", got.Path, want)
+	if want := "/customers/Acme%20Corp%2FEU"; got.URL.EscapedPath() != want {
+		t.Errorf("path = %s, want %s (the value escaped as one segment)", got.URL.EscapedPath(), want)
 	}
-	if want := "source=New"; got.RawQuery != want {
-		t.Errorf("query = %s, want %s", got.RawQuery, want)
+	if want := "source=New"; got.URL.RawQuery != want {
+		t.Errorf("query = %s, want %s", got.URL.RawQuery, want)
 	}
 	for name, want := range map[string]string{
 		"Authorization": "Bearer s3cr3t-crm-key",
@@ -394,7 +270,7 @@ func TestTriggers(t *testing.T) { eachDB(t, testTriggers) }
 
 func testTriggers(t *testing.T, db func(*server.Config)) {
 	nd := startNode(t, db)
-	rc := newReceiver(t, nil)
+	rc := servertest.NewReceiver(t, nil)
 	nd.must(201, "POST", "/api/v1/collections", leads, nil)
 	mk := func(name string, trig map[string]any) string {
 		var a map[string]any
@@ -451,7 +327,7 @@ func testTriggers(t *testing.T, db func(*server.Config)) {
 			}
 		}
 	}
-	if got := rc.count(); got != 8 {
+	if got := rc.Count(); got != 8 {
 		t.Errorf("receiver got %d requests, want 8", got)
 	}
 }
@@ -518,7 +394,7 @@ func TestStartFailsCleanly(t *testing.T) {
 	first := startNode(t)
 	dir := t.TempDir()
 	_, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, Listen: first.n.Addr, BootstrapAPIKey: adminKey,
+		DataDir: dir, Listen: first.Server.Addr, BootstrapAPIKey: servertest.AdminKey,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
 	})
 	if err == nil || !strings.Contains(err.Error(), "listen on") {
@@ -526,7 +402,7 @@ func TestStartFailsCleanly(t *testing.T) {
 	}
 	// The failed start released the data dir: another node can use it.
 	n, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, Listen: "127.0.0.1:0", BootstrapAPIKey: adminKey,
+		DataDir: dir, Listen: "127.0.0.1:0", BootstrapAPIKey: servertest.AdminKey,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
 	})
 	if err != nil {
@@ -544,7 +420,7 @@ func TestOwnAddressIsBlocked(t *testing.T) {
 	var a map[string]any
 	nd.must(201, "POST", "/api/v1/automations", map[string]any{
 		"name": "loop", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
-		"steps": []any{map[string]any{"type": "call_api", "url": nd.base + "/api/v1/collections"}},
+		"steps": []any{map[string]any{"type": "call_api", "url": nd.Base + "/api/v1/collections"}},
 	}, &a)
 	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "x"}}, nil)
 	runs := nd.waitRuns(a["id"].(string), 1)
@@ -552,5 +428,36 @@ func TestOwnAddressIsBlocked(t *testing.T) {
 	att := run["steps"].([]any)[0].(map[string]any)["attempts"].([]any)[0].(map[string]any)
 	if class := att["error"].(map[string]any)["class"]; class != "blocked_destination" {
 		t.Errorf("class = %v, want blocked_destination", class)
+	}
+}
+
+// TestDefinitionsCacheFollowsChanges: the node caches collections and the
+// automations of a collection; a save on the node is seen by the next
+// record write, also after the cache was filled.
+func TestDefinitionsCacheFollowsChanges(t *testing.T) { eachDB(t, testDefinitionsCacheFollowsChanges) }
+
+func testDefinitionsCacheFollowsChanges(t *testing.T, db func(*server.Config)) {
+	nd := startNode(t, db)
+	rc := servertest.NewReceiver(t, nil)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "before"}}, nil)
+	var a map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "added", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
+		"steps": []any{map[string]any{"type": "call_api", "url": rc.URL + "/{record.id}"}},
+	}, &a)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "after"}}, nil)
+	nd.waitRuns(a["id"].(string), 1)
+	a["enabled"] = false
+	delete(a, "warnings")
+	nd.must(200, "PUT", "/api/v1/automations/"+a["id"].(string), a, nil)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "disabled"}}, nil)
+	// A new field is accepted at once after the collection changes.
+	c := map[string]any{"name": "Leads", "stages": leads["stages"], "fields": append(leads["fields"].([]map[string]any), map[string]any{"key": "late", "type": "text"})}
+	nd.must(200, "PUT", "/api/v1/collections/leads", c, nil)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"late": "ok"}}, nil)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(nd.runsOf(a["id"].(string))); n != 1 {
+		t.Errorf("runs = %d, want 1 (none before the save, none after disabling)", n)
 	}
 }

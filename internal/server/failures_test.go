@@ -14,6 +14,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -39,6 +40,7 @@ import (
 
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/servertest"
 )
 
 // ---- history as the API returns it ----
@@ -102,31 +104,12 @@ func runFinished(status string) bool {
 
 // ---- small API helpers (no *testing.T, so goroutines may use them) ----
 
-// apiDo sends one API request and returns the status and the raw body.
+// apiDo sends one API request with the admin key and returns the status
+// and the raw body.
 func apiDo(base, method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
+	c := servertest.Client{Base: base, Key: servertest.AdminKey}
+	a, err := c.Send(context.Background(), method, path, body)
+	return a.Status, a.Body, err
 }
 
 func fetchRun(base, id string) (histRun, []byte, error) {
@@ -279,7 +262,7 @@ func startManualRun(nd *node, automationID string, fields map[string]any) string
 
 func readRun(nd *node, id string) histRun {
 	nd.t.Helper()
-	run, _, err := fetchRun(nd.base, id)
+	run, _, err := fetchRun(nd.Base, id)
 	if err != nil {
 		nd.t.Fatal(err)
 	}
@@ -297,13 +280,6 @@ func stallUntilDone() (stall func(r *http.Request), release func()) {
 		case <-ch:
 		}
 	}, func() { close(ch) }
-}
-
-// reqsOf returns a copy of the requests a receiver got.
-func reqsOf(rc *receiver) []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.reqs...)
 }
 
 // answerStatus answers with a status code and optional headers.
@@ -387,7 +363,7 @@ func TestFailureClassesInHistory(t *testing.T) {
 	stall, release := stallUntilDone()
 	big := `{"pad":"` + strings.Repeat("x", 2000) + `"}`
 	// The target of the redirect: it must never be reached.
-	forbidden := newReceiver(t, nil)
+	forbidden := servertest.NewReceiver(t, nil)
 	_, forbiddenPort, _ := net.SplitHostPort(forbidden.Listener.Addr().String())
 	refused := closedLoopbackPort(t)
 
@@ -506,15 +482,15 @@ func TestFailureClassesInHistory(t *testing.T) {
 	}
 
 	type started struct {
-		rc *receiver
+		rc *servertest.Receiver
 		w  *watch
 	}
 	runs := make([]started, len(cases))
 	for i, c := range cases {
 		nd := nodes[c.node]
-		var rc *receiver
+		var rc *servertest.Receiver
 		if c.answer != nil {
-			rc = newReceiver(t, c.answer)
+			rc = servertest.NewReceiver(t, c.answer)
 		}
 		step := map[string]any{"id": "call", "type": "call_api", "url": c.url}
 		if c.url == "" {
@@ -535,7 +511,7 @@ func TestFailureClassesInHistory(t *testing.T) {
 			fields = map[string]any{}
 		}
 		id := manualAutomation(nd, c.name, step)
-		runs[i] = started{rc: rc, w: watchRun(nd.base, startManualRun(nd, id, fields), 40*time.Second)}
+		runs[i] = started{rc: rc, w: watchRun(nd.Base, startManualRun(nd, id, fields), 40*time.Second)}
 	}
 	t.Cleanup(release) // before the receivers close
 
@@ -595,17 +571,17 @@ func TestFailureClassesInHistory(t *testing.T) {
 			}
 			if rc != nil {
 				want := c.sent * wantAttempts
-				if got := rc.count(); got != want {
+				if got := rc.Count(); got != want {
 					t.Errorf("the receiver got %d requests, want %d", got, want)
 				}
-				for _, r := range reqsOf(rc) {
+				for _, r := range rc.Requests() {
 					if v := r.Header.Get("X-Injected"); v != "" {
 						t.Errorf("header injected at the receiver: X-Injected = %q", v)
 					}
 				}
 			}
 			if c.node == "cidr" {
-				if got := forbidden.count(); got != 0 {
+				if got := forbidden.Count(); got != 0 {
 					t.Errorf("the redirect's target got %d requests, want 0", got)
 				}
 			}
@@ -662,17 +638,17 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 
 	type tc struct {
 		name     string
-		steps    func(a, b *receiver) []map[string]any
+		steps    func(a, b *servertest.Receiver) []map[string]any
 		a, b     http.HandlerFunc // receivers A and B (B may be nil)
 		status   string
 		attempts []int // attempts per step
 		sentA    int
 		sentB    int
 		class    string // the last attempt's class, when the run failed
-		check    func(t *testing.T, run histRun, a, b *receiver)
+		check    func(t *testing.T, run histRun, a, b *servertest.Receiver)
 	}
-	oneStep := func(extra map[string]any) func(a, b *receiver) []map[string]any {
-		return func(a, b *receiver) []map[string]any {
+	oneStep := func(extra map[string]any) func(a, b *servertest.Receiver) []map[string]any {
+		return func(a, b *servertest.Receiver) []map[string]any {
 			s := map[string]any{"id": "call", "type": "call_api", "method": "POST", "url": a.URL + "/hook",
 				"body": map[string]any{"contentType": "application/json", "fields": []any{map[string]any{"key": "name", "type": "string", "value": "{record.name}"}}}}
 			for k, v := range extra {
@@ -681,10 +657,10 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 			return []map[string]any{s}
 		}
 	}
-	sameKeys := func(t *testing.T, run histRun, rc *receiver, stepID string) {
+	sameKeys := func(t *testing.T, run histRun, rc *servertest.Receiver, stepID string) {
 		t.Helper()
 		want := run.ID + "." + stepID
-		for i, r := range reqsOf(rc) {
+		for i, r := range rc.Requests() {
 			if k, id := r.Header.Get("Idempotency-Key"), r.Header.Get("Webhook-Id"); k != want || id != want {
 				t.Errorf("request %d: Idempotency-Key %q, webhook-id %q; want both %q", i+1, k, id, want)
 			}
@@ -695,7 +671,7 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 			name: "500, 500, then 200", steps: oneStep(nil),
 			a:      answerSequence(answerStatus(500), answerStatus(500), answerStatus(200)),
 			status: "succeeded", attempts: []int{3}, sentA: 3,
-			check: func(t *testing.T, run histRun, a, b *receiver) {
+			check: func(t *testing.T, run histRun, a, b *servertest.Receiver) {
 				sameKeys(t, run, a, "call")
 				for i, at := range run.Steps[0].Attempts {
 					wantClass, wantStatus := "http_5xx", 500
@@ -713,7 +689,7 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 						t.Errorf("attempt %d: response %+v, want status %d", at.N, at.Response, wantStatus)
 					}
 				}
-				for i, r := range reqsOf(a) {
+				for i, r := range a.Requests() {
 					if string(r.Body) != `{"name":"Acme"}` {
 						t.Errorf("request %d body = %s, want the same body on every attempt", i+1, r.Body)
 					}
@@ -722,7 +698,7 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 		},
 		{
 			name: "step 2 fails then succeeds; step 1 is not sent again",
-			steps: func(a, b *receiver) []map[string]any {
+			steps: func(a, b *servertest.Receiver) []map[string]any {
 				return []map[string]any{
 					{"id": "first", "type": "call_api", "url": a.URL + "/a", "response": map[string]any{"type": "json", "schema": []any{
 						map[string]any{"pointer": "/id", "field": "aId", "required": true},
@@ -734,14 +710,14 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 			a:      answerJSON(`{"id":"A-1"}`),
 			b:      answerSequence(answerStatus(500), answerStatus(200)),
 			status: "succeeded", attempts: []int{1, 2}, sentA: 1, sentB: 2,
-			check: func(t *testing.T, run histRun, a, b *receiver) {
+			check: func(t *testing.T, run histRun, a, b *servertest.Receiver) {
 				if got := run.Fields["aId"]; got != "A-1" {
 					t.Errorf("run fields = %v, want aId A-1 (captured by step 1, kept)", run.Fields)
 				}
 				sameKeys(t, run, b, "second")
-				for i, r := range reqsOf(b) {
-					if r.Path != "/b/A-1" || string(r.Body) != "from A-1" {
-						t.Errorf("step 2 request %d: %s %q, want /b/A-1 \"from A-1\" (the captured field)", i+1, r.Path, r.Body)
+				for i, r := range b.Requests() {
+					if r.URL.EscapedPath() != "/b/A-1" || string(r.Body) != "from A-1" {
+						t.Errorf("step 2 request %d: %s %q, want /b/A-1 \"from A-1\" (the captured field)", i+1, r.URL.EscapedPath(), r.Body)
 					}
 				}
 				if s := run.Steps[0]; s.Status != "succeeded" {
@@ -771,17 +747,17 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 		},
 	}
 	type started struct {
-		a, b *receiver
+		a, b *servertest.Receiver
 		w    *watch
 	}
 	runs := make([]started, len(cases))
 	for i, c := range cases {
-		s := started{a: newReceiver(t, c.a)}
+		s := started{a: servertest.NewReceiver(t, c.a)}
 		if c.b != nil {
-			s.b = newReceiver(t, c.b)
+			s.b = servertest.NewReceiver(t, c.b)
 		}
 		id := manualAutomation(nd, c.name, c.steps(s.a, s.b)...)
-		s.w = watchRun(nd.base, startManualRun(nd, id, map[string]any{"name": "Acme"}), 40*time.Second)
+		s.w = watchRun(nd.Base, startManualRun(nd, id, map[string]any{"name": "Acme"}), 40*time.Second)
 		runs[i] = s
 	}
 	for i, c := range cases {
@@ -817,11 +793,11 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 					t.Errorf("run error = %+v, want %s", run.Error, c.class)
 				}
 			}
-			if got := s.a.count(); got != c.sentA {
+			if got := s.a.Count(); got != c.sentA {
 				t.Errorf("receiver A got %d requests, want %d", got, c.sentA)
 			}
 			if s.b != nil {
-				if got := s.b.count(); got != c.sentB {
+				if got := s.b.Count(); got != c.sentB {
 					t.Errorf("receiver B got %d requests, want %d", got, c.sentB)
 				}
 			}
@@ -837,9 +813,9 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 func TestRetryIsNotLaterThanHistorySays(t *testing.T) {
 	t.Parallel()
 	nd := flNode(t, retrySchedule(50*time.Millisecond, 100*time.Millisecond))
-	rc := newReceiver(t, answerSequence(answerStatus(503, "Retry-After", "1"), answerStatus(500), answerStatus(200)))
+	rc := servertest.NewReceiver(t, answerSequence(answerStatus(503, "Retry-After", "1"), answerStatus(500), answerStatus(200)))
 	id := manualAutomation(nd, "late", map[string]any{"type": "call_api", "url": rc.URL})
-	w := watchRun(nd.base, startManualRun(nd, id, nil), 30*time.Second)
+	w := watchRun(nd.Base, startManualRun(nd, id, nil), 30*time.Second)
 	run := w.wait(t)
 	if run.Status != "succeeded" || len(run.Steps[0].Attempts) != 3 {
 		t.Fatalf("run %s with %d attempts, want succeeded with 3", run.Status, len(run.Steps[0].Attempts))
@@ -885,8 +861,8 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 
 	// Started together; checked in order below.
 	var bOK atomic.Bool
-	rcA := newReceiver(t, answerJSON(`{"id":"A-7"}`))
-	rcB := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	rcA := servertest.NewReceiver(t, answerJSON(`{"id":"A-7"}`))
+	rcB := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		if !bOK.Load() {
 			w.WriteHeader(500)
 			return
@@ -899,12 +875,12 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 	)
 	twoStepRun := startManualRun(nd, twoStep, nil)
 
-	rcWait := newReceiver(t, answerStatus(500))
+	rcWait := servertest.NewReceiver(t, answerStatus(500))
 	waiting := manualAutomation(nd, "waits", map[string]any{"id": "w", "type": "call_api", "url": rcWait.URL})
 	waitingRun := startManualRun(nd, waiting, nil)
 
-	rcOld := newReceiver(t, answerStatus(404))
-	rcNew := newReceiver(t, answerStatus(200))
+	rcOld := servertest.NewReceiver(t, answerStatus(404))
+	rcNew := servertest.NewReceiver(t, answerStatus(200))
 	fixDoc := map[string]any{
 		"name": "to fix", "collection": "leads", "trigger": map[string]any{"type": "manual"},
 		"steps": []any{map[string]any{"id": "send", "type": "call_api", "url": rcOld.URL + "/old"}},
@@ -932,10 +908,10 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 		}
 		nd.waitRun(twoStepRun, "succeeded")
 		h = readRun(nd, twoStepRun)
-		if got := rcA.count(); got != 1 {
+		if got := rcA.Count(); got != 1 {
 			t.Errorf("step a's receiver got %d requests, want 1 (a succeeded step never runs again)", got)
 		}
-		if got := rcB.count(); got != 2 {
+		if got := rcB.Count(); got != 2 {
 			t.Errorf("step b's receiver got %d requests, want 2", got)
 		}
 		if n := len(h.Steps[0].Attempts); n != 1 {
@@ -952,12 +928,12 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 			t.Errorf("run fields = %v, want aId A-7 kept from step a", h.Fields)
 		}
 		want := twoStepRun + ".b"
-		for i, r := range reqsOf(rcB) {
+		for i, r := range rcB.Requests() {
 			if k := r.Header.Get("Idempotency-Key"); k != want || r.Header.Get("Webhook-Id") != want {
 				t.Errorf("step b request %d: Idempotency-Key %q, webhook-id %q, want %q", i+1, k, r.Header.Get("Webhook-Id"), want)
 			}
-			if r.Path != "/b/A-7" {
-				t.Errorf("step b request %d path %s, want /b/A-7", i+1, r.Path)
+			if r.URL.EscapedPath() != "/b/A-7" {
+				t.Errorf("step b request %d path %s, want /b/A-7", i+1, r.URL.EscapedPath())
 			}
 		}
 		t.Logf("step b: %s", attemptOffsets(h.Steps[1]))
@@ -991,7 +967,7 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 		if s := h.Steps[0]; s.Status != "cancelled" || s.NextAttemptAt != nil || len(s.Attempts) != 1 {
 			t.Errorf("step: status %s, nextAttemptAt %v, %d attempts; want cancelled, null, 1", s.Status, s.NextAttemptAt, len(s.Attempts))
 		}
-		if got := rcWait.count(); got != 1 {
+		if got := rcWait.Count(); got != 1 {
 			t.Errorf("the receiver got %d requests, want 1: nothing after the cancel", got)
 		}
 		conflict(t, nd, "/api/v1/runs/"+waitingRun+"/cancel") // finished
@@ -1009,8 +985,8 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 		if h.AutomationVersion != int64(saved["version"].(float64)) {
 			t.Errorf("run automationVersion = %d, want the fixed version %v", h.AutomationVersion, saved["version"])
 		}
-		if rcOld.count() != 1 || rcNew.count() != 1 {
-			t.Errorf("old URL got %d requests, new URL %d; want 1 and 1", rcOld.count(), rcNew.count())
+		if rcOld.Count() != 1 || rcNew.Count() != 1 {
+			t.Errorf("old URL got %d requests, new URL %d; want 1 and 1", rcOld.Count(), rcNew.Count())
 		}
 		at := h.Steps[0].Attempts
 		if len(at) != 2 || at[0].N != 1 || at[1].N != 2 {
@@ -1019,7 +995,7 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 		if !strings.HasSuffix(at[0].Request.URL, "/old") || !strings.HasSuffix(at[1].Request.URL, "/new") {
 			t.Errorf("history URLs %s then %s, want /old then /new", at[0].Request.URL, at[1].Request.URL)
 		}
-		if oldReqs, newReqs := reqsOf(rcOld), reqsOf(rcNew); len(newReqs) == 1 && len(oldReqs) == 1 {
+		if oldReqs, newReqs := rcOld.Requests(), rcNew.Requests(); len(newReqs) == 1 && len(oldReqs) == 1 {
 			if a, b := oldReqs[0].Header.Get("Idempotency-Key"), newReqs[0].Header.Get("Idempotency-Key"); a != b || a != fixRun+".send" {
 				t.Errorf("Idempotency-Key %q then %q, want both %q", a, b, fixRun+".send")
 			}
@@ -1047,7 +1023,7 @@ func TestSigningVerifiesWithTheOfficialLibrary(t *testing.T) {
 	other := make([]byte, 32)
 	_, _ = rand.Read(other)
 	wrong, _ := standardwebhooks.NewWebhook("whsec_" + base64.StdEncoding.EncodeToString(other))
-	rc := newReceiver(t, nil)
+	rc := servertest.NewReceiver(t, nil)
 
 	doc := map[string]any{
 		"name": "signed", "collection": "leads", "trigger": map[string]any{"type": "manual"},
@@ -1065,7 +1041,7 @@ func TestSigningVerifiesWithTheOfficialLibrary(t *testing.T) {
 	verify := func(t *testing.T, name string) {
 		t.Helper()
 		runID := startManualRun(nd.forT(t), id, map[string]any{"name": name, "value": 12.5})
-		got := rc.next(t)
+		got := rc.Next(t)
 		if err := verifier.Verify(got.Body, got.Header); err != nil {
 			t.Errorf("standardwebhooks Verify: %v (headers %v, body %s)", err, got.Header, got.Body)
 		}
@@ -1084,7 +1060,7 @@ func TestSigningVerifiesWithTheOfficialLibrary(t *testing.T) {
 	t.Run("verifies", func(t *testing.T) { verify(t, "first") })
 
 	var fetched map[string]any
-	_, raw, err := apiDo(nd.base, "GET", "/api/v1/automations/"+id, nil)
+	_, raw, err := apiDo(nd.Base, "GET", "/api/v1/automations/"+id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1183,10 +1159,10 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	// The receiver echoes everything it got back in an error, once.
-	var self atomic.Pointer[receiver]
-	rc := newReceiver(t, answerSequence(
+	var self atomic.Pointer[servertest.Receiver]
+	rc := servertest.NewReceiver(t, answerSequence(
 		func(w http.ResponseWriter, r *http.Request) {
-			got := reqsOf(self.Load()) // newReceiver has read the body
+			got := self.Load().Requests() // the receiver has recorded the body
 			echo(w, r, got[len(got)-1].Body)
 		},
 		func(w http.ResponseWriter, r *http.Request) {
@@ -1200,7 +1176,7 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 	var answers [][]byte
 	keep := func(method, path string, body any, want int) []byte {
 		t.Helper()
-		got, data, err := apiDo(nd.base, method, path, body)
+		got, data, err := apiDo(nd.Base, method, path, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1235,7 +1211,7 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 	}
 
 	runID := startManualRun(nd, created.ID, map[string]any{"name": "Acme"})
-	run := watchRun(nd.base, runID, 30*time.Second).wait(t)
+	run := watchRun(nd.Base, runID, 30*time.Second).wait(t)
 	if run.Status != "succeeded" || len(run.Steps[0].Attempts) != 2 {
 		t.Fatalf("run %s with %d attempts, want succeeded after 2", run.Status, len(run.Steps[0].Attempts))
 	}
@@ -1244,12 +1220,12 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 		t.Errorf("attempt 1 = %+v, want the echoing 500", first)
 	}
 	// The receiver did get the secret, everywhere it was used.
-	got := reqsOf(rc)[0]
+	got := rc.Requests()[0]
 	if got.Header.Get("Authorization") != "Bearer "+value {
 		t.Errorf("the receiver got Authorization %q, want the secret", got.Header.Get("Authorization"))
 	}
-	if q, _ := url.ParseQuery(got.RawQuery); q.Get("token") != value {
-		t.Errorf("the receiver got query %q, want token = the secret", got.RawQuery)
+	if q, _ := url.ParseQuery(got.URL.RawQuery); q.Get("token") != value {
+		t.Errorf("the receiver got query %q, want token = the secret", got.URL.RawQuery)
 	}
 	var sent map[string]any
 	if err := json.Unmarshal(got.Body, &sent); err != nil || sent["token"] != value || sent["note"] != "key="+value+";" {
@@ -1314,7 +1290,7 @@ func TestCapturedFieldsDoNotLeakSecrets(t *testing.T) {
 	nd := flNode(t)
 	value := "cap-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	nd.must(204, "PUT", "/api/v1/secrets/TOKEN", map[string]any{"value": value}, nil)
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	rc := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"you": r.Header.Get("X-Token")})
 	})
@@ -1323,11 +1299,11 @@ func TestCapturedFieldsDoNotLeakSecrets(t *testing.T) {
 		"response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/you", "field": "you"}}}})
 	runID := startManualRun(nd, id, nil)
 	nd.waitRun(runID, "succeeded")
-	_, raw, err := apiDo(nd.base, "GET", "/api/v1/runs/"+runID, nil)
+	_, raw, err := apiDo(nd.Base, "GET", "/api/v1/runs/"+runID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := reqsOf(rc)[0].Header.Get("X-Token"); got != value {
+	if got := rc.Requests()[0].Header.Get("X-Token"); got != value {
 		t.Fatalf("the receiver got X-Token %q, want the secret", got)
 	}
 	if strings.Contains(string(raw), value) {
@@ -1421,7 +1397,7 @@ func TestStepTimeoutBoundsTheRun(t *testing.T) {
 		id := manualAutomation(nd, c.name, map[string]any{"type": "call_api", "url": c.url, "timeoutSeconds": 1, "maxAttempts": 1,
 			"response": map[string]any{"type": "text", "field": "reply"}})
 		begin := time.Now()
-		runs[i] = started{w: watchRun(nd.base, startManualRun(nd, id, nil), 20*time.Second), begin: begin}
+		runs[i] = started{w: watchRun(nd.Base, startManualRun(nd, id, nil), 20*time.Second), begin: begin}
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -167,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cat := catalog.New(n.Store, box, automation.Options{})
+	cat := catalog.New(n.Store, box, automation.Options{}, n.Store.Kind() == "postgres")
 	fire := trigger.New(cat, log)
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse

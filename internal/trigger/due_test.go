@@ -41,7 +41,7 @@ func newDueFixture(t *testing.T) *dueFixture {
 	}
 	t.Cleanup(func() { st.Close(context.Background()) })
 	box, _ := secret.NewBox(make([]byte, 32))
-	cat := catalog.New(st, box, automation.Options{})
+	cat := catalog.New(st, box, automation.Options{}, false)
 	log := slog.New(slog.DiscardHandler)
 	f := &dueFixture{t: t, st: st, cat: cat, fire: trigger.New(cat, log), clk: &clock{time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
 	f.scan = trigger.NewScanner(st, f.fire, cat, f.clk.now, log)

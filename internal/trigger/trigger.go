@@ -48,7 +48,7 @@ type Candidates struct {
 // Candidates loads the enabled automations of a collection from the read
 // pool.
 func (f *Firer) Candidates(ctx context.Context, orgID, collection string) (*Candidates, error) {
-	list, err := f.cat.Enabled(ctx, f.cat.Store(), orgID, collection)
+	list, err := f.cat.EnabledCached(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
 	}

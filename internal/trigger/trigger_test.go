@@ -33,7 +33,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(st, box, automation.Options{})
+	cat := catalog.New(st, box, automation.Options{}, false)
 	f := &fixture{st: st, fire: trigger.New(cat, slog.New(slog.DiscardHandler))}
 	coll := &record.Collection{Key: "leads", Name: "Leads", Fields: []record.Field{{Key: "name", Type: record.Text}}, Stages: []string{"New"}}
 	err = st.Write(ctx, func(tx *store.Tx) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/autohook/autohook/internal/servertest"
 )
 
 var screenshots = flag.String("screenshots", "", "write a PNG of each main page (1280×900) to this folder")
@@ -200,22 +201,13 @@ func (b *browser) rightClick(sel string) {
 // receiver is the remote end of Call API: it records what arrives and
 // answers like a CRM.
 type receiver struct {
-	*httptest.Server
-	got     chan received
+	*servertest.Receiver
 	release chan struct{} // each request to /slow/… waits for one
 }
 
-type received struct {
-	Method, Path string
-	Header       http.Header
-	Body         string
-}
-
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{got: make(chan received, 20), release: make(chan struct{})}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.got <- received{Method: req.Method, Path: req.URL.Path, Header: req.Header.Clone(), Body: string(body)}
+	r := &receiver{release: make(chan struct{})}
+	r.Receiver = servertest.NewReceiver(t, func(w http.ResponseWriter, req *http.Request) {
 		if strings.HasPrefix(req.URL.Path, "/slow/") {
 			select {
 			case <-r.release:
@@ -224,20 +216,8 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"success":true,"data":{"externalId":"EXT-12345","status":"created"}}`)
-	}))
-	t.Cleanup(r.Close)
+	})
 	return r
-}
-
-func (r *receiver) next(t *testing.T) received {
-	t.Helper()
-	select {
-	case got := <-r.got:
-		return got
-	case <-time.After(15 * time.Second):
-		t.Fatal("no request reached the receiver within 15 s")
-		return received{}
-	}
 }
 
 // TestBrowser walks through the product as a new user: sign in, create a
@@ -249,7 +229,7 @@ func (r *receiver) next(t *testing.T) received {
 func TestBrowser(t *testing.T) {
 	n := startNode(t)
 	recv := newReceiver(t)
-	b := newBrowser(t, n.base, 90*time.Second)
+	b := newBrowser(t, n.Base, 90*time.Second)
 
 	// Without a session every page leads to sign-in.
 	b.open("/settings/automations")
@@ -412,12 +392,12 @@ func TestBrowser(t *testing.T) {
 	b.waitText(".flash", "Record added")
 
 	// The request arrives at the receiver.
-	got := recv.next(t)
-	if got.Method != "POST" || got.Path != "/customers/Acme" || got.Header.Get("Authorization") != "Bearer crm-secret-123" {
-		t.Errorf("received %s %s Authorization %q", got.Method, got.Path, got.Header.Get("Authorization"))
+	got := recv.Next(t)
+	if got.Method != "POST" || got.URL.Path != "/customers/Acme" || got.Header.Get("Authorization") != "Bearer crm-secret-123" {
+		t.Errorf("received %s %s Authorization %q", got.Method, got.URL.Path, got.Header.Get("Authorization"))
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(got.Body), &body); err != nil {
+	if err := json.Unmarshal(got.Body, &body); err != nil {
 		t.Fatalf("body %q: %v", got.Body, err)
 	}
 	if body["customerName"] != "Acme" || body["orderValue"] != 1500.0 || body["isNewCustomer"] != true {
@@ -468,10 +448,8 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("dry run lacks %q:\n%s", want, res)
 		}
 	}
-	select {
-	case r := <-recv.got:
-		t.Errorf("the dry run sent a request: %s %s", r.Method, r.Path)
-	default:
+	if r, ok := recv.Poll(); ok {
+		t.Errorf("the dry run sent a request: %s %s", r.Method, r.URL.Path)
 	}
 	b.screenshot("automation-test")
 	// Sending shows the response and the fields the steps would set.
@@ -480,7 +458,7 @@ func TestBrowser(t *testing.T) {
 	if res := b.text("#test-results"); !strings.Contains(res, "EXT-12345") || !strings.Contains(strings.ToLower(res), "fields it would set") {
 		t.Errorf("sent test lacks the response or fields:\n%s", res)
 	}
-	recv.next(t)
+	recv.Next(t)
 
 	// A manual automation runs from a record's right-click menu, and the
 	// menu shows how the run went.
@@ -494,8 +472,8 @@ func TestBrowser(t *testing.T) {
 	b.do("record menu", chromedp.WaitVisible(chromedp.CSS(`#records .menu.open`)))
 	b.screenshot("records-menu")
 	b.do("enter on the first item", chromedp.KeyEvent("\r")) // focus is on its first item: ▶ Ping CRM
-	if r := recv.next(t); !strings.HasPrefix(r.Path, "/slow/rec_") {
-		t.Errorf("manual run requested %s", r.Path)
+	if r := recv.Next(t); !strings.HasPrefix(r.URL.Path, "/slow/rec_") {
+		t.Errorf("manual run requested %s", r.URL.Path)
 	}
 	b.waitText("#toasts", "Running")
 	recv.release <- struct{}{}
@@ -514,7 +492,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after ↓ ↑ the focused item is %q", got)
 	}
 	b.do("run it", chromedp.KeyEvent("\r"))
-	recv.next(t)
+	recv.Next(t)
 	b.waitText("#toasts", "Running")
 	b.open("/settings/automations/" + ping.ID + "/history")
 	b.waitText("#runs", "succeeded") // the first run

@@ -1,89 +1,47 @@
 package webui_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/servertest"
 )
 
-const (
-	adminKey      = "ahk_webui-test-admin-key-0123"
-	adminPassword = "correct horse battery"
-)
+const adminPassword = "correct horse battery"
 
 // node is a real Autohook server for a test, on port 0 with its own data
-// dir, as `autohook serve` runs it.
+// dir, as `autohook serve` runs it (servertest.Start), with a web UI admin
+// and the default rate limit.
 type node struct {
-	t    *testing.T
-	base string
+	*servertest.Node
+	t *testing.T
 }
 
 func startNode(t *testing.T) *node {
 	t.Helper()
-	n, err := server.Start(context.Background(), server.Config{
-		DataDir:              t.TempDir(),
-		Listen:               "127.0.0.1:0",
-		BootstrapAPIKey:      adminKey,
-		AdminPassword:        adminPassword,
-		AllowPrivateNetworks: true,
-		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Out:                  io.Discard,
+	n := servertest.Start(t, func(c *server.Config) {
+		c.AdminPassword = adminPassword
+		c.RateLimit = 0 // the default
 	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return &node{t: t, base: "http://" + n.Addr}
+	return &node{Node: n, t: t}
 }
 
-// api calls the JSON API with the admin key and decodes the answer into out.
+// api calls the JSON API with the admin key, fails the test unless the
+// status is below 300, and decodes the answer into out.
 func (n *node) api(method, path string, body any, out any) int {
 	n.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			n.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
+	a := n.Do(n.t, method, "/api/v1"+path, body)
+	if a.Status >= 300 {
+		n.t.Fatalf("%s %s: %d %s", method, path, a.Status, a.Body)
 	}
-	req, err := http.NewRequest(method, n.base+"/api/v1"+path, rd)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		n.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			n.t.Fatalf("decode %s: %v", data, err)
-		}
-	}
-	return resp.StatusCode
+	a.Decode(n.t, out)
+	return a.Status
 }
 
 // client is a browser without script: a cookie jar, no redirects followed.
@@ -95,7 +53,7 @@ type client struct {
 
 func (n *node) client() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: n.t, base: n.base, http: &http.Client{
+	return &client{t: n.t, base: n.Base, http: &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}

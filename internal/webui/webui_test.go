@@ -54,7 +54,7 @@ func TestPagesRedirectToSignInWithoutSession(t *testing.T) {
 		}
 	}
 	// The script's JSON requests get 401 rather than a page.
-	req, _ := http.NewRequest(http.MethodGet, n.base+"/settings/runs/run_x/status", nil)
+	req, _ := http.NewRequest(http.MethodGet, n.Base+"/settings/runs/run_x/status", nil)
 	req.Header.Set("Accept", "application/json")
 	if resp := c.do(req); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET status as JSON: %d, want 401", resp.StatusCode)
@@ -128,7 +128,7 @@ func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
 	c := n.client()
 	login := c.get("/login")
 	form := url.Values{"csrf": {csrf(t, login.Body)}, "login": {"admin"}, "password": {adminPassword}}
-	req, _ := http.NewRequest(http.MethodPost, n.base+"/login", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, n.Base+"/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	resp := c.do(req)
@@ -182,7 +182,7 @@ func TestCSRFRefused(t *testing.T) {
 		t.Errorf("a refused post stored a secret: %v", secrets.Items)
 	}
 	// The header works for the script's requests; the form field for forms.
-	req, _ := http.NewRequest(http.MethodPost, n.base+"/settings/secrets", strings.NewReader("name=KEY&value=v"))
+	req, _ := http.NewRequest(http.MethodPost, n.Base+"/settings/secrets", strings.NewReader("name=KEY&value=v"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-CSRF-Token", token)
 	if r := c.do(req); r.StatusCode != http.StatusSeeOther {
@@ -192,7 +192,7 @@ func TestCSRFRefused(t *testing.T) {
 		t.Errorf("POST with csrf field: %d, want 303", r.StatusCode)
 	}
 	// A cross-site post is refused even before the token is checked.
-	req, _ = http.NewRequest(http.MethodPost, n.base+"/settings/secrets", strings.NewReader("name=KEY3&value=v&csrf="+url.QueryEscape(token)))
+	req, _ = http.NewRequest(http.MethodPost, n.Base+"/settings/secrets", strings.NewReader("name=KEY3&value=v&csrf="+url.QueryEscape(token)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	if r := c.do(req); r.StatusCode != http.StatusForbidden {
