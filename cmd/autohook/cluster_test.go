@@ -622,7 +622,7 @@ func (c *cluster) start(name, dataDir string, workers int) *proc {
 		"AUTOHOOK_ALLOW_PRIVATE_NETWORKS=true",
 		"AUTOHOOK_SECRET_KEY="+base64.StdEncoding.EncodeToString([]byte(clusterSecretRaw)),
 	)
-	return startProc(c.t, c.bin, c.tmp, name, env, "serve", "--data-dir", dataDir, "--listen", freeAddr(c.t),
+	return startProc(c.t, c.bin, c.tmp, name, env, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
 		"--max-workers", strconv.Itoa(workers), "--rate-limit", "0", "--db-conns", "12")
 }
 

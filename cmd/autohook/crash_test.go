@@ -303,7 +303,7 @@ func crashEnv() []string {
 // tmp/name.stderr, and waits until it is ready.
 func startServe(t *testing.T, bin, tmp, dataDir, name string) *proc {
 	t.Helper()
-	p := startProc(t, bin, tmp, name, crashEnv(), "serve", "--data-dir", dataDir, "--listen", freeAddr(t), "--rate-limit", "0",
+	p := startProc(t, bin, tmp, name, crashEnv(), "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--rate-limit", "0",
 		"--max-workers", fmt.Sprint(crashMaxWorkers))
 	p.waitReady(t, crashReadyWait)
 	return p
@@ -315,7 +315,7 @@ func checkSecondProcessRefused(t *testing.T, bin, tmp, dataDir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--listen", freeAddr(t))
+	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	cmd.Env = crashEnv()
 	cmd.WaitDelay = 2 * time.Second
 	dieWithParent(cmd)

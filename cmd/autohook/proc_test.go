@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,18 +96,6 @@ func dieWithParent(cmd *exec.Cmd) {
 		f.Set(reflect.ValueOf(syscall.SIGKILL))
 	}
 	cmd.SysProcAttr = attr
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // proc is a running `autohook serve`.
