@@ -117,9 +117,10 @@ func (b *sqliteBackend) newPromoter() *promoter {
 					append(promotedKinds, time.Now().UTC().Format(sqliteTimeFormat))...)
 				return err
 			})
-			if err == nil && n > 0 {
-				b.driver.notifyInsert()
-			}
+			// Wake the workers even when nothing was promoted here: River's
+			// own pass may have promoted the job a moment before, and its
+			// notification goes through the 50 ms poll at best.
+			b.driver.notifyInsert()
 			return n, err
 		},
 		nextDue: func(ctx context.Context) (time.Time, error) {
@@ -138,10 +139,12 @@ func (b *pgBackend) newPromoter() *promoter {
 		poll: time.Second,
 		promote: func(ctx context.Context) (int64, error) {
 			tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN ($1, $2) AND unique_key IS NULL AND scheduled_at <= now()`, promotedKinds...)
-			if err != nil || tag.RowsAffected() == 0 {
+			if err != nil {
 				return 0, err
 			}
-			// River's producers listen on <schema>.river_insert.
+			// Wake the workers (River's producers listen on
+			// <schema>.river_insert), also when River's own pass promoted
+			// the job a moment before.
 			_, err = b.pool.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue":"default"}')`)
 			return tag.RowsAffected(), err
 		},
