@@ -20,22 +20,17 @@ import (
 
 type defKey struct{ org, coll string }
 
-type collEntry struct {
-	c   *record.Collection
+type entry[T any] struct {
+	v   T
 	gen uint64
-}
-
-type enabledEntry struct {
-	list []*automation.Compiled
-	gen  uint64
 }
 
 type defs struct {
 	mu      sync.Mutex
 	gen     uint64
 	off     bool // nodes share the database: no caching
-	colls   map[defKey]collEntry
-	enabled map[defKey]enabledEntry
+	colls   map[defKey]entry[*record.Collection]
+	enabled map[defKey]entry[[]*automation.Compiled]
 }
 
 // Invalidate forgets cached collections and automation lists; call it when
@@ -43,57 +38,43 @@ type defs struct {
 func (c *Catalog) Invalidate() {
 	c.defs.mu.Lock()
 	c.defs.gen++
-	c.defs.colls = map[defKey]collEntry{}
-	c.defs.enabled = map[defKey]enabledEntry{}
+	c.defs.colls = map[defKey]entry[*record.Collection]{}
+	c.defs.enabled = map[defKey]entry[[]*automation.Compiled]{}
 	c.defs.mu.Unlock()
 }
 
-func (d *defs) fresh(gen uint64) bool { return !d.off && gen == d.gen }
+// cached returns m[k] when it is current, else load's result, remembered
+// unless an Invalidate happened meanwhile.
+func cached[T any](d *defs, m func() map[defKey]entry[T], k defKey, load func() (T, error)) (T, error) {
+	d.mu.Lock()
+	e, ok := m()[k]
+	gen := d.gen
+	d.mu.Unlock()
+	if ok && !d.off && e.gen == gen {
+		return e.v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	d.mu.Lock()
+	if !d.off && gen == d.gen && len(m()) < MaxEntries {
+		m()[k] = entry[T]{v: v, gen: gen}
+	}
+	d.mu.Unlock()
+	return v, nil
+}
 
 // Collection returns a collection's definition, cached. The result is
 // shared: do not change it.
 func (c *Catalog) Collection(ctx context.Context, orgID, key string) (*record.Collection, error) {
-	k := defKey{orgID, key}
-	c.defs.mu.Lock()
-	e, ok := c.defs.colls[k]
-	gen := c.defs.gen
-	if ok && c.defs.fresh(e.gen) {
-		c.defs.mu.Unlock()
-		return e.c, nil
-	}
-	c.defs.mu.Unlock()
-	coll, err := c.st.Collection(ctx, orgID, key)
-	if err != nil {
-		return nil, err
-	}
-	c.defs.mu.Lock()
-	if !c.defs.off && gen == c.defs.gen && len(c.defs.colls) < MaxEntries {
-		c.defs.colls[k] = collEntry{c: coll, gen: gen}
-	}
-	c.defs.mu.Unlock()
-	return coll, nil
+	return cached(&c.defs, func() map[defKey]entry[*record.Collection] { return c.defs.colls }, defKey{orgID, key},
+		func() (*record.Collection, error) { return c.st.Collection(ctx, orgID, key) })
 }
 
 // EnabledCached returns the compiled, enabled automations of a collection
 // (every trigger type), cached like Collection.
 func (c *Catalog) EnabledCached(ctx context.Context, orgID, collection string) ([]*automation.Compiled, error) {
-	k := defKey{orgID, collection}
-	c.defs.mu.Lock()
-	e, ok := c.defs.enabled[k]
-	gen := c.defs.gen
-	if ok && c.defs.fresh(e.gen) {
-		c.defs.mu.Unlock()
-		return e.list, nil
-	}
-	c.defs.mu.Unlock()
-	list, err := c.Enabled(ctx, c.st, orgID, collection)
-	if err != nil {
-		return nil, err
-	}
-	c.defs.mu.Lock()
-	if !c.defs.off && gen == c.defs.gen && len(c.defs.enabled) < MaxEntries {
-		c.defs.enabled[k] = enabledEntry{list: list, gen: gen}
-	}
-	c.defs.mu.Unlock()
-	return list, nil
+	return cached(&c.defs, func() map[defKey]entry[[]*automation.Compiled] { return c.defs.enabled }, defKey{orgID, collection},
+		func() ([]*automation.Compiled, error) { return c.Enabled(ctx, c.st, orgID, collection) })
 }
