@@ -58,27 +58,17 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
 		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
 	}
-	due := a.Enabled && a.Trigger.Type == automation.RecordDue
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.SaveAutomation(ctx, orgID, a, sealed); err != nil {
 			return err
 		}
 		tx.OnCommit(s.cat.Invalidate)
-		// The due rows of the previous version go; an enabled record_due
-		// version gets its own below.
+		// The due rows of the previous version go; the due scanner builds
+		// an enabled record_due version's own within a second.
 		return tx.DeleteDueOf(ctx, orgID, a.ID)
 	})
 	if err != nil {
 		return nil, warnings, err
-	}
-	if due {
-		comp, err := s.cat.Get(ctx, orgID, a.ID, a.Version)
-		if err != nil {
-			return nil, warnings, err
-		}
-		if err := s.fire.RebuildDue(ctx, s.st, orgID, comp, s.now()); err != nil {
-			return nil, warnings, err
-		}
 	}
 	return a.Redacted(), warnings, nil
 }

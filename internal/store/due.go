@@ -94,3 +94,41 @@ func (o ops) NextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	return fromUS(*at), true, nil
 }
+
+// StaleDue is an enabled record_due automation whose due rows have not been
+// built for its current version.
+type StaleDue struct {
+	OrgID        string
+	AutomationID string
+	Version      int64
+	SavedAt      time.Time // when the version was saved: due values after it count
+}
+
+// StaleDueAutomations lists up to limit automations whose due rows need
+// building.
+func (o ops) StaleDueAutomations(ctx context.Context, limit int) ([]StaleDue, error) {
+	rs, err := o.q.query(ctx, `SELECT org_id, id, version, updated_at FROM automations WHERE trigger_type = ? AND enabled = ? AND due_version < version LIMIT ?`,
+		"record_due", true, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []StaleDue
+	for rs.Next() {
+		var s StaleDue
+		var saved int64
+		if err := rs.Scan(&s.OrgID, &s.AutomationID, &s.Version, &saved); err != nil {
+			return nil, err
+		}
+		s.SavedAt = fromUS(saved)
+		out = append(out, s)
+	}
+	return out, rs.Err()
+}
+
+// MarkDueBuilt records that the due rows of an automation's version are
+// built (unless a newer version was saved meanwhile).
+func (tx *Tx) MarkDueBuilt(ctx context.Context, orgID, automationID string, version int64) error {
+	_, err := tx.q.exec(ctx, `UPDATE automations SET due_version = ? WHERE org_id = ? AND id = ? AND version = ?`, version, orgID, automationID, version)
+	return err
+}

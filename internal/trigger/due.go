@@ -55,12 +55,14 @@ func syncDue(ctx context.Context, tx *store.Tx, orgID string, comp *automation.C
 	return nil
 }
 
-// RebuildDue computes the due rows of a record_due automation that was just
-// saved (created, changed or enabled), for every record of its collection,
-// in batches of short transactions so record writes are never held up for
-// long. Due values already past never fire. It stops early when the
-// automation has been changed again meanwhile (that save rebuilds).
-func (f *Firer) RebuildDue(ctx context.Context, st *store.Store, orgID string, comp *automation.Compiled, now time.Time) error {
+// RebuildDue computes the due rows of a record_due automation that was
+// saved (created, changed or enabled) at savedAt, for every record of its
+// collection, in batches of short transactions so record writes are never
+// held up for long. Due values already past at savedAt never fire; values
+// after it do, even if their time came while the rows were being built. It
+// stops early when the automation has been changed again meanwhile (that
+// save rebuilds), and marks the version built when done.
+func (f *Firer) RebuildDue(ctx context.Context, st *store.Store, orgID string, comp *automation.Compiled, savedAt time.Time) error {
 	page := store.Page{Limit: 500}
 	for {
 		var next string
@@ -84,9 +86,12 @@ func (f *Firer) RebuildDue(ctx context.Context, st *store.Store, orgID string, c
 			}
 			next = n
 			for _, rec := range recs {
-				if err := syncDue(ctx, tx, orgID, comp, rec, now); err != nil {
+				if err := syncDue(ctx, tx, orgID, comp, rec, savedAt); err != nil {
 					return err
 				}
+			}
+			if next == "" {
+				return tx.MarkDueBuilt(ctx, orgID, comp.ID, comp.Version)
 			}
 			return nil
 		})
@@ -119,8 +124,24 @@ func NewScanner(st *store.Store, fire *Firer, cat *catalog.Catalog, now func() t
 	return &Scanner{st: st, fire: fire, cat: cat, now: now, log: log, batch: 500}
 }
 
-// Tick fires everything due now and reports how many runs it created.
+// Tick builds the due rows of automations saved since the last tick, then
+// fires everything due now, and reports how many runs it created. Building
+// here rather than in the save makes it survive a crash: a version whose
+// rows are not all built stays marked so until they are.
 func (s *Scanner) Tick(ctx context.Context) (int, error) {
+	stale, err := s.st.StaleDueAutomations(ctx, 10)
+	if err != nil {
+		return 0, err
+	}
+	for _, sd := range stale {
+		comp, err := s.cat.Get(ctx, sd.OrgID, sd.AutomationID, sd.Version)
+		if err != nil {
+			return 0, err
+		}
+		if err := s.fire.RebuildDue(ctx, s.st, sd.OrgID, comp, sd.SavedAt); err != nil {
+			return 0, err
+		}
+	}
 	total := 0
 	for {
 		claimed, started := 0, 0

@@ -35,7 +35,8 @@ type dueFixture struct {
 func newDueFixture(t *testing.T) *dueFixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db")})
+	clk := &clock{time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	st, err := store.Open(ctx, store.Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db"), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func newDueFixture(t *testing.T) *dueFixture {
 	box, _ := secret.NewBox(make([]byte, 32))
 	cat := catalog.New(st, box, automation.Options{}, false)
 	log := slog.New(slog.DiscardHandler)
-	f := &dueFixture{t: t, st: st, cat: cat, fire: trigger.New(cat, log), clk: &clock{time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	f := &dueFixture{t: t, st: st, cat: cat, fire: trigger.New(cat, log), clk: clk}
 	f.scan = trigger.NewScanner(st, f.fire, cat, f.clk.now, log)
 	f.coll = &record.Collection{Key: "tasks", Name: "Tasks", Fields: []record.Field{
 		{Key: "due", Type: record.DateTime}, {Key: "day", Type: record.Date}, {Key: "note", Type: record.Text}}}
@@ -286,5 +287,39 @@ func TestDueManyRecords(t *testing.T) {
 	}
 	if got := len(f.runs()); got != 500 { // one page
 		t.Fatalf("listing: %d", got)
+	}
+}
+
+// TestDueRowsBuiltByTheScanner: the due rows of a saved automation are
+// built by the scanner, so a crash right after the save loses nothing; a
+// value that was ahead when the automation was saved fires even if its time
+// came before the rows were built, and one already past never does.
+func TestDueRowsBuiltByTheScanner(t *testing.T) {
+	f := newDueFixture(t)
+	ctx := context.Background()
+	soon := f.put(nil, map[string]any{"due": at(f.clk.now().Add(time.Second))})
+	later := f.put(nil, map[string]any{"due": at(f.clk.now().Add(time.Hour))})
+	f.put(nil, map[string]any{"due": at(f.clk.now().Add(-time.Minute))}) // already past: never
+	doc := &automation.Automation{Name: "due", Collection: "tasks", Enabled: true,
+		Trigger: automation.Trigger{Type: automation.RecordDue, Field: "due"},
+		Steps:   []automation.StepSpec{{Type: automation.TypeCallAPI, URL: "https://example.com/{record.id}"}}}
+	if _, _, err := automation.Compile(doc, f.coll, "", automation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Saved, and no rows built yet (as after a crash right after the save).
+	f.write(func(tx *store.Tx) error { return tx.SaveAutomation(ctx, f.org, doc, "") })
+	f.clk.advance(2 * time.Second)
+	if n := f.tick(); n != 1 {
+		t.Fatalf("first tick fired %d, want 1 (the value that came due while the rows were not built)", n)
+	}
+	if r := f.runs(); len(r) != 1 || r[0].RecordID != soon.ID {
+		t.Fatalf("runs = %v, want one for %s", r, soon.ID)
+	}
+	f.clk.advance(time.Hour)
+	if n := f.tick(); n != 1 {
+		t.Fatalf("an hour later fired %d, want 1", n)
+	}
+	if r := f.runs(); len(r) != 2 || r[0].RecordID != later.ID {
+		t.Fatalf("runs = %v, want the later one too", r)
 	}
 }
