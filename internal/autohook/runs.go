@@ -18,7 +18,8 @@ func (s *Service) Run(ctx context.Context, orgID, id string) (*automation.Run, e
 // Runs lists runs, newest first, without their attempts.
 func (s *Service) Runs(ctx context.Context, orgID string, f store.RunFilter, page store.Page) ([]*automation.Run, string, error) {
 	if f.AutomationID != "" {
-		if _, err := s.st.Automation(ctx, orgID, f.AutomationID); err != nil {
+		// Versions outlive a deleted automation, and so does its history.
+		if _, err := s.st.AutomationAt(ctx, orgID, f.AutomationID, 1); err != nil {
 			return nil, "", err
 		}
 	}

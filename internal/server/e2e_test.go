@@ -461,3 +461,24 @@ func testDefinitionsCacheFollowsChanges(t *testing.T, db func(*server.Config)) {
 		t.Errorf("runs = %d, want 1 (none before the save, none after disabling)", n)
 	}
 }
+
+// TestHistoryOutlivesItsAutomation: runs stay listed by automation after
+// the automation is deleted.
+func TestHistoryOutlivesItsAutomation(t *testing.T) {
+	t.Parallel()
+	nd := startNode(t)
+	nd.must(201, "POST", "/api/v1/collections", leads, nil)
+	var a, rec map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "m", "collection": "leads", "trigger": map[string]any{"type": "manual"},
+		"steps": []any{map[string]any{"type": "update_record", "set": []any{map[string]any{"field": "name", "value": "done"}}}},
+	}, &a)
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "x"}}, &rec)
+	nd.must(202, "POST", "/api/v1/automations/"+a["id"].(string)+"/runs", map[string]any{"recordId": rec["id"]}, nil)
+	nd.waitRuns(a["id"].(string), 1)
+	nd.must(204, "DELETE", "/api/v1/automations/"+a["id"].(string), nil, nil)
+	if runs := nd.runsOf(a["id"].(string)); len(runs) != 1 {
+		t.Errorf("runs of the deleted automation = %d, want 1", len(runs))
+	}
+	nd.must(404, "GET", "/api/v1/automations/aut_never/runs", nil, nil)
+}
