@@ -12,7 +12,19 @@ import (
 
 // Run returns a run with every attempt.
 func (s *Service) Run(ctx context.Context, orgID, id string) (*automation.Run, error) {
-	return s.st.RunWithAttempts(ctx, orgID, id)
+	run, err := s.st.RunWithAttempts(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	s.name(ctx, orgID, run)
+	return run, nil
+}
+
+// name fills in the name of the automation version a run belongs to.
+func (s *Service) name(ctx context.Context, orgID string, run *automation.Run) {
+	if comp, err := s.cat.Get(ctx, orgID, run.AutomationID, run.AutomationVersion); err == nil {
+		run.AutomationName = comp.Name
+	}
 }
 
 // Runs lists runs, newest first, without their attempts.
@@ -23,7 +35,14 @@ func (s *Service) Runs(ctx context.Context, orgID string, f store.RunFilter, pag
 			return nil, "", err
 		}
 	}
-	return s.st.Runs(ctx, orgID, f, page)
+	runs, next, err := s.st.Runs(ctx, orgID, f, page)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, r := range runs {
+		s.name(ctx, orgID, r)
+	}
+	return runs, next, nil
 }
 
 // RetryRun continues a failed or cancelled run from its first step that did
