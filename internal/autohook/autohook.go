@@ -58,7 +58,3 @@ func New(cfg Config) *Service {
 	}
 	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, log: cfg.Logger, now: cfg.Now}
 }
-
-// Store returns the store, for read-only views that need more than the
-// operations give.
-func (s *Service) Store() *store.Store { return s.st }

@@ -83,18 +83,6 @@ func (tx *Tx) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Due, er
 	return out, nil
 }
 
-// NextDue returns the earliest pending due time, if any.
-func (o ops) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var at *int64
-	if err := o.q.queryRow(ctx, `SELECT MIN(due_at) FROM due_triggers`).Scan(&at); err != nil {
-		return time.Time{}, false, err
-	}
-	if at == nil {
-		return time.Time{}, false, nil
-	}
-	return fromUS(*at), true, nil
-}
-
 // StaleDue is an enabled record_due automation whose due rows have not been
 // built for its current version.
 type StaleDue struct {

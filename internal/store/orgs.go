@@ -54,18 +54,6 @@ func (o ops) CountOrganisations(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Organisation returns one organisation.
-func (o ops) Organisation(ctx context.Context, id string) (*Organisation, error) {
-	var org Organisation
-	var created int64
-	err := o.q.queryRow(ctx, `SELECT id, name, created_at FROM organisations WHERE id = ?`, id).Scan(&org.ID, &org.Name, &created)
-	if isNoRows(err) {
-		return nil, ErrNotFound
-	}
-	org.CreatedAt = fromUS(created)
-	return &org, err
-}
-
 // CreateAPIKey stores a key by its hash.
 func (tx *Tx) CreateAPIKey(ctx context.Context, orgID, name, prefix, hash string, instanceAdmin bool) (*APIKey, error) {
 	k := &APIKey{ID: newID("key"), OrgID: orgID, Name: name, Prefix: prefix, InstanceAdmin: instanceAdmin, CreatedAt: tx.Now()}

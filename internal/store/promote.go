@@ -77,7 +77,10 @@ func (p *promoter) fire() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = p.promote(ctx) // on failure, River's own pass still promotes
+	// A poll with nothing due is one cheap read, not a write and a wake-up.
+	if due, err := p.nextDue(ctx); err != nil || (!due.IsZero() && !due.After(time.Now())) {
+		_, _ = p.promote(ctx) // on failure, River's own pass still promotes
+	}
 	at, err := p.nextDue(ctx)
 	if err != nil {
 		at = time.Now().Add(time.Second)

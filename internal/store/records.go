@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/autohook/autohook/internal/record"
 )
@@ -209,20 +208,4 @@ func (o ops) Records(ctx context.Context, orgID, collection string, f RecordFilt
 	}
 	return list(ctx, o, page, recordCols, "records", w, func(r rows) (*record.Record, error) { return scanRecord(r) },
 		func(r *record.Record) string { return r.ID })
-}
-
-// CountRecords counts a collection's records.
-func (o ops) CountRecords(ctx context.Context, orgID, collection string) (int64, error) {
-	var n int64
-	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM records WHERE org_id = ? AND collection = ?`, orgID, collection).Scan(&n)
-	return n, err
-}
-
-// isUniqueViolation reports whether err is a unique constraint failure.
-func isUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
 }

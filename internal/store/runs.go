@@ -258,16 +258,6 @@ func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]
 		func(r *automation.Run) string { return r.ID })
 }
 
-// LastRunStatus returns the status of an automation's newest run ("" when none).
-func (o ops) LastRunStatus(ctx context.Context, orgID, automationID string) (automation.Status, error) {
-	var s automation.Status
-	err := o.q.queryRow(ctx, `SELECT status FROM runs WHERE org_id = ? AND automation_id = ? ORDER BY id DESC LIMIT 1`, orgID, automationID).Scan(&s)
-	if isNoRows(err) {
-		return "", nil
-	}
-	return s, err
-}
-
 // PruneRuns deletes up to limit runs created before cutoff, with their
 // attempts, and reports how many it deleted.
 func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, error) {

@@ -81,7 +81,6 @@ func (c QueueConfig) withDefaults() QueueConfig {
 type Store struct {
 	ops // reads through the read pool
 	b   backend
-	log *slog.Logger
 }
 
 // backend is one database: SQLite or PostgreSQL.
@@ -134,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Store{b: b, log: cfg.Logger}
+	s := &Store{b: b}
 	switch b := b.(type) {
 	case *sqliteBackend:
 		s.ops = ops{q: sqlQuerier{b.r}, clock: clock}

@@ -169,11 +169,7 @@ func (u *UI) newRecordPage(w http.ResponseWriter, r *http.Request, s *autohook.W
 }
 
 func (u *UI) recordPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
-	coll, err := u.svc.Collection(r.Context(), s.OrgID, r.PathValue("coll"))
-	if err != nil {
-		return err
-	}
-	rec, err := u.svc.Record(r.Context(), s.OrgID, coll.Key, r.PathValue("id"))
+	coll, rec, err := u.pathRecord(r, s)
 	if err != nil {
 		return err
 	}
@@ -183,6 +179,19 @@ func (u *UI) recordPage(w http.ResponseWriter, r *http.Request, s *autohook.WebS
 	}
 	u.render(w, r, http.StatusOK, "record", &page{Title: "Record " + rec.ID, Section: "records", Session: s, Data: f})
 	return nil
+}
+
+// pathRecord loads the collection and the record the URL names.
+func (u *UI) pathRecord(r *http.Request, s *autohook.WebSession) (*record.Collection, *record.Record, error) {
+	coll, err := u.svc.Collection(r.Context(), s.OrgID, r.PathValue("coll"))
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := u.svc.Record(r.Context(), s.OrgID, coll.Key, r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return coll, rec, nil
 }
 
 // recordExtras loads the record's menu and its latest runs.
@@ -358,11 +367,7 @@ func recordURL(rec *record.Record) string {
 }
 
 func (u *UI) updateRecord(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
-	coll, err := u.svc.Collection(r.Context(), s.OrgID, r.PathValue("coll"))
-	if err != nil {
-		return err
-	}
-	rec, err := u.svc.Record(r.Context(), s.OrgID, coll.Key, r.PathValue("id"))
+	coll, rec, err := u.pathRecord(r, s)
 	if err != nil {
 		return err
 	}
