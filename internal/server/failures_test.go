@@ -810,9 +810,14 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 
 // TestRetryIsNotLaterThanHistorySays checks that a retry happens when
 // history says it is due, not seconds later.
-func TestRetryIsNotLaterThanHistorySays(t *testing.T) {
-	t.Parallel()
-	nd := flNode(t, retrySchedule(50*time.Millisecond, 100*time.Millisecond))
+//
+// River's own scheduler makes jobs due within 5 s available early, without
+// waking anyone when they come due; the promoter must still wake the workers
+// on time (this failed about one run in ten before it did).
+func TestRetryIsNotLaterThanHistorySays(t *testing.T) { eachDB(t, testRetryIsNotLaterThanHistorySays) }
+
+func testRetryIsNotLaterThanHistorySays(t *testing.T, db func(*server.Config)) {
+	nd := flNode(t, db, retrySchedule(50*time.Millisecond, 100*time.Millisecond))
 	rc := servertest.NewReceiver(t, answerSequence(answerStatus(503, "Retry-After", "1"), answerStatus(500), answerStatus(200)))
 	id := manualAutomation(nd, "late", map[string]any{"type": "call_api", "url": rc.URL})
 	w := watchRun(nd.Base, startManualRun(nd, id, nil), 30*time.Second)

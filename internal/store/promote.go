@@ -19,6 +19,11 @@ import (
 // poll every second finds — makes the due ones available, and wakes the
 // workers. River has no API for this, hence the statement on its table,
 // limited to Autohook's own job kinds, which have no unique keys.
+//
+// River's pass also looks ahead: it makes jobs due in the next 5 s available
+// at once, scheduled_at unchanged, and wakes no one when their time comes, so
+// they would wait for the next fetch poll (1 s). So the promoter also times
+// available jobs whose scheduled_at is still ahead of its last wake-up.
 
 const sqliteTimeFormat = "2006-01-02 15:04:05.000" // how riversqlite stores times
 
@@ -26,13 +31,16 @@ var promotedKinds = []any{RunJob{}.Kind(), RunBatchJob{}.Kind()}
 
 // promoter is the timer; the backend supplies the statements.
 type promoter struct {
-	promote func(ctx context.Context) (int64, error)     // make due jobs available, wake the workers
-	nextDue func(ctx context.Context) (time.Time, error) // earliest scheduled job (zero: none)
-	poll    time.Duration                                // 0: only local knowledge
+	promote func(ctx context.Context, now time.Time) (int64, error) // make jobs due by now available, wake the workers
+	// nextDue returns the earliest scheduled_at of a scheduled job, or of an
+	// available one scheduled after woke (zero: none).
+	nextDue func(ctx context.Context, woke time.Time) (time.Time, error)
+	poll    time.Duration // 0: only local knowledge
 
 	mu    sync.Mutex
 	timer *time.Timer
 	next  time.Time // when the timer fires; zero when not armed
+	woke  time.Time // jobs scheduled up to then have had their wake-up
 	done  bool
 }
 
@@ -54,7 +62,11 @@ func (p *promoter) arm(at time.Time) {
 
 // start arms the promoter from the jobs already scheduled.
 func (p *promoter) start(ctx context.Context) error {
-	at, err := p.nextDue(ctx)
+	p.mu.Lock()
+	p.woke = time.Now() // River's producers fetch at start
+	woke := p.woke
+	p.mu.Unlock()
+	at, err := p.nextDue(ctx, woke)
 	if err != nil {
 		return err
 	}
@@ -70,7 +82,7 @@ func (p *promoter) start(ctx context.Context) error {
 func (p *promoter) fire() {
 	p.mu.Lock()
 	p.next = time.Time{}
-	done := p.done
+	done, woke := p.done, p.woke
 	p.mu.Unlock()
 	if done {
 		return
@@ -78,10 +90,17 @@ func (p *promoter) fire() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A poll with nothing due is one cheap read, not a write and a wake-up.
-	if due, err := p.nextDue(ctx); err != nil || (!due.IsZero() && !due.After(time.Now())) {
-		_, _ = p.promote(ctx) // on failure, River's own pass still promotes
+	now := time.Now()
+	if due, err := p.nextDue(ctx, woke); err != nil || (!due.IsZero() && !due.After(now)) {
+		_, _ = p.promote(ctx, now) // on failure, River's own pass still promotes
+		p.mu.Lock()
+		if now.After(p.woke) {
+			p.woke = now
+		}
+		woke = p.woke
+		p.mu.Unlock()
 	}
-	at, err := p.nextDue(ctx)
+	at, err := p.nextDue(ctx, woke)
 	if err != nil {
 		at = time.Now().Add(time.Second)
 	}
@@ -112,12 +131,12 @@ func scheduledAt(j river.InsertManyParams) time.Time {
 
 func (b *sqliteBackend) newPromoter() *promoter {
 	return &promoter{
-		promote: func(ctx context.Context) (int64, error) {
+		promote: func(ctx context.Context, now time.Time) (int64, error) {
 			var n int64
 			err := b.write(ctx, func(tx *Tx) error {
 				var err error
 				n, err = tx.q.exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN (?, ?) AND unique_key IS NULL AND scheduled_at <= ?`,
-					append(promotedKinds, time.Now().UTC().Format(sqliteTimeFormat))...)
+					append(promotedKinds, now.UTC().Format(sqliteTimeFormat))...)
 				return err
 			})
 			// Wake the workers even when nothing was promoted here: River's
@@ -126,9 +145,9 @@ func (b *sqliteBackend) newPromoter() *promoter {
 			b.driver.notifyInsert()
 			return n, err
 		},
-		nextDue: func(ctx context.Context) (time.Time, error) {
+		nextDue: func(ctx context.Context, woke time.Time) (time.Time, error) {
 			var at sql.NullString
-			err := b.w.QueryRowContext(ctx, `SELECT MIN(scheduled_at) FROM river_job WHERE state = 'scheduled' AND kind IN (?, ?)`, promotedKinds...).Scan(&at)
+			err := b.w.QueryRowContext(ctx, nextDueSQL("?1", "?2", "?3"), append(promotedKinds, woke.UTC().Format(sqliteTimeFormat))...).Scan(&at)
 			if err != nil || !at.Valid {
 				return time.Time{}, err
 			}
@@ -140,8 +159,8 @@ func (b *sqliteBackend) newPromoter() *promoter {
 func (b *pgBackend) newPromoter() *promoter {
 	return &promoter{
 		poll: time.Second,
-		promote: func(ctx context.Context) (int64, error) {
-			tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN ($1, $2) AND unique_key IS NULL AND scheduled_at <= now()`, promotedKinds...)
+		promote: func(ctx context.Context, now time.Time) (int64, error) {
+			tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled' AND kind IN ($1, $2) AND unique_key IS NULL AND scheduled_at <= $3`, append(promotedKinds, now)...)
 			if err != nil {
 				return 0, err
 			}
@@ -151,13 +170,25 @@ func (b *pgBackend) newPromoter() *promoter {
 			_, err = b.pool.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue":"default"}')`)
 			return tag.RowsAffected(), err
 		},
-		nextDue: func(ctx context.Context) (time.Time, error) {
+		nextDue: func(ctx context.Context, woke time.Time) (time.Time, error) {
 			var at *time.Time
-			err := b.pool.QueryRow(ctx, `SELECT MIN(scheduled_at) FROM river_job WHERE state = 'scheduled' AND kind IN ($1, $2)`, promotedKinds...).Scan(&at)
+			err := b.pool.QueryRow(ctx, nextDueSQL("$1", "$2", "$3"), append(promotedKinds, woke)...).Scan(&at)
 			if err != nil || at == nil {
 				return time.Time{}, err
 			}
 			return *at, nil
 		},
 	}
+}
+
+// nextDueSQL is the promoter's nextDue query, given the placeholders of the
+// two kinds and of the last wake-up. Each half can use River's fetching index
+// (state, queue, priority, scheduled_at): Autohook's jobs are all in the
+// default queue at the default priority.
+func nextDueSQL(kind1, kind2, woke string) string {
+	return `SELECT MIN(at) FROM (
+		SELECT MIN(scheduled_at) AS at FROM river_job WHERE state = 'scheduled' AND kind IN (` + kind1 + `, ` + kind2 + `)
+		UNION ALL
+		SELECT MIN(scheduled_at) FROM river_job WHERE state = 'available' AND queue = 'default' AND priority = 1 AND scheduled_at > ` + woke + ` AND kind IN (` + kind1 + `, ` + kind2 + `)
+	) AS due`
 }

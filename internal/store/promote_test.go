@@ -24,7 +24,7 @@ func TestPromoterMakesScheduledJobsAvailableOnTime(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	at, err := b.promote.nextDue(ctx)
+	at, err := b.promote.nextDue(ctx, time.Now())
 	if err != nil {
 		t.Fatalf("nextDue: %v", err)
 	}
@@ -46,5 +46,46 @@ func TestPromoterMakesScheduledJobsAvailableOnTime(t *testing.T) {
 	}
 	if early := time.Until(due); early > time.Millisecond {
 		t.Errorf("promoted %v early", early)
+	}
+}
+
+// TestPromoterTimesJobsRiverMadeAvailableEarly: River's own pass makes jobs
+// due within 5 s available ahead of their time; the promoter still times
+// them, so that the workers are woken when they come due.
+func TestPromoterTimesJobsRiverMadeAvailableEarly(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	b := st.b.(*sqliteBackend)
+	b.promote.stop() // this test calls nextDue itself
+	due := time.Now().Add(2 * time.Second)
+	if err := st.Write(ctx, func(tx *Tx) error {
+		tx.EnqueueRun(RunJob{OrgID: "o", RunID: "r", Seq: 2}, due)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// What River's scheduler does with its 5 s look-ahead.
+	if _, err := b.w.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'scheduled'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		woke time.Time
+		want time.Time
+	}{
+		{"woken before the job's time", time.Now(), due},
+		{"woken after the job's time", due.Add(time.Millisecond), time.Time{}},
+	} {
+		at, err := b.promote.nextDue(ctx, c.woke)
+		if err != nil {
+			t.Fatalf("%s: nextDue: %v", c.name, err)
+		}
+		if at.IsZero() != c.want.IsZero() || (!at.IsZero() && (at.Sub(c.want) < -time.Millisecond || at.Sub(c.want) > time.Millisecond)) {
+			t.Errorf("%s: nextDue = %v, want %v", c.name, at, c.want)
+		}
 	}
 }
