@@ -11,12 +11,7 @@ import (
 // ahead is made available at its time, not at River's next 5 s pass.
 func TestPromoterMakesScheduledJobsAvailableOnTime(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	b := st.b.(*sqliteBackend)
+	st, b := openSQLitePromoter(t)
 	due := time.Now().Add(300 * time.Millisecond)
 	if err := st.Write(ctx, func(tx *Tx) error {
 		tx.EnqueueRun(RunJob{OrgID: "o", RunID: "r", Seq: 2}, due)
@@ -54,12 +49,7 @@ func TestPromoterMakesScheduledJobsAvailableOnTime(t *testing.T) {
 // them, so that the workers are woken when they come due.
 func TestPromoterTimesJobsRiverMadeAvailableEarly(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	b := st.b.(*sqliteBackend)
+	st, b := openSQLitePromoter(t)
 	b.promote.stop() // this test calls nextDue itself
 	due := time.Now().Add(2 * time.Second)
 	if err := st.Write(ctx, func(tx *Tx) error {
@@ -88,4 +78,16 @@ func TestPromoterTimesJobsRiverMadeAvailableEarly(t *testing.T) {
 			t.Errorf("%s: nextDue = %v, want %v", c.name, at, c.want)
 		}
 	}
+}
+
+// openSQLitePromoter opens a SQLite store, closed at the end of the test.
+func openSQLitePromoter(t *testing.T) (*Store, *sqliteBackend) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := Open(ctx, Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(ctx) })
+	return st, st.b.(*sqliteBackend)
 }
