@@ -1415,11 +1415,14 @@ func TestStepTimeoutBoundsTheRun(t *testing.T) {
 			if a.Error == nil || a.Error.Class != "timeout" {
 				t.Errorf("attempt error = %+v, want timeout", a.Error)
 			}
-			if d := a.duration(); d < 900*time.Millisecond || d > 1500*time.Millisecond {
+			// Wide margins on purpose (a busy CI machine): what is checked
+			// is that the 1 s step timeout, not a 30 s default or the
+			// receiver's stall, ended the attempt.
+			if d := a.duration(); d < 900*time.Millisecond || d > 2500*time.Millisecond {
 				t.Errorf("attempt lasted %v, want about the 1s step timeout", d)
 			}
-			if took > 3*time.Second {
-				t.Errorf("the run took %v to fail, want at most the 1s timeout + 2s", took)
+			if took > 6*time.Second {
+				t.Errorf("the run took %v to fail, want at most the 1s timeout + 5s", took)
 			}
 			if c.resp == 0 && a.Response != nil || c.resp != 0 && (a.Response == nil || a.Response.Status != c.resp) {
 				t.Errorf("response = %+v, want status %d", a.Response, c.resp)

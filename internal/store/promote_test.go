@@ -34,7 +34,9 @@ func TestPromoterMakesScheduledJobsAvailableOnTime(t *testing.T) {
 		if counts["available"] == 1 {
 			break
 		}
-		if late := time.Since(due); late > 200*time.Millisecond {
+		// River's own pass would take up to 5 s; 1 s leaves room for a
+		// busy machine.
+		if late := time.Since(due); late > time.Second {
 			t.Fatalf("still %v %v after its time", counts, late)
 		}
 		time.Sleep(5 * time.Millisecond)
