@@ -269,14 +269,24 @@ func TestRunsAndAttempts(t *testing.T) {
 		if _, err := st.Run(ctx, other, run.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("another organisation's run: %v", err)
 		}
-		var pruned int
+		prune := func() int {
+			var pruned int
+			write(t, st, func(tx *store.Tx) error {
+				var err error
+				pruned, err = tx.PruneRuns(ctx, time.Now().Add(time.Hour), 100)
+				return err
+			})
+			return pruned
+		}
+		if n := prune(); n != 0 {
+			t.Errorf("pruned %d runs while the only one is still retrying, want 0", n)
+		}
 		write(t, st, func(tx *store.Tx) error {
-			var err error
-			pruned, err = tx.PruneRuns(ctx, time.Now().Add(time.Hour), 100)
-			return err
+			run.Status, run.NextAttemptAt, run.Seq = automation.StatusFailed, nil, 3
+			return tx.UpdateRun(ctx, a, run, 2)
 		})
-		if pruned != 1 {
-			t.Errorf("pruned %d, want 1", pruned)
+		if n := prune(); n != 1 {
+			t.Errorf("pruned %d, want the failed run", n)
 		}
 		if _, err := st.Run(ctx, a, run.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("pruned run still there: %v", err)

@@ -258,11 +258,13 @@ func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]
 		func(r *automation.Run) string { return r.ID })
 }
 
-// PruneRuns deletes up to limit runs created before cutoff, with their
-// attempts, and reports how many it deleted.
+// PruneRuns deletes up to limit finished runs created before cutoff, with
+// their attempts, and reports how many it deleted. A run still queued,
+// running or retrying is kept however old: its job would find it gone.
 func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, error) {
 	// Run ids sort by creation time, so the primary key finds old runs.
-	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? ORDER BY id LIMIT ?`, idAt("run", before), limit)
+	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? AND status IN (?, ?, ?) ORDER BY id LIMIT ?`, idAt("run", before),
+		automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, limit)
 	if err != nil {
 		return 0, err
 	}
