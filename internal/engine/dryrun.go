@@ -54,11 +54,15 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 			req, f := e.web.Build(s, env, IdempotencyKey("test", s.ID), comp.Signer, now)
 			failure = f
 			if f == nil {
+				redact := redact.With(req.Derived...)
 				ts.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 				if send {
 					res := e.web.Do(ctx, s, req)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
+					}
+					if res.Failure != nil {
+						res.Failure.Message = redact.String(res.Failure.Message)
 					}
 					failure = res.Failure
 					for k, v := range redactFields(redact, res.Fields) {

@@ -410,29 +410,26 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
+	redact := x.redact.With(req.Derived...)
 	a.DurationMs = ms(res.Duration)
-	a.Request = webhook.HistoryRequest(req, x.redact, e.cfg.HistoryBodyLimit)
+	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
-		a.Response = webhook.HistoryResponse(res, x.redact, e.cfg.HistoryBodyLimit)
+		a.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
 	}
 	class := retry.Class("")
 	if res.Failure != nil {
 		p.failure = res.Failure
 		class = res.Failure.Class
-		a.Error = &automation.AttemptError{Class: class, Message: x.redact.String(res.Failure.Message)}
+		a.Error = &automation.AttemptError{Class: class, Message: redact.String(res.Failure.Message)}
 	} else {
 		// A captured value holding a secret (a receiver echoing a token)
 		// is kept redacted, in history and for later steps alike: secret
 		// values live only in the secrets table.
-		p.fields = x.redactFields(res.Fields)
+		p.fields = redactFields(redact, res.Fields)
 		a.Fields = p.fields
 	}
 	e.cfg.Metrics.Attempt(class, res.Duration)
 	return p
-}
-
-func (x *execution) redactFields(fields map[string]any) map[string]any {
-	return redactFields(x.redact, fields)
 }
 
 // redactFields returns fields with secret values hidden in its strings.

@@ -130,6 +130,26 @@ func (t *Template) IsStatic() bool {
 // name (such as "secrets"). $env counts as every root.
 func (t *Template) Uses(root string) bool { return usesRoot(t.uses, root) }
 
+// ValuesUsing appends to dst the values, as Stringify writes them, of the
+// template's expressions that reference root. The webhook client uses it to
+// learn what was computed from secrets (toBase64(user + ":" + secrets.PW)),
+// which history must hide like the secrets themselves. An expression that
+// fails to evaluate is skipped: the template's own evaluation reports it.
+func (t *Template) ValuesUsing(dst []string, env Env, root string) []string {
+	if !t.Uses(root) {
+		return dst
+	}
+	for _, p := range t.parts {
+		if p.expr == nil || !p.expr.Uses(root) {
+			continue
+		}
+		if v, err := p.expr.run(env); err == nil {
+			dst = append(dst, Stringify(v))
+		}
+	}
+	return dst
+}
+
 // Eval evaluates the template. A template that is exactly one expression,
 // without any literal text around it (not even a space), gives the
 // expression's value as it is; any other gives a string. An error is an

@@ -318,3 +318,29 @@ func FuzzCompileTemplate(f *testing.F) {
 		}
 	})
 }
+
+func TestTemplateValuesUsing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"static {{secrets.KEY}}", nil},
+		{"{record.id}", nil},
+		{"Bearer {secrets.KEY} for {record.id}", []string{"s3cr3t"}},
+		{"{toBase64('u:' + secrets.KEY)}-{upper(secrets.KEY)}", []string{"dTpzM2NyM3Q=", "S3CR3T"}},
+		{"{len(secrets.KEY)}", []string{"6"}},
+		{"{secrets.MISSING.x}", nil}, // fails to evaluate: String reports it
+	}
+	for _, tt := range tests {
+		tmpl, err := CompileTemplate(tt.src, Options{})
+		if err != nil {
+			t.Errorf("CompileTemplate(%q): %v", tt.src, err)
+			continue
+		}
+		got := tmpl.ValuesUsing(nil, testEnv(), "secrets")
+		if d := cmp.Diff(tt.want, got); d != "" {
+			t.Errorf("ValuesUsing(%q) (-want +got):\n%s", tt.src, d)
+		}
+	}
+}

@@ -49,6 +49,11 @@ func (u *URLTemplate) Source() string { return u.t.src }
 // name (such as "secrets").
 func (u *URLTemplate) Uses(root string) bool { return u.t.Uses(root) }
 
+// ValuesUsing is Template.ValuesUsing for the URL's expressions.
+func (u *URLTemplate) ValuesUsing(dst []string, env Env, root string) []string {
+	return u.t.ValuesUsing(dst, env, root)
+}
+
 // Eval renders the URL. Each value is escaped according to what has been
 // rendered before it:
 //   - before the path starts (no "://" yet, or no "/" after the host) it is

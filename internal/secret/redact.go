@@ -16,7 +16,8 @@ const Redacted = "[redacted]"
 // Redactor replaces every occurrence of a set of values with Redacted. It is
 // safe for concurrent use; the zero value and a nil *Redactor redact nothing.
 type Redactor struct {
-	values []string // longest first, no empties, no duplicates
+	given  []string // as passed to NewRedactor
+	values []string // every form of each, longest first, no empties, no duplicates
 }
 
 // NewRedactor returns a Redactor for values; empty values are ignored.
@@ -42,7 +43,19 @@ func NewRedactor(values ...string) *Redactor {
 	slices.SortFunc(all, func(a, b string) int {
 		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
 	})
-	return &Redactor{values: slices.Compact(all)}
+	return &Redactor{given: values, values: slices.Compact(all)}
+}
+
+// With returns a Redactor that also redacts values; r itself when there are
+// none.
+func (r *Redactor) With(values ...string) *Redactor {
+	if len(values) == 0 {
+		return r
+	}
+	if r == nil {
+		return NewRedactor(values...)
+	}
+	return NewRedactor(append(slices.Clip(r.given), values...)...)
 }
 
 // jsonEscape returns v as it appears between the quotes of a JSON string.

@@ -142,3 +142,21 @@ func TestAlwaysRedactedHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactorWith(t *testing.T) {
+	base := NewRedactor("alpha")
+	if got := base.With(); got != base {
+		t.Error("With() returned a new Redactor, want the same one")
+	}
+	more := base.With("beta")
+	if got, want := more.String("alpha beta gamma"), "[redacted] [redacted] gamma"; got != want {
+		t.Errorf("With(beta).String = %q, want %q", got, want)
+	}
+	if got, want := base.String("alpha beta"), "[redacted] beta"; got != want {
+		t.Errorf("the base Redactor changed: %q, want %q", got, want)
+	}
+	var zero *Redactor
+	if got, want := zero.With("beta").String("beta"), "[redacted]"; got != want {
+		t.Errorf("nil.With(beta).String = %q, want %q", got, want)
+	}
+}

@@ -1156,6 +1156,10 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 		"path-escape":  url.PathEscape(value),
 		"json-escape":  jsonString(value),
 		"distinctive":  "leak-" + hex.EncodeToString(r), // the part that no escaping changes
+		// computed from the secret by the step's expressions
+		"base64":          base64.StdEncoding.EncodeToString([]byte("user:" + value)),
+		"base64 in query": url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(value))),
+		"upper":           strings.ToUpper("leak-" + hex.EncodeToString(r)),
 	}
 	logs := &logBuffer{}
 	dataDir := t.TempDir()
@@ -1194,11 +1198,16 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 	raw := keep("POST", "/api/v1/automations", map[string]any{
 		"name": "uses a secret", "collection": "leads", "trigger": map[string]any{"type": "manual"},
 		"steps": []any{map[string]any{"id": "call", "type": "call_api", "method": "POST",
-			"url":     rc.URL + "/hook?token={secrets.API_TOKEN}&lead={record.name}",
-			"headers": []any{map[string]any{"name": "Authorization", "value": "Bearer {secrets.API_TOKEN}"}},
+			"url": rc.URL + "/hook?token={secrets.API_TOKEN}&lead={record.name}&sig={toBase64(secrets.API_TOKEN)}",
+			"headers": []any{
+				map[string]any{"name": "Authorization", "value": "Bearer {secrets.API_TOKEN}"},
+				map[string]any{"name": "X-Shout", "value": "{upper(secrets.API_TOKEN)}"},
+			},
 			"body": map[string]any{"contentType": "application/json", "fields": []any{
 				map[string]any{"key": "token", "type": "string", "value": "{secrets.API_TOKEN}"},
 				map[string]any{"key": "note", "type": "string", "value": "key={secrets.API_TOKEN};"},
+				map[string]any{"key": "basic", "type": "string", "value": "{toBase64('user:' + secrets.API_TOKEN)}"},
+				map[string]any{"key": "hasToken", "type": "boolean", "value": "{secrets.API_TOKEN != ''}"},
 				map[string]any{"key": "name", "type": "string", "value": "{record.name}"},
 			}},
 			"response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/ok", "field": "ok"}}},
@@ -1233,8 +1242,12 @@ func checkSecretsNeverLeak(t *testing.T, echo func(w http.ResponseWriter, r *htt
 		t.Errorf("the receiver got query %q, want token = the secret", got.URL.RawQuery)
 	}
 	var sent map[string]any
-	if err := json.Unmarshal(got.Body, &sent); err != nil || sent["token"] != value || sent["note"] != "key="+value+";" {
-		t.Errorf("the receiver got body %s, want the secret in token and note", got.Body)
+	if err := json.Unmarshal(got.Body, &sent); err != nil || sent["token"] != value || sent["note"] != "key="+value+";" || sent["basic"] != forms["base64"] {
+		t.Errorf("the receiver got body %s, want the secret in token and note, and its base64 in basic", got.Body)
+	}
+	// A flag computed from a secret says too little to hide.
+	if first.Request == nil || !strings.Contains(first.Request.Body, `"hasToken":true`) {
+		t.Errorf("history request = %+v, want hasToken shown", first.Request)
 	}
 	if first.Request == nil || !strings.Contains(first.Request.URL, "[redacted]") || first.Request.Headers["Authorization"] != "[redacted]" {
 		t.Errorf("history request = %+v, want the secret shown as [redacted]", first.Request)

@@ -101,7 +101,32 @@ type Request struct {
 	URL    string
 	Header http.Header
 	Body   []byte
+	// Derived holds the values that the step's expressions computed from
+	// secrets (a token base64-encoded, a hash of one): history hides them
+	// like the secrets themselves.
+	Derived []string
 }
+
+// derivedFromSecrets appends the values of the template's expressions that
+// use secrets, leaving out those too short to hide without hiding
+// everything (a length, a flag): fewer than minDerived bytes, true, false.
+func derivedFromSecrets(dst []string, t interface {
+	ValuesUsing(dst []string, env render.Env, root string) []string
+}, env render.Env) []string {
+	n := len(dst)
+	dst = t.ValuesUsing(dst, env, "secrets")
+	keep := dst[:n]
+	for _, v := range dst[n:] {
+		if len(v) >= minDerived && v != "true" && v != "false" {
+			keep = append(keep, v)
+		}
+	}
+	return keep
+}
+
+// minDerived is the length from which a value computed from a secret is
+// hidden in history.
+const minDerived = 4
 
 // Failure is a classified failure of an attempt.
 type Failure struct {
@@ -130,11 +155,13 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		return nil, fail(retry.Render, "url: %v", err)
 	}
 	req := &Request{Method: step.Method, URL: u, Header: http.Header{}}
+	req.Derived = derivedFromSecrets(req.Derived, step.URL, env)
 	for _, h := range step.Headers {
 		v, err := h.Value.String(env)
 		if err != nil {
 			return nil, fail(retry.Render, "header %s: %v", h.Name, err)
 		}
+		req.Derived = derivedFromSecrets(req.Derived, h.Value, env)
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
 			return nil, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
 		}
@@ -147,6 +174,7 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 			return nil, fail(retry.Render, "body: %v", err)
 		}
 		req.Body = []byte(s)
+		req.Derived = derivedFromSecrets(req.Derived, step.Text, env)
 		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
 	case automation.ContentJSON:
 		body, f := jsonBody(step, env)
@@ -154,6 +182,9 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 			return nil, f
 		}
 		req.Body = body
+		for _, f := range step.JSONFields {
+			req.Derived = derivedFromSecrets(req.Derived, f.Value, env)
+		}
 		setDefault(req.Header, "Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)

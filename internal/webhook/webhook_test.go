@@ -134,9 +134,26 @@ func TestBuild(t *testing.T) {
 				{"name": "X-Static", "value": "plain"},
 				{"name": "X-Tab", "value": "a\tb"}]}`,
 			want: &webhook.Request{
-				Method: "GET",
-				URL:    "https://h.example/",
-				Header: withAutohookHeaders(header("X-Customer", "ADA", "Authorization", "Bearer tok-123", "X-Static", "plain", "X-Tab", "a\tb")),
+				Method:  "GET",
+				URL:     "https://h.example/",
+				Header:  withAutohookHeaders(header("X-Customer", "ADA", "Authorization", "Bearer tok-123", "X-Static", "plain", "X-Tab", "a\tb")),
+				Derived: []string{"tok-123"},
+			},
+		},
+		{
+			name: "values computed from secrets, in URL, header and body, are Derived; short ones are not",
+			step: `{"type": "call_api", "method": "POST", "url": "https://h.example/?sig={toBase64(secrets.TOKEN)}", "headers": [
+				{"name": "X-Shout", "value": "{upper(secrets.TOKEN)}"},
+				{"name": "X-Len", "value": "{len(secrets.TOKEN)}"}],
+				"body": {"contentType": "application/json", "fields": [
+				{"key": "basic", "type": "string", "value": "{toBase64('u:' + secrets.TOKEN)}"},
+				{"key": "set", "type": "boolean", "value": "{secrets.TOKEN != ''}"}]}}`,
+			want: &webhook.Request{
+				Method:  "POST",
+				URL:     "https://h.example/?sig=dG9rLTEyMw%3D%3D",
+				Header:  withAutohookHeaders(header("X-Shout", "TOK-123", "X-Len", "7", "Content-Type", "application/json")),
+				Body:    []byte(`{"basic":"dTp0b2stMTIz","set":true}`),
+				Derived: []string{"dG9rLTEyMw==", "TOK-123", "dTp0b2stMTIz"},
 			},
 		},
 		{
