@@ -20,6 +20,7 @@ import (
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/strictjson"
+	"github.com/autohook/autohook/internal/throttle"
 )
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -34,16 +35,21 @@ type Config struct {
 	// default; negative: no limit); RateBurst the bucket size.
 	RateLimit float64
 	RateBurst int
-	// Now is the clock of the rate limiter; nil means time.Now.
+	// AuthFailureBurst is how many failed authentications one client
+	// address may make at once, then one per AuthFailureEvery (0: the
+	// default; negative: no limit).
+	AuthFailureBurst int
+	// Now is the clock of the rate limiters; nil means time.Now.
 	Now func() time.Time
 }
 
 // API serves /api/v1.
 type API struct {
-	svc     *autohook.Service
-	log     *slog.Logger
-	maxBody int64
-	limit   *limiter
+	svc      *autohook.Service
+	log      *slog.Logger
+	maxBody  int64
+	limit    *throttle.Limiter // requests per API key
+	failures *throttle.Limiter // failed authentications per client address
 }
 
 // route is one endpoint; the table is what the OpenAPI test checks.
@@ -68,10 +74,15 @@ func New(cfg Config) *API {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = int(2 * cfg.RateLimit) // two seconds' worth
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.AuthFailureBurst == 0 {
+		cfg.AuthFailureBurst = DefaultAuthFailureBurst
 	}
-	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, limit: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)}
+	var failures *throttle.Limiter
+	if cfg.AuthFailureBurst > 0 {
+		failures = throttle.New(1/AuthFailureEvery.Seconds(), cfg.AuthFailureBurst, cfg.Now)
+	}
+	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		limit: throttle.New(cfg.RateLimit, cfg.RateBurst, cfg.Now), failures: failures}
 }
 
 // Register adds the API's routes to mux.
@@ -131,14 +142,23 @@ func (a *API) authenticated(h handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send your API key as Authorization: Bearer <key>", nil)
 			return
 		}
+		client := throttle.ClientKey(r)
+		if wait := a.failures.Wait(client); wait > 0 {
+			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from this address; retry after "+throttle.RetryAfter(wait)+" s", nil)
+			return
+		}
 		p, err := a.svc.Authenticate(r.Context(), key)
 		if err != nil {
+			if errors.Is(err, autohook.ErrUnauthorized) {
+				a.failures.Fail(client)
+			}
 			a.fail(w, r, err)
 			return
 		}
-		if ok, wait := a.limit.allow(p.KeyID); !ok {
-			w.Header().Set("Retry-After", retryAfter(wait))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+retryAfter(wait)+" s", nil)
+		if ok, wait := a.limit.Allow(p.KeyID); !ok {
+			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+throttle.RetryAfter(wait)+" s", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)

@@ -111,8 +111,9 @@ func idOf(t testing.TB, a answer) string {
 	return v.ID
 }
 
-// noLimit turns the rate limit off: the tests make many requests at once.
-func noLimit(c *httpapi.Config) { c.RateLimit = -1 }
+// noLimit turns the rate limits off: the tests make many requests at once,
+// some with wrong keys on purpose.
+func noLimit(c *httpapi.Config) { c.RateLimit, c.AuthFailureBurst = -1, -1 }
 
 // fixture is an API with a collection "leads" and one automation.
 type fixture struct {
@@ -303,6 +304,66 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("unknown key: %d, want 401", a.status)
 		}
 	}
+}
+
+// TestAuthFailureLimit: wrong keys from one address are answered 401 up to
+// the burst, then 429 without the key being looked at, a right key
+// included, until the budget refills; other addresses are not affected.
+func TestAuthFailureLimit(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	h, admin := httpapi.NewTestAPIWith(t, "", func(c *httpapi.Config) {
+		c.RateLimit, c.AuthFailureBurst, c.Now = -1, 3, clock.Now
+	})
+	from := func(addr, key string) answer {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/api/v1/collections", nil)
+		req.RemoteAddr = addr
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		res := rec.Result()
+		b, _ := io.ReadAll(res.Body)
+		return answer{status: res.StatusCode, header: res.Header, body: b}
+	}
+	expect := func(addr, key string, want int) {
+		t.Helper()
+		a := from(addr, key)
+		if a.status != want {
+			t.Fatalf("%s with key %.12s…: status %d, want %d: %s", addr, key, a.status, want, a.body)
+		}
+		if want == 429 {
+			if code := a.envelope(t).Error.Code; code != "rate_limited" {
+				t.Errorf("code %q, want rate_limited", code)
+			}
+			if ra := a.header.Get("Retry-After"); ra == "" {
+				t.Error("no Retry-After")
+			}
+		}
+	}
+	const guesser, other = "198.51.100.7:4000", "203.0.113.9:4000"
+	wrong := "ahk_guess_000000000000000000000000"
+	expect(guesser, admin, 200) // a right key spends nothing
+	for range 3 {
+		expect(guesser, wrong, 401)
+	}
+	expect(guesser, wrong, 429)
+	expect(guesser, admin, 429) // not even looked at
+	expect(other, admin, 200)
+	expect(other, wrong, 401)
+	// The same host on another port, or another address of its IPv6 /64,
+	// is the same client.
+	expect("198.51.100.7:5000", wrong, 429)
+	expect("[2001:db8:1:2::1]:4000", wrong, 401)
+	expect("[2001:db8:1:2::1]:4000", wrong, 401)
+	expect("[2001:db8:1:2::ffff]:4000", wrong, 401)
+	expect("[2001:db8:1:2:ffff::9]:4000", wrong, 429)
+	expect("[2001:db8:1:3::1]:4000", admin, 200)
+	// One failure's worth of time gives one attempt back.
+	clock.Advance(httpapi.AuthFailureEvery)
+	expect(guesser, admin, 200)
+	expect(guesser, wrong, 401)
+	expect(guesser, wrong, 429)
 }
 
 // paddedCollection is a collection body of exactly n bytes.

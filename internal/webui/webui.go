@@ -18,9 +18,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/throttle"
 )
 
 //go:embed templates/*.html
@@ -33,13 +35,28 @@ var staticFS embed.FS
 type Config struct {
 	Service *autohook.Service
 	Logger  *slog.Logger
+	// SignInFailureBurst is how many failed sign-ins one client address may
+	// make at once, then one per SignInFailureEvery (0: the default;
+	// negative: no limit).
+	SignInFailureBurst int
+	// Now is the clock of that limit; nil means time.Now.
+	Now func() time.Time
 }
+
+// Failed sign-ins from one client address: DefaultSignInFailureBurst at
+// once, then one every SignInFailureEvery; past that the form answers 429
+// without looking at the password, so it cannot be guessed at speed.
+const (
+	DefaultSignInFailureBurst = 10
+	SignInFailureEvery        = 6 * time.Second
+)
 
 // UI serves the web pages.
 type UI struct {
-	svc   *autohook.Service
-	log   *slog.Logger
-	pages map[string]*template.Template
+	svc      *autohook.Service
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	failures *throttle.Limiter // failed sign-ins per client address
 }
 
 // New returns the UI. It panics when an embedded template does not parse,
@@ -48,7 +65,14 @@ func New(cfg Config) *UI {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates()}
+	if cfg.SignInFailureBurst == 0 {
+		cfg.SignInFailureBurst = DefaultSignInFailureBurst
+	}
+	var failures *throttle.Limiter
+	if cfg.SignInFailureBurst > 0 {
+		failures = throttle.New(1/SignInFailureEvery.Seconds(), cfg.SignInFailureBurst, cfg.Now)
+	}
+	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates(), failures: failures}
 }
 
 // handler is a page or action of a signed-in user.

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/autohook/autohook/internal/webui"
 )
 
 // pages are the UI's GET pages that need a session.
@@ -389,5 +391,32 @@ func TestRunPageRetryAndCancel(t *testing.T) {
 	}
 	if page := c.get("/settings/runs/" + retrying); !strings.Contains(page.Body, "already cancelled") {
 		t.Errorf("cancelling a cancelled run: no message")
+	}
+}
+
+// TestSignInFailuresLimited: after DefaultSignInFailureBurst wrong
+// passwords from one address the form answers 429 and does not look at the
+// password, the right one included.
+func TestSignInFailuresLimited(t *testing.T) {
+	n := startNode(t)
+	c := n.client()
+	token := csrf(t, c.get("/login").Body)
+	try := func(password string) *response {
+		t.Helper()
+		r := c.post("/login", url.Values{"csrf": {token}, "login": {"admin"}, "password": {password}})
+		token = csrf(t, r.Body)
+		return r
+	}
+	for i := range webui.DefaultSignInFailureBurst {
+		if r := try("guess"); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, r.StatusCode)
+		}
+	}
+	r := try("guess")
+	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(r.Body, "Too many failed sign-ins") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("wrong password past the limit: %d (Retry-After %q), want 429 with a message", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if r := try(adminPassword); r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right password past the limit: %d, want 429 (the password is not looked at)", r.StatusCode)
 	}
 }

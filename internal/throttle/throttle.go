@@ -1,0 +1,129 @@
+// Package throttle limits how often a key (an API key, a client address)
+// may do something: a token bucket per key, on an injectable clock, in
+// bounded memory.
+//
+// It is built on golang.org/x/time/rate; what this package adds is the map
+// of buckets and the two ways they are used: Allow, where every request
+// takes a token (a per-key request rate), and Wait/Fail, where only failures
+// take one (failed sign-ins and unknown API keys from one address).
+package throttle
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxKeys bounds the buckets kept. Past it they are all forgotten, which
+// only forgives: no key is ever refused for another's use.
+const maxKeys = 100000
+
+// Limiter holds one token bucket per key. A nil *Limiter allows everything.
+type Limiter struct {
+	rate  rate.Limit
+	burst int
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+}
+
+// New returns a Limiter that lets each key act burst times at once, then
+// perSecond times a second; nil (no limit) when perSecond is not positive.
+// now is the clock; nil means time.Now.
+func New(perSecond float64, burst int, now func() time.Time) *Limiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	if burst <= 0 {
+		burst = int(math.Max(1, perSecond))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*rate.Limiter{}}
+}
+
+func (l *Limiter) bucket(key string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= maxKeys {
+			l.buckets = map[string]*rate.Limiter{}
+		}
+		b = rate.NewLimiter(l.rate, l.burst)
+		l.buckets[key] = b
+	}
+	return b
+}
+
+// Allow takes a token for key; when there is none it takes nothing and
+// reports how long until there is one.
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	now := l.now()
+	r := l.bucket(key).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Wait reports how long key must wait for a token, without taking one: 0
+// when it has one.
+func (l *Limiter) Wait(key string) time.Duration {
+	if l == nil {
+		return 0
+	}
+	tokens := l.bucket(key).TokensAt(l.now())
+	if tokens >= 1 {
+		return 0
+	}
+	d := time.Duration((1 - tokens) / float64(l.rate) * float64(time.Second))
+	return max(d.Round(time.Millisecond), time.Millisecond) // float noise off; never 0
+}
+
+// Fail takes a token for key if there is one: a failure spends the budget
+// that Wait looks at.
+func (l *Limiter) Fail(key string) {
+	if l == nil {
+		return
+	}
+	l.bucket(key).AllowN(l.now(), 1)
+}
+
+// RetryAfter is a Retry-After header value for d: whole seconds, at least 1.
+func RetryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
+}
+
+// ClientKey names the client of r for per-address limits: its IP address,
+// or for IPv6 its /64, since one host commonly has a whole /64 to rotate
+// through. Behind a reverse proxy this is the proxy's address (forwarding
+// headers can be forged, so they are not trusted).
+func ClientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
