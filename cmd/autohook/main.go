@@ -124,6 +124,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
 	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
 	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")

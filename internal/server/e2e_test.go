@@ -482,3 +482,39 @@ func TestHistoryOutlivesItsAutomation(t *testing.T) {
 	}
 	nd.must(404, "GET", "/api/v1/automations/aut_never/runs", nil, nil)
 }
+
+// TestMetricsToken: /metrics is open by default; with a token it answers
+// only to that token.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	get := func(base, authz string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/metrics", nil)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && !strings.Contains(string(body), "autohook_") {
+			t.Errorf("GET /metrics: 200 without autohook metrics")
+		}
+		return resp.StatusCode
+	}
+	open := startNode(t)
+	if code := get(open.Base, ""); code != 200 {
+		t.Errorf("no token configured: %d, want 200", code)
+	}
+	guarded := startNode(t, func(c *server.Config) { c.MetricsToken = "m-tok-1" })
+	for _, tc := range []struct {
+		authz string
+		want  int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer m-tok-1x", 401}, {"m-tok-1", 401}, {"Bearer m-tok-1", 200}} {
+		if code := get(guarded.Base, tc.authz); code != tc.want {
+			t.Errorf("Authorization %q: %d, want %d", tc.authz, code, tc.want)
+		}
+	}
+}

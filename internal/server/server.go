@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -56,9 +57,11 @@ type Config struct {
 	MaxWorkers           int
 	MaxPerHost           int
 	RateLimit            float64 // API requests per second per key: 0 the default (100), negative none
-	DBConns              int
-	Version              string
-	Logger               *slog.Logger
+	// MetricsToken, when set, is the Bearer token GET /metrics requires.
+	MetricsToken string
+	DBConns      int
+	Version      string
+	Logger       *slog.Logger
 	// Out receives the lines meant for the person who started the server
 	// (how to reach it, the generated key); nil means os.Stdout.
 	Out io.Writer
@@ -215,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit}).Register(mux)
 	webui.New(webui.Config{Service: n.Service, Logger: log}).Register(mux)
-	mux.Handle("GET /metrics", n.Metrics.Handler())
+	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, n.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -451,4 +454,20 @@ func CopyDataDir(ctx context.Context, dataDir, pgURL string, progress func(table
 	}
 	defer dst.Close(context.WithoutCancel(ctx))
 	return store.Copy(ctx, src, dst, progress)
+}
+
+// requireToken guards h with a Bearer token; an empty token guards nothing.
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="autohook metrics"`)
+			http.Error(w, "send the metrics token as Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
