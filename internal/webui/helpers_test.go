@@ -23,12 +23,12 @@ type node struct {
 	t *testing.T
 }
 
-func startNode(t *testing.T) *node {
+func startNode(t *testing.T, mutate ...func(*server.Config)) *node {
 	t.Helper()
-	n := servertest.Start(t, func(c *server.Config) {
+	n := servertest.Start(t, append([]func(*server.Config){func(c *server.Config) {
 		c.AdminPassword = adminPassword
 		c.RateLimit = 0 // the default
-	})
+	}}, mutate...)...)
 	return &node{Node: n, t: t}
 }
 

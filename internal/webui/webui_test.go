@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/webui"
 )
 
@@ -396,9 +397,11 @@ func TestRunPageRetryAndCancel(t *testing.T) {
 
 // TestSignInFailuresLimited: after DefaultSignInFailureBurst wrong
 // passwords from one address the form answers 429 and does not look at the
-// password, the right one included.
+// password, the right one included. The limit's clock stands still: each
+// wrong password costs a bcrypt comparison, slow under -race.
 func TestSignInFailuresLimited(t *testing.T) {
-	n := startNode(t)
+	frozen := time.Now()
+	n := startNode(t, func(c *server.Config) { c.LimitClock = func() time.Time { return frozen } })
 	c := n.client()
 	token := csrf(t, c.get("/login").Body)
 	try := func(password string) *response {
