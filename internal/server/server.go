@@ -62,9 +62,9 @@ type Config struct {
 	// LimitClock is the clock of the API's rate limits and of the sign-in
 	// failure limit (tests); nil means time.Now.
 	LimitClock func() time.Time
-	DBConns      int
-	Version      string
-	Logger       *slog.Logger
+	DBConns    int
+	Version    string
+	Logger     *slog.Logger
 	// Out receives the lines meant for the person who started the server
 	// (how to reach it, the generated key); nil means os.Stdout.
 	Out io.Writer
