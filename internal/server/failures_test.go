@@ -1447,3 +1447,43 @@ func TestStepTimeoutBoundsTheRun(t *testing.T) {
 		})
 	}
 }
+
+// TestPruning: history pruning is River's periodic job (run by the elected
+// leader alone): a finished run older than the retention period goes, a run
+// still retrying stays however old.
+func TestPruning(t *testing.T) { eachDB(t, testPruning) }
+
+func testPruning(t *testing.T, db func(*server.Config)) {
+	nd := flNode(t, db, retrySchedule(time.Hour), func(c *server.Config) {
+		c.Retention = 50 * time.Millisecond
+		c.PruneEvery = 100 * time.Millisecond
+	})
+	rc := servertest.NewReceiver(t, answerStatus(500))
+	finished := startManualRun(nd, manualAutomation(nd, "done", map[string]any{"type": "update_record", "set": []any{
+		map[string]any{"field": "name", "value": "seen"}}}), nil)
+	retrying := startManualRun(nd, manualAutomation(nd, "retrying", map[string]any{"type": "call_api", "url": rc.URL}), nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for readRun(nd, retrying).Status != "retrying" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failing run never started waiting to retry")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		code, _, err := apiDo(nd.Base, "GET", "/api/v1/runs/"+finished, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == 404 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the finished run is still in history (%d) 20 s after it aged past a 50 ms retention", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // more pruning passes
+	if run := readRun(nd, retrying); run.Status != "retrying" {
+		t.Errorf("the retrying run: status %q, want retrying and kept", run.Status)
+	}
+}

@@ -5,28 +5,72 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/autohook/autohook/internal/store"
 )
 
 // DefaultRetention is how long run history is kept.
 const DefaultRetention = 30 * 24 * time.Hour
 
-// pruner deletes history older than the retention period, in small
-// batches (one short transaction each) so the engine's writes are never held
-// up for long. Several nodes may prune at once: deletes are idempotent.
+// pruneEvery is how often history is pruned; pruneBudget how long one
+// pruning job may spend before it leaves the rest to the next (a job must
+// end well within River's job timeout).
+const (
+	pruneEvery  = 10 * time.Minute
+	pruneBudget = time.Minute
+)
+
+// PruneJob is the periodic queue job that prunes history. River's elected
+// leader alone enqueues periodic jobs, so pruning runs once cluster-wide.
+type PruneJob struct{}
+
+// Kind is the stable job kind.
+func (PruneJob) Kind() string { return "autohook.prune" }
+
+// InsertOpts: a failed pass is tried again soon, then left to the next.
+func (PruneJob) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// prunePeriodically is the periodic job, run at start and every interval
+// (0: pruneEvery).
+func prunePeriodically(every time.Duration) *river.PeriodicJob {
+	if every <= 0 {
+		every = pruneEvery
+	}
+	return river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) { return PruneJob{}, nil },
+		&river.PeriodicJobOpts{ID: "autohook.prune", RunOnStart: true})
+}
+
+// pruner deletes the history of finished runs older than the retention
+// period, in small batches (one short transaction each) so the engine's
+// writes are never held up for long. Deletes are idempotent: a pass that a
+// new leader repeats does no harm.
 type pruner struct {
+	river.WorkerDefaults[PruneJob]
 	st        *store.Store
 	retention time.Duration
 	now       func() time.Time
 	log       *slog.Logger
 	batch     int
+	budget    time.Duration
 }
 
-// prune deletes every run older than the retention period and reports how
-// many it deleted.
+// Work prunes, and logs what it did.
+func (p *pruner) Work(ctx context.Context, _ *river.Job[PruneJob]) error {
+	n, err := p.prune(ctx)
+	if n > 0 {
+		p.log.InfoContext(ctx, "pruned old history", "runs", n, "retention", p.retention.String())
+	}
+	return err
+}
+
+// prune deletes runs older than the retention period, for at most the
+// budget, and reports how many it deleted.
 func (p *pruner) prune(ctx context.Context) (int, error) {
 	total := 0
 	cutoff := p.now().Add(-p.retention)
+	stop := time.Now().Add(p.budget)
 	for {
 		var n int
 		err := p.st.Write(ctx, func(tx *store.Tx) error {
@@ -35,7 +79,7 @@ func (p *pruner) prune(ctx context.Context) (int, error) {
 			return err
 		})
 		total += n
-		if err != nil || n < p.batch {
+		if err != nil || n < p.batch || time.Now().After(stop) {
 			return total, err
 		}
 		// let other writers in between batches
@@ -43,23 +87,6 @@ func (p *pruner) prune(ctx context.Context) (int, error) {
 		case <-ctx.Done():
 			return total, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func (p *pruner) run(ctx context.Context, every time.Duration) {
-	for {
-		n, err := p.prune(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			p.log.ErrorContext(ctx, "pruning history failed", "err", err)
-		case n > 0:
-			p.log.InfoContext(ctx, "pruned old history", "runs", n, "retention", p.retention.String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
 		}
 	}
 }

@@ -72,6 +72,8 @@ type Config struct {
 	Retry *retry.Policy
 	// Retention is how long run history is kept; default 30 days.
 	Retention time.Duration
+	// PruneEvery is how often history is pruned; default 10 min.
+	PruneEvery time.Duration
 	// DueInterval is how often due triggers are scanned; default 1 s.
 	DueInterval time.Duration
 	// RescueAfter is how long a job may stay running before another node
@@ -161,14 +163,18 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	workers := river.NewWorkers()
 	n.Store, err = store.Open(ctx, store.Config{
-		URL:      url,
-		Workers:  workers,
-		Queue:    store.QueueConfig{MaxWorkers: cfg.MaxWorkers, RescueAfter: cfg.RescueAfter, JobTimeout: jobTimeout(cfg.RescueAfter)},
-		NodeID:   nodeID,
-		MaxConns: cfg.DBConns,
-		Logger:   log.With("component", "queue"),
+		URL:          url,
+		Workers:      workers,
+		PeriodicJobs: []*river.PeriodicJob{prunePeriodically(cfg.PruneEvery)},
+		Queue:        store.QueueConfig{MaxWorkers: cfg.MaxWorkers, RescueAfter: cfg.RescueAfter, JobTimeout: jobTimeout(cfg.RescueAfter)},
+		NodeID:       nodeID,
+		MaxConns:     cfg.DBConns,
+		Logger:       log.With("component", "queue"),
 	})
 	if err != nil {
 		return nil, err
@@ -189,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
+	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
 	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Logger: log})
 
 	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
@@ -205,18 +212,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := n.Store.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start queue: %w", err)
 	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = DefaultRetention
-	}
 	if cfg.DueInterval <= 0 {
 		cfg.DueInterval = time.Second
 	}
 	bgCtx, bgStop := context.WithCancel(context.WithoutCancel(ctx))
 	n.bgStop = bgStop
 	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
-	p := &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000}
 	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
-	n.bg.Go(func() { p.run(bgCtx, 10*time.Minute) })
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, Now: cfg.LimitClock}).Register(mux)

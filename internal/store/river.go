@@ -30,6 +30,7 @@ func riverConfig(cfg Config) *river.Config {
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
+		rc.PeriodicJobs = cfg.PeriodicJobs
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.MaxWorkers}}
 	}
 	return rc

@@ -34,6 +34,9 @@ type Config struct {
 	// Workers are the River workers of this node; nil for a store that only
 	// inserts jobs.
 	Workers *river.Workers
+	// PeriodicJobs are enqueued by River's elected leader alone, so that
+	// they run once cluster-wide (history pruning).
+	PeriodicJobs []*river.PeriodicJob
 	// Queue tunes the River client.
 	Queue QueueConfig
 	// ReadConns is the size of the read pool (SQLite) or the whole pool
