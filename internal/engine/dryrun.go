@@ -52,9 +52,12 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 		switch s := step.(type) {
 		case *automation.CallAPI:
 			req, f := e.web.Build(s, env, IdempotencyKey("test", s.ID), comp.Signer, now)
+			redact := redact.With(req.Derived...)
+			if f != nil {
+				f.Message = redact.String(f.Message)
+			}
 			failure = f
 			if f == nil {
-				redact := redact.With(req.Derived...)
 				ts.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 				if send {
 					res := e.web.Do(ctx, s, req)

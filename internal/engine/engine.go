@@ -388,9 +388,12 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
 	p := &pending{attempt: a}
 	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	// Values computed from secrets are hidden like the secrets.
+	redact := x.redact.With(req.Derived...)
 	if f != nil {
+		f.Message = redact.String(f.Message) // also in the run's error
 		p.failure = f
-		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
+		a.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
 		a.DurationMs = ms(e.cfg.Now().Sub(start))
 		e.cfg.Metrics.Attempt(f.Class, 0)
 		return p
@@ -410,7 +413,6 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
-	redact := x.redact.With(req.Derived...)
 	a.DurationMs = ms(res.Duration)
 	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
@@ -418,9 +420,10 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	}
 	class := retry.Class("")
 	if res.Failure != nil {
+		res.Failure.Message = redact.String(res.Failure.Message) // also in the run's error
 		p.failure = res.Failure
 		class = res.Failure.Class
-		a.Error = &automation.AttemptError{Class: class, Message: redact.String(res.Failure.Message)}
+		a.Error = &automation.AttemptError{Class: class, Message: res.Failure.Message}
 	} else {
 		// A captured value holding a secret (a receiver echoing a token)
 		// is kept redacted, in history and for later steps alike: secret

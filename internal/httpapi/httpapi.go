@@ -142,17 +142,15 @@ func (a *API) authenticated(h handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send your API key as Authorization: Bearer <key>", nil)
 			return
 		}
-		client := throttle.ClientKey(r)
-		if wait := a.failures.Wait(client); wait > 0 {
+		end, wait := a.failures.Begin(throttle.ClientKey(r))
+		if end == nil {
 			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from this address; retry after "+throttle.RetryAfter(wait)+" s", nil)
 			return
 		}
 		p, err := a.svc.Authenticate(r.Context(), key)
+		end(errors.Is(err, autohook.ErrUnauthorized))
 		if err != nil {
-			if errors.Is(err, autohook.ErrUnauthorized) {
-				a.failures.Fail(client)
-			}
 			a.fail(w, r, err)
 			return
 		}

@@ -366,6 +366,38 @@ func TestAuthFailureLimit(t *testing.T) {
 	expect(guesser, wrong, 429)
 }
 
+// TestAuthFailureLimitConcurrent: wrong keys sent all at once get no more
+// checks than the budget: attempts being checked count against it.
+func TestAuthFailureLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	h, _ := httpapi.NewTestAPIWith(t, "", func(c *httpapi.Config) {
+		c.RateLimit, c.AuthFailureBurst, c.Now = -1, 5, clock.Now
+	})
+	const n = 60
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req := httptest.NewRequest("GET", "/api/v1/collections", nil)
+			req.RemoteAddr = "198.51.100.7:4000"
+			req.Header.Set("Authorization", fmt.Sprintf("Bearer ahk_guess_%032d", i))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			statuses <- rec.Code
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[401] > 5 || count[401]+count[429] != n {
+		t.Errorf("answers %v: want at most 5 keys checked (401), the rest 429", count)
+	}
+}
+
 // paddedCollection is a collection body of exactly n bytes.
 func paddedCollection(n int) string {
 	head, tail := `{"key":"big","name":"`, `"}`

@@ -1487,3 +1487,36 @@ func testPruning(t *testing.T, db func(*server.Config)) {
 		t.Errorf("the retrying run: status %q, want retrying and kept", run.Status)
 	}
 }
+
+// TestDerivedSecretInAnErrorNeverLeaks: a value computed from a secret that
+// fails to convert is named in the error; history (the attempt's error and
+// the run's) shows it redacted.
+func TestDerivedSecretInAnErrorNeverLeaks(t *testing.T) {
+	t.Parallel()
+	nd := flNode(t)
+	value := "drv-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	derived := base64.StdEncoding.EncodeToString([]byte("x:" + value))
+	nd.must(204, "PUT", "/api/v1/secrets/T", map[string]any{"value": value}, nil)
+	rc := servertest.NewReceiver(t, answerStatus(200))
+	id := manualAutomation(nd, "converts", map[string]any{"type": "call_api", "method": "POST", "url": rc.URL,
+		"body": map[string]any{"contentType": "application/json", "fields": []any{
+			map[string]any{"key": "n", "type": "number", "value": "{toBase64('x:' + secrets.T)}"}}}})
+	runID := startManualRun(nd, id, nil)
+	run := watchRun(nd.Base, runID, 20*time.Second).wait(t)
+	if run.Status != "failed" || run.Steps[0].Attempts[0].Error == nil || run.Steps[0].Attempts[0].Error.Class != "render" {
+		t.Fatalf("run %s, want failed with a render error", run.Status)
+	}
+	code, body, err := apiDo(nd.Base, "GET", "/api/v1/runs/"+runID, nil)
+	if err != nil || code != 200 {
+		t.Fatalf("GET run: %d %v", code, err)
+	}
+	if strings.Contains(string(body), derived) || strings.Contains(string(body), value) {
+		t.Errorf("history shows the value computed from the secret: %s", body)
+	}
+	if !strings.Contains(string(body), `body field \"n\"`) || !strings.Contains(string(body), "[redacted]") {
+		t.Errorf("history %s: want the error to name the field and show [redacted]", body)
+	}
+	if len(rc.Requests()) != 0 {
+		t.Errorf("the receiver got %d requests, want none", len(rc.Requests()))
+	}
+}

@@ -66,11 +66,15 @@ func (p *pruner) Work(ctx context.Context, _ *river.Job[PruneJob]) error {
 }
 
 // prune deletes runs older than the retention period, for at most the
-// budget, and reports how many it deleted.
+// budget (and well within the job's timeout), and reports how many it
+// deleted; the next pass goes on where it stopped.
 func (p *pruner) prune(ctx context.Context) (int, error) {
 	total := 0
 	cutoff := p.now().Add(-p.retention)
 	stop := time.Now().Add(p.budget)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-5*time.Second).Before(stop) {
+		stop = dl.Add(-5 * time.Second) // end the job before River's timeout does
+	}
 	for {
 		var n int
 		err := p.st.Write(ctx, func(tx *store.Tx) error {

@@ -184,11 +184,14 @@ func (b *pgBackend) newPromoter() *promoter {
 // nextDueSQL is the promoter's nextDue query, given the placeholders of the
 // two kinds and of the last wake-up. Each half can use River's fetching index
 // (state, queue, priority, scheduled_at): Autohook's jobs are all in the
-// default queue at the default priority.
+// default queue at the default priority. Of the available jobs only those
+// inserted for later count (scheduled_at after created_at): one inserted to
+// run now was announced when it was committed.
 func nextDueSQL(kind1, kind2, woke string) string {
+	kinds := `kind IN (` + kind1 + `, ` + kind2 + `)`
 	return `SELECT MIN(at) FROM (
-		SELECT MIN(scheduled_at) AS at FROM river_job WHERE state = 'scheduled' AND kind IN (` + kind1 + `, ` + kind2 + `)
+		SELECT MIN(scheduled_at) AS at FROM river_job WHERE state = 'scheduled' AND queue = 'default' AND priority = 1 AND ` + kinds + `
 		UNION ALL
-		SELECT MIN(scheduled_at) FROM river_job WHERE state = 'available' AND queue = 'default' AND priority = 1 AND scheduled_at > ` + woke + ` AND kind IN (` + kind1 + `, ` + kind2 + `)
+		SELECT MIN(scheduled_at) FROM river_job WHERE state = 'available' AND queue = 'default' AND priority = 1 AND scheduled_at > ` + woke + ` AND scheduled_at > created_at AND ` + kinds + `
 	) AS due`
 }

@@ -30,8 +30,9 @@ type Limiter struct {
 	burst int
 	now   func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	mu       sync.Mutex
+	buckets  map[string]*rate.Limiter
+	checking map[string]int // Begin calls not yet ended, per key
 }
 
 // New returns a Limiter that lets each key act burst times at once, then
@@ -47,12 +48,11 @@ func New(perSecond float64, burst int, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*rate.Limiter{}}
+	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*rate.Limiter{}, checking: map[string]int{}}
 }
 
+// bucket returns key's bucket; l.mu must be held.
 func (l *Limiter) bucket(key string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= maxKeys {
@@ -71,7 +71,10 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 		return true, 0
 	}
 	now := l.now()
-	r := l.bucket(key).ReserveN(now, 1)
+	l.mu.Lock()
+	b := l.bucket(key)
+	l.mu.Unlock()
+	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
@@ -79,27 +82,36 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// Wait reports how long key must wait for a token, without taking one: 0
-// when it has one.
-func (l *Limiter) Wait(key string) time.Duration {
+// Begin starts an attempt that only a failure pays for (a sign-in): it is
+// refused, with how long to wait, when key's failures have spent its
+// budget — counting the attempts of key still being checked as failures, so
+// that many at once cannot all slip through. Otherwise end must be called
+// with whether the attempt failed; a failure takes a token.
+func (l *Limiter) Begin(key string) (end func(failed bool), wait time.Duration) {
 	if l == nil {
-		return 0
+		return func(bool) {}, 0
 	}
-	tokens := l.bucket(key).TokensAt(l.now())
-	if tokens >= 1 {
-		return 0
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key)
+	if free := b.TokensAt(l.now()) - float64(l.checking[key]); free < 1 {
+		d := time.Duration((1 - free) / float64(l.rate) * float64(time.Second))
+		return nil, max(d.Round(time.Millisecond), time.Millisecond) // float noise off; never 0
 	}
-	d := time.Duration((1 - tokens) / float64(l.rate) * float64(time.Second))
-	return max(d.Round(time.Millisecond), time.Millisecond) // float noise off; never 0
-}
-
-// Fail takes a token for key if there is one: a failure spends the budget
-// that Wait looks at.
-func (l *Limiter) Fail(key string) {
-	if l == nil {
-		return
-	}
-	l.bucket(key).AllowN(l.now(), 1)
+	l.checking[key]++
+	var once sync.Once
+	return func(failed bool) {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.checking[key]--; l.checking[key] <= 0 {
+				delete(l.checking, key)
+			}
+			if failed {
+				b.AllowN(l.now(), 1)
+			}
+		})
+	}, 0
 }
 
 // RetryAfter is a Retry-After header value for d: whole seconds, at least 1.

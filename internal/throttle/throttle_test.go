@@ -27,27 +27,38 @@ func TestAllow(t *testing.T) {
 	}
 }
 
-func TestWaitAndFail(t *testing.T) {
+func TestBegin(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := New(0.1, 2, c.now) // one every 10 s
-	for i := range 2 {
-		if w := l.Wait("k"); w != 0 {
-			t.Fatalf("before failure %d: Wait = %v, want 0", i+1, w)
+	begin := func(want bool) func(bool) {
+		t.Helper()
+		end, wait := l.Begin("k")
+		if (end != nil) != want || (end == nil && wait <= 0) {
+			t.Fatalf("Begin = %v, %v; want allowed %v (and a wait when refused)", end != nil, wait, want)
 		}
-		l.Fail("k")
+		return end
 	}
-	if w := l.Wait("k"); w != 10*time.Second {
-		t.Errorf("budget spent: Wait = %v, want 10s", w)
+	// Attempts still being checked count as failures: two at once, not
+	// three.
+	e1, e2 := begin(true), begin(true)
+	begin(false)
+	e1(false) // a success gives its place back
+	e1(true)  // a second end is ignored
+	e3 := begin(true)
+	e2(true)
+	e3(true)
+	if _, wait := l.Begin("k"); wait != 10*time.Second {
+		t.Errorf("budget spent: wait %v, want 10s", wait)
 	}
-	l.Fail("k") // no token: spends nothing more
+	if end, _ := l.Begin("other"); end == nil {
+		t.Error("another key was refused")
+	}
 	c.t = c.t.Add(4 * time.Second)
-	if w := l.Wait("k"); w != 6*time.Second {
-		t.Errorf("4 s later: Wait = %v, want 6s", w)
+	if _, wait := l.Begin("k"); wait != 6*time.Second {
+		t.Errorf("4 s later: wait %v, want 6s", wait)
 	}
 	c.t = c.t.Add(6 * time.Second)
-	if w := l.Wait("k"); w != 0 {
-		t.Errorf("10 s later: Wait = %v, want 0", w)
-	}
+	begin(true)
 }
 
 func TestNilLimiter(t *testing.T) {
@@ -58,10 +69,11 @@ func TestNilLimiter(t *testing.T) {
 	if ok, _ := l.Allow("k"); !ok {
 		t.Error("nil Limiter refused")
 	}
-	l.Fail("k")
-	if w := l.Wait("k"); w != 0 {
-		t.Errorf("nil Limiter: Wait = %v", w)
+	end, wait := l.Begin("k")
+	if end == nil || wait != 0 {
+		t.Fatalf("nil Limiter: Begin = %v, %v", end != nil, wait)
 	}
+	end(true)
 }
 
 func TestRetryAfter(t *testing.T) {

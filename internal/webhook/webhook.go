@@ -107,9 +107,28 @@ type Request struct {
 	Derived []string
 }
 
+// stepDerived returns the values that the step's templates compute from
+// secrets (see derivedFromSecrets); nil when none uses secrets.
+func stepDerived(step *automation.CallAPI, env render.Env) []string {
+	out := derivedFromSecrets(nil, step.URL, env)
+	for _, h := range step.Headers {
+		out = derivedFromSecrets(out, h.Value, env)
+	}
+	if step.Text != nil {
+		out = derivedFromSecrets(out, step.Text, env)
+	}
+	for _, f := range step.JSONFields {
+		out = derivedFromSecrets(out, f.Value, env)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // derivedFromSecrets appends the values of the template's expressions that
 // use secrets, leaving out those too short to hide without hiding
-// everything (a length, a flag): fewer than minDerived bytes, true, false.
+// everything (a port, a flag): those of fewer than minDerived bytes.
 func derivedFromSecrets(dst []string, t interface {
 	ValuesUsing(dst []string, env render.Env, root string) []string
 }, env render.Env) []string {
@@ -117,7 +136,7 @@ func derivedFromSecrets(dst []string, t interface {
 	dst = t.ValuesUsing(dst, env, "secrets")
 	keep := dst[:n]
 	for _, v := range dst[n:] {
-		if len(v) >= minDerived && v != "true" && v != "false" {
+		if len(v) >= minDerived {
 			keep = append(keep, v)
 		}
 	}
@@ -125,8 +144,9 @@ func derivedFromSecrets(dst []string, t interface {
 }
 
 // minDerived is the length from which a value computed from a secret is
-// hidden in history.
-const minDerived = 4
+// hidden in history: credentials are longer, and shorter values (a port, a
+// count) would hide every equal string of the response too.
+const minDerived = 8
 
 // Failure is a classified failure of an attempt.
 type Failure struct {
@@ -146,24 +166,26 @@ func fail(class retry.Class, format string, args ...any) *Failure {
 // environment, then the headers Autohook adds: User-Agent, Idempotency-Key
 // and webhook-id (both id, the same on every attempt of the step), and
 // Standard Webhooks signature headers when signer is not nil.
+//
+// The request is returned with its failure too, holding only Derived, so
+// that the failure's message can be redacted like the request would be.
 func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *Failure) {
+	req := &Request{Method: step.Method, Header: http.Header{}, Derived: stepDerived(step, env)}
 	u, err := step.URL.Eval(env)
 	if err != nil {
 		if errors.Is(err, render.ErrInvalidURL) {
-			return nil, fail(retry.InvalidURL, "url: %v", err)
+			return &Request{Derived: req.Derived}, fail(retry.InvalidURL, "url: %v", err)
 		}
-		return nil, fail(retry.Render, "url: %v", err)
+		return &Request{Derived: req.Derived}, fail(retry.Render, "url: %v", err)
 	}
-	req := &Request{Method: step.Method, URL: u, Header: http.Header{}}
-	req.Derived = derivedFromSecrets(req.Derived, step.URL, env)
+	req.URL = u
 	for _, h := range step.Headers {
 		v, err := h.Value.String(env)
 		if err != nil {
-			return nil, fail(retry.Render, "header %s: %v", h.Name, err)
+			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: %v", h.Name, err)
 		}
-		req.Derived = derivedFromSecrets(req.Derived, h.Value, env)
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
-			return nil, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
+			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
 		}
 		req.Header.Add(h.Name, v)
 	}
@@ -171,20 +193,16 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 	case automation.ContentText:
 		s, err := step.Text.String(env)
 		if err != nil {
-			return nil, fail(retry.Render, "body: %v", err)
+			return &Request{Derived: req.Derived}, fail(retry.Render, "body: %v", err)
 		}
 		req.Body = []byte(s)
-		req.Derived = derivedFromSecrets(req.Derived, step.Text, env)
 		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
 	case automation.ContentJSON:
 		body, f := jsonBody(step, env)
 		if f != nil {
-			return nil, f
+			return &Request{Derived: req.Derived}, f
 		}
 		req.Body = body
-		for _, f := range step.JSONFields {
-			req.Derived = derivedFromSecrets(req.Derived, f.Value, env)
-		}
 		setDefault(req.Header, "Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)

@@ -73,16 +73,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusForbidden, loginData{Login: login, Next: next, Error: "The sign-in form expired. Please try again."})
 		return
 	}
-	client := throttle.ClientKey(r)
-	if wait := u.failures.Wait(client); wait > 0 {
+	end, wait := u.failures.Begin(throttle.ClientKey(r))
+	if end == nil {
 		w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 		u.showLogin(w, r, http.StatusTooManyRequests, loginData{Login: login, Next: next,
 			Error: "Too many failed sign-ins from your address. Please wait " + throttle.RetryAfter(wait) + " seconds and try again."})
 		return
 	}
 	id, sess, err := u.svc.SignIn(r.Context(), login, password)
+	end(errors.Is(err, autohook.ErrUnauthorized))
 	if errors.Is(err, autohook.ErrUnauthorized) {
-		u.failures.Fail(client)
 		u.showLogin(w, r, http.StatusUnauthorized, loginData{Login: login, Next: next, Error: "The login or password is not right."})
 		return
 	}
