@@ -3,8 +3,8 @@ package store
 import (
 	"bytes"
 	"encoding/base64"
-	json "github.com/goccy/go-json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strings"
 	"time"
 
