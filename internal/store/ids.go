@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"strings"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/oklog/ulid/v2"
 )
 
