@@ -109,6 +109,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		cfg        server.Config
 		allowCIDRs string
+		proxies    string
 		denyHosts  string
 		logLevel   string
 		logFormat  string
@@ -124,6 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
 	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
 	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
+	fs.StringVar(&proxies, "trusted-proxies", env("AUTOHOOK_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client, for the failed sign-in and API key limits (AUTOHOOK_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
@@ -145,14 +147,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.SecretKey = os.Getenv("AUTOHOOK_SECRET_KEY")
 	cfg.Version = version
 	cfg.Out = stdout
-	for _, s := range splitList(allowCIDRs) {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return fmt.Errorf("--allow-cidrs: %q is not a CIDR (like 10.0.0.0/8): %w", s, err)
-		}
-		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
+	var err error
+	if cfg.AllowCIDRs, err = parseCIDRs("--allow-cidrs", allowCIDRs); err != nil {
+		return err
 	}
 	cfg.DenyHosts = splitList(denyHosts)
+	if cfg.TrustedProxies, err = parseCIDRs("--trusted-proxies", proxies); err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -167,6 +169,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-format: must be text or json, got %q", logFormat)
 	}
 	return server.Run(ctx, cfg)
+}
+
+// parseCIDRs parses a comma-separated list of CIDRs given to flag.
+func parseCIDRs(flag, list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range splitList(list) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a CIDR (like 10.0.0.0/8): %w", flag, s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func envFloat(name string, def float64) float64 {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ type Config struct {
 	// address may make at once, then one per AuthFailureEvery (0: the
 	// default; negative: no limit).
 	AuthFailureBurst int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client for that limit.
+	TrustedProxies []netip.Prefix
 	// Now is the clock of the rate limiters; nil means time.Now.
 	Now func() time.Time
 }
@@ -50,6 +54,7 @@ type API struct {
 	maxBody  int64
 	limit    *throttle.Limiter // requests per API key
 	failures *throttle.Limiter // failed authentications per client address
+	proxies  []netip.Prefix
 }
 
 // route is one endpoint; the table is what the OpenAPI test checks.
@@ -82,7 +87,7 @@ func New(cfg Config) *API {
 		failures = throttle.New(1/AuthFailureEvery.Seconds(), cfg.AuthFailureBurst, cfg.Now)
 	}
 	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
-		limit: throttle.New(cfg.RateLimit, cfg.RateBurst, cfg.Now), failures: failures}
+		limit: throttle.New(cfg.RateLimit, cfg.RateBurst, cfg.Now), failures: failures, proxies: cfg.TrustedProxies}
 }
 
 // Register adds the API's routes to mux.
@@ -142,7 +147,7 @@ func (a *API) authenticated(h handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send your API key as Authorization: Bearer <key>", nil)
 			return
 		}
-		end, wait := a.failures.Begin(throttle.ClientKey(r))
+		end, wait := a.failures.Begin(throttle.ClientKey(r, a.proxies))
 		if end == nil {
 			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from this address; retry after "+throttle.RetryAfter(wait)+" s", nil)

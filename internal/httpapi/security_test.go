@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -364,6 +365,46 @@ func TestAuthFailureLimit(t *testing.T) {
 	expect(guesser, admin, 200)
 	expect(guesser, wrong, 401)
 	expect(guesser, wrong, 429)
+}
+
+// TestAuthFailureLimitBehindProxy: from a trusted proxy the client is named
+// by X-Forwarded-For, so one client's guesses do not lock out the others;
+// from anyone else the header is ignored.
+func TestAuthFailureLimitBehindProxy(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	h, admin := httpapi.NewTestAPIWith(t, "", func(c *httpapi.Config) {
+		c.RateLimit, c.AuthFailureBurst, c.Now = -1, 2, clock.Now
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	send := func(remote, xff, key string) int {
+		req := httptest.NewRequest("GET", "/api/v1/collections", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	wrong := "ahk_guess_000000000000000000000000"
+	for i, tc := range []struct {
+		remote, xff, key string
+		want             int
+	}{
+		{"10.0.0.5:1", "198.51.100.1", wrong, 401},
+		{"10.0.0.5:1", "198.51.100.1", wrong, 401},
+		{"10.0.0.5:1", "198.51.100.1", admin, 429},          // the guesser is limited…
+		{"10.0.0.6:1", "6.6.6.6, 198.51.100.1", admin, 429}, // …whatever it writes in front
+		{"10.0.0.5:1", "198.51.100.2", admin, 200},          // another client through the same proxy is not
+		// Not a trusted proxy: the header is ignored, the address counts.
+		{"192.0.2.7:1", "198.51.100.3", wrong, 401},
+		{"192.0.2.7:1", "198.51.100.4", wrong, 401},
+		{"192.0.2.7:1", "198.51.100.5", admin, 429},
+	} {
+		if got := send(tc.remote, tc.xff, tc.key); got != tc.want {
+			t.Errorf("request %d from %s (X-Forwarded-For %s): %d, want %d", i+1, tc.remote, tc.xff, got, tc.want)
+		}
+	}
 }
 
 // TestAuthFailureLimitConcurrent: wrong keys sent all at once get no more

@@ -59,6 +59,9 @@ type Config struct {
 	RateLimit            float64 // API requests per second per key: 0 the default (100), negative none
 	// MetricsToken, when set, is the Bearer token GET /metrics requires.
 	MetricsToken string
+	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
+	// header names the client, for the per-address limits.
+	TrustedProxies []netip.Prefix
 	// LimitClock is the clock of the API's rate limits and of the sign-in
 	// failure limit (tests); nil means time.Now.
 	LimitClock func() time.Time
@@ -221,8 +224,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
 
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, Now: cfg.LimitClock}).Register(mux)
-	webui.New(webui.Config{Service: n.Service, Logger: log, Now: cfg.LimitClock}).Register(mux)
+	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
+	webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
 	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, n.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,9 +122,11 @@ func RetryAfter(d time.Duration) string {
 
 // ClientKey names the client of r for per-address limits: its IP address,
 // or for IPv6 its /64, since one host commonly has a whole /64 to rotate
-// through. Behind a reverse proxy this is the proxy's address (forwarding
-// headers can be forged, so they are not trusted).
-func ClientKey(r *http.Request) string {
+// through. When the connection comes from a trusted proxy (an address in
+// trusted), the client is the last address in X-Forwarded-For that is not
+// itself a trusted proxy; otherwise forwarding headers are ignored, since
+// anyone can send them.
+func ClientKey(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -133,9 +136,31 @@ func ClientKey(r *http.Request) string {
 		return host
 	}
 	addr = addr.Unmap()
+	if isTrusted(addr, trusted) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a malformed hop: stop at the proxy we know
+			}
+			addr = hop.Unmap()
+			if !isTrusted(addr, trusted) {
+				break
+			}
+		}
+	}
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return p.String()
 	}
 	return addr.String()
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -88,17 +89,37 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
-	for _, tc := range []struct{ remote, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[::ffff:192.0.2.1]:1234", "192.0.2.1"},
-		{"[2001:db8:1:2:3:4:5:6]:80", "2001:db8:1:2::/64"},
-		{"[::1]:80", "::/64"},
-		{"not an address", "not an address"},
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	for _, tc := range []struct {
+		remote, xff string
+		trusted     []netip.Prefix
+		want        string
+	}{
+		{remote: "192.0.2.1:1234", want: "192.0.2.1"},
+		{remote: "[::ffff:192.0.2.1]:1234", want: "192.0.2.1"},
+		{remote: "[2001:db8:1:2:3:4:5:6]:80", want: "2001:db8:1:2::/64"},
+		{remote: "[::1]:80", want: "::/64"},
+		{remote: "not an address", want: "not an address"},
+		// Forwarding headers count only from a trusted proxy.
+		{remote: "192.0.2.1:1234", xff: "198.51.100.9", want: "192.0.2.1"},
+		{remote: "10.1.2.3:1234", xff: "198.51.100.9", want: "10.1.2.3"},
+		{remote: "10.1.2.3:1234", xff: "198.51.100.9", trusted: proxies, want: "198.51.100.9"},
+		// The client is the last hop that is not a trusted proxy: what the
+		// client itself wrote in front of it does not count.
+		{remote: "10.1.2.3:1234", xff: "6.6.6.6, 198.51.100.9, 10.9.9.9", trusted: proxies, want: "198.51.100.9"},
+		{remote: "10.1.2.3:1234", xff: "2001:db8:5::1", trusted: proxies, want: "2001:db8:5::/64"},
+		{remote: "[fd00::1]:80", xff: "203.0.113.4", trusted: proxies, want: "203.0.113.4"},
+		// Nothing usable: the proxy itself.
+		{remote: "10.1.2.3:1234", trusted: proxies, want: "10.1.2.3"},
+		{remote: "10.1.2.3:1234", xff: "garbage", trusted: proxies, want: "10.1.2.3"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = tc.remote
-		if got := ClientKey(r); got != tc.want {
-			t.Errorf("ClientKey(%q) = %q, want %q", tc.remote, got, tc.want)
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := ClientKey(r, tc.trusted); got != tc.want {
+			t.Errorf("ClientKey(%q, X-Forwarded-For %q) = %q, want %q", tc.remote, tc.xff, got, tc.want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ type Config struct {
 	// make at once, then one per SignInFailureEvery (0: the default;
 	// negative: no limit).
 	SignInFailureBurst int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client for that limit.
+	TrustedProxies []netip.Prefix
 	// Now is the clock of that limit; nil means time.Now.
 	Now func() time.Time
 }
@@ -57,6 +61,7 @@ type UI struct {
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	failures *throttle.Limiter // failed sign-ins per client address
+	proxies  []netip.Prefix
 }
 
 // New returns the UI. It panics when an embedded template does not parse,
@@ -72,7 +77,7 @@ func New(cfg Config) *UI {
 	if cfg.SignInFailureBurst > 0 {
 		failures = throttle.New(1/SignInFailureEvery.Seconds(), cfg.SignInFailureBurst, cfg.Now)
 	}
-	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates(), failures: failures}
+	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates(), failures: failures, proxies: cfg.TrustedProxies}
 }
 
 // handler is a page or action of a signed-in user.
