@@ -91,17 +91,24 @@ func (p *promoter) fire() {
 	defer cancel()
 	// A poll with nothing due is one cheap read, not a write and a wake-up.
 	now := time.Now()
+	failed := false
 	if due, err := p.nextDue(ctx, woke); err != nil || (!due.IsZero() && !due.After(now)) {
-		_, _ = p.promote(ctx, now) // on failure, River's own pass still promotes
-		p.mu.Lock()
-		if now.After(p.woke) {
-			p.woke = now
+		// On failure River's own pass still promotes, and a fire a second
+		// later tries the wake-up again (not at once: the database is
+		// failing).
+		if _, err := p.promote(ctx, now); err != nil {
+			failed = true
+		} else {
+			p.mu.Lock()
+			if now.After(p.woke) {
+				p.woke = now
+			}
+			woke = p.woke
+			p.mu.Unlock()
 		}
-		woke = p.woke
-		p.mu.Unlock()
 	}
 	at, err := p.nextDue(ctx, woke)
-	if err != nil {
+	if err != nil || failed && at.Before(time.Now().Add(time.Second)) {
 		at = time.Now().Add(time.Second)
 	}
 	if p.poll > 0 && (at.IsZero() || time.Until(at) > p.poll) {

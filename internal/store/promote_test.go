@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -92,4 +94,29 @@ func openSQLitePromoter(t *testing.T) (*Store, *sqliteBackend) {
 	}
 	t.Cleanup(func() { st.Close(ctx) })
 	return st, st.b.(*sqliteBackend)
+}
+
+// TestPromoterBacksOffWhenPromotingFails: a database that keeps failing is
+// tried again a second later, not in a tight loop.
+func TestPromoterBacksOffWhenPromotingFails(t *testing.T) {
+	var promotes atomic.Int32
+	p := &promoter{
+		promote: func(context.Context, time.Time) (int64, error) {
+			promotes.Add(1)
+			return 0, errors.New("database is locked")
+		},
+		nextDue: func(context.Context, time.Time) (time.Time, error) { return time.Now().Add(-time.Minute), nil },
+	}
+	defer p.stop()
+	p.fire()
+	p.mu.Lock()
+	next := p.next
+	p.mu.Unlock()
+	if d := time.Until(next); d < 900*time.Millisecond {
+		t.Errorf("after a failed promote the next try is in %v, want about a second", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := promotes.Load(); n != 1 {
+		t.Errorf("%d promotes in 200 ms, want 1", n)
+	}
 }
