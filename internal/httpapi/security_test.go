@@ -316,20 +316,9 @@ func TestAuthFailureLimit(t *testing.T) {
 	h, admin := httpapi.NewTestAPIWith(t, "", func(c *httpapi.Config) {
 		c.RateLimit, c.AuthFailureBurst, c.Now = -1, 3, clock.Now
 	})
-	from := func(addr, key string) answer {
-		t.Helper()
-		req := httptest.NewRequest("GET", "/api/v1/collections", nil)
-		req.RemoteAddr = addr
-		req.Header.Set("Authorization", "Bearer "+key)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		res := rec.Result()
-		b, _ := io.ReadAll(res.Body)
-		return answer{status: res.StatusCode, header: res.Header, body: b}
-	}
 	expect := func(addr, key string, want int) {
 		t.Helper()
-		a := from(addr, key)
+		a := listFrom(h, addr, "", key)
 		if a.status != want {
 			t.Fatalf("%s with key %.12s…: status %d, want %d: %s", addr, key, a.status, want, a.body)
 		}
@@ -367,6 +356,22 @@ func TestAuthFailureLimit(t *testing.T) {
 	expect(guesser, wrong, 429)
 }
 
+// listFrom lists collections with key as a client at remote would, through
+// a proxy that added xff ("" for none).
+func listFrom(h http.Handler, remote, xff, key string) answer {
+	req := httptest.NewRequest("GET", "/api/v1/collections", nil)
+	req.RemoteAddr = remote
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return answer{status: res.StatusCode, header: res.Header, body: b}
+}
+
 // TestAuthFailureLimitBehindProxy: from a trusted proxy the client is named
 // by X-Forwarded-For, so one client's guesses do not lock out the others;
 // from anyone else the header is ignored.
@@ -377,15 +382,6 @@ func TestAuthFailureLimitBehindProxy(t *testing.T) {
 		c.RateLimit, c.AuthFailureBurst, c.Now = -1, 2, clock.Now
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	})
-	send := func(remote, xff, key string) int {
-		req := httptest.NewRequest("GET", "/api/v1/collections", nil)
-		req.RemoteAddr = remote
-		req.Header.Set("X-Forwarded-For", xff)
-		req.Header.Set("Authorization", "Bearer "+key)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec.Code
-	}
 	wrong := "ahk_guess_000000000000000000000000"
 	for i, tc := range []struct {
 		remote, xff, key string
@@ -401,7 +397,7 @@ func TestAuthFailureLimitBehindProxy(t *testing.T) {
 		{"192.0.2.7:1", "198.51.100.4", wrong, 401},
 		{"192.0.2.7:1", "198.51.100.5", admin, 429},
 	} {
-		if got := send(tc.remote, tc.xff, tc.key); got != tc.want {
+		if got := listFrom(h, tc.remote, tc.xff, tc.key).status; got != tc.want {
 			t.Errorf("request %d from %s (X-Forwarded-For %s): %d, want %d", i+1, tc.remote, tc.xff, got, tc.want)
 		}
 	}
@@ -420,12 +416,7 @@ func TestAuthFailureLimitConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			req := httptest.NewRequest("GET", "/api/v1/collections", nil)
-			req.RemoteAddr = "198.51.100.7:4000"
-			req.Header.Set("Authorization", fmt.Sprintf("Bearer ahk_guess_%032d", i))
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			statuses <- rec.Code
+			statuses <- listFrom(h, "198.51.100.7:4000", "", fmt.Sprintf("ahk_guess_%032d", i)).status
 		})
 	}
 	wg.Wait()

@@ -16,8 +16,7 @@ const Redacted = "[redacted]"
 // Redactor replaces every occurrence of a set of values with Redacted. It is
 // safe for concurrent use; the zero value and a nil *Redactor redact nothing.
 type Redactor struct {
-	given  []string // as passed to NewRedactor
-	values []string // every form of each, longest first, no empties, no duplicates
+	values []string // every form of each value, longest first, no empties, no duplicates
 }
 
 // NewRedactor returns a Redactor for values; empty values are ignored.
@@ -28,7 +27,19 @@ type Redactor struct {
 // occurrences overlap, the whole overlapping stretch is
 // redacted, so no part of either value shows.
 func NewRedactor(values ...string) *Redactor {
+	return (*Redactor)(nil).With(values...)
+}
+
+// With returns a Redactor that also redacts values; r itself when there are
+// none. Only the new values' forms are computed.
+func (r *Redactor) With(values ...string) *Redactor {
+	if len(values) == 0 && r != nil {
+		return r
+	}
 	var all []string
+	if r != nil {
+		all = slices.Clone(r.values) // sorted below: r stays as it is
+	}
 	for _, v := range values {
 		if v == "" {
 			continue
@@ -43,19 +54,7 @@ func NewRedactor(values ...string) *Redactor {
 	slices.SortFunc(all, func(a, b string) int {
 		return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b))
 	})
-	return &Redactor{given: values, values: slices.Compact(all)}
-}
-
-// With returns a Redactor that also redacts values; r itself when there are
-// none.
-func (r *Redactor) With(values ...string) *Redactor {
-	if len(values) == 0 {
-		return r
-	}
-	if r == nil {
-		return NewRedactor(values...)
-	}
-	return NewRedactor(append(slices.Clip(r.given), values...)...)
+	return &Redactor{values: slices.Compact(all)}
 }
 
 // jsonEscape returns v as it appears between the quotes of a JSON string.
