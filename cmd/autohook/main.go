@@ -28,6 +28,7 @@ import (
 
 	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -124,6 +125,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
 	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight to one destination host (AUTOHOOK_MAX_PER_HOST; default 64)")
+	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", envDuration("AUTOHOOK_HEADER_TIMEOUT", 0), "Call API: longest wait for response headers after sending, within the step's timeout (AUTOHOOK_HEADER_TIMEOUT; default: the step's timeout)")
+	fs.DurationVar(&cfg.BodyIdleTimeout, "body-idle-timeout", envDuration("AUTOHOOK_BODY_IDLE_TIMEOUT", webhook.DefaultBodyIdleTimeout), "Call API: longest pause while reading a response body, within the step's timeout (AUTOHOOK_BODY_IDLE_TIMEOUT)")
 	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
 	fs.StringVar(&proxies, "trusted-proxies", env("AUTOHOOK_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client, for the failed sign-in and API key limits (AUTOHOOK_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")

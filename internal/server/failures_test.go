@@ -353,6 +353,10 @@ func TestFailureClassesInHistory(t *testing.T) {
 		"main": flNode(t, retrySchedule(sched), func(c *server.Config) { c.MaxResponseBytes = 1024 }),
 		// strict: the default destination policy.
 		"strict": flNode(t, func(c *server.Config) { c.AllowPrivateNetworks = false }),
+		// layers: header and body-idle timeouts well inside a 5 s step.
+		"layers": flNode(t, retrySchedule(sched), func(c *server.Config) {
+			c.HeaderTimeout, c.BodyIdleTimeout = 300*time.Millisecond, 300*time.Millisecond
+		}),
 		// cidr: only 127.0.0.1 allowed, and the name localhost denied.
 		"cidr": flNode(t, func(c *server.Config) {
 			c.AllowPrivateNetworks = false
@@ -418,6 +422,26 @@ func TestFailureClassesInHistory(t *testing.T) {
 			step:  map[string]any{"timeoutSeconds": 1, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
 			class: "timeout", message: []string{"reading the response body", "timeout"}, resp: 200, sent: 1, retried: true, delay: sched,
 			minDur: 900 * time.Millisecond, maxDur: 3 * time.Second,
+		},
+		{
+			name: "no headers within the header timeout", node: "layers",
+			answer: func(w http.ResponseWriter, r *http.Request) { stall(r) },
+			step:   map[string]any{"timeoutSeconds": 5},
+			class:  "timeout", message: []string{"no response headers within 300ms"}, sent: 1, retried: true, delay: sched,
+			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
+		},
+		{
+			name: "body stalls past the body-idle timeout", node: "layers",
+			answer: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "100")
+				w.WriteHeader(200)
+				_, _ = io.WriteString(w, `{"data":`)
+				w.(http.Flusher).Flush()
+				stall(r)
+			},
+			step:  map[string]any{"timeoutSeconds": 5, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
+			class: "timeout", message: []string{"reading the response body: it stalled, nothing received for 300ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
+			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
 		},
 		{
 			name: "malformed JSON", node: "main", answer: answerJSON(`{"data": {"externalId": `),

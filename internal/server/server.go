@@ -56,7 +56,10 @@ type Config struct {
 	MaxAttempts          int
 	MaxWorkers           int
 	MaxPerHost           int
-	RateLimit            float64 // API requests per second per key: 0 the default (100), negative none
+	// HeaderTimeout and BodyIdleTimeout are Call API's time layers within
+	// a step's timeout (webhook.Config); zero keeps their defaults.
+	HeaderTimeout, BodyIdleTimeout time.Duration
+	RateLimit                      float64 // API requests per second per key: 0 the default (100), negative none
 	// MetricsToken, when set, is the Bearer token GET /metrics requires.
 	MetricsToken string
 	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
@@ -187,7 +190,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
-	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version, MaxPerHost: cfg.MaxPerHost})
+	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version, MaxPerHost: cfg.MaxPerHost,
+		HeaderTimeout: cfg.HeaderTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	var observer engine.Metrics = n.Metrics
 	if cfg.Observer != nil {
 		observer = tee{n.Metrics, cfg.Observer}

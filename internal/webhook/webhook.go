@@ -46,6 +46,13 @@ type Config struct {
 	// ConnectTimeout bounds the TCP connect (and TLS handshake), within
 	// the step's timeout. Default 10 s.
 	ConnectTimeout time.Duration
+	// HeaderTimeout bounds the wait for the response headers once the
+	// request is sent, within the step's timeout. 0: the step's timeout.
+	HeaderTimeout time.Duration
+	// BodyIdleTimeout bounds a pause while the response body is read (a
+	// receiver that stalls mid-body), within the step's timeout. Default
+	// DefaultBodyIdleTimeout; negative: only the step's timeout.
+	BodyIdleTimeout time.Duration
 	// MaxPerHost bounds the requests in flight to one destination host
 	// and port. Default DefaultMaxPerHost.
 	MaxPerHost int
@@ -73,6 +80,9 @@ func New(cfg Config) *Client {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
+	if cfg.BodyIdleTimeout == 0 {
+		cfg.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Autohook"
 	}
@@ -94,6 +104,17 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect},
 		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}}
 }
+
+// DefaultBodyIdleTimeout is how long a response body may send nothing
+// before the attempt fails with a timeout.
+const DefaultBodyIdleTimeout = 10 * time.Second
+
+// The layers of an attempt's time, each within the step's timeout; a
+// timeout names the one that ran out.
+var (
+	errHeaderTimeout = errors.New("no response headers in time")
+	errBodyStalled   = errors.New("response body stalled")
+)
 
 // Request is a rendered request, ready to send.
 type Request struct {
@@ -269,11 +290,15 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 	defer func() { res.Duration = time.Since(start) }()
 	stepCtx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
+	// The request's own context: the step's, cut short by the header and
+	// body-idle layers.
+	reqCtx, cancelReq := context.WithCancelCause(stepCtx)
+	defer cancelReq(nil)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hreq, err := http.NewRequestWithContext(stepCtx, req.Method, req.URL, body)
+	hreq, err := http.NewRequestWithContext(reqCtx, req.Method, req.URL, body)
 	if err != nil {
 		res.Failure = fail(retry.InvalidURL, "%v", err)
 		return res
@@ -289,16 +314,37 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 		res.Failure = fail(retry.BlockedDestination, "%s is this Autohook server's own address", hostKey(req.URL))
 		return res
 	}
+	var headerTimer *time.Timer
+	if d := c.cfg.HeaderTimeout; d > 0 && d < step.Timeout {
+		headerTimer = time.AfterFunc(d, func() { cancelReq(errHeaderTimeout) })
+	}
 	resp, err := c.http.Do(hreq)
+	if headerTimer != nil {
+		headerTimer.Stop()
+	}
 	if err != nil {
+		if errors.Is(context.Cause(reqCtx), errHeaderTimeout) && ctx.Err() == nil {
+			res.Failure = fail(retry.Timeout, "no response headers within %s of sending the request", c.cfg.HeaderTimeout)
+			return res
+		}
 		res.Failure = classify(ctx, stepCtx, err, step.Timeout)
 		return res
 	}
 	defer resp.Body.Close()
 	res.Status, res.Header = resp.StatusCode, resp.Header
-	data, tooLarge, err := readBounded(resp.Body, c.cfg.MaxResponseBytes)
+	var rd io.Reader = resp.Body
+	if d := c.cfg.BodyIdleTimeout; d > 0 && d < step.Timeout {
+		idle := &idleReader{r: resp.Body, timer: time.AfterFunc(d, func() { cancelReq(errBodyStalled) }), d: d}
+		defer idle.timer.Stop()
+		rd = idle
+	}
+	data, tooLarge, err := readBounded(rd, c.cfg.MaxResponseBytes)
 	res.Body = data
 	if err != nil {
+		if errors.Is(context.Cause(reqCtx), errBodyStalled) && ctx.Err() == nil {
+			res.Failure = fail(retry.Timeout, "reading the response body: it stalled, nothing received for %s after %d bytes", c.cfg.BodyIdleTimeout, len(data))
+			return res
+		}
 		res.Failure = classify(ctx, stepCtx, err, step.Timeout)
 		res.Failure.Message = "reading the response body: " + res.Failure.Message
 		return res
@@ -309,6 +355,22 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 	}
 	res.Fields, res.Failure = capture(step.Response, data, tooLarge, c.cfg.MaxResponseBytes)
 	return res
+}
+
+// idleReader restarts timer after every read that got data: the timer
+// fires (and cancels the request) only after d without any.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.timer.Reset(i.d)
+	}
+	return n, err
 }
 
 // readBounded reads at most limit bytes and reports whether there was more.

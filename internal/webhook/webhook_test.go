@@ -870,6 +870,55 @@ func TestDoTimeout(t *testing.T) {
 	}
 }
 
+// TestDoTimeoutLayers: within a 5 s step, a receiver that sends no headers
+// fails at the header timeout, one that stalls mid-body at the body-idle
+// timeout, each saying which; a slow but steady body is not a stall.
+func TestDoTimeoutLayers(t *testing.T) {
+	t.Parallel()
+	const layer = 300 * time.Millisecond
+	c := loopbackClient(webhook.Config{HeaderTimeout: layer, BodyIdleTimeout: layer})
+	step := func(url string) string {
+		return `{"type": "call_api", "url": "` + url + `/", "timeoutSeconds": 5, "response": {"type": "text", "field": "t"}}`
+	}
+	for _, tc := range []struct {
+		partial bool
+		want    string
+	}{
+		{false, "no response headers within 300ms of sending the request"},
+		{true, "reading the response body: it stalled, nothing received for 300ms after 7 bytes"},
+	} {
+		t.Run(fmt.Sprintf("partial=%v", tc.partial), func(t *testing.T) {
+			t.Parallel()
+			srv := stallingServer(t, tc.partial)
+			start := time.Now()
+			res := send(t.Context(), t, c, step(srv.URL))
+			took := time.Since(start)
+			if res.Failure == nil || res.Failure.Class != retry.Timeout || res.Failure.Message != tc.want {
+				t.Fatalf("Do = %v, want a timeout failure %q", res.Failure, tc.want)
+			}
+			// Far from the step's 5 s: the layer, not the step, ended it.
+			if took < layer || took > 3*time.Second {
+				t.Errorf("Do returned after %v, want about %v", took, layer)
+			}
+		})
+	}
+	t.Run("slow but steady body", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := range 8 {
+				fmt.Fprintf(w, "%d", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(layer / 3)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		res := send(t.Context(), t, c, step(srv.URL))
+		if res.Failure != nil || res.Fields["t"] != "01234567" {
+			t.Errorf("Do = %v, fields %v; want the whole body, no failure", res.Failure, res.Fields)
+		}
+	})
+}
+
 // TestDoInterrupted cancels the run's context (the node shutting down)
 // while a request is in flight: not a timeout of the step.
 func TestDoInterrupted(t *testing.T) {
