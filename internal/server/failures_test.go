@@ -282,6 +282,19 @@ func stallUntilDone() (stall func(r *http.Request), release func()) {
 	}, func() { close(ch) }
 }
 
+// partialThenStall sends a 200, JSON headers and the first 8 bytes of a
+// 100-byte body, then stalls.
+func partialThenStall(stall func(r *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, `{"data":`)
+		w.(http.Flusher).Flush()
+		stall(r)
+	}
+}
+
 // answerStatus answers with a status code and optional headers.
 func answerStatus(code int, header ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -411,14 +424,7 @@ func TestFailureClassesInHistory(t *testing.T) {
 		},
 		{
 			name: "sends headers and part of the body, then stalls", node: "main",
-			answer: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Content-Length", "100")
-				w.WriteHeader(200)
-				_, _ = io.WriteString(w, `{"data":`)
-				w.(http.Flusher).Flush()
-				stall(r)
-			},
+			answer: partialThenStall(stall),
 			step:  map[string]any{"timeoutSeconds": 1, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
 			class: "timeout", message: []string{"reading the response body", "timeout"}, resp: 200, sent: 1, retried: true, delay: sched,
 			minDur: 900 * time.Millisecond, maxDur: 3 * time.Second,
@@ -432,13 +438,7 @@ func TestFailureClassesInHistory(t *testing.T) {
 		},
 		{
 			name: "body stalls past the body-idle timeout", node: "layers",
-			answer: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Length", "100")
-				w.WriteHeader(200)
-				_, _ = io.WriteString(w, `{"data":`)
-				w.(http.Flusher).Flush()
-				stall(r)
-			},
+			answer: partialThenStall(stall),
 			step:  map[string]any{"timeoutSeconds": 5, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
 			class: "timeout", message: []string{"reading the response body: it stalled, nothing received for 300ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
 			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
