@@ -425,8 +425,8 @@ func TestFailureClassesInHistory(t *testing.T) {
 		{
 			name: "sends headers and part of the body, then stalls", node: "main",
 			answer: partialThenStall(stall),
-			step:  map[string]any{"timeoutSeconds": 1, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
-			class: "timeout", message: []string{"reading the response body", "timeout"}, resp: 200, sent: 1, retried: true, delay: sched,
+			step:   map[string]any{"timeoutSeconds": 1, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
+			class:  "timeout", message: []string{"reading the response body", "timeout"}, resp: 200, sent: 1, retried: true, delay: sched,
 			minDur: 900 * time.Millisecond, maxDur: 3 * time.Second,
 		},
 		{
@@ -439,8 +439,8 @@ func TestFailureClassesInHistory(t *testing.T) {
 		{
 			name: "body stalls past the body-idle timeout", node: "layers",
 			answer: partialThenStall(stall),
-			step:  map[string]any{"timeoutSeconds": 5, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
-			class: "timeout", message: []string{"reading the response body: it stalled, nothing received for 300ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
+			step:   map[string]any{"timeoutSeconds": 5, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
+			class:  "timeout", message: []string{"reading the response body: it stalled, nothing received for 300ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
 			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
 		},
 		{
