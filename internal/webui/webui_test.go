@@ -73,6 +73,28 @@ func TestPagesRedirectToSignInWithoutSession(t *testing.T) {
 	}
 }
 
+// TestSignInNextStaysOnSite: a next that a browser would read as another
+// origin is neither offered in the form nor followed after sign-in
+// (issue 18, finding 7: /login?next=/%09/evil.example).
+func TestSignInNextStaysOnSite(t *testing.T) {
+	n := startNode(t)
+	for _, next := range []string{"/\t/evil.example", "/%09/evil.example", "//evil.example", "/\\evil.example", "/%2F/evil.example", "/%5Cevil.example", "/\r\n/evil.example"} {
+		c := n.client()
+		login := c.get("/login?next=" + url.QueryEscape(next))
+		if strings.Contains(login.Body, "evil.example") {
+			t.Errorf("GET /login?next=%q: the form carries the next value", next)
+		}
+		resp := c.post("/login", url.Values{"csrf": {csrf(t, login.Body)}, "login": {"admin"}, "password": {adminPassword}, "next": {next}})
+		if got := resp.Header.Get("Location"); got != "/records" {
+			t.Errorf("sign-in with next=%q: Location %q, want /records", next, got)
+		}
+		// Signed in, /login?next= redirects at once: to this site only.
+		if got := c.get("/login?next=" + url.QueryEscape(next)).Header.Get("Location"); got != "/records" {
+			t.Errorf("GET /login?next=%q signed in: Location %q, want /records", next, got)
+		}
+	}
+}
+
 func TestSignInAndOut(t *testing.T) {
 	n := startNode(t)
 	c := n.client()
