@@ -70,6 +70,10 @@ type StepSpec struct {
 	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
 	MaxAttempts    int       `json:"maxAttempts,omitempty"`
 	Response       *Response `json:"response,omitempty"`
+	// KeepBodyOnRedirect re-sends the body when a 307 or 308 redirect
+	// leads to another origin; by default it is dropped there, like every
+	// header the step sets (see webhook's redirect rules).
+	KeepBodyOnRedirect bool `json:"keepBodyOnRedirect,omitempty"`
 
 	// update_record
 	Set []Assignment `json:"set,omitempty"`

@@ -76,6 +76,9 @@ type CallAPI struct {
 	Timeout     time.Duration
 	MaxAttempts int // 0: the server default
 	Response    CompiledResponse
+	// KeepBodyOnRedirect: a 307 or 308 redirect to another origin
+	// re-sends the body (StepSpec.KeepBodyOnRedirect).
+	KeepBodyOnRedirect bool
 }
 
 // CompiledHeader is a header with a compiled value.
@@ -326,7 +329,7 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	if len(s.Set) > 0 {
 		c.problems.Add(path+".set", "is not an option of call_api")
 	}
-	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts}
+	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts, KeepBodyOnRedirect: s.KeepBodyOnRedirect}
 	hasBody := s.Body != nil
 	s.Method = strings.ToUpper(s.Method)
 	switch {
@@ -347,10 +350,16 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		c.problems.Add(path+".url", "must be at most %d bytes", MaxTemplateLength)
 	} else {
 		u, err := render.CompileURL(s.URL, c.opts.Render)
-		if err != nil {
+		switch {
+		case err != nil:
 			c.problems.Add(path+".url", "%s", exprMessage(err))
-		} else if u.Uses("secrets") {
+		case u.HasPassword():
+			c.warnings.Add(path+".url", "the URL holds a password (user:password@): it is sent as Basic auth and hidden in history, but URLs end up in logs and proxies, so credentials belong in headers")
+		case u.Uses("secrets"):
 			c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+		}
+		if err == nil && (u.HostUses("record") || u.HostUses("previous") || u.HostUses("fields")) {
+			c.warnings.Add(path+".url", "the host comes from a value: a value in the host must be a host name label (letters, digits, '-', '_'), in the port digits, else the run fails with invalid_url")
 		}
 		out.URL = u
 	}
@@ -372,6 +381,8 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	}
 	if hasBody {
 		c.body(path+".body", s.Body, out)
+	} else if s.KeepBodyOnRedirect {
+		c.warnings.Add(path+".keepBodyOnRedirect", "the step sends no body, so there is none to keep")
 	}
 	switch {
 	case s.TimeoutSeconds == 0:
@@ -484,6 +495,7 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 	}{
 		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
 		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
+		{"keepBodyOnRedirect", s.KeepBodyOnRedirect},
 	} {
 		if o.set {
 			c.problems.Add(path+"."+o.name, "is not an option of update_record")
