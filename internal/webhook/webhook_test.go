@@ -1153,6 +1153,45 @@ func TestHistoryRequest(t *testing.T) {
 	}
 }
 
+// TestHistoryURLPassword: the password of a URL's user info is hidden in
+// history whatever it is (a secret, a literal, a value of the record), in
+// the request's URL and its redirects' (issue 18 finding 9, issue 10 item
+// 10); the user name stays.
+func TestHistoryURLPassword(t *testing.T) {
+	t.Parallel()
+	r := secret.NewRedactor("tok-123")
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:tok-123@api.example.com/x", "https://user:[redacted]@api.example.com/x"},
+		{"https://user:literal-pw@api.example.com/x?a=1", "https://user:[redacted]@api.example.com/x?a=1"},
+		{"https://us%40er:p%3Aw%2Fd@api.example.com:8443/", "https://us%40er:[redacted]@api.example.com:8443/"},
+		{"https://user:@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://user@api.example.com/", "https://user@api.example.com/"},
+		{"https://api.example.com/a:b@c", "https://api.example.com/a:b@c"},
+	} {
+		req := &webhook.Request{Method: "GET", URL: tc.url, Header: http.Header{},
+			Redirects: []automation.Redirect{{Status: 302, Method: "GET", URL: tc.url}}}
+		got := webhook.HistoryRequest(req, r, 100)
+		if got.URL != tc.want || got.Redirects[0].URL != tc.want {
+			t.Errorf("HistoryRequest(%s): URL %q, redirect %q; want %q", tc.url, got.URL, got.Redirects[0].URL, tc.want)
+		}
+	}
+	// From a template: user:{secrets.PW}@host and a literal password.
+	c := webhook.New(webhook.Config{})
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:{secrets.TOKEN}@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://{record.name}:{record.id}@api.example.com/", "https://Ada:[redacted]@api.example.com/"},
+	} {
+		s := callAPI(t, `{"type": "call_api", "url": "`+tc.url+`"}`)
+		req, f := c.Build(s, env(baseRecord()), attemptID, nil, testNow)
+		if f != nil {
+			t.Fatalf("Build(%s): %v", tc.url, f)
+		}
+		if got := webhook.HistoryRequest(req, r, 100).URL; got != tc.want {
+			t.Errorf("history of %s = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
+
 func TestHistoryResponse(t *testing.T) {
 	t.Parallel()
 	const token = "s3cr3t-t0ken"
