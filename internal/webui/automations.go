@@ -285,6 +285,7 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			default:
 				s.Body = &automation.Body{ContentType: ct}
 			}
+			s.KeepBodyOnRedirect = v.on(p + ".keepBodyOnRedirect")
 			s.TimeoutSeconds = num(p + ".timeoutSeconds")
 			s.MaxAttempts = num(p + ".maxAttempts")
 			switch rt := v[p+".response.type"]; rt {

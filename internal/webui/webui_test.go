@@ -445,3 +445,67 @@ func TestSignInFailuresLimited(t *testing.T) {
 		t.Errorf("right password past the limit: %d, want 429 (the password is not looked at)", r.StatusCode)
 	}
 }
+
+// TestAutomationFormKeepBodyOnRedirect: the form shows a step's
+// keepBodyOnRedirect as a checkbox, checked when set.
+func TestAutomationFormKeepBodyOnRedirect(t *testing.T) {
+	n := startNode(t)
+	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads", "fields": []any{map[string]any{"key": "name", "type": "text"}}}, nil)
+	var a struct{ ID string }
+	n.api("POST", "/automations", map[string]any{
+		"name": "Moves", "collection": "leads", "trigger": map[string]any{"type": "manual"},
+		"steps": []any{
+			map[string]any{"type": "call_api", "url": "https://api.example.com/x", "body": map[string]any{"contentType": "text/plain", "text": "hi"}, "keepBodyOnRedirect": true},
+			map[string]any{"type": "call_api", "url": "https://api.example.com/y", "body": map[string]any{"contentType": "text/plain", "text": "hi"}},
+		},
+	}, &a)
+	c := n.client()
+	c.signIn()
+	page := c.get("/settings/automations/" + a.ID).Body
+	for _, want := range []string{
+		`name="steps.0.keepBodyOnRedirect" id="f-steps.0.keepBodyOnRedirect" checked>`,
+		`name="steps.1.keepBodyOnRedirect" id="f-steps.1.keepBodyOnRedirect">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("automation page lacks %s", want)
+		}
+	}
+}
+
+// TestRunPageShowsRedirects: a run's page lists the redirects a request
+// went through, and what was not sent to another origin.
+func TestRunPageShowsRedirects(t *testing.T) {
+	n := startNode(t)
+	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer landing.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, landing.URL+"/landing", http.StatusTemporaryRedirect)
+	}))
+	defer moved.Close()
+	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads", "fields": []any{map[string]any{"key": "name", "type": "text"}}}, nil)
+	var a struct{ ID string }
+	n.api("POST", "/automations", map[string]any{
+		"name": "Moves", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
+		"steps": []any{map[string]any{"type": "call_api", "method": "POST", "url": moved.URL + "/x",
+			"headers": []any{map[string]any{"name": "X-Api-Key", "value": "k"}}, "body": map[string]any{"contentType": "text/plain", "text": "hi"}}},
+	}, &a)
+	n.api("POST", "/collections/leads/records", map[string]any{"fields": map[string]any{"name": "Acme"}}, nil)
+	var runs struct{ Items []struct{ ID, Status string } }
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n.api("GET", "/automations/"+a.ID+"/runs", nil, &runs)
+		if len(runs.Items) > 0 && runs.Items[0].Status == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no succeeded run: %+v", runs.Items)
+		}
+	}
+	c := n.client()
+	c.signIn()
+	page := c.get("/settings/runs/" + runs.Items[0].ID).Body
+	for _, want := range []string{`<ol class="redirects">`, ">307<", landing.URL + "/landing", "not sent Content-Type, X-Api-Key, nor the body"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("run page lacks %q", want)
+		}
+	}
+}
