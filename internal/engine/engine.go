@@ -131,8 +131,7 @@ type worker struct {
 // them, the job waits a little, then steps back into the queue (a snooze
 // counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
-	now := time.Now()
-	switch w.e.slots.acquire(ctx, job.Args.OrgID, now.Add(slotWait), now.Add(shareWait)) {
+	switch w.e.slots.acquire(ctx, job.Args.OrgID, time.Now().Add(slotWait)) {
 	case taken:
 	case overShare:
 		if ctx.Err() != nil {
@@ -162,19 +161,18 @@ type batchWorker struct {
 // whose finished runs are then no-ops) if any run could not be recorded.
 //
 // The runs wait for room among the runs in flight at most slotWait in all
-// (shareWait for a run whose organisation holds its share); those that found
-// none are handed back to the queue as jobs of their own, a second later,
-// so a batch job never holds a queue worker for longer than its runs' own
-// steps take.
+// (a run whose organisation holds its share does not wait); those that
+// found none are handed back to the queue as jobs of their own, a second
+// later, so a batch job never holds a queue worker for longer than its
+// runs' own steps take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
-	now := time.Now()
-	deadline, shareDeadline := now.Add(slotWait), now.Add(shareWait)
+	deadline := time.Now().Add(slotWait)
 	var rest []store.RunJob
 	for i, rj := range runs {
-		if w.e.slots.acquire(ctx, rj.OrgID, deadline, shareDeadline) != taken {
+		if w.e.slots.acquire(ctx, rj.OrgID, deadline) != taken {
 			rest = append(rest, rj)
 			continue
 		}

@@ -93,22 +93,19 @@ func (s *slots) inFlight(org string) (total, ofOrg int) {
 	return s.total, s.orgs[org]
 }
 
-// acquire takes a slot for a run of org: waiting, while the node is full,
-// until deadline at most, and while org holds its share, until
-// shareDeadline (earlier: a run over its share should step back into the
-// queue soon, so that it does not hold a queue worker that another
-// organisation's run could use).
-func (s *slots) acquire(ctx context.Context, org string, deadline, shareDeadline time.Time) outcome {
+// acquire takes a slot for a run of org, waiting while the node is full
+// until deadline at most. A run whose organisation holds its share does not
+// wait: it should step back into the queue at once, so that it does not
+// hold a queue worker that another organisation's run could use (the
+// queue is one for all: an organisation's runs waiting for their share
+// stand before others' in it, and each must be fetched and put back).
+func (s *slots) acquire(ctx context.Context, org string, deadline time.Time) outcome {
 	for {
 		out, freed := s.tryTake(org)
-		if out == taken {
+		if out != nodeFull {
 			return out
 		}
-		until := deadline
-		if out == overShare {
-			until = shareDeadline
-		}
-		wait := time.Until(until)
+		wait := time.Until(deadline)
 		if wait <= 0 || ctx.Err() != nil {
 			return out
 		}
@@ -121,10 +118,6 @@ func (s *slots) acquire(ctx context.Context, org string, deadline, shareDeadline
 		t.Stop()
 	}
 }
-
-// shareWait is how long a run whose organisation holds its share waits
-// for one of its own runs to finish before it steps back into the queue.
-const shareWait = 50 * time.Millisecond
 
 // overShareDelay is how long a job whose organisation held its share
 // steps back: 250 ms, doubling with each time the job has been snoozed, at
