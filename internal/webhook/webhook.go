@@ -52,8 +52,8 @@ type Config struct {
 	// receiver that stalls mid-body), within the step's timeout. Default
 	// DefaultBodyIdleTimeout; negative: only the step's timeout.
 	BodyIdleTimeout time.Duration
-	// MaxPerHost bounds the requests in flight to one destination host
-	// and port. Default DefaultMaxPerHost.
+	// MaxPerHost bounds the requests in flight of one organisation to one
+	// destination host, all its ports. Default DefaultMaxPerHost.
 	MaxPerHost int
 }
 
