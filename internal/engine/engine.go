@@ -163,17 +163,26 @@ type batchWorker struct {
 // The runs wait for room among the runs in flight at most slotWait in all
 // (a run whose organisation holds its share does not wait); those that
 // found none are handed back to the queue as jobs of their own, a second
-// later, so a batch job never holds a queue worker for longer than its
-// runs' own steps take.
+// later (one over its organisation's share: after overShareDelay), so a
+// batch job never holds a queue worker for longer than its runs' own steps
+// take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
 	deadline := time.Now().Add(slotWait)
-	var rest []store.RunJob
+	type later struct {
+		job store.RunJob
+		at  time.Time
+	}
+	var rest []later
 	for i, rj := range runs {
-		if w.e.slots.acquire(ctx, rj.OrgID, deadline) != taken {
-			rest = append(rest, rj)
+		switch w.e.slots.acquire(ctx, rj.OrgID, deadline) {
+		case overShare:
+			rest = append(rest, later{rj, time.Now().Add(overShareDelay(nil))})
+			continue
+		case nodeFull:
+			rest = append(rest, later{rj, time.Now().Add(time.Second)})
 			continue
 		}
 		wg.Go(func() {
@@ -182,10 +191,9 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 		})
 	}
 	if len(rest) > 0 {
-		at := time.Now().Add(time.Second)
 		err := w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			for _, rj := range rest {
-				tx.EnqueueRun(rj, at)
+			for _, l := range rest {
+				tx.EnqueueRun(l.job, l.at)
 			}
 			return nil
 		})

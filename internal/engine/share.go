@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -120,13 +121,17 @@ func (s *slots) acquire(ctx context.Context, org string, deadline time.Time) out
 }
 
 // overShareDelay is how long a job whose organisation held its share
-// steps back: 250 ms, doubling with each time the job has been snoozed, at
-// most 4 s — so that hundreds of runs waiting for their organisation's
-// share cost the queue a few writes a second, not a busy loop.
+// steps back: 1 s, doubling with each time the job has been snoozed, at
+// most 8 s, each drawn from half to one and a half times that. The queue is
+// one for all organisations, and every time a waiting run is fetched and
+// put back costs a write: so hundreds of runs waiting for their
+// organisation's share cost a few dozen writes a second, spread out, and
+// stand before few of another organisation's runs.
 func overShareDelay(metadata []byte) time.Duration {
 	var m struct {
 		Snoozes int `json:"snoozes"`
 	}
 	_ = json.Unmarshal(metadata, &m) // no metadata: no snooze yet
-	return min(250*time.Millisecond<<min(max(m.Snoozes, 0), 5), 4*time.Second)
+	d := min(time.Second<<min(max(m.Snoozes, 0), 3), 8*time.Second)
+	return d/2 + rand.N(d)
 }

@@ -127,18 +127,23 @@ func TestOverShareDelay(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		meta string
-		want time.Duration
+		want time.Duration // drawn from [want/2, want*3/2)
 	}{
-		{"", 250 * time.Millisecond},
-		{"{}", 250 * time.Millisecond},
-		{`{"snoozes":1}`, 500 * time.Millisecond},
-		{`{"snoozes":3}`, 2 * time.Second},
-		{`{"snoozes":4}`, 4 * time.Second},
-		{`{"snoozes":400}`, 4 * time.Second},
-		{`{"snoozes":-3}`, 250 * time.Millisecond},
+		{"", time.Second},
+		{"{}", time.Second},
+		{`{"snoozes":1}`, 2 * time.Second},
+		{`{"snoozes":2}`, 4 * time.Second},
+		{`{"snoozes":3}`, 8 * time.Second},
+		{`{"snoozes":400}`, 8 * time.Second},
+		{`{"snoozes":-3}`, time.Second},
 	} {
-		if got := overShareDelay([]byte(tc.meta)); got != tc.want {
-			t.Errorf("overShareDelay(%s) = %v, want %v", tc.meta, got, tc.want)
+		lo, hi := time.Duration(1<<62), time.Duration(0)
+		for range 200 {
+			got := overShareDelay([]byte(tc.meta))
+			lo, hi = min(lo, got), max(hi, got)
+		}
+		if lo < tc.want/2 || hi >= tc.want*3/2 || hi-lo < tc.want/2 {
+			t.Errorf("overShareDelay(%s) drew from [%v, %v], want spread over [%v, %v)", tc.meta, lo, hi, tc.want/2, tc.want*3/2)
 		}
 	}
 }
