@@ -628,14 +628,18 @@ var invalidTests = []struct {
 		paths: []string{"steps[0].body.text", "steps[0].body.fields[1].key", "steps[0].body.fields[1].type"}, msg: "is for text/plain bodies",
 	},
 	{
-		name:   "form body field with a broken template",
-		mutate: func(a *Automation) { a.Steps[0].Body = &Body{ContentType: ContentForm, Fields: []BodyField{{Key: "a", Value: "{record.}"}}} },
-		paths:  []string{"steps[0].body.fields[0].value"}, msg: "at position",
+		name: "form body field with a broken template",
+		mutate: func(a *Automation) {
+			a.Steps[0].Body = &Body{ContentType: ContentForm, Fields: []BodyField{{Key: "a", Value: "{record.}"}}}
+		},
+		paths: []string{"steps[0].body.fields[0].value"}, msg: "at position",
 	},
 	{
-		name:   "json literal too long",
-		mutate: func(a *Automation) { a.Steps[0].Body.Fields[3].Value = "[" + strings.Repeat(`"x",`, MaxTemplateLength/4) + `"x"]` },
-		paths:  []string{"steps[0].body.fields[3].value"}, msg: "must be at most 16384 bytes",
+		name: "json literal too long",
+		mutate: func(a *Automation) {
+			a.Steps[0].Body.Fields[3].Value = "[" + strings.Repeat(`"x",`, MaxTemplateLength/4) + `"x"]`
+		},
+		paths: []string{"steps[0].body.fields[3].value"}, msg: "must be at most 16384 bytes",
 	},
 	{
 		name:   "a json object that is not valid JSON is a template",
