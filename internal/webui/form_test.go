@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -195,19 +196,19 @@ func TestParseFields(t *testing.T) {
 		{Key: "day", Type: record.Date}, {Key: "due", Type: record.DateTime}, {Key: "items", Type: record.JSON},
 	}}
 	got, probs := parseFields(c, formValues(url.Values{
-		"fields.name": {"Acme"}, "fields.value": {"1500.5"}, "fields.vip": {"on"},
+		"fields.name": {"Acme"}, "fields.value": {"12345678901234567891.5"}, "fields.vip": {"on"},
 		"fields.day": {"2026-01-02"}, "fields.due": {"2026-01-02T15:04"}, "fields.items": {`[1, {"a": true}]`},
 	}))
 	if len(probs) != 0 {
 		t.Fatalf("problems: %v", probs)
 	}
-	if got["name"] != "Acme" || got["value"] != 1500.5 || got["vip"] != true || got["day"] != "2026-01-02" || got["due"] != "2026-01-02T15:04:00Z" {
+	if got["name"] != "Acme" || got["value"] != json.Number("12345678901234567891.5") || got["vip"] != true || got["day"] != "2026-01-02" || got["due"] != "2026-01-02T15:04:00Z" {
 		t.Errorf("parseFields = %v", got)
 	}
 	if items, ok := got["items"].([]any); !ok || len(items) != 2 {
 		t.Errorf("items = %#v", got["items"])
 	}
-	_, probs = parseFields(c, formValues(url.Values{"fields.value": {"lots"}, "fields.items": {"{oops"}, "fields.due": {"tomorrow"}}))
+	_, probs = parseFields(c, formValues(url.Values{"fields.value": {"Inf"}, "fields.items": {"{oops"}, "fields.due": {"tomorrow"}}))
 	var paths []string
 	for _, p := range probs {
 		paths = append(paths, p.Path)
@@ -221,9 +222,9 @@ func TestChangedFields(t *testing.T) {
 	c := &record.Collection{Fields: []record.Field{
 		{Key: "name", Type: record.Text}, {Key: "value", Type: record.Number}, {Key: "vip", Type: record.Boolean}, {Key: "note", Type: record.Text},
 	}}
-	old := map[string]any{"name": "Acme", "value": 1500.0, "note": "old"}
-	next := map[string]any{"name": "Acme", "value": 1600.0, "vip": false, "note": nil}
-	want := map[string]any{"value": 1600.0, "note": nil}
+	old := map[string]any{"name": "Acme", "value": json.Number("12345678901234567891"), "note": "old"}
+	next := map[string]any{"name": "Acme", "value": json.Number("12345678901234567892"), "vip": false, "note": nil}
+	want := map[string]any{"value": json.Number("12345678901234567892"), "note": nil}
 	if diff := cmp.Diff(want, changedFields(c, old, next)); diff != "" {
 		t.Errorf("changedFields (-want +got):\n%s", diff)
 	}
