@@ -106,7 +106,27 @@ func TestAutomationFromForm(t *testing.T) {
 		"steps.10.body.text":                   {"New lead {record.name}"},
 		"steps.10.response.type":               {"text"},
 		"steps.10.response.field":              {"reply"},
-		"steps.10.response.schema.0.pointer":   {"/ignored"},
+		"steps.10.response.schema.0.source":    {"header"},
+		"steps.10.response.schema.0.header":    {" Location "},
+		"steps.10.response.schema.0.pointer":   {"/ignored: the source is a header"},
+		"steps.10.response.schema.0.field":     {"location"},
+		"steps.10.response.schema.1.source":    {"status"},
+		"steps.10.response.schema.1.field":     {"httpStatus"},
+		"steps.10.response.schema.2.source":    {"pointer"}, // an empty row is dropped
+		"steps.11.type":                        {"call_api"},
+		"steps.11.url":                         {"https://example.com/form"},
+		"steps.11.body.contentType":            {"application/x-www-form-urlencoded"},
+		"steps.11.body.fields.0.key":           {"name"},
+		"steps.11.body.fields.0.type":          {"string"}, // the hidden select: form values are text
+		"steps.11.body.fields.0.value":         {"{record.name}"},
+		"steps.11.body.fields.1.key":           {"name"},
+		"steps.11.body.fields.1.value":         {"again"},
+		"steps.11.response.type":               {"none"},
+		"steps.11.response.schema.0.source":    {"status"},
+		"steps.11.response.schema.0.field":     {"formStatus"},
+		"steps.12.type":                        {"call_api"},
+		"steps.12.url":                         {"https://example.com/nothing"},
+		"steps.12.response.type":               {"none"},
 		"signing.enabled":                      {"on"},
 		"signing.secret":                       {""}, // editing: keep the stored one
 		"steps.0.body.fields.5.ignoredunknown": {"x"},
@@ -136,9 +156,20 @@ func TestAutomationFromForm(t *testing.T) {
 			{Type: "update_record", Set: []automation.Assignment{{Field: "externalId", Value: "{fields.externalId}"}}},
 			{
 				Type: "call_api", URL: "https://example.com/text",
-				Body:     &automation.Body{ContentType: "text/plain", Text: "New lead {record.name}"},
-				Response: &automation.Response{Type: "text", Field: "reply"},
+				Body: &automation.Body{ContentType: "text/plain", Text: "New lead {record.name}"},
+				Response: &automation.Response{Type: "text", Field: "reply", Schema: []automation.Mapping{
+					{Header: "Location", Field: "location"},
+					{Status: true, Field: "httpStatus"},
+				}},
 			},
+			{
+				Type: "call_api", URL: "https://example.com/form",
+				Body: &automation.Body{ContentType: "application/x-www-form-urlencoded", Fields: []automation.BodyField{
+					{Key: "name", Value: "{record.name}"}, {Key: "name", Value: "again"},
+				}},
+				Response: &automation.Response{Type: "none", Schema: []automation.Mapping{{Status: true, Field: "formStatus"}}},
+			},
+			{Type: "call_api", URL: "https://example.com/nothing"},
 		},
 		Signing: &automation.Signing{Secret: automation.SecretRedacted},
 	}
