@@ -31,7 +31,7 @@ import (
 // Valid reports whether s is a number in JSON's grammar (RFC 8259 section
 // 6): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func Valid(s string) bool {
-	_, ok := parse(s)
+	_, _, _, _, ok := scan(s)
 	return ok
 }
 
@@ -125,12 +125,31 @@ type decimal struct {
 const maxExp = 1e15
 
 // parse reads a JSON number. The digits of the result share s's memory
-// when they need no copying.
+// when the number has no fraction.
 func parse(s string) (decimal, bool) {
-	var d decimal
+	neg, intPart, frac, exp, ok := scan(s)
+	if !ok {
+		return decimal{}, false
+	}
+	// value = 0.(intPart frac) × 10^(len(intPart) + exp)
+	exp += int64(len(intPart))
+	digits := intPart + frac // no copy when frac is empty
+	trimmed := strings.TrimLeft(digits, "0")
+	exp -= int64(len(digits) - len(trimmed))
+	d := decimal{neg: neg, digits: strings.TrimRight(trimmed, "0")}
+	if d.digits == "" {
+		return decimal{}, true // zero, whatever its sign
+	}
+	d.exp = exp
+	return d, true
+}
+
+// scan splits a JSON number into its sign, integer digits, fraction digits
+// and exponent (bounded by maxExp); ok is false when s is not one.
+func scan(s string) (neg bool, intPart, frac string, exp int64, ok bool) {
 	i := 0
 	if i < len(s) && s[i] == '-' {
-		d.neg = true
+		neg = true
 		i++
 	}
 	intStart := i
@@ -142,10 +161,9 @@ func parse(s string) (decimal, bool) {
 			i++
 		}
 	default:
-		return decimal{}, false
+		return false, "", "", 0, false
 	}
-	intPart := s[intStart:i]
-	var frac string
+	intPart = s[intStart:i]
 	if i < len(s) && s[i] == '.' {
 		i++
 		start := i
@@ -153,11 +171,10 @@ func parse(s string) (decimal, bool) {
 			i++
 		}
 		if i == start {
-			return decimal{}, false
+			return false, "", "", 0, false
 		}
 		frac = s[start:i]
 	}
-	var exp int64
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		eneg := false
@@ -172,7 +189,7 @@ func parse(s string) (decimal, bool) {
 			}
 		}
 		if i == start {
-			return decimal{}, false
+			return false, "", "", 0, false
 		}
 		exp = min(exp, maxExp)
 		if eneg {
@@ -180,19 +197,9 @@ func parse(s string) (decimal, bool) {
 		}
 	}
 	if i != len(s) {
-		return decimal{}, false
+		return false, "", "", 0, false
 	}
-	// value = 0.(intPart frac) × 10^(len(intPart) + exp)
-	exp += int64(len(intPart))
-	digits := intPart + frac // no copy when frac is empty
-	trimmed := strings.TrimLeft(digits, "0")
-	exp -= int64(len(digits) - len(trimmed))
-	d.digits = strings.TrimRight(trimmed, "0")
-	if d.digits == "" {
-		return decimal{}, true // zero, whatever its sign
-	}
-	d.exp = exp
-	return d, true
+	return neg, intPart, frac, exp, true
 }
 
 func (x decimal) cmp(y decimal) int {
