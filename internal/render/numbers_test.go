@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/autohook/autohook/internal/jsonnum"
 )
 
 const bigID = "12345678901234567891" // more digits than a float64 holds
@@ -176,4 +178,52 @@ func TestConvertNumbersCopiesOnlyWhatChanges(t *testing.T) {
 	if in["n"].([]any)[0] != json.Number("1") {
 		t.Errorf("convertNumbers changed its input: %v", in)
 	}
+}
+
+// FuzzNumbersPassThrough: any JSON number passed on by a template keeps
+// its text, in a value, as text, as JSON and converted for a number field;
+// and any of them can be computed with.
+func FuzzNumbersPassThrough(f *testing.F) {
+	for _, s := range []string{bigID, "0", "-0", "1500.00", "1e400", "1E-7", "-9223372036854775809", "0.30000000000000004"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, n string) {
+		if !jsonnum.Valid(n) {
+			return
+		}
+		env := NewEnv(nil, nil, map[string]any{"x": json.Number(n), "o": map[string]any{"x": json.Number(n)}}, nil, nil, nil, testNow)
+		for src, want := range map[string]string{
+			"{fields.x}":         n,
+			"{fields.o.x}":       n,
+			"{fields.x ?? 0}":    n,
+			"v={fields.x}":       "v=" + n,
+			"{string(fields.x)}": n,
+			"{toJSON(fields.o)}": "{\n  \"x\": " + n + "\n}",
+			"{[fields.x]}":       "[" + n + "]",
+		} {
+			tpl, err := CompileTemplate(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := tpl.Eval(env)
+			if err != nil {
+				t.Fatalf("Eval(%q) with %s: %v", src, n, err)
+			}
+			if got := Stringify(v); got != want {
+				t.Errorf("Eval(%q) with %s = %q, want %q", src, n, got, want)
+			}
+			if src == "{fields.x}" {
+				if c, err := Convert(v, TypeNumber); err != nil || c != json.Number(n) {
+					t.Errorf("Convert(%q, number) = %v, %v", n, c, err)
+				}
+			}
+		}
+		e, err := CompileExpr("fields.x > 0 || fields.x <= 0 || fields.x != fields.x", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := e.EvalBool(env); err != nil || !ok {
+			t.Errorf("comparing %s: %v, %v", n, ok, err)
+		}
+	})
 }
