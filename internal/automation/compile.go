@@ -148,6 +148,9 @@ var (
 // document compiles. signingSecret is the plaintext signing secret, when the
 // document has one (the document's own Secret may be SecretRedacted).
 func Compile(a *Automation, coll *record.Collection, signingSecret string, opts Options) (*Compiled, []problem.Problem, error) {
+	if coll != nil && opts.Render.Shape == nil {
+		opts.Render.Shape = ShapeOf(coll) // names and types checked at save (names.go)
+	}
 	c := &compiler{opts: opts, coll: coll}
 	out := c.compile(a, signingSecret)
 	if err := c.problems.Err(); err != nil {
@@ -178,7 +181,7 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 	if strings.TrimSpace(a.Condition) != "" {
 		e, err := render.CompileExpr(a.Condition, c.opts.Render)
 		if err != nil {
-			c.problems.Add("condition", "%s", exprMessage(err))
+			c.exprProblem("condition", err)
 		} else {
 			c.noBody("condition", e)
 		}
@@ -341,7 +344,7 @@ func (c *compiler) headerTemplate(path, src string) *render.Template {
 	}
 	t, err := render.CompileTemplate(src, c.opts.Render)
 	if err != nil {
-		c.problems.Add(path, "%s", exprMessage(err))
+		c.exprProblem(path, err)
 	}
 	return t
 }
@@ -379,7 +382,7 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	} else {
 		u, err := render.CompileURL(s.URL, c.opts.Render)
 		if err != nil {
-			c.problems.Add(path+".url", "%s", exprMessage(err))
+			c.exprProblem(path+".url", err)
 		} else {
 			c.noBody(path+".url", u)
 			switch {
@@ -659,11 +662,13 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// exprMessage gives the message of a compile error, with its position.
-func exprMessage(err error) string {
+// exprProblem records a compile error of the text at path, with its
+// position in the text.
+func (c *compiler) exprProblem(path string, err error) {
 	var re *render.Error
 	if errors.As(err, &re) {
-		return fmt.Sprintf("at position %d: %s", re.Pos, re.Msg)
+		c.problems.AddAt(path, re.Pos, "%s", re.Msg)
+		return
 	}
-	return err.Error()
+	c.problems.Add(path, "%v", err)
 }

@@ -407,41 +407,41 @@ var invalidTests = []struct {
 	{
 		name:   "broken url template",
 		mutate: func(a *Automation) { a.Steps[0].URL = "https://api.example.com/customers/{record.externalId" },
-		paths:  []string{"steps[0].url"}, msg: "at position",
+		paths:  []string{"steps[0].url"}, msg: "unclosed '{'",
 	},
 	{
 		name:   "url expression with an unknown root",
 		mutate: func(a *Automation) { a.Steps[0].URL = "https://api.example.com/{customer.id}" },
-		paths:  []string{"steps[0].url"}, msg: "at position",
+		paths:  []string{"steps[0].url"}, msg: "unknown name `customer`",
 	},
 	{
 		name: "broken header template",
 		mutate: func(a *Automation) {
 			a.Steps[0].Headers = append(a.Steps[0].Headers, Header{Name: "X-Trace", Value: "{record.}"})
 		},
-		paths: []string{"steps[0].headers[1].value"}, msg: "at position",
+		paths: []string{"steps[0].headers[1].value"}, msg: "expected a name after `.`",
 	},
 	{
 		name:   "broken body field template",
 		mutate: func(a *Automation) { a.Steps[0].Body.Fields[2].Value = "{true" },
-		paths:  []string{"steps[0].body.fields[2].value"}, msg: "at position",
+		paths:  []string{"steps[0].body.fields[2].value"}, msg: "unclosed '{'",
 	},
 	{
 		name: "broken text body template",
 		mutate: func(a *Automation) {
 			a.Steps[0].Body = &Body{ContentType: ContentText, Text: "lone } brace"}
 		},
-		paths: []string{"steps[0].body.text"}, msg: "at position",
+		paths: []string{"steps[0].body.text"}, msg: "unmatched '}'",
 	},
 	{
 		name:   "broken condition",
 		mutate: func(a *Automation) { a.Condition = "record.value >" },
-		paths:  []string{"condition"}, msg: "position",
+		paths:  []string{"condition"}, msg: "expected a value after `>`",
 	},
 	{
 		name:   "condition with an unknown root",
 		mutate: func(a *Automation) { a.Condition = "lead.value > 1" },
-		paths:  []string{"condition"}, msg: "position",
+		paths:  []string{"condition"}, msg: "unknown name `lead`",
 	},
 	{
 		name:   "invalid header name",
@@ -632,7 +632,7 @@ var invalidTests = []struct {
 		mutate: func(a *Automation) {
 			a.Steps[0].Body = &Body{ContentType: ContentForm, Fields: []BodyField{{Key: "a", Value: "{record.}"}}}
 		},
-		paths: []string{"steps[0].body.fields[0].value"}, msg: "at position",
+		paths: []string{"steps[0].body.fields[0].value"}, msg: "expected a name after `.`",
 	},
 	{
 		name: "json literal too long",
@@ -644,12 +644,12 @@ var invalidTests = []struct {
 	{
 		name:   "a json object that is not valid JSON is a template",
 		mutate: func(a *Automation) { a.Steps[0].Body.Fields[3].Value = `{"sku": "A",}` },
-		paths:  []string{"steps[0].body.fields[3].value"}, msg: "at position",
+		paths:  []string{"steps[0].body.fields[3].value"}, msg: "this looks like JSON",
 	},
 	{
 		name:   "a string field does not take literals",
 		mutate: func(a *Automation) { a.Steps[0].Body.Fields[0].Value = `{"sku": "A"}` },
-		paths:  []string{"steps[0].body.fields[0].value"}, msg: "at position",
+		paths:  []string{"steps[0].body.fields[0].value"}, msg: "this looks like JSON",
 	},
 	{
 		name:   "body in the url",
@@ -781,7 +781,7 @@ var invalidTests = []struct {
 	{
 		name:   "update_record with a broken value",
 		mutate: func(a *Automation) { a.Steps[1].Set[0].Value = "{fields.}" },
-		paths:  []string{"steps[1].set[0].value"}, msg: "at position",
+		paths:  []string{"steps[1].set[0].value"}, msg: "expected a name after `.`",
 	},
 	{
 		name:   "update_record sets the stage of a collection without stages",

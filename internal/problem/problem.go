@@ -13,6 +13,10 @@ import (
 type Problem struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
+	// Position is, for a problem inside a text (an expression or a
+	// template), the 0-based byte offset in the value at Path where it
+	// is, so that a form can point at it.
+	Position *int `json:"position,omitempty"`
 }
 
 // List collects problems. The zero value is ready to use.
@@ -21,6 +25,11 @@ type List []Problem
 // Add records a problem at path.
 func (l *List) Add(path, format string, args ...any) {
 	*l = append(*l, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// AddAt records a problem at byte offset pos of the text at path.
+func (l *List) AddAt(path string, pos int, format string, args ...any) {
+	*l = append(*l, Problem{Path: path, Message: fmt.Sprintf(format, args...), Position: &pos})
 }
 
 // Err returns nil when the list is empty, else an *Error holding it.

@@ -98,6 +98,9 @@ type Options struct {
 	// MaxLen is the largest length in bytes of one expression (the text
 	// between the braces of a template); 0 or less means DefaultMaxLen.
 	MaxLen int
+	// Shape, when set, is what is known of the values expressions read:
+	// every expression is also checked against it (see Shape).
+	Shape *Shape
 }
 
 func (o Options) maxNodes() uint {
@@ -222,6 +225,11 @@ func compileExpr(src string, base int, opts Options) (*Expr, error) {
 			Msg: "let is not allowed: a variable can double a value at every step, and expressions must stay small"}
 	}
 	ast.Walk(&node, &rootVisitor{uses: &e.uses})
+	if opts.Shape != nil {
+		if err := opts.Shape.check(node, src, base, opts); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -254,8 +262,8 @@ func compileError(src string, base int, opts Options, np *nowPatcher, err error)
 	if !errors.As(err, &fe) {
 		return &Error{Pos: base, Msg: err.Error()}
 	}
-	msg := fe.Message
-	pos := base + byteOffset(src, fe.From)
+	msg, from := humanize(src, fe.Message, fe.From)
+	pos := base + byteOffset(src, from)
 	switch {
 	case np.badCall != nil:
 		msg = "now is the run's time and takes no arguments (use now.In(timezone(\"Europe/Paris\")) for another zone)"
@@ -263,7 +271,7 @@ func compileError(src string, base int, opts Options, np *nowPatcher, err error)
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		msg = fmt.Sprintf("expression is too complex (more than %d nodes)", opts.maxNodes())
 	case strings.HasPrefix(msg, "unknown name "):
-		msg += " (known names: " + strings.Join(roots[:len(roots)-1], ", ") + "; body in header values)"
+		msg = unknownName(strings.TrimPrefix(msg, "unknown name "))
 	}
 	return &Error{Pos: pos, Msg: msg}
 }

@@ -63,10 +63,10 @@ func TestCompileExprErrors(t *testing.T) {
 	}{
 		{src: "", wantPos: 0, wantMsg: "empty expression"},
 		{src: "   ", wantPos: 0, wantMsg: "empty expression"},
-		{src: "recrod.x", wantPos: 0, wantMsg: "unknown name recrod (known names: record, previous, fields, secrets, trigger, run, now; body in header values)"},
-		{src: "record.x == ", wantPos: 11, wantMsg: "unexpected token EOF"},
-		{src: "1 + 'a'", wantPos: 2, wantMsg: "invalid operation: + (mismatched types int and string)"},
-		{src: "'é' + nope", wantPos: 7, wantMsg: "unknown name nope"},
+		{src: "recrod.x", wantPos: 0, wantMsg: "unknown name `recrod`: did you mean record? (names: record, previous, fields, secrets, trigger, run, now; body in header values)"},
+		{src: "record.x == ", wantPos: 9, wantMsg: "expected a value after `==`"},
+		{src: "1 + 'a'", wantPos: 2, wantMsg: "`+` cannot combine a number with text"},
+		{src: "'é' + nope", wantPos: 7, wantMsg: "unknown name `nope` (names:"},
 		{src: "now(1)", wantPos: 0, wantMsg: "now is the run's time and takes no arguments"},
 		{src: "default(1)", wantPos: 0, wantMsg: "not enough arguments to call default"},
 		{src: "formatDate(now)", wantPos: 0, wantMsg: "not enough arguments to call formatDate"},
@@ -110,7 +110,7 @@ func TestOptionsRaiseLimits(t *testing.T) {
 func TestErrorMessage(t *testing.T) {
 	t.Parallel()
 	_, err := CompileTemplate("ab {record.x +}", Options{})
-	if got, want := err.Error(), "position 13: unexpected token EOF"; got != want {
+	if got, want := err.Error(), "position 13: expected a value after `+`"; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 }

@@ -104,10 +104,10 @@ var templateTests = []struct {
 	{src: "{`abc}", wantPos: 1, wantErr: "unterminated string"},
 	{src: "{a /* }", wantPos: 3, wantErr: "unterminated comment"},
 	// Expression errors, positioned in the template.
-	{src: "{recrod.x}", wantPos: 1, wantErr: "unknown name recrod"},
-	{src: "é {recrod.x}", wantPos: 4, wantErr: "unknown name recrod"},
-	{src: "ab {record.x + }", wantPos: 14, wantErr: "unexpected token EOF"},
-	{src: "{ 1 + 'a' }", wantPos: 4, wantErr: "invalid operation"},
+	{src: "{recrod.x}", wantPos: 1, wantErr: "unknown name `recrod`"},
+	{src: "é {recrod.x}", wantPos: 4, wantErr: "unknown name `recrod`"},
+	{src: "ab {record.x + }", wantPos: 13, wantErr: "expected a value after `+`"},
+	{src: "{ 1 + 'a' }", wantPos: 4, wantErr: "`+` cannot combine a number with text"},
 	{src: "{record.a}{now(1)}", wantPos: 11, wantErr: "now is the run's time"},
 }
 
