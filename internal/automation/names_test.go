@@ -29,7 +29,7 @@ func TestCompileChecksNames(t *testing.T) {
 				Message: `record has no field "vaule": did you mean record.value? (record has collection, createdAt, dueDate, externalId, id, items, name, stage, updatedAt, value, vip)`}},
 		},
 		{
-			name:   "url, header, body and set",
+			name: "url, header, body and set",
 			mutate: func(a *Automation) {
 				a.Steps[0].URL = "https://api.example.com/{record.nmae}"
 				a.Steps[0].Headers[0].Value = "Bearer {secrets.CRM_KEY} {previous.externalID}"

@@ -30,7 +30,7 @@ func humanize(src string, msg string, pos int) (string, int) {
 			"or, in a json body field, give the whole value as a JSON object (sent as written) or one expression such as { {\"source\": record.source} }", 0
 	}
 	toks, _ := lexer.Lex(file.NewSource(src)) // the tokens before a lexer error are enough
-	prev := func() (lexer.Token, bool) { // the last token that starts before pos
+	prev := func() (lexer.Token, bool) {      // the last token that starts before pos
 		var found lexer.Token
 		ok := false
 		for _, t := range toks {
