@@ -211,13 +211,24 @@ var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // MaxSecretLen bounds a secret's value.
 const MaxSecretLen = 64 << 10
 
+// MinSecretLen is the shortest secret value PutSecret takes. History hides
+// a secret wherever its text appears (a receiver may echo it anywhere), so
+// a value of a few bytes would also hide the same letters in unrelated
+// text: a one-letter secret "v" turned "Autohook/0.1.0-dev" into
+// "Autohook/0.1.0-de[redacted]". Credentials are longer; values computed
+// from secrets are hidden from the same length (webhook's minDerived).
+const MinSecretLen = 8
+
 // PutSecret creates or replaces a secret, encrypted at rest.
 func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) error {
 	if !secretName.MatchString(name) {
 		return problemAt("name", "must be a letter or '_', then letters, digits or '_' (at most 64): it is used as {secrets.%s}", name)
 	}
-	if value == "" || len(value) > MaxSecretLen {
+	switch {
+	case value == "" || len(value) > MaxSecretLen:
 		return problemAt("value", "is required (at most %d bytes)", MaxSecretLen)
+	case len(value) < MinSecretLen:
+		return problemAt("value", "must be at least %d bytes: history hides a secret wherever its text appears, so a shorter value would hide ordinary text too", MinSecretLen)
 	}
 	sealed := base64.StdEncoding.EncodeToString(s.box.Seal([]byte(value), engine.SecretAAD(orgID, name)))
 	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.PutSecret(ctx, orgID, name, sealed) })

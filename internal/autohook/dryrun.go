@@ -8,6 +8,7 @@ import (
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/trigger"
 )
 
 // TestInput is a dry run request: an automation document (saved or not), a
@@ -20,9 +21,21 @@ type TestInput struct {
 	Send       bool
 }
 
+// TestResult is what a dry run shows: whether the automation's condition
+// holds for the record (a run would start), and what each step would do.
+// The steps are shown either way, so that a condition that excludes the
+// record does not hide the requests.
+type TestResult struct {
+	ConditionMet bool `json:"conditionMet"`
+	// ConditionError is why the condition could not be evaluated for the
+	// record (a run would be recorded as failed); ConditionMet is false.
+	ConditionError string            `json:"conditionError,omitempty"`
+	Steps          []engine.TestStep `json:"steps"`
+}
+
 // TestAutomation compiles a document and shows what each step would do for
 // the record, without saving or writing anything.
-func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]engine.TestStep, []problem.Problem, error) {
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) (*TestResult, []problem.Problem, error) {
 	a := in.Automation
 	if a == nil {
 		return nil, nil, problemAt("automation", "is required")
@@ -73,6 +86,16 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 		now := s.now().UTC()
 		rec = &record.Record{ID: "rec_test", Collection: coll.Key, Stage: stage, Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
 	}
-	steps, err := s.eng.Test(ctx, orgID, comp, coll, rec, in.Send)
-	return steps, warnings, err
+	out := &TestResult{ConditionMet: true}
+	if err := trigger.Condition(comp, rec, nil, comp.Trigger.Type, s.now()); err != nil {
+		out.ConditionMet = false
+		if !errors.Is(err, trigger.ErrConditionFalse) {
+			out.ConditionError = err.Error()
+		}
+	}
+	out.Steps, err = s.eng.Test(ctx, orgID, comp, coll, rec, in.Send)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return out, warnings, nil
 }

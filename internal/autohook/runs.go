@@ -85,7 +85,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 	if err != nil {
 		return nil, err
 	}
-	return run, nil
+	return s.Run(ctx, orgID, id) // the shape GET /runs/{id} has: attempts and the automation's name
 }
 
 // rebind moves a run to its automation's current version, keeping the state
@@ -137,7 +137,7 @@ func (s *Service) CancelRun(ctx context.Context, orgID, id string) (*automation.
 	if err != nil {
 		return nil, err
 	}
-	return run, nil
+	return s.Run(ctx, orgID, id)
 }
 
 func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, now time.Time) error {

@@ -96,7 +96,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		rt := rt
 		mux.Handle(rt.method+" "+rt.pattern, a.authenticated(rt.handle))
 	}
-	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(openAPIRoute, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
@@ -118,6 +118,7 @@ var routeMux = func() *http.ServeMux {
 	for _, rt := range routes {
 		m.HandleFunc(rt.method+" "+rt.pattern, func(http.ResponseWriter, *http.Request) {})
 	}
+	m.HandleFunc(openAPIRoute, func(http.ResponseWriter, *http.Request) {})
 	return m
 }()
 
@@ -136,6 +137,9 @@ func allowed(r *http.Request) []string {
 
 //go:embed openapi.json
 var openAPI []byte
+
+// openAPIRoute serves openAPI, without a key.
+const openAPIRoute = "GET /api/v1/openapi.json"
 
 // authenticated checks the Bearer key, bounds the body, and turns a
 // handler's error into the error envelope.

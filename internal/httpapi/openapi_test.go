@@ -16,9 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// openAPIRoute is the one endpoint served outside the routes table.
-const openAPIRoute = "GET /api/v1/openapi.json"
-
 // operationMethods are the keys of an OpenAPI path item that are operations.
 var operationMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

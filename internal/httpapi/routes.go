@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
@@ -247,6 +248,9 @@ func (a *API) listAutomations(w http.ResponseWriter, r *http.Request, p *autohoo
 		return err
 	}
 	f := store.AutomationFilter{Collection: r.URL.Query().Get("collection"), TriggerType: r.URL.Query().Get("trigger")}
+	if f.TriggerType != "" && !slices.Contains(automation.TriggerTypes, f.TriggerType) {
+		return problem.New("trigger", "must be one of %s", strings.Join(automation.TriggerTypes, ", "))
+	}
 	items, next, err := a.svc.Automations(r.Context(), p.OrgID, f, pg)
 	if err != nil {
 		return err
@@ -317,12 +321,18 @@ func (a *API) testAutomation(w http.ResponseWriter, r *http.Request, p *autohook
 	if ti.RecordID == "" && in.Record == nil {
 		return problem.New("recordId", "give recordId (a stored record) or record (fields to test with)")
 	}
-	steps, warnings, err := a.svc.TestAutomation(r.Context(), p.OrgID, ti)
+	res, warnings, err := a.svc.TestAutomation(r.Context(), p.OrgID, ti)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": steps, "warnings": nonNil(warnings)})
+	writeJSON(w, http.StatusOK, testResponse{res, nonNil(warnings)})
 	return nil
+}
+
+// testResponse is the answer of POST /automations/test.
+type testResponse struct {
+	*autohook.TestResult
+	Warnings []problem.Problem `json:"warnings"`
 }
 
 func runFilter(r *http.Request) (store.RunFilter, error) {

@@ -13,7 +13,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
 )
@@ -196,9 +195,7 @@ func (f *Firer) start(ctx context.Context, tx *store.Tx, ch Change, comp *automa
 	}
 	var condErr error
 	if comp.Condition != nil {
-		env := render.NewEnv(recEnv, prevEnv, map[string]any{}, map[string]any{},
-			map[string]any{"type": triggerType, "at": at.UTC().Format(time.RFC3339Nano)}, map[string]any{}, at)
-		ok, err := comp.Condition.EvalBool(env)
+		ok, err := comp.Condition.EvalBool(conditionEnv(recEnv, prevEnv, triggerType, at))
 		switch {
 		case err != nil:
 			// A condition that cannot be evaluated for this record is the

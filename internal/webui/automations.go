@@ -11,7 +11,6 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
@@ -78,8 +77,8 @@ type recordOption struct {
 }
 
 type testResult struct {
-	Sent  bool
-	Steps []engine.TestStep
+	Sent bool
+	*autohook.TestResult
 }
 
 // Triggers lists the trigger types with their labels, in the order of the
@@ -419,12 +418,12 @@ func (u *UI) testAutomation(w http.ResponseWriter, r *http.Request, s *autohook.
 		if in.RecordID == "" {
 			in.Fields = map[string]any{}
 		}
-		steps, warns, err := u.svc.TestAutomation(r.Context(), s.OrgID, in)
+		res, warns, err := u.svc.TestAutomation(r.Context(), s.OrgID, in)
 		f.Warnings = (&fieldErrors{problems: warns}).All()
 		var perr *problem.Error
 		switch {
 		case err == nil:
-			f.Test = &testResult{Sent: in.Send, Steps: steps}
+			f.Test = &testResult{Sent: in.Send, TestResult: res}
 		case errors.As(err, &perr):
 			for _, p := range perr.Problems {
 				p.Path = strings.TrimPrefix(p.Path, "automation.")
