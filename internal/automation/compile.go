@@ -362,17 +362,23 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	}
 	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts, KeepBodyOnRedirect: s.KeepBodyOnRedirect}
 	hasBody := s.Body != nil
-	s.Method = strings.ToUpper(s.Method)
 	switch {
 	case s.Method == "" && hasBody:
 		s.Method = http.MethodPost
 	case s.Method == "":
 		s.Method = http.MethodGet
 	case !slices.Contains(methods, s.Method):
-		c.problems.Add(path+".method", "must be one of %s", strings.Join(methods, ", "))
+		// In capitals, as HTTP writes them and the OpenAPI document's enum
+		// says: "post" is refused rather than read as POST, so that what
+		// the document accepts is what the server accepts.
+		msg := "must be one of %s"
+		if slices.Contains(methods, strings.ToUpper(s.Method)) {
+			msg += " (in capitals: " + strings.ToUpper(s.Method) + ")"
+		}
+		c.problems.Add(path+".method", msg, strings.Join(methods, ", "))
 	}
 	out.Method = s.Method
-	if hasBody && !slices.Contains([]string{http.MethodPost, http.MethodPut, http.MethodPatch}, s.Method) {
+	if hasBody && slices.Contains(methods, s.Method) && !slices.Contains([]string{http.MethodPost, http.MethodPut, http.MethodPatch}, s.Method) {
 		c.problems.Add(path+".body", "a body is allowed only with POST, PUT or PATCH, not %s", s.Method)
 	}
 	if strings.TrimSpace(s.URL) == "" {

@@ -206,7 +206,7 @@ func TestCompileDefaults(t *testing.T) {
 		"steps": [
 			{"type": "call_api", "url": "https://example.com/a", "body": {"contentType": "text/plain", "text": "hi {record.name}"}},
 			{"type": "call_api", "url": "https://example.com/b", "response": {}},
-			{"type": "call_api", "method": "put", "url": "https://example.com/c", "response": {"type": "text", "field": "reply"}},
+			{"type": "call_api", "method": "PUT", "url": "https://example.com/c", "response": {"type": "text", "field": "reply"}},
 			{"type": "update_record", "set": [{"field": "stage", "value": "Won"}, {"field": "vip", "value": "true"}]}
 		]
 	}`))
@@ -386,13 +386,18 @@ var invalidTests = []struct {
 	},
 	{
 		name:   "body with DELETE",
-		mutate: func(a *Automation) { a.Steps[0].Method = "delete" },
+		mutate: func(a *Automation) { a.Steps[0].Method = "DELETE" },
 		paths:  []string{"steps[0].body"}, msg: "not DELETE",
 	},
 	{
 		name:   "bad method",
 		mutate: func(a *Automation) { a.Steps[0].Method = "FETCH"; a.Steps[0].Body = nil },
 		paths:  []string{"steps[0].method"}, msg: "must be one of GET, POST, PUT, PATCH, DELETE",
+	},
+	{
+		name:   "lower-case method",
+		mutate: func(a *Automation) { a.Steps[0].Method = "post" },
+		paths:  []string{"steps[0].method"}, msg: "must be one of GET, POST, PUT, PATCH, DELETE (in capitals: POST)",
 	},
 	{
 		name:   "missing url",

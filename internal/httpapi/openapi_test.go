@@ -16,6 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// nodeRoutes are the node's own endpoints (internal/server), outside
+// /api/v1 and without an API key, described in the same document.
+var nodeRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
+
 // operationMethods are the keys of an OpenAPI path item that are operations.
 var operationMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -145,6 +149,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	ops := s.operations(t)
 
 	want := map[string]bool{openAPIRoute: true}
+	for _, r := range nodeRoutes {
+		want[r] = true
+	}
 	for _, rt := range routes {
 		want[rt.method+" "+rt.pattern] = true
 	}
@@ -184,9 +191,17 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		if len(op.Responses) == 0 {
 			t.Errorf("%s has no responses", k)
 		}
-		if k == openAPIRoute {
-			if op.Security == nil || len(*op.Security) != 0 {
-				t.Errorf("%s: security = %v, want [] (it needs no key)", k, op.Security)
+		if k == openAPIRoute || slices.Contains(nodeRoutes, k) {
+			// no API key: [] or requirements without bearerAuth (the
+			// metrics token, optional beside {})
+			if op.Security == nil {
+				t.Errorf("%s: no security, want [] (it needs no API key)", k)
+			} else {
+				for _, req := range *op.Security {
+					if _, ok := req["bearerAuth"]; ok {
+						t.Errorf("%s: security %v, but it needs no API key", k, *op.Security)
+					}
+				}
 			}
 			continue
 		}

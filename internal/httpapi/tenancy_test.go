@@ -63,6 +63,9 @@ func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Han
 	}
 	mux := http.NewServeMux()
 	New(cfg).Register(mux)
+	if t, ok := tb.(*testing.T); ok { // not a fuzz target's F: it cannot report from inside the target
+		return checker(t).Handler(t, mux), testAdminKey
+	}
 	return mux, testAdminKey
 }
 
@@ -295,7 +298,7 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"POST /api/v1/runs/{id}/cancel":      {path: "/api/v1/runs/" + a.runID + "/cancel", status: 404, code: "not_found"},
 		// Secrets are named per organisation: B's PUT of A's secret's name
 		// creates B's own, and A's stays as it was.
-		"PUT /api/v1/secrets/{name}":    {path: "/api/v1/secrets/" + sharedSecret, body: `{"value":"b-value"}`, status: 204},
+		"PUT /api/v1/secrets/{name}":    {path: "/api/v1/secrets/" + sharedSecret, body: `{"value":"b-secret-value"}`, status: 204},
 		"GET /api/v1/secrets":           {path: "/api/v1/secrets", status: 200, list: true},
 		"DELETE /api/v1/secrets/{name}": {path: "/api/v1/secrets/" + markerSecret, status: 404, code: "not_found"},
 		"POST /api/v1/api-keys":         {path: "/api/v1/api-keys", body: `{"name":"b-ci"}`, status: 201},

@@ -40,7 +40,9 @@ type Node struct {
 // a fresh SQLite database in t.TempDir(), 127.0.0.1:0, AdminKey, private
 // networks allowed (receivers are on loopback), logs and the start-up lines
 // discarded, no rate limit (tests poll hard; the rate limit has its own
-// tests). Options change the Config after the defaults, in order.
+// tests). Options change the Config after the defaults, in order. The
+// node's Client checks every exchange against the served OpenAPI document
+// (contract.go).
 func Start(t testing.TB, options ...func(*server.Config)) *Node {
 	t.Helper()
 	cfg := server.Config{
@@ -66,7 +68,8 @@ func Start(t testing.TB, options ...func(*server.Config)) *Node {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &Node{Client: Client{Base: "http://" + n.Addr, Key: cfg.BootstrapAPIKey}, Server: n}
+	base := "http://" + n.Addr
+	return &Node{Client: Client{Base: base, Key: cfg.BootstrapAPIKey, HTTP: contractClient(t, base)}, Server: n}
 }
 
 // Client calls a node's JSON API with one API key.

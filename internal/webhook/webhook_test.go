@@ -123,7 +123,7 @@ func TestBuild(t *testing.T) {
 		},
 		{
 			name: "base URL from a value",
-			step: `{"type": "call_api", "method": "delete", "url": "{record.base}/v1/{fields.ext}"}`,
+			step: `{"type": "call_api", "method": "DELETE", "url": "{record.base}/v1/{fields.ext}"}`,
 			want: &webhook.Request{
 				Method: "DELETE",
 				URL:    "https://api.example.com/v1/E-1",

@@ -207,13 +207,13 @@ func TestCSRFRefused(t *testing.T) {
 		t.Errorf("a refused post stored a secret: %v", secrets.Items)
 	}
 	// The header works for the script's requests; the form field for forms.
-	req, _ := http.NewRequest(http.MethodPost, n.Base+"/settings/secrets", strings.NewReader("name=KEY&value=v"))
+	req, _ := http.NewRequest(http.MethodPost, n.Base+"/settings/secrets", strings.NewReader("name=KEY&value=value-of-8"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-CSRF-Token", token)
 	if r := c.do(req); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("POST with X-CSRF-Token: %d, want 303", r.StatusCode)
 	}
-	if r := c.post("/settings/secrets", url.Values{"csrf": {token}, "name": {"KEY2"}, "value": {"v"}}); r.StatusCode != http.StatusSeeOther {
+	if r := c.post("/settings/secrets", url.Values{"csrf": {token}, "name": {"KEY2"}, "value": {"value-of-8"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("POST with csrf field: %d, want 303", r.StatusCode)
 	}
 	// A cross-site post is refused even before the token is checked.
