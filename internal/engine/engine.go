@@ -535,9 +535,9 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.Failure, now time.Time, expectSeq int64) error {
 	e, run := x.e, x.run
 	state := &run.Steps[i]
-	maxAttempts := e.cfg.DefaultMaxAttempts
-	if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok && s.MaxAttempts > 0 {
-		maxAttempts = s.MaxAttempts
+	maxAttempts := e.MaxAttempts(0)
+	if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
+		maxAttempts = e.MaxAttempts(s.MaxAttempts)
 	}
 	made := state.AttemptCount - state.RetryBase
 	if retry.Retryable(f.Class, f.Status) && made < maxAttempts {

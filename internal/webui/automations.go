@@ -402,7 +402,7 @@ func (u *UI) saveAutomation(w http.ResponseWriter, r *http.Request, s *autohook.
 	if a.ID == "" {
 		title = "New automation"
 	}
-	u.render(w, r, http.StatusUnprocessableEntity, "automation", &page{Title: title, Section: "automations", Session: s, Errs: newFieldErrors(probs), Data: f})
+	u.render(w, r, http.StatusUnprocessableEntity, "automation", &page{Title: title, Section: "automations", Session: s, Errs: newFieldErrors(probs).withValues(v), Data: f})
 	return nil
 }
 
@@ -447,7 +447,11 @@ func (u *UI) testAutomation(w http.ResponseWriter, r *http.Request, s *autohook.
 	if len(probs) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	u.render(w, r, status, "automation", &page{Title: title, Section: "automations", Session: s, Errs: newFieldErrors(probs), Data: f})
+	errs := newFieldErrors(probs).withValues(v)
+	if errs != nil {
+		errs.Verb = "tested" // shown in the Test section, where the page opens (#test)
+	}
+	u.render(w, r, status, "automation", &page{Title: title, Section: "automations", Session: s, Errs: errs, Data: f})
 	return nil
 }
 

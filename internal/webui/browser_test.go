@@ -174,13 +174,30 @@ func (b *browser) screenshot(name string) {
 	if *screenshots == "" {
 		return
 	}
-	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	b.writePNG(ctx, name, chromedp.FullScreenshot(100))
+}
+
+// screenshotAsIs writes the viewport as it is (an open menu stays open:
+// scrolling closes it), when -screenshots is given.
+func (b *browser) screenshotAsIs(name string) {
+	b.t.Helper()
+	if *screenshots == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	b.writePNG(ctx, name, chromedp.CaptureScreenshot())
+}
+
+func (b *browser) writePNG(ctx context.Context, name string, shot chromedp.Action[[]byte]) {
+	b.t.Helper()
+	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -28,9 +28,11 @@ func (u *UI) collectionSettings(w http.ResponseWriter, r *http.Request, s *autoh
 }
 
 func (u *UI) newCollectionPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
+	// Empty rows with examples as placeholders: nothing to delete before
+	// typing, and rows left empty are dropped on save.
 	c := &record.Collection{
-		Fields: []record.Field{{Key: "name", Name: "Name", Type: record.Text}},
-		Stages: []string{"New", "In progress", "Done"},
+		Fields: []record.Field{{Type: record.Text}},
+		Stages: []string{"", "", ""},
 	}
 	u.render(w, r, http.StatusOK, "collection", &page{Title: "New collection", Section: "collections", Session: s, Data: &collectionForm{Coll: c, IsNew: true, Types: record.Types}})
 	return nil

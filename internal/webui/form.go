@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/autohook/autohook/internal/problem"
 )
@@ -85,7 +86,31 @@ type fieldErrors struct {
 	problems  []problem.Problem
 	recording bool
 	slots     map[string]bool
-	placed    map[string][]string
+	placed    map[string][]fieldMessage
+	values    values // what was typed, to point at a position in it
+	// Verb is what did not happen: "saved" (the default) or "tested".
+	Verb string
+}
+
+// fieldMessage is a problem shown at an input: its message and, for a
+// problem at a position in the text typed (an expression), that line of
+// the text with a caret under the position.
+type fieldMessage struct {
+	Text string
+	Line string // the line of the input's text that holds the position
+	Pad  string // spaces up to the position in Line
+}
+
+// String is the message, for templates that print it whole.
+func (m fieldMessage) String() string { return m.Text }
+
+// withValues keeps the form's values, so that problems with a position
+// show the text typed with a caret under it.
+func (e *fieldErrors) withValues(v values) *fieldErrors {
+	if e != nil {
+		e.values = v
+	}
+	return e
 }
 
 func newFieldErrors(ps []problem.Problem) *fieldErrors {
@@ -96,7 +121,7 @@ func newFieldErrors(ps []problem.Problem) *fieldErrors {
 }
 
 // At returns the messages to show at name.
-func (e *fieldErrors) At(name string) []string {
+func (e *fieldErrors) At(name string) []fieldMessage {
 	if e == nil {
 		return nil
 	}
@@ -135,10 +160,15 @@ func (e *fieldErrors) place() {
 		return
 	}
 	e.recording = false
-	e.placed = map[string][]string{}
+	e.placed = map[string][]fieldMessage{}
 	for _, p := range e.problems {
-		slot := e.slotOf(inputPath(p.Path))
-		e.placed[slot] = append(e.placed[slot], p.Message)
+		name := inputPath(p.Path)
+		slot := e.slotOf(name)
+		m := fieldMessage{Text: p.Message}
+		if p.Position != nil && slot == name {
+			m.Line, m.Pad = caret(e.values[name], *p.Position)
+		}
+		e.placed[slot] = append(e.placed[slot], m)
 	}
 }
 
@@ -175,4 +205,44 @@ func readablePath(p string) string {
 		out = append(out, name)
 	}
 	return strings.Join(out, " › ")
+}
+
+// caretWidth is the most of a line a caret snippet shows.
+const caretWidth = 72
+
+// caret returns the line of text that holds byte offset pos, cut to
+// caretWidth runes around it, and the spaces that put a caret under pos.
+// Both are empty when pos is not in text.
+func caret(text string, pos int) (line, pad string) {
+	if pos < 0 || pos > len(text) || !utf8.ValidString(text) {
+		return "", ""
+	}
+	start := strings.LastIndexByte(text[:pos], '\n') + 1
+	end := strings.IndexByte(text[pos:], '\n')
+	if end < 0 {
+		end = len(text)
+	} else {
+		end += pos
+	}
+	runes := []rune(text[start:end])
+	col := utf8.RuneCountInString(text[start:pos])
+	from := max(0, col-caretWidth/2)
+	to := min(len(runes), from+caretWidth)
+	line = string(runes[from:to])
+	var b strings.Builder
+	for _, r := range runes[from:col] {
+		if r == '\t' {
+			b.WriteRune('\t') // a tab before the position: the caret's line has it too
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	pad = b.String()
+	if from > 0 {
+		line, pad = "…"+line, " "+pad
+	}
+	if to < len(runes) {
+		line += "…"
+	}
+	return line, pad
 }

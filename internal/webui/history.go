@@ -9,6 +9,8 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -17,6 +19,7 @@ const runsPerPage = 50
 
 type historyData struct {
 	A        *automation.Automation
+	Coll     *record.Collection // nil when deleted: records are then named by id
 	Runs     []*automation.Run
 	Status   string
 	Statuses []automation.Status
@@ -34,6 +37,9 @@ func (u *UI) historyPage(w http.ResponseWriter, r *http.Request, s *autohook.Web
 	}
 	q := r.URL.Query()
 	d := &historyData{A: a, Statuses: automation.Statuses}
+	if d.Coll, err = u.svc.Collection(r.Context(), s.OrgID, a.Collection); err != nil && !errors.Is(err, autohook.ErrNotFound) {
+		return err
+	}
 	f := store.RunFilter{AutomationID: a.ID}
 	for _, st := range automation.Statuses {
 		if string(st) == q.Get("status") {
@@ -66,6 +72,10 @@ type runData struct {
 	Exists    bool
 	CanRetry  bool
 	CanCancel bool
+	Coll      *record.Collection          // nil when deleted
+	Steps     map[string]autohook.RunStep // the version's steps, by id
+	Problem   *automation.AttemptError    // why a failed run failed
+	Retryable bool                        // the failure's class is one that retrying can cure
 }
 
 // Duration is how long the run took (so far).
@@ -94,7 +104,17 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSess
 	if d.Name == "" {
 		d.Name = run.AutomationID
 	}
-	u.render(w, r, http.StatusOK, "run", &page{Title: "Run " + run.ID, Section: "automations", Session: s, Data: d})
+	if d.Coll, err = u.svc.Collection(r.Context(), s.OrgID, run.Collection); err != nil && !errors.Is(err, autohook.ErrNotFound) {
+		return err
+	}
+	if d.Steps, err = u.svc.RunSteps(r.Context(), s.OrgID, run); err != nil {
+		return err
+	}
+	d.Problem = runStatusOf(run).Error
+	if d.Problem != nil {
+		d.Retryable = retry.Retryable(d.Problem.Class, 500)
+	}
+	u.render(w, r, http.StatusOK, "run", &page{Title: d.Name + " · run", Section: "automations", Session: s, Data: d})
 	return nil
 }
 

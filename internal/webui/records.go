@@ -178,7 +178,7 @@ func (u *UI) recordPage(w http.ResponseWriter, r *http.Request, s *autohook.WebS
 	if err := u.recordExtras(r, s, f); err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "record", &page{Title: "Record " + rec.ID, Section: "records", Session: s, Data: f})
+	u.render(w, r, http.StatusOK, "record", &page{Title: recordName(coll, rec.Fields, rec.ID), Section: "records", Session: s, Data: f})
 	return nil
 }
 
@@ -337,9 +337,10 @@ func (u *UI) createRecord(w http.ResponseWriter, r *http.Request, s *autohook.We
 		if len(coll.Stages) > 0 {
 			in.Stage = &stage
 		}
+		since := time.Now()
 		rec, err := u.svc.CreateRecord(r.Context(), s.OrgID, coll.Key, in)
 		if err == nil {
-			setFlash(w, r, flash{Kind: "ok", Msg: "Record added.", Link: recordURL(rec), Label: "Open it"})
+			setFlash(w, r, u.startedFlash(r.Context(), s, rec, since, "Record added."))
 			redirect(w, r, "/records/"+url.PathEscape(coll.Key))
 			return nil
 		}
@@ -383,11 +384,16 @@ func (u *UI) updateRecord(w http.ResponseWriter, r *http.Request, s *autohook.We
 		if stage != rec.Stage && len(coll.Stages) > 0 {
 			in.Stage = &stage
 		}
+		since := time.Now()
 		_, err := u.svc.UpdateRecord(r.Context(), s.OrgID, coll.Key, rec.ID, in)
 		var perr *problem.Error
 		switch {
 		case err == nil:
-			setFlash(w, r, flash{Kind: "ok", Msg: "Record saved."})
+			fl := u.startedFlash(r.Context(), s, rec, since, "Record saved.")
+			if fl.Link == recordURL(rec) {
+				fl.Link = "" // the page it leads to
+			}
+			setFlash(w, r, fl)
 			redirect(w, r, recordURL(rec))
 			return nil
 		case errors.Is(err, autohook.ErrConflict):
@@ -405,7 +411,7 @@ func (u *UI) updateRecord(w http.ResponseWriter, r *http.Request, s *autohook.We
 	if f.Message != "" {
 		status = http.StatusConflict
 	}
-	u.render(w, r, status, "record", &page{Title: "Record " + rec.ID, Section: "records", Session: s, Errs: newFieldErrors(probs), Data: f})
+	u.render(w, r, status, "record", &page{Title: recordName(coll, rec.Fields, rec.ID), Section: "records", Session: s, Errs: newFieldErrors(probs), Data: f})
 	return nil
 }
 
@@ -447,11 +453,12 @@ func sameJSON(a, b any) bool {
 func (u *UI) changeStage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
 	coll, id := r.PathValue("coll"), r.PathValue("id")
 	stage := r.PostFormValue("stage")
+	since := time.Now()
 	rec, err := u.svc.UpdateRecord(r.Context(), s.OrgID, coll, id, autohook.RecordInput{Stage: &stage})
 	var perr *problem.Error
 	switch {
 	case err == nil:
-		setFlash(w, r, flash{Kind: "ok", Msg: "Moved to " + rec.Stage + ".", Link: recordURL(rec), Label: "Open the record"})
+		setFlash(w, r, u.startedFlash(r.Context(), s, rec, since, "Moved to "+rec.Stage+"."))
 	case errors.As(err, &perr):
 		setFlash(w, r, flash{Kind: "error", Msg: "The stage was not changed: " + perr.Error()})
 	default:

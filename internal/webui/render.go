@@ -41,23 +41,34 @@ func parseTemplates() map[string]*template.Template {
 }
 
 var funcs = template.FuncMap{
-	"name":       inputName,
-	"add":        func(a, b int) int { return a + b },
-	"time":       fmtTime,
-	"ago":        ago,
-	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"ms":         fmtMs,
-	"pretty":     prettyJSON,
-	"body":       prettyBody,
-	"cell":       cellValue,
-	"label":      fieldLabel,
-	"trigger":    triggerText,
-	"truncate":   truncate,
-	"dict":       dict,
-	"list":       func(v ...any) []any { return v },
-	"dateFields": dateFields,
-	"join":       strings.Join,
-	"str":        func(v any) string { return fmt.Sprint(v) },
+	"name": inputName,
+	"add":  func(a, b int) int { return a + b },
+	"mod":  func(a, b int) int { return a % b },
+	"took": func(start time.Time, end *time.Time) string {
+		if end == nil {
+			return ""
+		}
+		return fmtMs(float64(end.Sub(start).Milliseconds()))
+	},
+	"time":        fmtTime,
+	"ago":         ago,
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ms":          fmtMs,
+	"pretty":      prettyJSON,
+	"body":        prettyBody,
+	"cell":        cellValue,
+	"label":       fieldLabel,
+	"trigger":     triggerText,
+	"triggerType": triggerLabel,
+	"stepType":    stepTypeLabel,
+	"stepDesc":    stepDesc,
+	"recName":     recordName,
+	"truncate":    truncate,
+	"dict":        dict,
+	"list":        func(v ...any) []any { return v },
+	"dateFields":  dateFields,
+	"join":        strings.Join,
+	"str":         func(v any) string { return fmt.Sprint(v) },
 	"sortedKeys": func(m map[string]string) []string {
 		keys := make([]string, 0, len(m))
 		for k := range m {

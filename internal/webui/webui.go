@@ -151,7 +151,21 @@ func (u *UI) Register(mux *http.ServeMux) {
 	}
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, secure(u.signedIn(rt.h)))
+		if strings.HasPrefix(rt.pattern, "GET ") && !strings.HasSuffix(rt.pattern, "{$}") {
+			// "/records/leads/" is "/records/leads": a trailing slash typed
+			// or pasted leads to the page, not to a 404.
+			mux.Handle(rt.pattern+"/{$}", secure(http.HandlerFunc(dropSlash)))
+		}
 	}
+}
+
+// dropSlash redirects a page's path with a trailing slash to the path
+// without it, keeping the query.
+func dropSlash(w http.ResponseWriter, r *http.Request) {
+	u := *r.URL
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
 }
 
 // csp allows only the UI's own script and stylesheet: no inline script or

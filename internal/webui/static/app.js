@@ -316,11 +316,20 @@
         t.set('failed', r.body.error || 'The automation did not run.');
         return;
       }
-      t.set(r.body.status, 'Running…', r.body.url);
+      t.set(r.body.status, progress(r.body.status), r.body.url);
       follow(r.body, t, 0);
     }).catch(function () {
       t.set('failed', 'Autohook could not be reached.');
     });
+  }
+
+  // progress says in words what the badge of a run in flight says.
+  function progress(status) {
+    switch (status) {
+      case 'queued': return 'Queued: it starts in a moment…';
+      case 'retrying': return 'Failed, will retry; see the run for details.';
+      default: return 'Running…';
+    }
   }
 
   // follow polls a run started from a menu until it finishes, then shows
@@ -332,7 +341,7 @@
       refresh('records-live', function () { t.set(run.status, text, run.url); });
       return;
     }
-    t.set(run.status, run.status === 'retrying' ? 'Failed, will retry; see the run for details.' : 'Running…', run.url);
+    t.set(run.status, progress(run.status), run.url);
     if (n > 120 || run.status === 'retrying') return;
     setTimeout(function () {
       fetch(run.url + '/status', { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
