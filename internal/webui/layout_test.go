@@ -166,7 +166,7 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 		"name": "Sync to billing", "collection": "leads", "trigger": map[string]any{"type": "manual"},
 		"steps": []any{map[string]any{"id": "billing", "type": "call_api", "method": "POST", "url": fail.URL + "/invoices/{record.id}", "maxAttempts": 3,
 			"headers": []any{map[string]any{"name": "X-Api-Key", "value": "{secrets.BILLING_TOKEN}"}},
-			"body": map[string]any{"contentType": "application/json", "fields": []any{map[string]any{"key": "lead", "type": "string", "value": "{record.name}"}}}}},
+			"body":    map[string]any{"contentType": "application/json", "fields": []any{map[string]any{"key": "lead", "type": "string", "value": "{record.name}"}}}}},
 	}, &a)
 	f.failID = a.ID
 	n.api("POST", "/automations", map[string]any{
