@@ -267,12 +267,20 @@ func TestBrowser(t *testing.T) {
 	b.waitPath("/settings/collections/new")
 	b.fill("name", "Leads")
 	b.fill("key", "leads")
+	// The first field's row is there, empty, with examples as placeholders.
+	if got := eval[string](b, `document.querySelector('[name="fields.0.key"]').value + "|" + document.querySelector('[name="fields.0.key"]').placeholder`); got != "|name" {
+		t.Errorf("a new collection's first field: value|placeholder %q, want |name", got)
+	}
+	b.fill("fields.0.key", "name")
 	fields := [][2]string{{"value", "number"}, {"vip", "boolean"}, {"dueDate", "datetime"}, {"items", "json"}, {"externalId", "text"}}
 	for i, f := range fields {
 		b.click(`[data-add="tpl-coll-field"]`)
 		p := fmt.Sprintf("fields.%d.", i+1)
 		b.fill(p+"key", f[0])
 		b.choose(p+"type", f[1])
+	}
+	for i, st := range []string{"New", "Qualified", "Won"} {
+		b.fill(fmt.Sprintf("stages.%d", i), st)
 	}
 	// one stage too many, removed again
 	b.click(`[data-add="tpl-coll-stage"]`)
@@ -407,6 +415,7 @@ func TestBrowser(t *testing.T) {
 	b.click(`form.card button.primary`)
 	b.waitAt("/records/leads")
 	b.waitText(".flash", "Record added")
+	b.waitText(".flash", "It started “Notify External CRM on New Lead”") // a sign that the automation ran
 
 	// The request arrives at the receiver.
 	got := recv.Next(t)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -52,7 +53,11 @@ func TestFieldErrorsPlaceAtNearestInput(t *testing.T) {
 		"":                        {"lost"},
 	}
 	for name, msgs := range want {
-		if diff := cmp.Diff(msgs, e.At(name)); diff != "" {
+		var got []string
+		for _, m := range e.At(name) {
+			got = append(got, m.Text)
+		}
+		if diff := cmp.Diff(msgs, got); diff != "" {
 			t.Errorf("At(%q) (-want +got):\n%s", name, diff)
 		}
 	}
@@ -344,4 +349,68 @@ func TestTemplatesParse(t *testing.T) {
 			t.Errorf("no page %q", name)
 		}
 	}
+}
+
+// TestFieldErrorsCaret: a problem at a position of the text typed shows
+// that line with a caret under the position, at its input only.
+func TestFieldErrorsCaret(t *testing.T) {
+	pos := func(i int) *int { return &i }
+	e := newFieldErrors([]problem.Problem{
+		{Path: "condition", Message: "expected a value after `>`", Position: pos(13)},
+		{Path: "steps[0].url", Message: "record has no field", Position: pos(2)},
+	}).withValues(values{"condition": "record.value >", "steps.0.url": "x"})
+	e.At("condition")
+	e.At("steps.0") // no input named steps.0.url on this page
+	e.place()
+	want := []fieldMessage{{Text: "expected a value after `>`", Line: "record.value >", Pad: strings.Repeat(" ", 13)}}
+	if diff := cmp.Diff(want, e.At("condition")); diff != "" {
+		t.Errorf("At(condition) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]fieldMessage{{Text: "record has no field"}}, e.At("steps.0")); diff != "" {
+		t.Errorf("a problem placed at a parent has no caret (-want +got):\n%s", diff)
+	}
+}
+
+var caretTests = []struct {
+	text      string
+	pos       int
+	line, pad string
+}{
+	{"record.value >", 13, "record.value >", "             "},
+	{"a\nbc > \nd", 5, "bc > ", "   "},
+	{"é > ", 3, "é > ", "  "},
+	{"\tx >", 3, "\tx >", "\t  "},
+	{"abc", 3, "abc", "   "},
+	{"abc", 4, "", ""},
+	{"abc", -1, "", ""},
+	{strings.Repeat("a", 100) + ">" + strings.Repeat("b", 100), 100, "…" + strings.Repeat("a", 36) + ">" + strings.Repeat("b", 35) + "…", " " + strings.Repeat(" ", 36)},
+}
+
+func TestCaret(t *testing.T) {
+	for _, tt := range caretTests {
+		line, pad := caret(tt.text, tt.pos)
+		if line != tt.line || pad != tt.pad {
+			t.Errorf("caret(%q, %d) = %q, %q; want %q, %q", tt.text, tt.pos, line, pad, tt.line, tt.pad)
+		}
+	}
+}
+
+// FuzzCaret: the caret's padding never runs past its line, and the line
+// is a piece of the text (but the ellipses).
+func FuzzCaret(f *testing.F) {
+	for _, tt := range caretTests {
+		f.Add(tt.text, tt.pos)
+	}
+	f.Fuzz(func(t *testing.T, text string, pos int) {
+		line, pad := caret(text, pos)
+		if line == "" {
+			return
+		}
+		if utf8.RuneCountInString(pad) > utf8.RuneCountInString(line) {
+			t.Fatalf("caret(%q, %d): pad of %d runes under a line of %d", text, pos, utf8.RuneCountInString(pad), utf8.RuneCountInString(line))
+		}
+		if !strings.Contains(text, strings.TrimSuffix(strings.TrimPrefix(line, "…"), "…")) {
+			t.Fatalf("caret(%q, %d): line %q is not from the text", text, pos, line)
+		}
+	})
 }
