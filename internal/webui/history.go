@@ -76,6 +76,7 @@ type runData struct {
 	Steps     map[string]autohook.RunStep // the version's steps, by id
 	Problem   *automation.AttemptError    // why a failed run failed
 	Retryable bool                        // the failure's class is one that retrying can cure
+	Current   string                      // the id of the step in flight, when the run is running
 }
 
 // Duration is how long the run took (so far).
@@ -109,6 +110,9 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSess
 	}
 	if d.Steps, err = u.svc.RunSteps(r.Context(), s.OrgID, run); err != nil {
 		return err
+	}
+	if i := run.NextStep(); run.Status == automation.StatusRunning && i < len(run.Steps) {
+		d.Current = run.Steps[i].ID
 	}
 	d.Problem = runStatusOf(run).Error
 	if d.Problem != nil {
