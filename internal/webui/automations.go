@@ -192,7 +192,7 @@ func (u *UI) formExtras(r *http.Request, s *autohook.WebSession, f *automationFo
 			return err
 		}
 		for _, rec := range recs {
-			f.Records[c.Key] = append(f.Records[c.Key], recordOption{ID: rec.ID, Label: recordLabel(c, rec)})
+			f.Records[c.Key] = append(f.Records[c.Key], recordOption{ID: rec.ID, Label: recordName(c, rec.Fields, rec.ID)})
 		}
 	}
 	secrets, err := u.svc.Secrets(r.Context(), s.OrgID)
@@ -203,20 +203,6 @@ func (u *UI) formExtras(r *http.Request, s *autohook.WebSession, f *automationFo
 		f.Secrets = append(f.Secrets, sec.Name)
 	}
 	return nil
-}
-
-// recordLabel names a record for people: its first non-empty text field,
-// with its id.
-func recordLabel(c *record.Collection, rec *record.Record) string {
-	for _, f := range c.Fields {
-		if f.Type != record.Text {
-			continue
-		}
-		if s, ok := rec.Fields[f.Key].(string); ok && strings.TrimSpace(s) != "" {
-			return truncate(40, s) + " (" + rec.ID + ")"
-		}
-	}
-	return rec.ID
 }
 
 // automationFromForm builds the automation document from the form's

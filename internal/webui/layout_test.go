@@ -21,6 +21,7 @@ import (
 //   - every visible form control and label lies inside its card (.card,
 //     .step) and overlaps no other control or label (one inside another,
 //     a checkbox in its label, is not an overlap);
+//   - the chosen option of every select is shown whole, not cut;
 //   - at desktop widths (1000 px and more), every table fits its frame: its
 //     last column is visible without scrolling.
 //
@@ -71,6 +72,15 @@ const layoutJS = `(function () {
       if (w > 1 && h > 1) out.push(name(a) + ' at ' + box(ra) + ' overlaps ' + name(b) + ' at ' + box(rb));
     }
   }
+  var canvas = document.createElement('canvas').getContext('2d');
+  ctrls.forEach(function (el) {
+    if (el.tagName !== 'SELECT' || el.selectedIndex < 0) return;
+    var s = getComputedStyle(el);
+    canvas.font = s.font;
+    var text = el.options[el.selectedIndex].text;
+    var room = el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) - 16; // the arrow
+    if (canvas.measureText(text).width > room + 1) out.push(name(el) + ' shows "' + text + '" cut: ' + Math.round(canvas.measureText(text).width) + ' px of text in ' + Math.round(room) + ' px');
+  });
   if (vw >= 1000) {
     document.querySelectorAll('.table-wrap').forEach(function (wrap) {
       if (!visible(wrap)) return;

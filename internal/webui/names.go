@@ -12,9 +12,9 @@ import (
 // trigger or a step type by the label the automation form uses, a step by
 // what it does. Ids stay in links, tooltips and the API.
 
-// recordName is a record's title: the value of its collection's first text
-// field, else its id. fields may be a stored record's fields or a run's
-// snapshot of the record; c may be nil (a deleted collection).
+// recordName is a record's title: the value of its collection's first
+// non-empty text field, else its id. fields may be a stored record's fields
+// or a run's snapshot of the record; c may be nil (a deleted collection).
 func recordName(c *record.Collection, fields map[string]any, id string) string {
 	if c != nil {
 		for _, f := range c.Fields {
@@ -22,9 +22,8 @@ func recordName(c *record.Collection, fields map[string]any, id string) string {
 				continue
 			}
 			if s, ok := fields[f.Key].(string); ok && strings.TrimSpace(s) != "" {
-				return truncate(80, strings.TrimSpace(s))
+				return truncate(60, strings.TrimSpace(s))
 			}
-			break
 		}
 	}
 	return id
