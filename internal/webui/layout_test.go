@@ -102,6 +102,17 @@ func (b *browser) checkLayout(name string) {
 		b.t.Errorf("%s: %s", name, p)
 	}
 	b.screenshot(name)
+	if readme, ok := readmeShots[name]; ok {
+		b.screenshot(readme)
+	}
+}
+
+// readmeShots are the pages the README shows (docs/screenshots), by the
+// name TestLayout gives their screenshot.
+var readmeShots = map[string]string{
+	"automation-form-desktop": "automation-form",
+	"history-desktop":         "history",
+	"run-failed-desktop":      "run",
 }
 
 // widths are the viewports every page is checked at: a laptop and a phone.
@@ -139,9 +150,19 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	t.Cleanup(func() { close(hold) }) // before the receiver closes: it waits for its requests
+	// billing takes Initech, refuses Umbrella, and is down for everyone else.
 	fail := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = io.WriteString(w, `{"error":"upstream billing system is down for maintenance until 18:00 UTC"}`)
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(body), "Initech"):
+			w.WriteHeader(http.StatusCreated)
+		case strings.Contains(string(body), "Umbrella"):
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = io.WriteString(w, `{"error":"lead Umbrella has no billing address"}`)
+		default:
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, `{"error":"upstream billing system is down for maintenance until 18:00 UTC"}`)
+		}
 	})
 	n := f.n
 	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads",
@@ -186,8 +207,10 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 	f.slowID = a.ID
 
 	var rec struct{ ID string }
+	var others []string
 	for i, name := range []string{"Globex Corporation", "Initech", "Umbrella"} {
-		n.api("POST", "/collections/leads/records", map[string]any{"fields": map[string]any{"name": name, "value": 200 * (i + 1), "email": strings.ToLower(strings.Fields(name)[0]) + "@example.com"}}, nil)
+		n.api("POST", "/collections/leads/records", map[string]any{"fields": map[string]any{"name": name, "value": 200 * (i + 1), "email": strings.ToLower(strings.Fields(name)[0]) + "@example.com"}}, &rec)
+		others = append(others, rec.ID)
 	}
 	n.api("POST", "/collections/leads/records", map[string]any{"fields": map[string]any{
 		"name": "Acme Corporation", "value": 1500, "vip": true, "dueDate": "2030-01-02T15:04:05Z",
@@ -197,9 +220,12 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 	f.okRun = f.waitRuns(f.autoID, 1, "succeeded")[0]
 
 	var run struct{ ID string }
+	for _, id := range others[1:] { // Initech succeeds, Umbrella is refused
+		n.api("POST", "/automations/"+f.failID+"/runs", map[string]any{"recordId": id}, nil)
+	}
 	n.api("POST", "/automations/"+f.failID+"/runs", map[string]any{"recordId": f.recID}, &run)
 	f.failedRun = run.ID
-	f.waitRuns(f.failID, 1, "failed")
+	f.waitRuns(f.failID, 2, "failed")
 
 	n.api("POST", "/automations/"+f.slowID+"/runs", map[string]any{"recordId": f.recID}, &run)
 	f.cancelled = run.ID
@@ -209,6 +235,7 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 	n.api("POST", "/automations/"+f.slowID+"/runs", map[string]any{"recordId": f.recID}, &run)
 	f.live = run.ID
 	slow.Next(t) // in flight until the test ends
+	f.waitRuns(f.slowID, 1, "running") // the engine marks a run running once its request takes 250 ms
 	return f
 }
 

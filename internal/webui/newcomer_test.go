@@ -29,7 +29,7 @@ func automationForm(token, condition, target, recordID, send string) url.Values 
 		"csrf": {token}, "name": {"Notify"}, "collection": {"leads"}, "enabled": {"on"},
 		"trigger.type": {"record_added"}, "condition": {condition},
 		"steps.0.type": {"call_api"}, "steps.0.method": {"POST"}, "steps.0.url": {target},
-		"steps.0.body.contentType": {"application/json"},
+		"steps.0.body.contentType":  {"application/json"},
 		"steps.0.body.fields.0.key": {"n"}, "steps.0.body.fields.0.type": {"string"}, "steps.0.body.fields.0.value": {"{record.name}"},
 		"test.recordId": {recordID}, "send": {send},
 	}
@@ -78,7 +78,9 @@ func TestNewcomerPages(t *testing.T) {
 		}
 		live := c.get("/settings/runs/" + f.live).Body
 		if !strings.Contains(live, "Request in flight") || strings.Contains(live, "No attempt yet") {
-			t.Error("a request in flight is not shown as such")
+			var run map[string]any
+			f.n.api("GET", "/runs/"+f.live, nil, &run)
+			t.Errorf("a request in flight is not shown as such: %v\n%s", run, section(t, live, "run-live", "</section>"))
 		}
 	})
 
