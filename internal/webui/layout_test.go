@@ -234,7 +234,7 @@ func newLayoutFixture(t *testing.T) *layoutFixture {
 	release <- struct{}{}
 	n.api("POST", "/automations/"+f.slowID+"/runs", map[string]any{"recordId": f.recID}, &run)
 	f.live = run.ID
-	slow.Next(t) // in flight until the test ends
+	slow.Next(t)                       // in flight until the test ends
 	f.waitRuns(f.slowID, 1, "running") // the engine marks a run running once its request takes 250 ms
 	return f
 }
