@@ -11,7 +11,9 @@
 //     is named by store.SchemaID, so branches with other migrations use
 //     other templates; it is built under an advisory lock and published by
 //     a rename, so processes starting together build it once and never
-//     clone a half-built one.
+//     clone a half-built one. Its collation is ICU's en-US where the server
+//     has ICU, so that text ordered by PostgreSQL in a language's order
+//     rather than by bytes (as SQLite does) shows.
 //   - When its test ends, a database is emptied (every table but the
 //     migrations') and kept for the process's next test, unless a
 //     connection to it is still open: then it is dropped.
@@ -160,7 +162,7 @@ func start(ctx context.Context, conn *pgx.Conn) (*pool, error) {
 const (
 	testPrefix   = "autohook_test_o" // + owner in hex + "_" + a number
 	buildPrefix  = "autohook_tmpl_build_"
-	templateName = "autohook_tmpl_" // + store.SchemaID()
+	templateName = "autohook_tmpl_2_" // + store.SchemaID(); 2: the second recipe (ICU collation)
 )
 
 // templateLock is the advisory lock (on the server's admin database) under
@@ -226,8 +228,13 @@ func template(ctx context.Context, conn *pgx.Conn) (string, error) {
 	// renamed only when complete, and no one can connect to it afterwards
 	// (a template must have no connections to be cloned).
 	tmp := fmt.Sprintf("%s%d", buildPrefix, os.Getpid())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+tmp); err != nil {
-		return "", err
+	// A language's collation, as many servers have, rather than the test
+	// server's (often C): text that SQLite orders by its bytes must not
+	// come out of PostgreSQL in another order. Without ICU, the server's.
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+tmp+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"); err != nil {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+tmp); err != nil {
+			return "", err
+		}
 	}
 	st, err := store.Open(ctx, store.Config{URL: databaseURL(conn.Config().ConnString(), tmp), MaxConns: 2})
 	if err != nil {
