@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,7 +49,7 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 			return err
 		}
 		for i := range records {
-			r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "n", "value": float64(i) + 0.25}}
+			r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "n", "value": json.Number(fmt.Sprintf("%d.25", i))}}
 			if err := tx.InsertRecord(ctx, org, r); err != nil {
 				return err
 			}

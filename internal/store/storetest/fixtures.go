@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -106,8 +107,8 @@ func newRunValue(recordID string) *automation.Run {
 	return &automation.Run{AutomationID: "aut_x", AutomationVersion: 1, RecordID: recordID, Collection: "leads",
 		Trigger: automation.TriggerInfo{Type: automation.RecordUpdated, At: at(time.Now())},
 		Status:  automation.StatusQueued, Seq: 1, Depth: 2,
-		Record:   map[string]any{"id": recordID, "name": "Ada", "value": 2000.0},
-		Previous: map[string]any{"id": recordID, "name": "Ada", "value": 1000.0},
+		Record:   map[string]any{"id": recordID, "name": "Ada", "value": json.Number("2000")},
+		Previous: map[string]any{"id": recordID, "name": "Ada", "value": json.Number("1000")},
 		Steps: []automation.StepState{
 			{ID: "crm", Type: automation.TypeCallAPI, Status: automation.StepPending},
 			{ID: "mark", Type: automation.TypeUpdateRecord, Status: automation.StepPending},

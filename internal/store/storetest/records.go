@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -155,7 +157,9 @@ func testInsertRecord(t *testing.T, s *suite) {
 	st := s.shared
 	org := newOrg(t, st)
 	newCollection(t, st, org)
-	fields := map[string]any{"name": "Ada", "value": 1.5, "due": "2030-01-02", "nested": map[string]any{"a": []any{1.0, "x", nil, true}}}
+	// Numbers keep every digit (they are read back as json.Number).
+	fields := map[string]any{"name": "Ada", "value": json.Number("12345678901234567891.50"), "due": "2030-01-02",
+		"nested": map[string]any{"a": []any{json.Number("1"), "x", nil, true}}}
 	r := newRecord(t, st, org, fields)
 	if r.ID[:4] != "rec_" || r.Version != 1 || r.CreatedAt.IsZero() || !r.UpdatedAt.Equal(r.CreatedAt) {
 		t.Errorf("inserted %+v", r)
@@ -181,7 +185,7 @@ func testUpdateRecord(t *testing.T, s *suite) {
 	newCollection(t, st, a)
 	r := newRecord(t, st, a, map[string]any{"name": "Ada"})
 	stale := *r
-	r.Stage, r.Fields = "Won", map[string]any{"name": "Ada Lovelace", "value": 3.0}
+	r.Stage, r.Fields = "Won", map[string]any{"name": "Ada Lovelace", "value": json.Number("3")}
 	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.UpdateRecord(ctx, a, r) })
 	if r.Version != 2 || r.UpdatedAt.Before(r.CreatedAt) {
 		t.Errorf("after the update: version %d, updated %v", r.Version, r.UpdatedAt)
@@ -335,7 +339,7 @@ func testRecords(t *testing.T, s *suite) {
 	a, b := newOrg(t, st), newOrg(t, st)
 	var won, all []*record.Record
 	for i := range 5 {
-		r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"value": float64(i)}}
+		r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"value": json.Number(fmt.Sprint(i))}}
 		if i%2 == 0 {
 			r.Stage = "Won"
 		}
