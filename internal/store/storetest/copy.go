@@ -55,7 +55,7 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 			}
 			recs = append(recs, r)
 		}
-		if err := tx.SaveAutomation(ctx, org, doc, "sealed-secret"); err != nil {
+		if err := tx.SaveAutomationBy(ctx, org, doc, "sealed-secret", store.VersionMeta{SavedBy: &store.Actor{Type: store.ActorAPIKey, ID: "key_x", Name: "k"}}); err != nil {
 			return err
 		}
 		for _, r := range runs {
@@ -132,6 +132,10 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 	}
 	for _, check := range []func(*store.Store) (any, error){
 		func(s *store.Store) (any, error) { return s.Automation(ctx, org, doc.ID) },
+		func(s *store.Store) (any, error) {
+			v, _, err := s.AutomationVersions(ctx, org, doc.ID, store.Page{})
+			return v, err
+		},
 		func(s *store.Store) (any, error) { return s.Collection(ctx, org, "leads") },
 		func(s *store.Store) (any, error) { return s.SealedSecrets(ctx, org) },
 		func(s *store.Store) (any, error) { return s.APIKeyByHash(ctx, "hash-x") },

@@ -96,6 +96,9 @@ var subtests = []struct {
 	{"AutomationAt", testAutomationAt},
 	{"Automations", testAutomations},
 	{"EnabledAutomations", testEnabledAutomations},
+	// versions.go
+	{"SaveAutomationBy", testSaveAutomationBy},
+	{"AutomationVersions", testAutomationVersions},
 	// runs.go
 	{"InsertRun", testInsertRun},
 	{"UpdateRun", testUpdateRun},
