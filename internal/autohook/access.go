@@ -19,6 +19,7 @@ import (
 type Principal struct {
 	OrgID         string
 	KeyID         string
+	KeyName       string
 	InstanceAdmin bool
 }
 
@@ -73,7 +74,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, err
 			s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
 		}
 	}
-	return &Principal{OrgID: k.OrgID, KeyID: k.ID, InstanceAdmin: k.InstanceAdmin}, nil
+	return &Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin}, nil
 }
 
 // CreatedKey is a new API key: the key itself is shown only here.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 )
@@ -40,6 +41,27 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			}
 		}
 	}
+	warnings, err := s.compile(a, coll, signingSecret)
+	if err != nil {
+		return nil, warnings, err
+	}
+	sealed := ""
+	if signingSecret != "" {
+		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
+		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: ActorFrom(ctx)})
+	})
+	if err != nil {
+		return nil, warnings, err
+	}
+	return a.Redacted(), warnings, nil
+}
+
+// compile checks a document against its collection (nil: the collection
+// does not exist, a problem at "collection") and returns the warnings.
+func (s *Service) compile(a *automation.Automation, coll *record.Collection, signingSecret string) ([]problem.Problem, error) {
 	_, warnings, err := automation.Compile(a, coll, signingSecret, s.cat.Options())
 	var perr *problem.Error
 	if coll == nil && a.Collection != "" {
@@ -50,27 +72,18 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			err = &problem.Error{Problems: problem.List{extra}}
 		}
 	}
-	if err != nil {
-		return nil, warnings, err
+	return warnings, err
+}
+
+// writeAutomation saves a version in tx: the automation row and the
+// immutable version row; the due rows of the previous version go (the due
+// scanner builds an enabled record_due version's own within a second).
+func (s *Service) writeAutomation(ctx context.Context, tx *store.Tx, orgID string, a *automation.Automation, sealed string, meta store.VersionMeta) error {
+	if err := tx.SaveAutomationBy(ctx, orgID, a, sealed, meta); err != nil {
+		return err
 	}
-	sealed := ""
-	if signingSecret != "" {
-		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
-		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
-	}
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.SaveAutomation(ctx, orgID, a, sealed); err != nil {
-			return err
-		}
-		tx.OnCommit(s.cat.Invalidate)
-		// The due rows of the previous version go; the due scanner builds
-		// an enabled record_due version's own within a second.
-		return tx.DeleteDueOf(ctx, orgID, a.ID)
-	})
-	if err != nil {
-		return nil, warnings, err
-	}
-	return a.Redacted(), warnings, nil
+	tx.OnCommit(s.cat.Invalidate)
+	return tx.DeleteDueOf(ctx, orgID, a.ID)
 }
 
 // Automation returns an automation's current document (signing secret

@@ -165,6 +165,7 @@ func (a *API) authenticated(h handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		r = r.WithContext(autohook.WithActor(r.Context(), p.Actor()))
 		if err := h(a, w, r, p); err != nil {
 			a.fail(w, r, err)
 		}

@@ -228,6 +228,7 @@ func (u *UI) signedIn(h handler) http.Handler {
 			}
 		}
 		w.Header().Set("Cache-Control", "no-store") // pages carry the CSRF token and the organisation's data
+		r = r.WithContext(autohook.WithActor(r.Context(), sess.Actor()))
 		if err := h(w, r, sess); err != nil {
 			u.fail(w, r, sess, err)
 		}
