@@ -2,6 +2,8 @@
 //
 //	autohook serve     run a node (API, web UI, queue workers)
 //	autohook bench     measure the engine end to end on this machine
+//	autohook export    write an organisation's collections and automations (a server's API)
+//	autohook apply     make them what a file says, with a plan (a server's API)
 //	autohook version   print the version
 package main
 
@@ -38,6 +40,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			os.Exit(int(status))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "autohook:", err)
 		}
@@ -50,6 +56,8 @@ const usage = `Usage: autohook <command> [flags]
 Commands:
   serve     run an Autohook node: the API, the web UI and the queue workers
   bench     measure the engine end to end on this machine
+  export    write an organisation's collections and automations as JSON
+  apply     apply such a file to a server, showing the plan (--plan: only show it)
   version   print the version
 
 Run 'autohook <command> -h' for a command's flags.
@@ -73,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "copy":
 		return runCopy(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
+	case "apply":
+		return runApply(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "autohook", version)
 		return nil
