@@ -43,6 +43,7 @@ func parseTemplates() map[string]*template.Template {
 var funcs = template.FuncMap{
 	"name":       inputName,
 	"add":        func(a, b int) int { return a + b },
+	"add64":      func(a, b int64) int64 { return a + b },
 	"time":       fmtTime,
 	"ago":        ago,
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

@@ -139,6 +139,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"POST /settings/automations/{id}/enabled", u.setEnabled},
 		{"POST /settings/automations/{id}/delete", u.deleteAutomation},
 		{"GET /settings/automations/{id}/history", u.historyPage},
+		{"GET /settings/automations/{id}/versions", u.versionsPage},
+		{"GET /settings/automations/{id}/versions/diff", u.versionsDiffPage},
+		{"POST /settings/automations/{id}/versions/{n}/restore", u.restoreVersion},
 
 		{"GET /settings/runs/{id}", u.runPage},
 		{"GET /settings/runs/{id}/status", u.runStatus},
@@ -148,6 +151,11 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"GET /settings/secrets", u.secretsPage},
 		{"POST /settings/secrets", u.putSecret},
 		{"POST /settings/secrets/{name}/delete", u.deleteSecret},
+
+		{"GET /settings/config", u.configPage},
+		{"GET /settings/config/export", u.exportDownload},
+		{"POST /settings/config/plan", u.planImport},
+		{"POST /settings/config/apply", u.applyImport},
 	}
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, secure(u.signedIn(rt.h)))
