@@ -466,7 +466,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	// Local steps, planned before this transaction, are written in it.
 	if x.local != nil {
 		for _, ls := range x.local.steps {
-			f, err := x.applyLocal(ctx, tx, ls, x.local.now)
+			f, err := x.applyLocal(ctx, tx, ls, x.local)
 			if err != nil {
 				return err
 			}

@@ -92,7 +92,8 @@ func (x *execution) reload(ctx context.Context) (stale bool, err error) {
 
 // localPlan is the plan of the update_record steps from one index on.
 type localPlan struct {
-	now   time.Time
+	now   time.Time // the engine's: attempts, and now in expressions
+	at    time.Time // the store's: the time of the record's changes
 	steps []localStep
 }
 
@@ -138,7 +139,7 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 	if remote != nil {
 		maps.Copy(fields, remote.fields)
 	}
-	lp := &localPlan{now: x.e.cfg.Now().UTC()}
+	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now()}
 	snapshot := run.Record
 	var cur *record.Record // read when the first step needs it
 	for ; i < len(x.comp.Steps); i++ {
@@ -164,7 +165,7 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 			env := render.NewEnv(snapshot, run.Previous, fields, x.secrets,
 				map[string]any{"type": run.Trigger.Type, "at": run.Trigger.At.Format(time.RFC3339Nano)},
 				map[string]any{"id": run.ID, "automationId": run.AutomationID}, lp.now)
-			ls.failure = x.planUpdate(ctx, &ls, coll, cands, s, cur, env, lp.now)
+			ls.failure = x.planUpdate(ctx, &ls, coll, cands, s, cur, env, lp.at)
 		}
 		lp.steps = append(lp.steps, ls)
 		if ls.failure != nil {
@@ -186,8 +187,8 @@ func (x *execution) stepAt(i int) automation.Step {
 }
 
 // planUpdate evaluates one update_record step against the record cur and
-// plans the runs its change fires.
-func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.Collection, cands *trigger.Candidates, s *automation.UpdateRecord, cur *record.Record, env render.Env, now time.Time) *webhook.Failure {
+// plans the runs its change, made at at, fires.
+func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.Collection, cands *trigger.Candidates, s *automation.UpdateRecord, cur *record.Record, env render.Env, at time.Time) *webhook.Failure {
 	changes, stage, f := EvalUpdate(coll, s, env, cur.Stage)
 	if f != nil {
 		return f
@@ -204,8 +205,8 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 		return nil // nothing changes: no write, no trigger
 	}
 	after := next
-	after.Version, after.UpdatedAt = cur.Version+1, now
-	plan, err := x.e.fire.Plan(ctx, trigger.Change{OrgID: x.job.OrgID, Record: &after, Previous: cur, Depth: x.run.Depth + 1, At: now, Candidates: cands})
+	after.Version, after.UpdatedAt = cur.Version+1, at
+	plan, err := x.e.fire.Plan(ctx, trigger.Change{OrgID: x.job.OrgID, Record: &after, Previous: cur, Depth: x.run.Depth + 1, At: at, Candidates: cands})
 	if err != nil {
 		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 	}
@@ -216,14 +217,15 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 // applyLocal records a planned update_record step in tx: its attempt, and
 // its change and runs when it has one. It returns the step's failure, or
 // errRecordMoved when the record is no longer at the version planned.
-func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, now time.Time) (*webhook.Failure, error) {
+func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (*webhook.Failure, error) {
+	now := lp.now
 	state := &x.run.Steps[ls.i]
 	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now, Fields: ls.fields}
 	state.AttemptCount = a.N
 	f := ls.failure
 	if f == nil && ls.next != nil {
 		next := *ls.next
-		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, now)
+		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, lp.at)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			return nil, errRecordMoved

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
@@ -62,6 +63,18 @@ type Firer struct {
 	// Skipped counts changes that matched an automation whose condition
 	// was false; nil to not count.
 	Skipped func(automationID string)
+	planned atomic.Pointer[func(Change)]
+}
+
+// OnPlanned sets a function called at the end of every Plan (nil for
+// none): tests use it to change a record between a plan and its
+// transaction.
+func (f *Firer) OnPlanned(fn func(Change)) {
+	if fn == nil {
+		f.planned.Store(nil)
+		return
+	}
+	f.planned.Store(&fn)
 }
 
 // New returns a Firer.
@@ -139,6 +152,9 @@ func (f *Firer) Plan(ctx context.Context, ch Change) (*Plan, error) {
 			continue
 		}
 		p.add(newRun(ch, comp, comp.Trigger.Type))
+	}
+	if fn := f.planned.Load(); fn != nil {
+		(*fn)(ch)
 	}
 	return p, nil
 }
