@@ -139,9 +139,11 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 //
 // The automations' conditions are evaluated before the transaction,
 // against the record as it will be stored; the transaction writes it only
-// if the record is still at the version that was read (else another write
-// came in between: without in.Version the update is read, merged and
-// evaluated again, up to maxUpdateTries times; with it, ErrConflict).
+// if the record is still at the version that was read. The writers of one
+// record on this node take turns (store.LockRecord); a write from another
+// node in between (PostgreSQL) makes the update start again, read, merged
+// and evaluated anew, up to maxUpdateTries times without in.Version, and
+// fail with ErrConflict with it.
 func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in RecordInput) (*record.Record, error) {
 	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
@@ -160,6 +162,11 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := s.st.LockRecord(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for try := 1; ; try++ {
 		out, err := s.updateRecord(ctx, orgID, c.Key, id, in, changes, cands)
 		if errors.Is(err, ErrConflict) && in.Version == nil && try < maxUpdateTries {
@@ -169,8 +176,8 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 	}
 }
 
-// maxUpdateTries bounds how many times UpdateRecord starts again when the
-// record changes between its read and its write.
+// maxUpdateTries bounds how many times UpdateRecord starts again when
+// another node changes the record between its read and its write.
 const maxUpdateTries = 5
 
 // updateRecord is one try of UpdateRecord.

@@ -22,13 +22,22 @@ import (
 // the record as the read pool has it (every assignment evaluated, every
 // change's runs planned, conditions included), and the transaction writes
 // the changes only if the record is still at the version the plan read.
-// If another write came in between, the transaction is abandoned and the
-// steps are planned again (at most maxLocalTries times; then the step
-// fails with class record).
+// The writers of one record on one node take turns (store.LockRecord); if
+// a write from another node came in between, the transaction is abandoned
+// and the steps are planned again (at most maxLocalTries times; then the
+// step fails with class record).
 
 // record writes the result of step i (remote, or nil when the step is
-// local) and the update_record steps that follow, planned first.
+// local) and the update_record steps that follow, planned first, while
+// holding their record against the other writers of this node.
 func (x *execution) record(ctx context.Context, i int, remote *pending) error {
+	if next := x.nextLocal(i, remote); next >= 0 {
+		unlock, err := x.e.st.LockRecord(ctx, x.job.OrgID, x.run.RecordID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	for try := 1; ; try++ {
 		if err := x.prepare(ctx, i, remote, try > maxLocalTries); err != nil {
 			return err
@@ -57,18 +66,31 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 	}
 }
 
-// prepare plans, before the write transaction, the update_record steps
-// that will run in it (local.go): with giveUp, their record kept changing
-// and the first of them fails.
-func (x *execution) prepare(ctx context.Context, i int, remote *pending, giveUp bool) error {
-	x.local = nil
+// nextLocal is the index of the update_record step that runs after step
+// i in the same transaction, or -1.
+func (x *execution) nextLocal(i int, remote *pending) int {
 	if remote != nil {
 		if remote.failure != nil {
-			return nil
+			return -1
 		}
 		i++
 	}
-	lp, err := x.planLocal(ctx, i, remote, giveUp)
+	if _, ok := x.stepAt(i).(*automation.UpdateRecord); !ok {
+		return -1
+	}
+	return i
+}
+
+// prepare plans, before the write transaction, the update_record steps
+// that will run in it: with giveUp, their record kept changing and the
+// first of them fails.
+func (x *execution) prepare(ctx context.Context, i int, remote *pending, giveUp bool) error {
+	x.local = nil
+	next := x.nextLocal(i, remote)
+	if next < 0 {
+		return nil
+	}
+	lp, err := x.planLocal(ctx, next, remote, giveUp)
 	x.local = lp
 	return err
 }
@@ -109,8 +131,9 @@ type localStep struct {
 }
 
 // maxLocalTries bounds how many times the update_record steps are planned
-// again because their record changed before their transaction.
-const maxLocalTries = 3
+// again because another node changed their record before their
+// transaction (the writers of this node take turns: store.LockRecord).
+const maxLocalTries = 5
 
 // errRecordMoved abandons a step's transaction whose update_record step
 // found its record changed since it was planned.
@@ -120,9 +143,6 @@ var errRecordMoved = errors.New("the record changed since the update was planned
 // run after the remote step's result (captured fields) is recorded. When
 // giveUp is set the record kept changing: the first step fails instead.
 func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveUp bool) (*localPlan, error) {
-	if _, ok := x.stepAt(i).(*automation.UpdateRecord); !ok {
-		return nil, nil
-	}
 	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
