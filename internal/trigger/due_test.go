@@ -345,3 +345,55 @@ func TestDueRowsBuiltByTheScanner(t *testing.T) {
 		t.Fatalf("runs = %v, want the later one too", r)
 	}
 }
+
+// TestDueConditionSeesTheCommittedRecord: the scanner evaluates a due
+// row's condition before the transaction that claims the row; a record
+// changed in between leaves the row for the next scan, which evaluates the
+// condition again against the record as it is.
+func TestDueConditionSeesTheCommittedRecord(t *testing.T) {
+	f := newDueFixture(t)
+	ctx := context.Background()
+	doc := &automation.Automation{Name: "due", Collection: "tasks", Enabled: true, Condition: `record.note == "go"`,
+		Trigger: automation.Trigger{Type: automation.RecordDue, Field: "due"},
+		Steps:   []automation.StepSpec{{Type: automation.TypeCallAPI, URL: "https://example.com/{record.id}"}}}
+	if _, _, err := automation.Compile(doc, f.coll, "", automation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f.write(func(tx *store.Tx) error { return tx.SaveAutomation(ctx, f.org, doc, "") })
+	comp, err := f.cat.Get(ctx, f.org, doc.ID, doc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.fire.RebuildDue(ctx, f.st, f.org, comp, f.clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.put(nil, map[string]any{"due": at(f.clk.now().Add(time.Minute)), "note": "wait"})
+	f.clk.advance(2 * time.Minute)
+
+	ready, err := f.st.DueReady(ctx, f.clk.now(), 10)
+	if err != nil || len(ready) != 1 {
+		t.Fatalf("DueReady = %v, %v, want one row", ready, err)
+	}
+	plan, err := f.scan.PlanDue(ctx, ready[0]) // note is "wait": false
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(rec, map[string]any{"note": "go"}) // the same due value: the row stays
+	f.write(func(tx *store.Tx) error {
+		claimed, started, err := plan.Apply(ctx, tx)
+		if claimed != 0 || started != 0 {
+			t.Errorf("a plan made before the record changed claimed %d rows and started %d runs, want none", claimed, started)
+		}
+		return err
+	})
+	if n := f.tick(); n != 1 {
+		t.Fatalf("the next scan started %d runs, want 1", n)
+	}
+	runs := f.runs()
+	if len(runs) != 1 || runs[0].Record["note"] != "go" {
+		t.Fatalf("runs = %+v, want one that saw note go", runs)
+	}
+	if n := f.tick(); n != 0 {
+		t.Fatalf("the row fired again: %d runs", n)
+	}
+}
