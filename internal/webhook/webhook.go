@@ -200,10 +200,14 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		return &Request{Derived: req.Derived}, fail(retry.Render, "url: %v", err)
 	}
 	req.URL = u
+	size := len(u)
 	for _, h := range step.Headers {
 		v, err := h.Value.String(env)
 		if err != nil {
 			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: %v", h.Name, err)
+		}
+		if size += len(h.Name) + len(v); size > maxRequestBytes {
+			return &Request{Derived: req.Derived}, tooLarge("header " + h.Name)
 		}
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
 			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
@@ -216,10 +220,13 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		if err != nil {
 			return &Request{Derived: req.Derived}, fail(retry.Render, "body: %v", err)
 		}
+		if size+len(s) > maxRequestBytes {
+			return &Request{Derived: req.Derived}, tooLarge("body")
+		}
 		req.Body = []byte(s)
 		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
 	case automation.ContentJSON:
-		body, f := jsonBody(step, env)
+		body, f := jsonBody(step, env, maxRequestBytes-size)
 		if f != nil {
 			return &Request{Derived: req.Derived}, f
 		}
@@ -243,8 +250,19 @@ func setDefault(h http.Header, name, value string) {
 	}
 }
 
-// jsonBody renders the typed fields of a JSON body, in their declared order.
-func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+// maxRequestBytes bounds what a step renders (URL, headers and body
+// together): each value is bounded by the evaluation budget, but a step
+// has up to 50 headers and 200 body fields.
+const maxRequestBytes = render.DefaultMaxResult
+
+// tooLarge is the failure of a request over maxRequestBytes, found at what.
+func tooLarge(what string) *Failure {
+	return fail(retry.Render, "%s: the request would be larger than %d MiB", what, maxRequestBytes>>20)
+}
+
+// jsonBody renders the typed fields of a JSON body, in their declared
+// order, at most limit bytes.
+func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
@@ -267,6 +285,9 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		b.Write(k)
 		b.WriteByte(':')
 		b.Write(val)
+		if b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
