@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,7 +63,14 @@ const meterKey = " meter"
 const (
 	chargeFunc = " charge"
 	stepFunc   = " step"
+	textFunc   = " text"    // the text of a match against a literal pattern
+	matchFunc  = " matches" // a match against a computed pattern
 )
+
+// maxMatchWork bounds the text length times the pattern length of one
+// `matches`: Go's regexp takes time linear in both, and cannot be
+// interrupted (a tenth of a second or so at this bound).
+const maxMatchWork = 1 << 26
 
 // limits is the budget of one evaluation, from Options.
 type limits struct {
@@ -158,6 +166,7 @@ const (
 	LimitSteps  = "steps"
 	LimitTime   = "time"
 	LimitResult = "result"
+	LimitMatch  = "match"
 )
 
 // ErrBudget is wrapped by the evaluation errors of an expression that went
@@ -181,6 +190,8 @@ func (e *BudgetError) Error() string {
 		return fmt.Sprintf("over the time budget: still running after %d ms", e.Max)
 	case LimitResult:
 		return fmt.Sprintf("the result is larger than %s (result size limit)", bytesText(e.Max))
+	case LimitMatch:
+		return fmt.Sprintf("over the time budget: matching a text against a pattern is limited to %d text bytes × pattern bytes", e.Max)
 	}
 	return "over budget"
 }
@@ -299,6 +310,8 @@ func budgetOptions(lim limits, mp *meterPatcher) []expr.Option {
 	return []expr.Option{
 		meterFunction(chargeFunc, func(m *meter, v any) error { return m.charge(v) }),
 		meterFunction(stepFunc, func(m *meter, _ any) error { return m.step(false) }),
+		textFunction(),
+		matchFunction(),
 		boundedBuiltin("replace", lim.memory, replaceSize),
 		boundedBuiltin("join", lim.memory, joinSize),
 		boundedBuiltin("split", lim.memory, splitSize),
@@ -331,6 +344,87 @@ func meterFunction(name string, count func(m *meter, v any) error) expr.Option {
 		},
 	}
 	return func(c *conf.Config) { c.Functions[name] = fn }
+}
+
+// textFunction declares text(meter, s, n): s, unless matching it against
+// a literal pattern of n bytes is too much work.
+func textFunction() expr.Option {
+	fn := &builtin.Function{
+		Name: textFunc,
+		Func: func(args ...any) (any, error) {
+			n, _ := args[2].(int)
+			if err := checkMatch(args[0], args[1], n); err != nil {
+				return nil, err
+			}
+			return args[1], nil
+		},
+		Validate: func(args []reflect.Type) (reflect.Type, error) {
+			if len(args) != 3 {
+				return nil, fmt.Errorf("%s takes 3 arguments", textFunc)
+			}
+			return args[1], nil
+		},
+	}
+	return func(c *conf.Config) { c.Functions[textFunc] = fn }
+}
+
+// matchFunction declares matches(meter, s, pattern), what `s matches
+// pattern` does for a computed pattern (compile it, match), unless that
+// is too much work.
+func matchFunction() expr.Option {
+	fn := &builtin.Function{
+		Name: matchFunc,
+		Func: func(args ...any) (any, error) {
+			if args[1] == nil || args[2] == nil {
+				return false, nil
+			}
+			pattern, ok := args[2].(string)
+			if !ok {
+				return nil, fmt.Errorf("matches: the pattern is a %s, not a string", kindName(args[2]))
+			}
+			if err := checkMatch(args[0], args[1], len(pattern)); err != nil {
+				return nil, err
+			}
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				return nil, err
+			}
+			switch s := args[1].(type) {
+			case string:
+				return re.MatchString(s), nil
+			case []byte:
+				return re.Match(s), nil
+			}
+			return nil, fmt.Errorf("matches: the text is a %s, not a string", kindName(args[1]))
+		},
+		Validate: func(args []reflect.Type) (reflect.Type, error) {
+			if len(args) != 3 {
+				return nil, fmt.Errorf("%s takes 3 arguments", matchFunc)
+			}
+			return reflect.TypeOf(true), nil
+		},
+	}
+	return func(c *conf.Config) { c.Functions[matchFunc] = fn }
+}
+
+// checkMatch counts a match of text against a pattern of n bytes as a
+// step, and refuses one that is too much work.
+func checkMatch(meterArg, text any, n int) error {
+	m, _ := meterArg.(*meter)
+	if m == nil {
+		return errors.New("evaluated without a budget")
+	}
+	size := 0
+	switch t := text.(type) {
+	case string:
+		size = len(t)
+	case []byte:
+		size = len(t)
+	}
+	if size > maxMatchWork/(n+1) {
+		return &BudgetError{Limit: LimitMatch, Max: maxMatchWork}
+	}
+	return m.step(size*(n+1) >= largeValue)
 }
 
 // boundedBuiltin replaces expr's builtin name by one that first computes
@@ -452,6 +546,13 @@ func (p *meterPatcher) Visit(node *ast.Node) {
 		case n.Operator == "+" && mayBuild(n.Type()),
 			n.Operator == ".." && !(isLiteral(n.Left) && isLiteral(n.Right)):
 			ast.Patch(node, p.wrap(chargeFunc, n))
+		case n.Operator == "matches":
+			// A literal pattern stays compiled once, by expr.
+			if pat, ok := n.Right.(*ast.StringNode); ok {
+				n.Left = p.wrap(textFunc, n.Left, &ast.IntegerNode{Value: len(pat.Value)})
+			} else {
+				ast.Patch(node, p.wrap(matchFunc, n.Left, n.Right))
+			}
 		}
 	case *ast.ArrayNode:
 		if !isLiteral(n) {
@@ -464,12 +565,12 @@ func (p *meterPatcher) Visit(node *ast.Node) {
 	}
 }
 
-// wrap returns the call fn(meter, n).
-func (p *meterPatcher) wrap(fn string, n ast.Node) ast.Node {
+// wrap returns the call fn(meter, n, args...).
+func (p *meterPatcher) wrap(fn string, n ast.Node, args ...ast.Node) ast.Node {
 	p.used = true
 	call := &ast.CallNode{
 		Callee:    &ast.IdentifierNode{Value: fn},
-		Arguments: []ast.Node{&ast.IdentifierNode{Value: meterKey}, n},
+		Arguments: append([]ast.Node{&ast.IdentifierNode{Value: meterKey}, n}, args...),
 	}
 	call.SetLocation(n.Location())
 	return call

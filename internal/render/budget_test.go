@@ -38,6 +38,11 @@ var budgetTests = []struct {
 	{name: "a small step budget", src: `sum(map(1..100, # * 2))`, opts: Options{MaxSteps: 50}, wantLimit: LimitSteps},
 	// Time: a backstop when the other limits are far away.
 	{name: "time", src: `count(1..1000000, # > 0)`, opts: Options{MaxSteps: 1 << 40, MaxTime: time.Millisecond}, wantLimit: LimitTime},
+	// Matching: Go's regexp cannot be interrupted, so the work is bounded
+	// before it starts.
+	{name: "matching a long text", src: `repeat("a", 1048576) + repeat("a", 1048576) matches "^(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p)+$"`, wantLimit: LimitMatch},
+	{name: "matching against a computed pattern", src: `repeat("a", 1048576) matches ("^(a|b)+" + repeat("c?", 50) + "$")`, wantLimit: LimitMatch},
+	{name: "matching in a loop", src: `all(1..1000000, record.name matches "^Ada")`, wantLimit: LimitSteps},
 	// The result.
 	{name: "a long result", src: `repeat("a", 2000)`, opts: Options{MaxResult: 1000}, wantLimit: LimitResult},
 	{name: "a large record as the result", src: `record`, opts: Options{MaxResult: 100}, wantLimit: LimitResult},
@@ -94,6 +99,7 @@ func TestBudgetMessages(t *testing.T) {
 		{&BudgetError{Limit: LimitSteps, Max: DefaultMaxSteps}, "over the step budget: more than 200000 loop iterations and values built"},
 		{&BudgetError{Limit: LimitTime, Max: 1000}, "over the time budget: still running after 1000 ms"},
 		{&BudgetError{Limit: LimitResult, Max: 64 << 10}, "the result is larger than 64 KiB (result size limit)"},
+		{&BudgetError{Limit: LimitMatch, Max: maxMatchWork}, "over the time budget: matching a text against a pattern is limited to 67108864 text bytes × pattern bytes"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -127,6 +133,8 @@ var legitimate = []struct {
 	{"{len(repeat('ab', 500000))}", "1000000"},
 	{"{record.id in ['rec_1', 'rec_2'] && record.amount in 1..1000000}", "true"},
 	{"{formatDate(record.due, '02/01/2006')}", "01/04/2026"},
+	{"{record.name matches '^Ada' && record.name matches ('Love' + 'lace$') && !(record.nothing matches 'x')}", "true"},
+	{"{len(record.big) > 0 && record.big matches '^(abcde,)+abcde$'}", "true"},
 }
 
 // legitEnv is testEnv with the bench's fields and a large text field.

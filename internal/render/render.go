@@ -45,7 +45,9 @@
 //   - MaxSteps (200,000): loop iterations of map, filter, all, reduce, ...
 //     and values built;
 //   - MaxTime (1 s): wall time, looked at every 32 steps and after each
-//     large value;
+//     large value; since a regular expression match cannot be stopped,
+//     `matches` refuses a text whose length times the pattern's is over
+//     2^26 before it starts;
 //   - MaxResult (4 MiB): the size of the result (a template's text).
 //
 // An evaluation over budget fails with a *BudgetError (wrapped in the
