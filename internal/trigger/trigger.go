@@ -1,6 +1,9 @@
-// Package trigger decides which automations a record change fires and
-// creates their runs and queue jobs inside the caller's transaction, so a
-// committed change always has its runs and a rolled-back one never does.
+// Package trigger decides which automations a record change fires, before
+// the caller's write transaction (Plan: options matched, conditions
+// evaluated within their budget), and creates their runs and queue jobs
+// inside it (Plan.Apply), so a committed change always has its runs and a
+// rolled-back one never does, and no user expression runs in a
+// transaction.
 package trigger
 
 import (
@@ -32,9 +35,9 @@ type Change struct {
 	Previous *record.Record // before the change; nil for a new record
 	Depth    int            // 0 for a change made by a person or the API
 	At       time.Time
-	// Candidates, when not nil, are the collection's enabled automations
-	// loaded before the transaction began (see Firer.Candidates); nil
-	// reads them inside it.
+	// Candidates, when not nil, are the collection's enabled automations,
+	// loaded once for several plans (see Firer.Candidates); nil: Plan
+	// loads them.
 	Candidates *Candidates
 }
 
