@@ -62,6 +62,7 @@ const meterKey = " meter"
 // written in an expression.
 const (
 	chargeFunc = " charge"
+	loopFunc   = " loop"
 	stepFunc   = " step"
 	textFunc   = " text"    // the text of a match against a literal pattern
 	matchFunc  = " matches" // a match against a computed pattern
@@ -105,10 +106,11 @@ func (l limits) elements() uint { return uint(max(l.memory/8, 1)) }
 // fields or methods: an expression that reaches it through $env sees
 // nothing.
 type meter struct {
-	lim   limits
-	bytes int
-	steps int
-	start time.Time
+	lim       limits
+	bytes     int
+	count     int // steps
+	nextCheck int // the count at which to look at the clock
+	start     time.Time
 	// held is set while a template evaluates its parts: they share one
 	// budget.
 	held bool
@@ -116,7 +118,7 @@ type meter struct {
 
 // reset starts a new evaluation.
 func (m *meter) reset(lim limits) {
-	*m = meter{lim: lim, start: time.Now()}
+	*m = meter{lim: lim, start: time.Now(), nextCheck: checkEvery}
 }
 
 // checkEvery is how many steps pass between two looks at the clock.
@@ -124,13 +126,19 @@ const checkEvery = 32
 
 // step counts one step; every checkEvery steps, and after building a large
 // value, it looks at the clock.
-func (m *meter) step(large bool) error {
-	m.steps++
-	if m.steps > m.lim.steps {
+func (m *meter) step(large bool) error { return m.steps(1, large) }
+
+// steps counts n steps at once (a loop's iterations, before it runs).
+func (m *meter) steps(n int, large bool) error {
+	m.count += n
+	if m.count > m.lim.steps {
 		return &BudgetError{Limit: LimitSteps, Max: m.lim.steps}
 	}
-	if (large || m.steps%checkEvery == 0) && time.Since(m.start) > m.lim.time {
-		return &BudgetError{Limit: LimitTime, Max: int(m.lim.time / time.Millisecond)}
+	if large || m.count >= m.nextCheck {
+		m.nextCheck = m.count + checkEvery
+		if time.Since(m.start) > m.lim.time {
+			return &BudgetError{Limit: LimitTime, Max: int(m.lim.time / time.Millisecond)}
+		}
 	}
 	return nil
 }
@@ -310,6 +318,7 @@ func budgetOptions(lim limits, mp *meterPatcher) []expr.Option {
 	return []expr.Option{
 		meterFunction(chargeFunc, func(m *meter, v any) error { return m.charge(v) }),
 		meterFunction(stepFunc, func(m *meter, _ any) error { return m.step(false) }),
+		meterFunction(loopFunc, func(m *meter, v any) error { return m.steps(length(v), true) }),
 		textFunction(),
 		matchFunction(),
 		boundedBuiltin("replace", lim.memory, replaceSize),
@@ -427,6 +436,24 @@ func checkMatch(meterArg, text any, n int) error {
 	return m.step(size*(n+1) >= largeValue)
 }
 
+// length is the number of iterations of a loop over v.
+func length(v any) int {
+	switch v := v.(type) {
+	case []any:
+		return len(v)
+	case []int:
+		return len(v)
+	case nil:
+		return 0
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.String:
+		return rv.Len()
+	}
+	return 0
+}
+
 // boundedBuiltin replaces expr's builtin name by one that first computes
 // the size of its result with size and refuses a result over limit bytes.
 // The builtin keeps its types and its implementation.
@@ -526,8 +553,18 @@ type meterPatcher struct {
 func (p *meterPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.BuiltinNode:
-		for _, a := range n.Arguments {
-			if pred, ok := a.(*ast.PredicateNode); ok {
+		// A loop counts its iterations before it starts; a body that
+		// may be slow also counts each one as it runs, which looks at
+		// the clock.
+		for i, a := range n.Arguments {
+			pred, ok := a.(*ast.PredicateNode)
+			if !ok {
+				continue
+			}
+			if i > 0 && !isLoop(n.Arguments[0]) {
+				n.Arguments[0] = p.wrap(loopFunc, n.Arguments[0])
+			}
+			if !cheap(pred.Node) {
 				pred.Node = p.wrap(stepFunc, pred.Node)
 			}
 		}
@@ -576,11 +613,75 @@ func (p *meterPatcher) wrap(fn string, n ast.Node, args ...ast.Node) ast.Node {
 	return call
 }
 
+// isLoop reports whether n is already wrapped in loopFunc.
+func isLoop(n ast.Node) bool {
+	call, ok := n.(*ast.CallNode)
+	if !ok {
+		return false
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == loopFunc
+}
+
+// cheap reports whether evaluating n takes constant time: no calls, no
+// loops, no operation whose time grows with its operands (matches,
+// contains, in, slices, comparing two values of unknown type...).
+func cheap(n ast.Node) bool {
+	v := &cheapVisitor{cheap: true}
+	ast.Walk(&n, v)
+	return v.cheap
+}
+
+type cheapVisitor struct{ cheap bool }
+
+func (v *cheapVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode, *ast.PointerNode, *ast.IntegerNode, *ast.FloatNode, *ast.StringNode,
+		*ast.BoolNode, *ast.NilNode, *ast.ConstantNode, *ast.MemberNode, *ast.ChainNode,
+		*ast.UnaryNode, *ast.ConditionalNode:
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "&&", "||", "and", "or", "??":
+		case "==", "!=", "<", ">", "<=", ">=", "-", "*", "/", "%", "**", "^":
+			if !isScalar(n.Left) && !isScalar(n.Right) {
+				v.cheap = false
+			}
+		default:
+			v.cheap = false
+		}
+	default:
+		v.cheap = false
+	}
+}
+
+// isScalar reports whether n is a literal number, boolean, nil or short
+// string, or of a number or boolean type: comparing with it takes
+// constant time.
+func isScalar(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode, *ast.StringNode:
+		return true
+	}
+	t := n.Type()
+	if t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
 // passThrough are the builtins and functions that return one of their
-// arguments, or an element of one, without building anything.
+// arguments, an element of one, or some of its elements (filter: no more
+// than its argument, whose elements expr's own budget counts), without
+// building anything. Not wrapping filter also keeps expr's optimisations
+// of len(filter(...)), filter(...)[0] and the like.
 var passThrough = map[string]bool{
 	"first": true, "last": true, "get": true, "find": true, "findLast": true,
-	"max": true, "min": true, "reduce": true, "type": true,
+	"max": true, "min": true, "reduce": true, "type": true, "filter": true,
 	"coalesce": true, "default": true,
 }
 

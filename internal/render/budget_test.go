@@ -36,8 +36,11 @@ var budgetTests = []struct {
 	{name: "nested loops", src: `count(1..1000, all(1..1000, # > 0))`, wantLimit: LimitSteps},
 	{name: "nested loops over a record", src: `count(1..1000, any(1..1000, # in record.tags))`, wantLimit: LimitSteps},
 	{name: "a small step budget", src: `sum(map(1..100, # * 2))`, opts: Options{MaxSteps: 50}, wantLimit: LimitSteps},
-	// Time: a backstop when the other limits are far away.
-	{name: "time", src: `count(1..1000000, # > 0)`, opts: Options{MaxSteps: 1 << 40, MaxTime: time.Millisecond}, wantLimit: LimitTime},
+	// Time: a backstop when the other limits are far away, looked at while
+	// a loop runs when its body's time may grow (a constant-time body
+	// runs at most MaxSteps times).
+	{name: "time", src: `count(1..1000000, string(#) != "x")`, opts: Options{MaxSteps: 1 << 40, MaxTime: time.Millisecond}, wantLimit: LimitTime},
+	{name: "time, nested loops", src: `count(1..1000, any(1..1000, # < 0))`, opts: Options{MaxSteps: 1 << 40, MaxTime: time.Millisecond}, wantLimit: LimitTime},
 	// Matching: Go's regexp cannot be interrupted, so the work is bounded
 	// before it starts.
 	{name: "matching a long text", src: `repeat("a", 1048576) + repeat("a", 1048576) matches "^(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p)+$"`, wantLimit: LimitMatch},
@@ -45,7 +48,7 @@ var budgetTests = []struct {
 	{name: "matching in a loop", src: `all(1..1000000, record.name matches "^Ada")`, wantLimit: LimitSteps},
 	// The result.
 	{name: "a long result", src: `repeat("a", 2000)`, opts: Options{MaxResult: 1000}, wantLimit: LimitResult},
-	{name: "a large record as the result", src: `record`, opts: Options{MaxResult: 100}, wantLimit: LimitResult},
+	{name: "a large array as the result", src: `map(1..100, record.name)`, opts: Options{MaxResult: 100}, wantLimit: LimitResult},
 }
 
 func TestBudgetStops(t *testing.T) {

@@ -385,7 +385,7 @@ func (e *Expr) run(env Env) (any, error) {
 		}
 	}
 	out, err := e.exec(env)
-	if err == nil && resultSize(out, e.lim.result) > e.lim.result {
+	if err == nil && resultSize(out, e.lim.result, e.metered) > e.lim.result {
 		err = &BudgetError{Limit: LimitResult, Max: e.lim.result}
 	}
 	if err != nil {
@@ -394,10 +394,17 @@ func (e *Expr) run(env Env) (any, error) {
 	return out, nil
 }
 
-// resultSize is the size of a result: a string's length, else sizeOf.
-func resultSize(v any, limit int) int {
+// resultSize is the size of a result: a string's length, else, for a
+// program that builds values, sizeOf. A program that builds nothing
+// returns a literal or a value of its environment as it is (bounded by
+// what a record may hold), which is not worth measuring on every
+// evaluation.
+func resultSize(v any, limit int, builds bool) int {
 	if s, ok := v.(string); ok {
 		return len(s)
+	}
+	if !builds {
+		return 0
 	}
 	return sizeOf(v, limit)
 }
