@@ -43,9 +43,12 @@
 //     for each place. replace, join, split, splitAfter and repeat refuse a
 //     result over the budget before building it (repeat: over 1 MiB);
 //   - MaxSteps (200,000): loop iterations of map, filter, all, reduce, ...
-//     and values built;
-//   - MaxTime (1 s): wall time, looked at every 32 steps and after each
-//     large value; since a regular expression match cannot be stopped,
+//     (counted when the loop starts, so a loop over too many elements does
+//     not start) and values built;
+//   - MaxTime (1 s): wall time, looked at every 32 steps, when a loop
+//     starts and after each large value (a loop whose body takes constant
+//     time is bounded by MaxSteps; one whose body may be slow counts each
+//     iteration as a step); since a regular expression match cannot be stopped,
 //     `matches` refuses a text whose length times the pattern's is over
 //     2^26 before it starts;
 //   - MaxResult (4 MiB): the size of the result (a template's text).
