@@ -66,6 +66,7 @@ const (
 	stepFunc   = " step"
 	textFunc   = " text"    // the text of a match against a literal pattern
 	matchFunc  = " matches" // a match against a computed pattern
+	numMetered = " num"     // numFunc, counted
 )
 
 // maxMatchWork bounds the text length times the pattern length of one
@@ -321,6 +322,7 @@ func budgetOptions(lim limits, mp *meterPatcher) []expr.Option {
 		meterFunction(loopFunc, func(m *meter, v any) error { return m.steps(length(v), true) }),
 		textFunction(),
 		matchFunction(),
+		numFunction(),
 		boundedBuiltin("replace", lim.memory, replaceSize),
 		boundedBuiltin("join", lim.memory, joinSize),
 		boundedBuiltin("split", lim.memory, splitSize),
@@ -415,6 +417,37 @@ func matchFunction() expr.Option {
 	}
 	return func(c *conf.Config) { c.Functions[matchFunc] = fn }
 }
+
+// numFunction declares num(meter, v): numFunc (computeValue), which
+// copies the maps and arrays that hold numbers; a map or array it is given
+// is charged as if copied, since even unchanged it is walked.
+func numFunction() expr.Option {
+	fn := &builtin.Function{
+		Name: numMetered,
+		Func: func(args ...any) (any, error) {
+			switch args[1].(type) {
+			case map[string]any, []any:
+				m, _ := args[0].(*meter)
+				if m == nil {
+					return nil, errors.New("evaluated without a budget")
+				}
+				if err := m.charge(args[1]); err != nil {
+					return nil, err
+				}
+			}
+			return computeValue(args[1])
+		},
+		Validate: func(args []reflect.Type) (reflect.Type, error) {
+			if len(args) != 2 {
+				return nil, fmt.Errorf("%s takes 2 arguments", numMetered)
+			}
+			return anyType, nil
+		},
+	}
+	return func(c *conf.Config) { c.Functions[numMetered] = fn }
+}
+
+var anyType = reflect.TypeOf((*any)(nil)).Elem()
 
 // checkMatch counts a match of text against a pattern of n bytes as a
 // step, and refuses one that is too much work.
@@ -568,11 +601,17 @@ func (p *meterPatcher) Visit(node *ast.Node) {
 				pred.Node = p.wrap(stepFunc, pred.Node)
 			}
 		}
-		if !passThrough[n.Name] && mayBuild(n.Type()) {
+		if !returnsArgument[n.Name] && mayBuild(n.Type()) {
 			ast.Patch(node, p.wrap(chargeFunc, n))
 		}
 	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && passThrough[id.Value] {
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == numFunc {
+			// The number patcher's calls, counted: they take constant
+			// time but on a map or an array, which they charge.
+			ast.Patch(node, p.wrap(numMetered, n.Arguments[0]))
+			return
+		}
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && returnsArgument[id.Value] {
 			return
 		}
 		if mayBuild(n.Type()) {
@@ -639,6 +678,10 @@ func (v *cheapVisitor) Visit(node *ast.Node) {
 	case *ast.IdentifierNode, *ast.PointerNode, *ast.IntegerNode, *ast.FloatNode, *ast.StringNode,
 		*ast.BoolNode, *ast.NilNode, *ast.ConstantNode, *ast.MemberNode, *ast.ChainNode,
 		*ast.UnaryNode, *ast.ConditionalNode:
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); !ok || id.Value != numMetered {
+			v.cheap = false
+		}
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "&&", "||", "and", "or", "??":
@@ -674,12 +717,12 @@ func isScalar(n ast.Node) bool {
 	return false
 }
 
-// passThrough are the builtins and functions that return one of their
+// returnsArgument are the builtins and functions that return one of their
 // arguments, an element of one, or some of its elements (filter: no more
 // than its argument, whose elements expr's own budget counts), without
 // building anything. Not wrapping filter also keeps expr's optimisations
 // of len(filter(...)), filter(...)[0] and the like.
-var passThrough = map[string]bool{
+var returnsArgument = map[string]bool{
 	"first": true, "last": true, "get": true, "find": true, "findLast": true,
 	"max": true, "min": true, "reduce": true, "type": true, "filter": true,
 	"coalesce": true, "default": true,
