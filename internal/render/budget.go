@@ -109,9 +109,9 @@ func (l limits) elements() uint { return uint(max(l.memory/8, 1)) }
 type meter struct {
 	lim       limits
 	bytes     int
-	count     int // steps
-	nextCheck int // the count at which to look at the clock
-	start     time.Time
+	count     int       // steps
+	nextCheck int       // the count at which to look at the clock
+	start     time.Time // the first look at the clock
 	// held is set while a template evaluates its parts: they share one
 	// budget.
 	held bool
@@ -119,7 +119,7 @@ type meter struct {
 
 // reset starts a new evaluation.
 func (m *meter) reset(lim limits) {
-	*m = meter{lim: lim, start: time.Now(), nextCheck: checkEvery}
+	*m = meter{lim: lim, nextCheck: checkEvery}
 }
 
 // checkEvery is how many steps pass between two looks at the clock.
@@ -137,7 +137,12 @@ func (m *meter) steps(n int, large bool) error {
 	}
 	if large || m.count >= m.nextCheck {
 		m.nextCheck = m.count + checkEvery
-		if time.Since(m.start) > m.lim.time {
+		// The clock starts at the first look (reading it costs more than
+		// a small evaluation): what came before is less than checkEvery
+		// steps, none of them a large value or a loop.
+		if m.start.IsZero() {
+			m.start = time.Now()
+		} else if time.Since(m.start) > m.lim.time {
 			return &BudgetError{Limit: LimitTime, Max: int(m.lim.time / time.Millisecond)}
 		}
 	}
