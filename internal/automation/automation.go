@@ -70,6 +70,8 @@ type StepSpec struct {
 	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
 	MaxAttempts    int       `json:"maxAttempts,omitempty"`
 	Response       *Response `json:"response,omitempty"`
+	Auth           *Auth     `json:"auth,omitempty"`
+	MaxPerSecond   float64   `json:"maxPerSecond,omitempty"`
 
 	// update_record
 	Set []Assignment `json:"set,omitempty"`

@@ -942,6 +942,8 @@ func FuzzDecodeCompile(f *testing.F) {
 	}
 	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"record_due","field":"dueDate","offset":"-2d"},"steps":[{"type":"call_api","url":"https://x/{record.id}?q={upper(record.name)}","response":{"type":"text","field":"r"}}]}`))
 	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"stage_changed","from":"New","to":"Won"},"condition":"record.vip","steps":[{"type":"update_record","set":[{"field":"stage","value":"Won"}]}],"signing":{"secret":"` + validSecret + `"}}`))
+	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"call_api","url":"https://x/","maxPerSecond":2.5,"auth":{"type":"oauth2_client_credentials","tokenUrl":"https://a/{secrets.T}","clientId":"c","clientSecret":"{secrets.S}","scopes":["a.b","c"]}}]}`))
+	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"call_api","url":"https://x/","auth":{"type":"basic","username":"u:{record.name}","password":"{secrets.P}","token":"t"}}]}`))
 	f.Add([]byte(`{"nmae":1}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, data []byte) {
