@@ -388,6 +388,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
 	p := &pending{attempt: a}
 	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	req.Org = x.job.OrgID
 	// Values computed from secrets are hidden like the secrets.
 	redact := x.redact.With(req.Derived...)
 	if f != nil {
@@ -413,6 +414,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
+	redact = redact.With(res.Derived...) // an OAuth 2.0 access token
 	a.DurationMs = ms(res.Duration)
 	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
