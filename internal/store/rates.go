@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Step rates.
+//
+// A call_api step with maxPerSecond N sends at most one request per
+// interval T = 1 s / N, cluster-wide. Each request first reserves a slot
+// with GCRA (the generic cell rate algorithm): the step's row holds the
+// theoretical arrival time (TAT), the end of the last slot handed out; a
+// reservation at time now gets the slot starting at max(TAT, now) and moves
+// TAT to that plus T. One INSERT … ON CONFLICT DO UPDATE … RETURNING does
+// it atomically on both databases, so every node sharing the database draws
+// from one budget, and requests waiting for their slot are spaced T apart
+// in the order they reserved.
+//
+// The clock is the database's on PostgreSQL (nodes' clocks may differ; the
+// answer is turned into a wait, which each node times on its own clock) and
+// the node's on SQLite (one node per database file).
+
+// ReserveRate reserves the next slot of a step's rate of one request per
+// interval and returns when, on this node's clock, it begins: now or later.
+// Changing the interval (the step's maxPerSecond was edited) starts the
+// step's rate afresh.
+func (s *Store) ReserveRate(ctx context.Context, orgID, automationID, stepID string, interval time.Duration) (time.Time, error) {
+	if interval <= 0 {
+		return time.Time{}, fmt.Errorf("reserve rate: interval %v must be positive", interval)
+	}
+	t := interval.Microseconds()
+	if t < 1 {
+		t = 1
+	}
+	var tat, now int64
+	var err error
+	var mark time.Time // this node's clock at the database's time now
+	if s.isPG {
+		// One statement in its own transaction: the row lock serialises
+		// reservations, nothing waits for a batch. The time it returns is
+		// read when the row is updated, so the wait is measured from the
+		// answer, whatever the statement waited for.
+		err = s.q.queryRow(ctx, fmt.Sprintf(reserveRateSQL, pgNowUS, pgClockUS), orgID, automationID, stepID, t, t).Scan(&tat, &now)
+		mark = s.clock()
+	} else {
+		mark = s.clock()
+		now = us(mark)
+		err = s.Write(ctx, func(tx *Tx) error {
+			return tx.q.queryRow(ctx, fmt.Sprintf(reserveRateSQL, "?", "?"), orgID, automationID, stepID, t, now, t, now).Scan(&tat, &now)
+		})
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reserve rate: %w", err)
+	}
+	wait := time.Duration(tat-t-now) * time.Microsecond
+	return mark.Add(max(wait, 0)), nil
+}
+
+// reserveRateSQL takes the database's time in microseconds twice (%s):
+// for the reservation, and as the time the answer is measured from. New TAT = max(TAT, now) + T, written as max(TAT + T, now + T) so that the
+// update needs only the excluded row. A row whose interval differs starts
+// again from now.
+const reserveRateSQL = `INSERT INTO step_rates (org_id, automation_id, step_id, interval_us, tat) VALUES (?, ?, ?, ?, %s + ?)
+ON CONFLICT (org_id, automation_id, step_id) DO UPDATE SET
+    tat = CASE WHEN step_rates.interval_us = excluded.interval_us AND step_rates.tat + excluded.interval_us > excluded.tat
+        THEN step_rates.tat + excluded.interval_us ELSE excluded.tat END,
+    interval_us = excluded.interval_us
+RETURNING tat, %s`
+
+// pgNowUS is PostgreSQL's time at the start of the statement, pgClockUS
+// its time when evaluated, in microseconds since the Unix epoch.
+const (
+	pgNowUS   = `CAST(EXTRACT(EPOCH FROM now()) * 1000000 AS BIGINT)`
+	pgClockUS = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)`
+)

@@ -1,0 +1,130 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/pgtest"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// spacingSlack is how far apart from the interval two consecutive slots may
+// be: on PostgreSQL a slot is timed on the database's clock and handed to
+// the node as a wait, so each carries its round trip's share of jitter.
+const spacingSlack = 50 * time.Millisecond
+
+func reserve(t *testing.T, st *store.Store, org, aut, step string, interval time.Duration) time.Time {
+	t.Helper()
+	at, err := st.ReserveRate(context.Background(), org, aut, step, interval)
+	if err != nil {
+		t.Fatalf("ReserveRate: %v", err)
+	}
+	return at
+}
+
+func checkSpacing(t *testing.T, slots []time.Time, interval time.Duration) {
+	t.Helper()
+	slices.SortFunc(slots, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(slots); i++ {
+		if d := slots[i].Sub(slots[i-1]); d < interval-spacingSlack || d > interval+spacingSlack {
+			t.Errorf("slot %d is %v after slot %d, want %v ± %v", i, d, i-1, interval, spacingSlack)
+		}
+	}
+}
+
+func TestReserveRate(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st *store.Store) {
+		const interval = time.Second
+		before := time.Now()
+		var slots []time.Time
+		for range 4 {
+			slots = append(slots, reserve(t, st, "org_a", "aut_1", "crm", interval))
+		}
+		if d := slots[0].Sub(before); d < -spacingSlack || d > spacingSlack {
+			t.Errorf("the first slot of an idle step is %v from now, want now", d)
+		}
+		checkSpacing(t, slots, interval)
+
+		// Other steps, automations and organisations have budgets of
+		// their own.
+		for _, k := range [][3]string{{"org_a", "aut_1", "other"}, {"org_a", "aut_2", "crm"}, {"org_b", "aut_1", "crm"}} {
+			if d := time.Until(reserve(t, st, k[0], k[1], k[2], interval)); d > spacingSlack {
+				t.Errorf("%v: first slot %v ahead, want now: the budget is per organisation, automation and step", k, d)
+			}
+		}
+
+		// A new maxPerSecond starts the step afresh.
+		if d := time.Until(reserve(t, st, "org_a", "aut_1", "crm", interval/2)); d > spacingSlack {
+			t.Errorf("after the interval changed the slot is %v ahead, want now", d)
+		}
+
+		// Concurrent reservations get distinct slots, one interval apart.
+		const n = 12
+		const fast = 100 * time.Millisecond
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		concurrent := make([]time.Time, 0, n)
+		for range n {
+			wg.Go(func() {
+				at, err := st.ReserveRate(context.Background(), "org_c", "aut_9", "s", fast)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				concurrent = append(concurrent, at)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		checkSpacing(t, concurrent, fast)
+
+		// An idle step's budget does not pile up: after a pause the next
+		// slot is now, and the one after it an interval later (no burst
+		// beyond one request).
+		time.Sleep(3 * fast)
+		a := reserve(t, st, "org_d", "aut_1", "s", fast)
+		time.Sleep(3 * fast)
+		b, c := reserve(t, st, "org_d", "aut_1", "s", fast), reserve(t, st, "org_d", "aut_1", "s", fast)
+		if d := time.Until(b); d > spacingSlack || b.Sub(a) < 3*fast {
+			t.Errorf("after a pause: slot %v ahead, %v after the previous; want now", d, b.Sub(a))
+		}
+		checkSpacing(t, []time.Time{b, c}, fast)
+
+		// Deleting the automation drops its rates.
+		org := newOrg(t, st, "R")
+		aut := &automation.Automation{Name: "a", Collection: "leads", Enabled: true, Trigger: automation.Trigger{Type: automation.Manual}}
+		write(t, st, func(tx *store.Tx) error { return tx.SaveAutomation(context.Background(), org, aut, "") })
+		reserve(t, st, org, aut.ID, "s", time.Hour)
+		write(t, st, func(tx *store.Tx) error { return tx.DeleteAutomation(context.Background(), org, aut.ID) })
+		if d := time.Until(reserve(t, st, org, aut.ID, "s", time.Hour)); d > spacingSlack {
+			t.Errorf("after the automation was deleted its step's slot is %v ahead, want now", d)
+		}
+	})
+}
+
+// TestReserveRateSharedByNodes: two nodes (two stores on one PostgreSQL
+// database) draw from one budget.
+func TestReserveRateSharedByNodes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	var nodes []*store.Store
+	for range 2 {
+		st, err := store.Open(context.Background(), store.Config{URL: url})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { st.Close(context.Background()) })
+		nodes = append(nodes, st)
+	}
+	const interval = 200 * time.Millisecond
+	var slots []time.Time
+	for i := range 6 {
+		slots = append(slots, reserve(t, nodes[i%2], "org", "aut", "crm", interval))
+	}
+	checkSpacing(t, slots, interval)
+}
