@@ -24,7 +24,9 @@ import (
 func TestBasicAndBearerAuth(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
-	nd := startNode(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	nd := startNode(t, func(c *server.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	rc := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"youSent": r.Header.Get("Authorization")})
@@ -153,7 +155,9 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	t.Parallel()
 	const clientSecret = "client-secret-5b1e0d"
 	logs := &logBuffer{}
-	nd := startNode(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	nd := startNode(t, func(c *server.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	te := newTokenEndpoint(t, "abc", clientSecret)
 	var unauthorized atomic.Int64
 	api := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
