@@ -345,7 +345,8 @@ type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
 	failure  *webhook.Failure
-	deferred bool // not sent: the destination had its share of requests in flight
+	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
+	rateSlot time.Time
 }
 
 // hostWait is how long a run waits for room at a busy destination before
@@ -410,6 +411,9 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return &pending{deferred: true}
 	}
 	defer release()
+	if p, ok := x.awaitRate(ctx, i, s); !ok {
+		return p
+	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
@@ -480,14 +484,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil && remote.deferred {
 		// Not sent: no attempt; the run tries again a little later.
 		state := &run.Steps[i]
-		state.Deferrals++
 		run.Seq++
-		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, now.Add(deferDelay(state.Deferrals-1)))
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, remote.deferredUntil(state, now))
 		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
 	}
 	if remote != nil {
 		state := &run.Steps[i]
 		state.Deferrals = 0
+		state.RateSlot = nil
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {
