@@ -198,14 +198,19 @@ func TestAutomationVersions(t *testing.T) {
 	})
 }
 
+// sampleRun is a queued run of one call_api step, not yet stored.
+func sampleRun() *automation.Run {
+	return &automation.Run{AutomationID: "aut_x", AutomationVersion: 1, RecordID: "rec_x", Collection: "leads",
+		Trigger: automation.TriggerInfo{Type: automation.RecordAdded, At: time.Now().UTC().Truncate(time.Microsecond)},
+		Status:  automation.StatusQueued, Seq: 1, Record: map[string]any{"id": "rec_x"},
+		Steps: []automation.StepState{{ID: "crm", Type: automation.TypeCallAPI, Status: automation.StepPending}}}
+}
+
 func TestRunsAndAttempts(t *testing.T) {
 	forEachDB(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		a := newOrg(t, st, "A")
-		run := &automation.Run{AutomationID: "aut_x", AutomationVersion: 1, RecordID: "rec_x", Collection: "leads",
-			Trigger: automation.TriggerInfo{Type: automation.RecordAdded, At: time.Now().UTC().Truncate(time.Microsecond)},
-			Status:  automation.StatusQueued, Seq: 1, Record: map[string]any{"id": "rec_x"},
-			Steps: []automation.StepState{{ID: "crm", Type: automation.TypeCallAPI, Status: automation.StepPending}}}
+		run := sampleRun()
 		write(t, st, func(tx *store.Tx) error {
 			if err := tx.InsertRun(ctx, a, run); err != nil {
 				return err

@@ -128,3 +128,27 @@ func TestReserveRateSharedByNodes(t *testing.T) {
 	}
 	checkSpacing(t, slots, interval)
 }
+
+// TestRunKeepsItsRateSlot: the slot a run reserved before stepping back
+// into the queue is stored with it, for whichever node works it next.
+func TestRunKeepsItsRateSlot(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		org := newOrg(t, st, "A")
+		run := sampleRun()
+		write(t, st, func(tx *store.Tx) error { return tx.InsertRun(ctx, org, run) })
+		slot := time.Now().Add(3 * time.Second).UTC().Truncate(time.Microsecond)
+		for seq, want := range []*time.Time{&slot, nil} {
+			run.Steps[0].RateSlot = want
+			run.Seq = int64(seq + 2)
+			write(t, st, func(tx *store.Tx) error { return tx.UpdateRun(ctx, org, run, int64(seq+1)) })
+			got, err := st.Run(ctx, org, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := got.Steps[0].RateSlot; (g == nil) != (want == nil) || g != nil && !g.Equal(*want) {
+				t.Errorf("stored rate slot = %v, want %v", g, want)
+			}
+		}
+	})
+}
