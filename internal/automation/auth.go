@@ -193,7 +193,7 @@ func (c *compiler) maxPerSecond(path string, n float64, out *CallAPI) {
 	if n == 0 {
 		return
 	}
-	if n < 0 || n > MaxPerSecondLimit {
+	if !(n > 0 && n <= MaxPerSecondLimit) { // NaN too
 		c.problems.Add(path, "must be more than 0 and at most %d (absent or 0: no limit)", MaxPerSecondLimit)
 		return
 	}

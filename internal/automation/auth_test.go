@@ -2,6 +2,7 @@ package automation
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -141,6 +142,7 @@ func TestCompileAuthInvalid(t *testing.T) {
 		}, []string{"steps[0].auth.password"}, "is not an option of oauth2_client_credentials auth"},
 		{"auth and an Authorization header", func(s *StepSpec) { s.Auth = &Auth{Type: AuthBearer, Token: "{secrets.T}"} }, []string{"steps[0].headers[0].name"}, "Authorization is set by auth"},
 		{"maxPerSecond negative", func(s *StepSpec) { s.Headers = nil; s.MaxPerSecond = -1 }, []string{"steps[0].maxPerSecond"}, "more than 0"},
+		{"maxPerSecond not a number", func(s *StepSpec) { s.Headers = nil; s.MaxPerSecond = math.NaN() }, []string{"steps[0].maxPerSecond"}, "more than 0"},
 		{"maxPerSecond too high", func(s *StepSpec) { s.Headers = nil; s.MaxPerSecond = MaxPerSecondLimit + 1 }, []string{"steps[0].maxPerSecond"}, "at most 10000"},
 	}
 	for _, tt := range tests {

@@ -287,6 +287,8 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			}
 			s.TimeoutSeconds = num(p + ".timeoutSeconds")
 			s.MaxAttempts = num(p + ".maxAttempts")
+			s.MaxPerSecond = rate(&l, v, p+".maxPerSecond")
+			s.Auth = authFromForm(v, p)
 			switch rt := v[p+".response.type"]; rt {
 			case "", automation.ResponseNone:
 			case automation.ResponseText:
