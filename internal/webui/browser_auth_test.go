@@ -86,11 +86,7 @@ func TestBrowserAuthAndRate(t *testing.T) {
 	b.choose("steps.0.auth.type", "bearer")
 	b.click("#save")
 	b.waitText("#problems", "Not saved")
-	errText := eval[string](b, `(function(){
-		var i = document.querySelector('[name="steps.0.auth.token"]');
-		var e = i.parentElement.querySelector('.field-error');
-		return i.getAttribute('aria-invalid') + '|' + (e ? e.innerText : '');
-	})()`)
+	errText := b.errorBeside("steps.0.auth.token")
 	if !strings.HasPrefix(errText, "true|") || !strings.Contains(errText, "is required") {
 		t.Errorf("token error beside its input: got %q", errText)
 	}
