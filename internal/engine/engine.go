@@ -491,7 +491,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil {
 		state := &run.Steps[i]
 		state.Deferrals = 0
-		state.RateSlot = nil
+		state.RateSlot, state.RateMisses = nil, 0
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {

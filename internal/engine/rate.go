@@ -11,19 +11,39 @@ import (
 // slots one interval (1 s / maxPerSecond) apart, reserved in the database
 // (store.ReserveRate) in the order runs ask. Waiting for a slot is not an
 // attempt, and a run never holds a worker for long while it waits: when
-// its slot is near (rateNear) it waits in the worker, else it steps back
-// into the queue, scheduled rateLead before its slot, and keeps the slot.
+// its slot is near it waits in the worker, else it steps back into the
+// queue, scheduled a lead before its slot, and keeps the slot.
+//
+// A run the queue brings back too late for its slot (a loaded node) loses
+// it and reserves another; so that it does not miss that one too, each
+// miss doubles its lead (100 ms, 200, 400, at most 800) and the wait in
+// the worker that goes with it. Only runs that missed hold a worker longer.
 
 const (
-	// rateNear: a slot at most this far ahead is waited for in the worker.
+	// rateNear: a slot at most this far ahead is waited for in the worker
+	// (plus the extra lead of a run that missed, see rateLead).
 	rateNear = 250 * time.Millisecond
-	// rateLead: a run that stepped back is worked this long before its
+	// rateLeadBase: a run that stepped back is worked this long before its
 	// slot, so that the queue's own delay does not make it late.
-	rateLead = 100 * time.Millisecond
+	rateLeadBase = 100 * time.Millisecond
+	// rateMaxDoublings bounds the lead's growth: 800 ms.
+	rateMaxDoublings = 3
 	// rateLateMin is the least a kept slot may be missed by and still be
 	// used (see rateLate).
 	rateLateMin = 10 * time.Millisecond
 )
+
+// rateLead is how long before its slot a run that stepped back is worked,
+// after misses slots missed in a row.
+func rateLead(misses int) time.Duration {
+	return rateLeadBase << min(misses, rateMaxDoublings)
+}
+
+// rateNearFor is how far ahead a slot is waited for in the worker, for a
+// run with misses: its extra lead on top of rateNear.
+func rateNearFor(misses int) time.Duration {
+	return rateNear + rateLead(misses) - rateLeadBase
+}
 
 // rateLate is how late a run that stepped back may come for its slot and
 // still use it: one interval (at least rateLateMin). A request is then sent
@@ -51,6 +71,9 @@ func (x *execution) awaitRate(ctx context.Context, i int, s *automation.CallAPI)
 	if kept := state.RateSlot; kept != nil && time.Since(*kept) < rateLate(interval) {
 		slot = *kept // reserved before the run stepped back
 	} else {
+		if kept != nil {
+			state.RateMisses++ // committed with the deferral or the attempt
+		}
 		var err error
 		slot, err = e.st.ReserveRate(ctx, x.job.OrgID, x.run.AutomationID, s.ID, interval)
 		if err != nil {
@@ -64,7 +87,7 @@ func (x *execution) awaitRate(ctx context.Context, i int, s *automation.CallAPI)
 		}
 	}
 	d := time.Until(slot)
-	if d > rateNear {
+	if d > rateNearFor(state.RateMisses) {
 		return &pending{deferred: true, rateSlot: slot}, false
 	}
 	if d > 0 {
@@ -87,7 +110,7 @@ func (p *pending) deferredUntil(state *automation.StepState, now time.Time) time
 		slot := p.rateSlot.UTC()
 		state.RateSlot = &slot
 		state.NextAttemptAt = &slot
-		return slot.Add(-rateLead)
+		return slot.Add(-rateLead(state.RateMisses))
 	}
 	state.Deferrals++
 	return now.Add(deferDelay(state.Deferrals - 1))

@@ -33,12 +33,19 @@ func TestDeferredUntil(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	slot := now.Add(3 * time.Second)
-	var state automation.StepState
-	at := (&pending{deferred: true, rateSlot: slot}).deferredUntil(&state, now)
-	if !at.Equal(slot.Add(-rateLead)) || state.RateSlot == nil || !state.RateSlot.Equal(slot) || state.Deferrals != 0 ||
-		state.NextAttemptAt == nil || !state.NextAttemptAt.Equal(slot) {
-		t.Errorf("rate deferral: back at %v, state %+v; want at %v, the slot kept and shown, no deferral counted", at, state, slot.Add(-rateLead))
+	for misses, lead := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond} {
+		state := automation.StepState{RateMisses: misses}
+		at := (&pending{deferred: true, rateSlot: slot}).deferredUntil(&state, now)
+		if !at.Equal(slot.Add(-lead)) || state.RateSlot == nil || !state.RateSlot.Equal(slot) || state.Deferrals != 0 ||
+			state.NextAttemptAt == nil || !state.NextAttemptAt.Equal(slot) {
+			t.Errorf("rate deferral after %d misses: back at %v, state %+v; want at %v, the slot kept and shown, no deferral counted", misses, at, state, slot.Add(-lead))
+		}
+		// Brought back on time, the run waits for its slot in the worker.
+		if near := rateNearFor(misses); near < lead || near > lead+rateNear {
+			t.Errorf("after %d misses a run is brought back %v early but waits in the worker only for slots within %v", misses, lead, near)
+		}
 	}
+	var state automation.StepState
 	state = automation.StepState{}
 	for n, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
 		at := (&pending{deferred: true}).deferredUntil(&state, now)

@@ -140,6 +140,7 @@ func TestRunKeepsItsRateSlot(t *testing.T) {
 		slot := time.Now().Add(3 * time.Second).UTC().Truncate(time.Microsecond)
 		for seq, want := range []*time.Time{&slot, nil} {
 			run.Steps[0].RateSlot = want
+			run.Steps[0].RateMisses = seq + 1
 			run.Seq = int64(seq + 2)
 			write(t, st, func(tx *store.Tx) error { return tx.UpdateRun(ctx, org, run, int64(seq+1)) })
 			got, err := st.Run(ctx, org, run.ID)
@@ -148,6 +149,9 @@ func TestRunKeepsItsRateSlot(t *testing.T) {
 			}
 			if g := got.Steps[0].RateSlot; (g == nil) != (want == nil) || g != nil && !g.Equal(*want) {
 				t.Errorf("stored rate slot = %v, want %v", g, want)
+			}
+			if g := got.Steps[0].RateMisses; g != seq+1 {
+				t.Errorf("stored rate misses = %d, want %d", g, seq+1)
 			}
 		}
 	})
