@@ -25,7 +25,10 @@ import (
 // the node's on SQLite (one node per database file).
 
 // ReserveRate reserves the next slot of a step's rate of one request per
-// interval and returns when, on this node's clock, it begins: now or later.
+// interval and returns when, on this node's clock, it begins. A slot that
+// began while the reservation was answered (an idle step) is in the past
+// by that much: its request goes at once, and the next slot is an interval
+// after the one returned, not after the answer.
 // Changing the interval (the step's maxPerSecond was edited) starts the
 // step's rate afresh.
 func (s *Store) ReserveRate(ctx context.Context, orgID, automationID, stepID string, interval time.Duration) (time.Time, error) {
@@ -50,25 +53,30 @@ func (s *Store) ReserveRate(ctx context.Context, orgID, automationID, stepID str
 			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
 				return err
 			}
-			return tx.QueryRow(ctx, rebind(fmt.Sprintf(reserveRateSQL, pgNowUS, pgClockUS)), orgID, automationID, stepID, t, t).Scan(&tat, &now)
+			err := tx.QueryRow(ctx, rebind(fmt.Sprintf(reserveRateSQL, pgClockUS, pgClockUS)), orgID, automationID, stepID, t, t).Scan(&tat, &now)
+			mark = s.clock() // as the answer arrives: the commit does not count
+			return err
 		})
-		mark = s.clock()
 	} else {
-		mark = s.clock()
-		now = us(mark)
 		err = s.Write(ctx, func(tx *Tx) error {
+			// The time the row is written, not the time the call was
+			// made: waiting for the single writer must not count as
+			// time the step was idle.
+			mark = s.clock()
+			now = us(mark)
 			return tx.q.queryRow(ctx, fmt.Sprintf(reserveRateSQL, "?", "?"), orgID, automationID, stepID, t, now, t, now).Scan(&tat, &now)
 		})
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reserve rate: %w", err)
 	}
-	wait := time.Duration(tat-t-now) * time.Microsecond
-	return mark.Add(max(wait, 0)), nil
+	return mark.Add(time.Duration(tat-t-now) * time.Microsecond), nil
 }
 
 // reserveRateSQL takes the database's time in microseconds twice (%s):
-// for the reservation, and as the time the answer is measured from. New TAT = max(TAT, now) + T, written as max(TAT + T, now + T) so that the
+// for the reservation, and as the time the answer is measured from (on
+// PostgreSQL both read when evaluated, so that the round trips before the
+// statement do not count). New TAT = max(TAT, now) + T, written as max(TAT + T, now + T) so that the
 // update needs only the excluded row. A row whose interval differs starts
 // again from now.
 const reserveRateSQL = `INSERT INTO step_rates (org_id, automation_id, step_id, interval_us, tat) VALUES (?, ?, ?, ?, %s + ?)
@@ -78,9 +86,6 @@ ON CONFLICT (org_id, automation_id, step_id) DO UPDATE SET
     interval_us = excluded.interval_us
 RETURNING tat, %s`
 
-// pgNowUS is PostgreSQL's time at the start of the statement, pgClockUS
-// its time when evaluated, in microseconds since the Unix epoch.
-const (
-	pgNowUS   = `CAST(EXTRACT(EPOCH FROM now()) * 1000000 AS BIGINT)`
-	pgClockUS = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)`
-)
+// pgClockUS is PostgreSQL's time when evaluated, in microseconds since the
+// Unix epoch.
+const pgClockUS = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)`
