@@ -18,13 +18,45 @@
 // clock is replaced, so that every expression of a run sees one instant and
 // tests can inject the time.
 //
+// The root body (RootBody) is the request body exactly as sent, a string:
+// the webhook client sets it for header values, which are rendered after
+// the body; the automation compiler refuses it anywhere else.
+//
+// # Numbers
+//
+// JSON numbers live in the environment as json.Number, their text as it
+// was read (a record's stored field, a value captured from a response), so
+// that a number passed on keeps every digit: 12345678901234567891 would be
+// 12345678901234567000 as a float64. Where an expression computes with a
+// number it reads it as an int when the text is a whole number that fits
+// in 64 bits, else as the nearest float64 (numberValue): arithmetic and
+// comparisons work as on any number, and may round beyond 64-bit integers
+// and float64's 16 digits; int arithmetic wraps past ±9.2e18, as Go's does.
+//
+// The compiler decides which is which (numPatcher): it wraps a conversion
+// around every value read from the environment that an operator, an index,
+// a condition or a computing function uses, and leaves alone the values
+// that are only passed on: the whole expression ({fields.id}), `??`,
+// the branches of `?:`, array and map literals ({ {id: fields.id} }), the
+// body of map(), and the arguments of coalesce, default, string, toJSON,
+// len, type, first, last, keys, values, concat, flatten, reverse, and of
+// the encoders and hashes below. So "ord-" + string(fields.id),
+// urlencode(fields.id) and sha256(fields.id) see every digit, while
+// fields.total * 1.2 computes in float64. A map or array that a computation
+// reads (sum(fields.items)) is read with its numbers converted, on a copy.
+//
 // # Functions
 //
 // All of expr's builtins are available (upper, lower, trim, len, split,
-// join, date, duration, toJSON, fromJSON, ...); date() reads a text without
-// a zone as UTC. Render adds urlencode(v), formatDate(v, layout),
-// coalesce(a, b, ...) and default(v, d), and replaces repeat(s, n) with one
-// whose result is at most 1 MiB. All of them are free of side effects.
+// join, date, duration, toJSON, fromJSON, toBase64, ...); date() reads a
+// text without a zone as UTC. Render adds urlencode(v) (a query value, a
+// space is "+"), urlEncode(v) (RFC 3986 percent-encoding, a space is
+// "%20"), toBase64Url(v) (RFC 4648 URL-safe alphabet, no padding),
+// sha256(v) and hmacSHA256(key, message) (lowercase hex), formatDate(v,
+// layout), coalesce(a, b, ...) and default(v, d), and replaces repeat(s, n)
+// with one whose result is at most 1 MiB. The encoders and hashes read
+// their arguments as Stringify writes them. All of them are free of side
+// effects.
 //
 // # Limits
 //
@@ -123,10 +155,13 @@ const (
 	RootTrigger  = "trigger"
 	RootRun      = "run"
 	RootNow      = "now"
+	// RootBody is the request body exactly as sent, a string, for header
+	// values only (a signature over the body); Env holds it only there.
+	RootBody = "body"
 )
 
 // roots lists the root names; a root's index is its bit in a uses mask.
-var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootTrigger, RootRun, RootNow}
+var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootTrigger, RootRun, RootNow, RootBody}
 
 // NewEnv returns the environment of one evaluation. previous (or any map)
 // may be nil. The values of secrets must be the plaintext strings.
@@ -145,13 +180,17 @@ func NewEnv(record, previous, fields, secrets, trigger, run map[string]any, now 
 // typeEnv declares the shape of Env to the compiler: the maps are
 // map[string]any, so member access is dynamic, and unknown roots are
 // compile errors.
-var typeEnv = NewEnv(nil, nil, nil, nil, nil, nil, time.Time{})
+var typeEnv = func() Env {
+	e := NewEnv(nil, nil, nil, nil, nil, nil, time.Time{})
+	e[RootBody] = ""
+	return e
+}()
 
 // Expr is a compiled expression, safe for concurrent use.
 type Expr struct {
 	src  string
 	prog *vm.Program
-	uses uint8 // bit i: roots[i] is referenced
+	uses uint8 // bit i: roots[i] is referenced (len(roots) <= 8)
 }
 
 // CompileExpr compiles a bare expression (a condition, say: no braces). An
@@ -199,11 +238,12 @@ func (v *letVisitor) Visit(node *ast.Node) {
 
 // compileOptions returns the expr options of every compilation.
 func compileOptions(opts Options, np *nowPatcher) []expr.Option {
-	o := make([]expr.Option, 0, 3+len(functions))
+	o := make([]expr.Option, 0, 4+len(functions))
 	o = append(o,
 		expr.Env(typeEnv),
 		expr.MaxNodes(opts.maxNodes()),
 		expr.Patch(np),
+		expr.Patch(numPatcher{}),
 	)
 	return append(o, functions...)
 }
@@ -223,7 +263,7 @@ func compileError(src string, base int, opts Options, np *nowPatcher, err error)
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		msg = fmt.Sprintf("expression is too complex (more than %d nodes)", opts.maxNodes())
 	case strings.HasPrefix(msg, "unknown name "):
-		msg += " (known names: " + strings.Join(roots[:], ", ") + ")"
+		msg += " (known names: " + strings.Join(roots[:len(roots)-1], ", ") + "; body in header values)"
 	}
 	return &Error{Pos: pos, Msg: msg}
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -84,7 +85,7 @@ func TestCollectionsAndRecords(t *testing.T) {
 			t.Errorf("fields (-want +got):\n%s", d)
 		}
 
-		rec := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "x", "value": 1.5}}
+		rec := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "x", "value": json.Number("12345678901234567891.50")}}
 		write(t, st, func(tx *store.Tx) error { return tx.InsertRecord(ctx, a, rec) })
 		if rec.Version != 1 || rec.ID == "" {
 			t.Fatalf("inserted record = %+v", rec)

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/clientcreds"
 	"github.com/autohook/autohook/internal/egress"
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
@@ -36,8 +39,9 @@ type Config struct {
 	// Policy says where requests may go; nil refuses private addresses
 	// (the zero Policy).
 	Policy *egress.Policy
-	// MaxResponseBytes bounds the response body read; a larger JSON
-	// response fails the step. Default 1 MiB.
+	// MaxResponseBytes bounds the response body read; a larger response
+	// fails the attempt with class response when the step captures its
+	// body (text or json). Default 1 MiB.
 	MaxResponseBytes int64
 	// UserAgent is sent as User-Agent.
 	UserAgent string
@@ -140,22 +144,42 @@ type Request struct {
 }
 
 // stepDerived returns the values that the step's templates compute from
-// secrets (see derivedFromSecrets); nil when none uses secrets.
+// secrets (see derivedFromSecrets); nil when none uses secrets. The
+// headers that use the body are left to headerDerived.
 func stepDerived(step *automation.CallAPI, env render.Env) []string {
 	out := derivedFromSecrets(nil, step.URL, env)
 	for _, h := range step.Headers {
-		out = derivedFromSecrets(out, h.Value, env)
+		if !h.Value.Uses(render.RootBody) {
+			out = derivedFromSecrets(out, h.Value, env)
+		}
 	}
 	if step.Text != nil {
 		out = derivedFromSecrets(out, step.Text, env)
 	}
-	for _, f := range step.JSONFields {
-		out = derivedFromSecrets(out, f.Value, env)
+	for _, fs := range [][]automation.CompiledBodyField{step.JSONFields, step.FormFields} {
+		for _, f := range fs {
+			if f.Value != nil {
+				out = derivedFromSecrets(out, f.Value, env)
+			}
+		}
 	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// bodyEnv returns env with body, the request body as sent, when a header
+// of the step uses it (a signature over the body); else env itself.
+func bodyEnv(step *automation.CallAPI, env render.Env, body []byte) (render.Env, bool) {
+	for _, h := range step.Headers {
+		if h.Value.Uses(render.RootBody) {
+			out := maps.Clone(env)
+			out[render.RootBody] = string(body)
+			return out, true
+		}
+	}
+	return env, false
 }
 
 // derivedFromSecrets appends the values of the template's expressions that
@@ -194,51 +218,49 @@ func fail(class retry.Class, format string, args ...any) *Failure {
 	return &Failure{Class: class, Message: fmt.Sprintf(format, args...)}
 }
 
-// Build renders a call_api step's request: URL, headers and body from the
-// environment, then the headers Autohook adds: User-Agent, Idempotency-Key
-// and webhook-id (both id, the same on every attempt of the step), and
-// Standard Webhooks signature headers when signer is not nil.
+// Build renders a call_api step's request: URL, body and headers from the
+// environment (the headers last: they may use body, the body as sent), then
+// the headers Autohook adds: User-Agent, Idempotency-Key and webhook-id
+// (both id, the same on every attempt of the step), and Standard Webhooks
+// signature headers when signer is not nil.
 //
 // The request is returned with its failure too, holding only Derived, so
 // that the failure's message can be redacted like the request would be.
 func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *Failure) {
 	req := &Request{Method: step.Method, Header: http.Header{}, Derived: stepDerived(step, env)}
+	failed := func(f *Failure) (*Request, *Failure) { return &Request{Derived: req.Derived}, f }
 	u, err := step.URL.Eval(env)
 	if err != nil {
 		if errors.Is(err, render.ErrInvalidURL) {
-			return &Request{Derived: req.Derived}, fail(retry.InvalidURL, "url: %v", err)
+			return failed(fail(retry.InvalidURL, "url: %v", err))
 		}
-		return &Request{Derived: req.Derived}, fail(retry.Render, "url: %v", err)
+		return failed(fail(retry.Render, "url: %v", err))
 	}
 	req.URL = u
+	body, contentType, f := renderBody(step, env)
+	if f != nil {
+		return failed(f)
+	}
+	req.Body = body
+	henv, withBody := bodyEnv(step, env, body)
 	for _, h := range step.Headers {
-		v, err := h.Value.String(env)
+		if withBody && h.Value.Uses(render.RootBody) {
+			req.Derived = derivedFromSecrets(req.Derived, h.Value, henv)
+		}
+		v, err := h.Value.String(henv)
 		if err != nil {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: %v", h.Name, err)
+			return failed(fail(retry.Render, "header %s: %v", h.Name, err))
 		}
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
+			return failed(fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i))
 		}
 		req.Header.Add(h.Name, v)
 	}
 	if f := applyAuth(step.Auth, env, req); f != nil {
-		return &Request{Derived: req.Derived}, f
+		return failed(f)
 	}
-	switch step.ContentType {
-	case automation.ContentText:
-		s, err := step.Text.String(env)
-		if err != nil {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "body: %v", err)
-		}
-		req.Body = []byte(s)
-		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
-	case automation.ContentJSON:
-		body, f := jsonBody(step, env)
-		if f != nil {
-			return &Request{Derived: req.Derived}, f
-		}
-		req.Body = body
-		setDefault(req.Header, "Content-Type", "application/json")
+	if contentType != "" {
+		setDefault(req.Header, "Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Idempotency-Key", id)
@@ -247,6 +269,26 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		signer.Headers(req.Header, id, now, req.Body)
 	}
 	return req, nil
+}
+
+// renderBody renders the step's body and names its content type; nil and
+// "" for a step without a body.
+func renderBody(step *automation.CallAPI, env render.Env) ([]byte, string, *Failure) {
+	switch step.ContentType {
+	case automation.ContentText:
+		s, err := step.Text.String(env)
+		if err != nil {
+			return nil, "", fail(retry.Render, "body: %v", err)
+		}
+		return []byte(s), "text/plain; charset=utf-8", nil
+	case automation.ContentJSON:
+		body, f := jsonBody(step, env)
+		return body, "application/json", f
+	case automation.ContentForm:
+		body, f := formBody(step, env)
+		return body, automation.ContentForm, f
+	}
+	return nil, "", nil
 }
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
@@ -262,6 +304,16 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Key)
+		b.Write(k)
+		b.WriteByte(':')
+		if f.Literal != nil {
+			b.Write(f.Literal) // a JSON literal is sent as written
+			continue
+		}
 		v, err := f.Value.Eval(env)
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
@@ -270,20 +322,34 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		k, _ := json.Marshal(f.Key)
 		val, err := json.Marshal(v)
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(k)
-		b.WriteByte(':')
 		b.Write(val)
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// formBody renders a form body (application/x-www-form-urlencoded): the
+// fields in their declared order, repeated keys kept, keys and values
+// escaped as url.Values.Encode does (a space is "+"), nil as "".
+func formBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+	var b strings.Builder
+	for i, f := range step.FormFields {
+		v, err := f.Value.String(env)
+		if err != nil {
+			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(f.Key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
+	}
+	return []byte(b.String()), nil
 }
 
 // Result is what came of sending a request.
@@ -371,7 +437,7 @@ func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, re
 		res.Failure = statusFailure(resp, time.Now())
 		return res
 	}
-	res.Fields, res.Failure = capture(step.Response, data, tooLarge, c.cfg.MaxResponseBytes)
+	res.Fields, res.Failure = capture(step.Response, resp, data, tooLarge, c.cfg.MaxResponseBytes)
 	return res
 }
 
@@ -454,60 +520,68 @@ func unwrapURLError(err error) string {
 	return err.Error()
 }
 
-// capture extracts automation fields from a successful response.
-func capture(r automation.CompiledResponse, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+// capture extracts automation fields from a successful response: the body
+// (text), values of the JSON body (pointers), headers and the status.
+// Numbers of a JSON body are json.Number, their text as received, so that
+// they keep every digit; the status is a json.Number too, the form every
+// number has once stored.
+func capture(r automation.CompiledResponse, resp *http.Response, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+	if tooLarge && r.Type != automation.ResponseNone {
+		return nil, fail(retry.Response, "response body exceeds %d bytes (--max-response-bytes)", limit)
+	}
+	fields := make(map[string]any, len(r.Schema)+1)
+	var doc any
+	empty := false
 	switch r.Type {
 	case automation.ResponseText:
-		return map[string]any{r.Field: string(body)}, nil
+		fields[r.Field] = string(body)
 	case automation.ResponseJSON:
-		if tooLarge {
-			return nil, fail(retry.Response, "the JSON response is larger than the %d-byte limit", limit)
+		// A 204, or a 200 without a body: nothing to point into.
+		empty = len(bytes.TrimSpace(body)) == 0
+		if !empty {
+			v, err := jsonnum.Decode(body)
+			if err != nil {
+				return nil, fail(retry.Response, "the response is not valid JSON: %v", err)
+			}
+			doc = v
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		var doc any
-		if err := dec.Decode(&doc); err != nil {
-			return nil, fail(retry.Response, "the response is not valid JSON: %v", err)
-		}
-		if dec.More() {
-			return nil, fail(retry.Response, "the response is not valid JSON: data after the first value")
-		}
-		fields := make(map[string]any, len(r.Schema))
-		for _, m := range r.Schema {
+	}
+	for _, m := range r.Schema {
+		switch {
+		case m.Status:
+			fields[m.Field] = json.Number(strconv.Itoa(resp.StatusCode))
+		case m.Header != "":
+			vs := resp.Header.Values(m.Header)
+			if len(vs) == 0 {
+				if m.Required {
+					return nil, fail(retry.Response, "required header %s is not in the response", m.Header)
+				}
+				fields[m.Field] = nil
+				continue
+			}
+			fields[m.Field] = vs[0]
+		default:
 			v, ok := m.Pointer.Get(doc)
+			if empty {
+				v, ok = nil, false
+			}
 			if !ok {
 				if m.Required {
+					if empty {
+						return nil, fail(retry.Response, "required pointer %s resolves to nothing: the response has no body (status %d)", m.Pointer.String(), resp.StatusCode)
+					}
 					return nil, fail(retry.Response, "required pointer %s resolves to nothing in the response", m.Pointer.String())
 				}
 				fields[m.Field] = nil
 				continue
 			}
-			fields[m.Field] = jsonNative(v)
-		}
-		return fields, nil
-	}
-	return nil, nil
-}
-
-// jsonNative turns json.Number into float64 (or keeps it when it does not
-// fit) so captured values behave like record values in expressions.
-func jsonNative(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonNative(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonNative(e)
+			fields[m.Field] = v
 		}
 	}
-	return v
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	return fields, nil
 }
 
 // Redactor hides secret values in text.

@@ -2,6 +2,10 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -187,6 +191,63 @@ func TestBuild(t *testing.T) {
 			},
 		},
 		{
+			name:   "JSON literals sent as written, numbers with every digit",
+			record: map[string]any{"big": json.Number("12345678901234567891"), "obj": map[string]any{"id": json.Number("12345678901234567891"), "p": json.Number("1.50")}},
+			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [
+				{"key": "orderItems", "type": "json", "value": "[\n{ \"sku\": \"WIDGET-001\", \"quantity\": 10 }\n]"},
+				{"key": "empty", "type": "json", "value": " {} "},
+				{"key": "n", "type": "number", "value": "{record.big}"},
+				{"key": "s", "type": "string", "value": "{record.big}"},
+				{"key": "j", "type": "json", "value": "{record.obj}"},
+				{"key": "made", "type": "json", "value": "{ {\"id\": record.big} }"},
+				{"key": "text", "type": "json", "value": "[{record.big}]"}]}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header("Content-Type", "application/json")),
+				Body: []byte(`{"orderItems":[` + "\n" + `{ "sku": "WIDGET-001", "quantity": 10 }` + "\n" + `],"empty":{},` +
+					`"n":12345678901234567891,"s":"12345678901234567891","j":{"id":12345678901234567891,"p":1.50},` +
+					`"made":{"id":12345678901234567891},"text":[12345678901234567891]}`),
+			},
+		},
+		{
+			name:   "form body: declared order, repeated keys, escaped, nil as empty",
+			record: map[string]any{"name": "Ada Lovelace", "q": "x&y=z+1", "big": json.Number("12345678901234567891")},
+			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/x-www-form-urlencoded", "fields": [
+				{"key": "name", "value": "{record.name}"},
+				{"key": "q", "value": "{record.q}"},
+				{"key": "tag", "value": "a"},
+				{"key": "tag", "value": "b"},
+				{"key": "id", "value": "{record.big}"},
+				{"key": "a b&c", "value": "é"},
+				{"key": "none", "value": "{record.missing}"}]}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header("Content-Type", "application/x-www-form-urlencoded")),
+				Body:   []byte(`name=Ada+Lovelace&q=x%26y%3Dz%2B1&tag=a&tag=b&id=12345678901234567891&a+b%26c=%C3%A9&none=`),
+			},
+		},
+		{
+			name: "headers see the body as sent; a signature from a secret is Derived",
+			step: `{"type": "call_api", "url": "https://h.example/", "headers": [
+				{"name": "X-Signature", "value": "sha256={hmacSHA256(secrets.TOKEN, body)}"},
+				{"name": "X-Body-Sha", "value": "{sha256(body)}"},
+				{"name": "X-Length", "value": "{len(body)}"}],
+				"body": {"contentType": "text/plain", "text": "Hello {record.name}"}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header(
+					"X-Signature", "sha256="+hmacHex("tok-123", "Hello Ada"),
+					"X-Body-Sha", sha256Hex("Hello Ada"),
+					"X-Length", "9",
+					"Content-Type", "text/plain; charset=utf-8")),
+				Body:    []byte("Hello Ada"),
+				Derived: []string{hmacHex("tok-123", "Hello Ada")},
+			},
+		},
+		{
 			name: "empty JSON body",
 			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json"}}`,
 			want: &webhook.Request{
@@ -240,6 +301,17 @@ func TestBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+func hmacHex(key, msg string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 func TestBuildDefaultUserAgent(t *testing.T) {
@@ -526,8 +598,8 @@ func TestDoSuccess(t *testing.T) {
 				{"pointer": "/none", "field": "none", "required": true},
 				{"pointer": "/missing/deep", "field": "missing"}]}`,
 			want: map[string]any{
-				"id": "x1", "n": 3.0, "f": -2.5, "big": "1e400",
-				"nested": map[string]any{"a": []any{1.0, "two", true, nil}},
+				"id": "x1", "n": json.Number("3"), "f": json.Number("-2.5"), "big": json.Number("1e400"),
+				"nested": map[string]any{"a": []any{json.Number("1"), "two", true, nil}},
 				"second": "two", "slash": "slash", "tilde": "tilde", "ok": true, "none": nil, "missing": nil,
 			},
 		},
@@ -536,14 +608,59 @@ func TestDoSuccess(t *testing.T) {
 			contentType: "application/json",
 			body:        `[{"id": 7}, {"id": 8}]`,
 			response:    `{"type": "json", "schema": [{"pointer": "/1/id", "field": "id", "required": true}, {"pointer": "/5/id", "field": "gone"}]}`,
-			want:        map[string]any{"id": 8.0, "gone": nil},
+			want:        map[string]any{"id": json.Number("8"), "gone": nil},
 		},
 		{
 			name:        "JSON with a whole-document pointer",
 			contentType: "application/json",
 			body:        `{"a": 1}`,
 			response:    `{"type": "json", "schema": [{"pointer": "", "field": "all"}]}`,
-			want:        map[string]any{"all": map[string]any{"a": 1.0}},
+			want:        map[string]any{"all": map[string]any{"a": json.Number("1")}},
+		},
+		{
+			name:        "JSON numbers keep every digit",
+			contentType: "application/json",
+			body:        `{"id": 12345678901234567891, "price": 1500.00, "tiny": 1E-7, "list": [99999999999999999999999]}`,
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "/price", "field": "price"}, {"pointer": "/tiny", "field": "tiny"}, {"pointer": "/list", "field": "list"}]}`,
+			want: map[string]any{
+				"id": json.Number("12345678901234567891"), "price": json.Number("1500.00"), "tiny": json.Number("1E-7"),
+				"list": []any{json.Number("99999999999999999999999")},
+			},
+		},
+		{
+			name:        "header and status with a JSON response",
+			contentType: "application/json",
+			body:        `{"id": "z"}`,
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"header": "content-type", "field": "ct"}, {"header": "X-Missing", "field": "missing"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"id": "z", "ct": "application/json", "missing": nil, "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "header and status with a text response",
+			contentType: "text/plain",
+			body:        "ok",
+			response:    `{"type": "text", "field": "reply", "schema": [{"header": "Content-Type", "field": "ct"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"reply": "ok", "ct": "text/plain", "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "header and status with no body captured",
+			contentType: "text/plain",
+			body:        "ignored",
+			response:    `{"type": "none", "schema": [{"header": "Content-Type", "field": "ct", "required": true}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"ct": "text/plain", "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "JSON, empty body: optional pointers capture null",
+			contentType: "",
+			body:        "",
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "", "field": "all"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"id": nil, "all": nil, "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "JSON, body of spaces: optional pointers capture null",
+			contentType: "application/json",
+			body:        " \r\n",
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`,
+			want:        map[string]any{"id": nil},
 		},
 		{
 			name:        "JSON without content type",
@@ -713,9 +830,19 @@ func TestDoFailures(t *testing.T) {
 			class:    retry.Response, wantStatus: 200, message: "not valid JSON",
 		},
 		{
-			name: "empty body for a JSON capture", status: 200, body: ``,
-			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`,
-			class:    retry.Response, wantStatus: 200, message: "not valid JSON",
+			name: "empty body for a required pointer", status: 200, body: ``,
+			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id", "required": true}]}`,
+			class:    retry.Response, wantStatus: 200, message: "required pointer /id resolves to nothing: the response has no body (status 200)",
+		},
+		{
+			name: "204 for a required pointer", status: 204, body: ``,
+			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "/n", "field": "n", "required": true}]}`,
+			class:    retry.Response, wantStatus: 204, message: "required pointer /n resolves to nothing: the response has no body (status 204)",
+		},
+		{
+			name: "required header missing", status: 201, body: `{}`,
+			response: `{"type": "json", "schema": [{"header": "Location", "field": "location", "required": true}]}`,
+			class:    retry.Response, wantStatus: 201, message: "required header Location is not in the response",
 		},
 		{
 			name: "HTML error page with 200", status: 200, body: `<html>oops</html>`,
@@ -791,8 +918,11 @@ func TestDoMaxResponseBytes(t *testing.T) {
 	}{
 		{"JSON at the limit", exact, `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`, "", map[string]any{"id": strings.Repeat("x", limit-10)}, exact},
 		{"JSON over the limit", large, `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`, retry.Response, nil, large[:limit]},
-		{"text over the limit is cut", text, `{"type": "text", "field": "reply"}`, "", map[string]any{"reply": text[:limit]}, text[:limit]},
+		{"text at the limit", text[:limit], `{"type": "text", "field": "reply"}`, "", map[string]any{"reply": text[:limit]}, text[:limit]},
+		{"text over the limit", text, `{"type": "text", "field": "reply"}`, retry.Response, nil, text[:limit]},
+		{"text over the limit, status captured", text, `{"type": "text", "field": "reply", "schema": [{"status": true, "field": "s"}]}`, retry.Response, nil, text[:limit]},
 		{"nothing captured over the limit", text, `{"type": "none"}`, "", nil, text[:limit]},
+		{"status captured over the limit of a none response", text, `{"type": "none", "schema": [{"status": true, "field": "s"}]}`, "", map[string]any{"s": json.Number("200")}, text[:limit]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -807,8 +937,8 @@ func TestDoMaxResponseBytes(t *testing.T) {
 			if class != tt.class {
 				t.Fatalf("class = %q (%v), want %q", class, res.Failure, tt.class)
 			}
-			if class == retry.Response && !strings.Contains(res.Failure.Message, strconv.Itoa(limit)) {
-				t.Errorf("message = %q, want it to name the %d-byte limit", res.Failure.Message, limit)
+			if want := "response body exceeds " + strconv.Itoa(limit) + " bytes"; class == retry.Response && !strings.Contains(res.Failure.Message, want) {
+				t.Errorf("message = %q, want it to say %q", res.Failure.Message, want)
 			}
 			if diff := cmp.Diff(tt.fields, res.Fields); diff != "" {
 				t.Errorf("Fields mismatch (-want +got):\n%s", diff)
