@@ -154,21 +154,28 @@ func TestCompileAuthInvalid(t *testing.T) {
 			}
 			tt.mutate(&a.Steps[0])
 			_, _, err := Compile(a, leads(), "", Options{})
-			var pe *problem.Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("Compile = %v, want *problem.Error", err)
-			}
-			var paths []string
-			for _, p := range pe.Problems {
-				paths = append(paths, p.Path)
-			}
-			if diff := cmp.Diff(tt.paths, paths); diff != "" {
-				t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
-			}
-			if !strings.Contains(pe.Problems[0].Message, tt.msg) {
-				t.Errorf("first message = %q, want it to contain %q", pe.Problems[0].Message, tt.msg)
-			}
+			checkProblems(t, err, tt.paths, tt.msg)
 		})
+	}
+}
+
+// checkProblems checks that err is a *problem.Error with problems at paths,
+// in order, the first one's message holding msg.
+func checkProblems(t *testing.T, err error, paths []string, msg string) {
+	t.Helper()
+	var pe *problem.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("Compile = %T %v, want *problem.Error", err, err)
+	}
+	var got []string
+	for _, p := range pe.Problems {
+		got = append(got, p.Path)
+	}
+	if diff := cmp.Diff(paths, got); diff != "" {
+		t.Errorf("problem paths mismatch (-want +got):\n%s\nerror: %v", diff, err)
+	}
+	if !strings.Contains(pe.Problems[0].Message, msg) {
+		t.Errorf("first message = %q, want it to contain %q", pe.Problems[0].Message, msg)
 	}
 }
 
@@ -178,17 +185,7 @@ func TestCompileAuthAndRateNotOnUpdateRecord(t *testing.T) {
 	a.Steps[1].Auth = &Auth{Type: AuthBearer, Token: "{secrets.T}"}
 	a.Steps[1].MaxPerSecond = 5
 	_, _, err := Compile(a, leads(), "", Options{})
-	var pe *problem.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("Compile = %v, want *problem.Error", err)
-	}
-	var paths []string
-	for _, p := range pe.Problems {
-		paths = append(paths, p.Path)
-	}
-	if diff := cmp.Diff([]string{"steps[1].auth", "steps[1].maxPerSecond"}, paths); diff != "" {
-		t.Errorf("problem paths (-want +got):\n%s", diff)
-	}
+	checkProblems(t, err, []string{"steps[1].auth", "steps[1].maxPerSecond"}, "is not an option of update_record")
 }
 
 func TestCompileMaxPerSecond(t *testing.T) {

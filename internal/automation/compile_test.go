@@ -833,20 +833,7 @@ func TestCompileInvalid(t *testing.T) {
 			if got != nil {
 				t.Errorf("Compile = %+v with problems, want nil", got)
 			}
-			var pe *problem.Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("Compile = %T %v, want *problem.Error", err, err)
-			}
-			var paths []string
-			for _, p := range pe.Problems {
-				paths = append(paths, p.Path)
-			}
-			if diff := cmp.Diff(tt.paths, paths); diff != "" {
-				t.Errorf("problem paths mismatch (-want +got):\n%s\nerror: %v", diff, err)
-			}
-			if !strings.Contains(pe.Problems[0].Message, tt.msg) {
-				t.Errorf("first message = %q, want it to contain %q", pe.Problems[0].Message, tt.msg)
-			}
+			checkProblems(t, err, tt.paths, tt.msg)
 		})
 	}
 }

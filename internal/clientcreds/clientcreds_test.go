@@ -152,48 +152,41 @@ func TestTokenKeys(t *testing.T) {
 	}
 }
 
-func TestTokenRenewedWhenExpired(t *testing.T) {
+// TestTokenLifetime: a token is served until shortly before it expires
+// (10 s, or half a shorter lifetime), one without expires_in for
+// NoExpiryLifetime.
+func TestTokenLifetime(t *testing.T) {
 	t.Parallel()
-	ts := newTokenServer(t, 60)
-	clk := &clock{t: time.Now()}
-	c := New(clk.now)
-	cfg := Config{Org: "o", TokenURL: ts.URL, ClientID: "abc", ClientSecret: "s"}
-	tok := func() string {
-		t.Helper()
-		tk, err := c.Token(context.Background(), cfg, ts.Client())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tk.AccessToken
-	}
-	if got := tok(); got != "token-1" {
-		t.Fatalf("first = %s", got)
-	}
-	clk.add(45 * time.Second)
-	if got := tok(); got != "token-1" {
-		t.Errorf("after 45 s of 60 = %s, want token-1 still", got)
-	}
-	clk.add(6 * time.Second) // 51 s: within the last 10 s, renewed early
-	if got := tok(); got != "token-2" {
-		t.Errorf("after 51 s of 60 = %s, want token-2", got)
-	}
-}
-
-func TestTokenWithoutExpiryIsKeptForNoExpiryLifetime(t *testing.T) {
-	t.Parallel()
-	ts := newTokenServer(t, 0)
-	clk := &clock{t: time.Now()}
-	c := New(clk.now)
-	cfg := Config{Org: "o", TokenURL: ts.URL, ClientID: "abc", ClientSecret: "s"}
-	for _, step := range []struct {
+	type step struct {
 		advance time.Duration
 		want    string
-	}{{0, "token-1"}, {NoExpiryLifetime - 11*time.Second, "token-1"}, {2 * time.Second, "token-2"}} {
-		clk.add(step.advance)
-		tk, err := c.Token(context.Background(), cfg, ts.Client())
-		if err != nil || tk.AccessToken != step.want {
-			t.Errorf("after +%v: %v, %v; want %s", step.advance, tk, err, step.want)
-		}
+	}
+	tests := []struct {
+		name      string
+		expiresIn int
+		steps     []step
+	}{
+		{"60 s, renewed in the last 10", 60, []step{{0, "token-1"}, {45 * time.Second, "token-1"}, {6 * time.Second, "token-2"}}},
+		{"4 s, renewed in the last 2", 4, []step{{0, "token-1"}, {1500 * time.Millisecond, "token-1"}, {time.Second, "token-2"}}},
+		{"no expires_in", 0, []step{{0, "token-1"}, {NoExpiryLifetime - 11*time.Second, "token-1"}, {2 * time.Second, "token-2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTokenServer(t, tt.expiresIn)
+			clk := &clock{t: time.Now()}
+			c := New(clk.now)
+			cfg := Config{Org: "o", TokenURL: ts.URL, ClientID: "abc", ClientSecret: "s"}
+			var after time.Duration
+			for _, st := range tt.steps {
+				clk.add(st.advance)
+				after += st.advance
+				tk, err := c.Token(context.Background(), cfg, ts.Client())
+				if err != nil || tk.AccessToken != st.want {
+					t.Errorf("after %v: %v, %v; want %s", after, tk, err, st.want)
+				}
+			}
+		})
 	}
 }
 

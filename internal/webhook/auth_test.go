@@ -134,6 +134,7 @@ type oauthServers struct {
 	apiAuth       []string // Authorization headers the API saw
 	stallToken    chan struct{}
 	always401     bool
+	tokenURL      string // the token endpoint the step names; "" is token.URL
 }
 
 func newOAuthServers(t *testing.T, expiresIn int) *oauthServers {
@@ -195,9 +196,13 @@ func (o *oauthServers) revokeAll() {
 }
 
 func (o *oauthServers) step(timeout int) string {
+	tokenURL := o.tokenURL
+	if tokenURL == "" {
+		tokenURL = o.token.URL
+	}
 	return fmt.Sprintf(`{"type": "call_api", "url": %q, "timeoutSeconds": %d, "response": {"type": "json", "schema": [{"pointer": "/echo", "field": "echo"}]},
 		"auth": {"type": "oauth2_client_credentials", "tokenUrl": %q, "clientId": "abc", "clientSecret": "{secrets.CS}", "scopes": ["crm.write"]}}`,
-		o.api.URL+"/orders", timeout, o.token.URL+"/token")
+		o.api.URL+"/orders", timeout, tokenURL+"/token")
 }
 
 // doOAuth builds and sends the OAuth step for org with the client secret cs.
@@ -217,8 +222,8 @@ func doOAuth(t *testing.T, c *webhook.Client, o *oauthServers, org, cs string, t
 func TestDoOAuthTokenCachedRenewedOn401AndOnExpiry(t *testing.T) {
 	t.Parallel()
 	o := newOAuthServers(t, 60)
-	clk := &fakeClock{t: time.Now()}
-	c := loopbackClient(webhook.Config{Now: clk.now})
+	var ahead atomic.Int64 // how far the token cache's clock is ahead
+	c := loopbackClient(webhook.Config{Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 	ok := func(want string) {
 		t.Helper()
 		res := doOAuth(t, c, o, "org1", "client-secret-1", 5)
@@ -250,7 +255,7 @@ func TestDoOAuthTokenCachedRenewedOn401AndOnExpiry(t *testing.T) {
 		t.Errorf("API requests for the send that met a 401 = %d, want 2 (refused, then sent again)", n)
 	}
 	// Expiry: 60 s, renewed in the last 10.
-	clk.add(51 * time.Second)
+	ahead.Add(int64(51 * time.Second))
 	ok("access-3-crm.write")
 	if n := o.tokenRequests.Load(); n != 3 {
 		t.Errorf("token requests after expiry = %d, want 3", n)
@@ -320,62 +325,35 @@ func TestDoOAuthTokenRequestFailures(t *testing.T) {
 			t.Errorf("Do took %v with a 1 s step timeout", d)
 		}
 	})
-	t.Run("the token endpoint is a denied host", func(t *testing.T) {
-		t.Parallel()
-		o := newOAuthServers(t, 3600)
-		_, port, _ := net.SplitHostPort(o.token.Listener.Addr().String())
-		c := loopbackClient(webhook.Config{Policy: &egress.Policy{AllowPrivate: true, DenyHosts: []string{"localhost"}}})
-		s := callAPI(t, `{"type": "call_api", "url": "`+o.api.URL+`", "auth": {"type": "oauth2_client_credentials", "tokenUrl": "http://localhost:`+port+`/token", "clientId": "abc", "clientSecret": "client-secret-1"}}`)
-		req, f := c.Build(s, env(baseRecord()), attemptID, nil, time.Now())
-		if f != nil {
-			t.Fatal(f)
-		}
-		res := c.Do(t.Context(), s, req)
-		if f := res.Failure; f == nil || f.Class != retry.BlockedDestination || !strings.HasPrefix(f.Message, "token request: ") {
-			t.Fatalf("Do = %v, want blocked_destination naming the token request", f)
-		}
-		if o.tokenRequests.Load() != 0 {
-			t.Error("the denied token endpoint was reached")
-		}
-	})
-	t.Run("the token endpoint is a private address under the default policy", func(t *testing.T) {
-		t.Parallel()
-		o := newOAuthServers(t, 3600)
-		c := webhook.New(webhook.Config{Policy: &egress.Policy{}}) // the token request goes first
-		res := doOAuth(t, c, o, "org1", "client-secret-1", 5)
-		if f := res.Failure; f == nil || f.Class != retry.BlockedDestination || !strings.HasPrefix(f.Message, "token request: ") {
-			t.Fatalf("Do = %v, want blocked_destination naming the token request", f)
-		}
-		if o.tokenRequests.Load() != 0 {
-			t.Error("the blocked token endpoint was reached")
-		}
-	})
-	t.Run("the token endpoint is this server", func(t *testing.T) {
-		t.Parallel()
-		o := newOAuthServers(t, 3600)
-		c := loopbackClient(webhook.Config{})
-		c.SetSelf([]string{o.token.Listener.Addr().String()})
-		res := doOAuth(t, c, o, "org1", "client-secret-1", 5)
-		if f := res.Failure; f == nil || f.Class != retry.BlockedDestination || !strings.Contains(f.Message, "own address") {
-			t.Fatalf("Do = %v, want blocked_destination: own address", f)
-		}
-	})
-}
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	for _, tt := range []struct {
+		name   string
+		client func(o *oauthServers) *webhook.Client
+		msg    string
+	}{
+		{"the token endpoint is a denied host", func(o *oauthServers) *webhook.Client {
+			_, port, _ := net.SplitHostPort(o.token.Listener.Addr().String())
+			o.tokenURL = "http://localhost:" + port
+			return loopbackClient(webhook.Config{Policy: &egress.Policy{AllowPrivate: true, DenyHosts: []string{"localhost"}}})
+		}, "token request: blocked destination"},
+		{"the token endpoint is a private address under the default policy", func(*oauthServers) *webhook.Client {
+			return webhook.New(webhook.Config{Policy: &egress.Policy{}}) // the token request goes first
+		}, "token request: blocked destination"},
+		{"the token endpoint is this server", func(o *oauthServers) *webhook.Client {
+			c := loopbackClient(webhook.Config{})
+			c.SetSelf([]string{o.token.Listener.Addr().String()})
+			return c
+		}, "own address"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := newOAuthServers(t, 3600)
+			res := doOAuth(t, tt.client(o), o, "org1", "client-secret-1", 5)
+			if f := res.Failure; f == nil || f.Class != retry.BlockedDestination || !strings.HasPrefix(f.Message, "token request: ") || !strings.Contains(f.Message, tt.msg) {
+				t.Fatalf("Do = %v, want blocked_destination naming the token request and %q", f, tt.msg)
+			}
+			if o.tokenRequests.Load() != 0 || o.apiRequests.Load() != 0 {
+				t.Error("a blocked token endpoint was reached, or the API without a token")
+			}
+		})
+	}
 }
