@@ -72,6 +72,10 @@ type StepSpec struct {
 	Response       *Response `json:"response,omitempty"`
 	Auth           *Auth     `json:"auth,omitempty"`
 	MaxPerSecond   float64   `json:"maxPerSecond,omitempty"`
+	// KeepBodyOnRedirect re-sends the body when a 307 or 308 redirect
+	// leads to another origin; by default it is dropped there, like every
+	// header the step sets (see webhook's redirect rules).
+	KeepBodyOnRedirect bool `json:"keepBodyOnRedirect,omitempty"`
 
 	// update_record
 	Set []Assignment `json:"set,omitempty"`

@@ -82,6 +82,9 @@ type CallAPI struct {
 	// MaxPerSecond spreads the step's requests, cluster-wide, to at most
 	// this many per second; 0: no limit.
 	MaxPerSecond float64
+	// KeepBodyOnRedirect: a 307 or 308 redirect to another origin
+	// re-sends the body (StepSpec.KeepBodyOnRedirect).
+	KeepBodyOnRedirect bool
 }
 
 // CompiledHeader is a header with a compiled value.
@@ -358,7 +361,7 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	if len(s.Set) > 0 {
 		c.problems.Add(path+".set", "is not an option of call_api")
 	}
-	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts}
+	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts, KeepBodyOnRedirect: s.KeepBodyOnRedirect}
 	hasBody := s.Body != nil
 	s.Method = strings.ToUpper(s.Method)
 	switch {
@@ -381,8 +384,17 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		u, err := render.CompileURL(s.URL, c.opts.Render)
 		if err != nil {
 			c.problems.Add(path+".url", "%s", exprMessage(err))
-		} else if c.noBody(path+".url", u); u.Uses("secrets") {
-			c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+		} else {
+			c.noBody(path+".url", u)
+			switch {
+			case u.HasPassword():
+				c.warnings.Add(path+".url", "the URL holds a password (user:password@): it is sent as Basic auth and hidden in history, but URLs end up in logs and proxies, so credentials belong in headers")
+			case u.Uses("secrets"):
+				c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+			}
+			if u.HostUses("record") || u.HostUses("previous") || u.HostUses("fields") {
+				c.warnings.Add(path+".url", "the host comes from a value: a value in the host must be a host name label (letters, digits, '-', '_'), in the port digits, else the run fails with invalid_url")
+			}
 		}
 		out.URL = u
 	}
@@ -404,6 +416,8 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	}
 	if hasBody {
 		c.body(path+".body", s.Body, out)
+	} else if s.KeepBodyOnRedirect {
+		c.warnings.Add(path+".keepBodyOnRedirect", "the step sends no body, so there is none to keep")
 	}
 	switch {
 	case s.TimeoutSeconds == 0:
@@ -590,6 +604,7 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
 		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
 		{"auth", s.Auth != nil}, {"maxPerSecond", s.MaxPerSecond != 0},
+		{"keepBodyOnRedirect", s.KeepBodyOnRedirect},
 	} {
 		if o.set {
 			c.problems.Add(path+"."+o.name, "is not an option of update_record")

@@ -63,6 +63,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				if send {
 					res := e.web.Do(ctx, s, req)
 					redact = redact.With(res.Derived...)
+					ts.Request.Redirects = webhook.HistoryRedirects(req, redact)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
 					}

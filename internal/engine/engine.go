@@ -45,7 +45,12 @@ const (
 type Config struct {
 	// MaxInFlight bounds the runs being worked at once on this node
 	// (default 500).
-	MaxInFlight        int
+	MaxInFlight int
+	// MaxPerOrg bounds one organisation's runs in flight on this node:
+	// 0 (the default) a fair share that adapts to how many organisations
+	// are busy (see slots), N > 0 at most N, negative no bound. A run over
+	// it steps back into the queue; no attempt is counted.
+	MaxPerOrg          int
 	DefaultMaxAttempts int
 	Retry              retry.Policy
 	HistoryBodyLimit   int
@@ -81,7 +86,7 @@ type Engine struct {
 	box   *secret.Box
 	cfg   Config
 	log   *slog.Logger
-	slots chan struct{}
+	slots *slots
 }
 
 // New returns an Engine.
@@ -107,7 +112,7 @@ func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhoo
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 500
 	}
-	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight)}
+	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.MaxInFlight, cfg.MaxPerOrg)}
 }
 
 // Register adds the engine's workers to workers.
@@ -122,16 +127,24 @@ type worker struct {
 }
 
 // Work executes one run from its next step. When the node already has as
-// many runs in flight as it allows, the job waits a little, then steps
-// back into the queue (a snooze counts no attempt).
+// many runs in flight as it allows, or the run's organisation its share of
+// them, the job waits a little, then steps back into the queue (a snooze
+// counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
-	if !w.e.acquire(ctx, time.Now().Add(slotWait)) {
+	switch w.e.slots.acquire(ctx, job.Args.OrgID, time.Now().Add(slotWait)) {
+	case taken:
+	case overShare:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return river.JobSnooze(overShareDelay(job.Metadata))
+	default:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return river.JobSnooze(time.Second)
 	}
-	defer w.e.release()
+	defer w.e.slots.give(job.Args.OrgID)
 	return w.e.work(ctx, job.Args)
 }
 
@@ -147,31 +160,40 @@ type batchWorker struct {
 // limit of runs in flight. It fails (and River retries the whole batch,
 // whose finished runs are then no-ops) if any run could not be recorded.
 //
-// The runs wait for room among the runs in flight at most slotWait in all;
-// those that found none are handed back to the queue as jobs of their own,
-// a second later, so a batch job never holds a queue worker for longer than
-// its runs' own steps take.
+// The runs wait for room among the runs in flight at most slotWait in all
+// (a run whose organisation holds its share does not wait); those that
+// found none are handed back to the queue as jobs of their own, a second
+// later (one over its organisation's share: after overShareDelay), so a
+// batch job never holds a queue worker for longer than its runs' own steps
+// take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
 	deadline := time.Now().Add(slotWait)
-	started := 0
+	type later struct {
+		job store.RunJob
+		at  time.Time
+	}
+	var rest []later
 	for i, rj := range runs {
-		if !w.e.acquire(ctx, deadline) {
-			break
+		switch w.e.slots.acquire(ctx, rj.OrgID, deadline) {
+		case overShare:
+			rest = append(rest, later{rj, time.Now().Add(overShareDelay(nil))})
+			continue
+		case nodeFull:
+			rest = append(rest, later{rj, time.Now().Add(time.Second)})
+			continue
 		}
-		started++
 		wg.Go(func() {
-			defer w.e.release()
+			defer w.e.slots.give(rj.OrgID)
 			errs[i] = w.e.work(ctx, rj)
 		})
 	}
-	if rest := runs[started:]; len(rest) > 0 {
-		at := time.Now().Add(time.Second)
+	if len(rest) > 0 {
 		err := w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			for _, rj := range rest {
-				tx.EnqueueRun(rj, at)
+			for _, l := range rest {
+				tx.EnqueueRun(l.job, l.at)
 			}
 			return nil
 		})
@@ -180,28 +202,6 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
-// acquire takes one of the slots that bound the runs in flight on a node,
-// waiting until deadline at most.
-func (e *Engine) acquire(ctx context.Context, deadline time.Time) bool {
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (e *Engine) release() { <-e.slots }
 
 // OpenSecrets returns an organisation's secrets, opened, by name.
 func OpenSecrets(ctx context.Context, st interface {
@@ -403,7 +403,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil {
 		return nil
 	}
-	release, ok := e.web.Reserve(ctx, req.URL, hostWait)
+	release, ok := e.web.Reserve(ctx, x.job.OrgID, req.URL, hostWait)
 	if !ok {
 		if ctx.Err() != nil {
 			return nil

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,6 +428,35 @@ func TestAuthFailureLimitConcurrent(t *testing.T) {
 	}
 	if count[401] > 5 || count[401]+count[429] != n {
 		t.Errorf("answers %v: want at most 5 keys checked (401), the rest 429", count)
+	}
+}
+
+// TestAuthFailureLimitValidBurst: 64 senders at once with one valid key
+// from one address, no rate limit, 2,000 requests: none is refused by the
+// failed-authentication limit, which counts only failures (issue 18,
+// finding 8: 116 of 2,000 were answered 429).
+func TestAuthFailureLimitValidBurst(t *testing.T) {
+	t.Parallel()
+	h, admin := httpapi.NewTestAPIWith(t, "", func(c *httpapi.Config) { c.RateLimit = -1 })
+	const senders, each = 64, 32
+	var refused, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			for range each {
+				switch a := listFrom(h, "198.51.100.7:4000", "", admin); a.status {
+				case 200:
+				case 429:
+					refused.Add(1)
+				default:
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if refused.Load() != 0 || failed.Load() != 0 {
+		t.Errorf("%d of %d requests with a valid key refused (429), %d otherwise failed; want none", refused.Load(), senders*each, failed.Load())
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,8 +57,8 @@ type Config struct {
 	// receiver that stalls mid-body), within the step's timeout. Default
 	// DefaultBodyIdleTimeout; negative: only the step's timeout.
 	BodyIdleTimeout time.Duration
-	// MaxPerHost bounds the requests in flight to one destination host
-	// and port. Default DefaultMaxPerHost.
+	// MaxPerHost bounds the requests in flight of one organisation to one
+	// destination host, all its ports. Default DefaultMaxPerHost.
 	MaxPerHost int
 	// Now is the clock of the OAuth 2.0 token cache (tests); nil means
 	// time.Now.
@@ -71,7 +70,7 @@ type Client struct {
 	cfg    Config
 	http   *http.Client
 	hosts  *hostLimit
-	self   atomic.Pointer[map[string]bool]
+	self   *ownAddrs
 	tokens *clientcreds.Cache
 }
 
@@ -98,7 +97,8 @@ func New(cfg Config) *Client {
 	if cfg.MaxPerHost <= 0 {
 		cfg.MaxPerHost = DefaultMaxPerHost
 	}
-	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second})
+	self := &ownAddrs{}
+	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, ControlContext: self.control})
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the destination from the policy
 		DialContext:           dialer.DialContext,
@@ -110,7 +110,7 @@ func New(cfg Config) *Client {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    false,
 	}
-	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect},
+	return &Client{cfg: cfg, self: self, http: &http.Client{Transport: tr, CheckRedirect: redirectPolicy(cfg.Policy, self)},
 		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}, tokens: clientcreds.New(cfg.Now)}
 }
 
@@ -141,6 +141,8 @@ type Request struct {
 	// Org is the organisation sending it: OAuth 2.0 tokens are cached per
 	// organisation.
 	Org string
+	// Redirects are the redirects Do followed (or refused), in order.
+	Redirects []automation.Redirect
 }
 
 // stepDerived returns the values that the step's templates compute from
@@ -383,7 +385,7 @@ func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, re
 	res := &Result{}
 	// The request's own context: the step's, cut short by the header and
 	// body-idle layers.
-	reqCtx, cancelReq := context.WithCancelCause(stepCtx)
+	reqCtx, cancelReq := context.WithCancelCause(withRedirects(stepCtx, step, req))
 	defer cancelReq(nil)
 	var body io.Reader
 	if req.Body != nil {
@@ -589,17 +591,48 @@ type Redactor interface {
 	String(s string) string
 }
 
-// HistoryRequest is a request as history keeps it: secret values and
-// always-redacted headers hidden, the body cut at limit bytes.
+// HistoryRequest is a request as history keeps it: secret values, the
+// password of a URL's user info and always-redacted headers hidden, the
+// body cut at limit bytes, and the redirects it went through.
 func HistoryRequest(req *Request, r Redactor, limit int) *automation.HTTPRequest {
 	body, truncated := historyBody(req.Body, r, limit)
 	return &automation.HTTPRequest{
 		Method:        req.Method,
-		URL:           r.String(req.URL),
+		URL:           historyURL(req.URL, r),
 		Headers:       historyHeaders(req.Header, r),
 		Body:          body,
 		BodyTruncated: truncated,
+		Redirects:     HistoryRedirects(req, r),
 	}
+}
+
+// HistoryRedirects are the redirects of a request as history keeps them:
+// their URLs redacted like the request's.
+func HistoryRedirects(req *Request, r Redactor) []automation.Redirect {
+	if len(req.Redirects) == 0 {
+		return nil
+	}
+	out := make([]automation.Redirect, len(req.Redirects))
+	for i, h := range req.Redirects {
+		h.URL = historyURL(h.URL, r)
+		out[i] = h
+	}
+	return out
+}
+
+// historyURL is a URL as history keeps it: secret values hidden, and the
+// password of its user info, whatever it is.
+func historyURL(raw string, r Redactor) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.User(u.User.Username())
+			prefix := u.Scheme + "://" + u.User.String()
+			if rest, ok := strings.CutPrefix(u.String(), prefix); ok {
+				raw = prefix + ":" + secret.Redacted + rest
+			}
+		}
+	}
+	return r.String(raw)
 }
 
 // HistoryResponse is a response as history keeps it, like HistoryRequest.

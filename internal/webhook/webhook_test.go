@@ -1136,13 +1136,13 @@ func TestReserve(t *testing.T) {
 	t.Run("third waits, then fails", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
-		r1, ok1 := c.Reserve(t.Context(), "https://a.example/1", wait)
-		r2, ok2 := c.Reserve(t.Context(), "https://a.example/2?x=1", wait)
+		r1, ok1 := c.Reserve(t.Context(), "org", "https://a.example/1", wait)
+		r2, ok2 := c.Reserve(t.Context(), "org", "https://a.example/2?x=1", wait)
 		if !ok1 || !ok2 {
 			t.Fatalf("first two Reserve = %v, %v; want both true", ok1, ok2)
 		}
 		start := time.Now()
-		r3, ok3 := c.Reserve(t.Context(), "https://A.EXAMPLE:443/3", wait)
+		r3, ok3 := c.Reserve(t.Context(), "org", "https://A.EXAMPLE:443/3", wait)
 		if ok3 || r3 != nil {
 			t.Fatalf("third Reserve on the same host and port = %v, want false and no release", ok3)
 		}
@@ -1150,7 +1150,7 @@ func TestReserve(t *testing.T) {
 			t.Errorf("third Reserve gave up after %v, want it to wait %v", took, wait)
 		}
 		r1()
-		r4, ok4 := c.Reserve(t.Context(), "https://a.example/4", wait)
+		r4, ok4 := c.Reserve(t.Context(), "org", "https://a.example/4", wait)
 		if !ok4 {
 			t.Fatal("Reserve after a release = false, want true")
 		}
@@ -1161,11 +1161,11 @@ func TestReserve(t *testing.T) {
 	t.Run("a release during the wait lets it through", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
-		r1, _ := c.Reserve(t.Context(), "http://b.example/", wait)
-		c.Reserve(t.Context(), "http://b.example/", wait)
+		r1, _ := c.Reserve(t.Context(), "org", "http://b.example/", wait)
+		c.Reserve(t.Context(), "org", "http://b.example/", wait)
 		time.AfterFunc(50*time.Millisecond, r1)
 		start := time.Now()
-		_, ok := c.Reserve(t.Context(), "http://b.example:80/", 5*time.Second)
+		_, ok := c.Reserve(t.Context(), "org", "http://b.example:80/", 5*time.Second)
 		if !ok {
 			t.Fatal("Reserve while another is released = false, want true")
 		}
@@ -1174,17 +1174,36 @@ func TestReserve(t *testing.T) {
 		}
 	})
 
-	t.Run("hosts and ports are independent", func(t *testing.T) {
+	t.Run("hosts and organisations are independent, ports and spellings are not", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
 		for range 2 {
-			if _, ok := c.Reserve(t.Context(), "https://busy.example/", wait); !ok {
+			if _, ok := c.Reserve(t.Context(), "org", "https://busy.example/", wait); !ok {
 				t.Fatal("Reserve within the limit = false")
 			}
 		}
-		for _, u := range []string{"https://other.example/", "http://busy.example/", "https://busy.example:8443/", "https://10.0.0.1/"} {
-			if _, ok := c.Reserve(t.Context(), u, 0); !ok {
-				t.Errorf("Reserve(%s) = false, want true: another destination than busy.example:443", u)
+		// Issue 18, finding 3: ten ports of one stalled host are one
+		// destination, whatever the scheme or the spelling of the name.
+		for _, u := range []string{"http://busy.example/", "https://busy.example:8443/", "http://BUSY.example:19001/", "https://ｂｕｓｙ.example/", "http://busy.example.:80/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); ok {
+				t.Errorf("Reserve(%s) = true, want false: the same host as busy.example", u)
+			}
+		}
+		for _, u := range []string{"https://other.example/", "https://10.0.0.1/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); !ok {
+				t.Errorf("Reserve(%s) = false, want true: another host than busy.example", u)
+			}
+		}
+		if _, ok := c.Reserve(t.Context(), "another org", "https://busy.example/", 0); !ok {
+			t.Error("Reserve by another organisation = false, want true: each organisation has its own places")
+		}
+		// IP addresses in any spelling are one host.
+		for range 2 {
+			c.Reserve(t.Context(), "org", "http://127.0.0.1:1/", 0)
+		}
+		for _, u := range []string{"http://127.0.0.1:2/", "http://[::ffff:127.0.0.1]:3/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); ok {
+				t.Errorf("Reserve(%s) = true, want false: the same address as 127.0.0.1", u)
 			}
 		}
 	})
@@ -1192,11 +1211,11 @@ func TestReserve(t *testing.T) {
 	t.Run("cancelled context stops the wait", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 1})
-		c.Reserve(t.Context(), "https://c.example/", wait)
+		c.Reserve(t.Context(), "org", "https://c.example/", wait)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(20*time.Millisecond, cancel)
 		start := time.Now()
-		if _, ok := c.Reserve(ctx, "https://c.example/", 10*time.Second); ok {
+		if _, ok := c.Reserve(ctx, "org", "https://c.example/", 10*time.Second); ok {
 			t.Fatal("Reserve on a busy host with a cancelled context = true")
 		}
 		if took := time.Since(start); took > 2*time.Second {
@@ -1208,11 +1227,11 @@ func TestReserve(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{})
 		for i := range webhook.DefaultMaxPerHost {
-			if _, ok := c.Reserve(t.Context(), "https://d.example/", 0); !ok {
+			if _, ok := c.Reserve(t.Context(), "org", "https://d.example/", 0); !ok {
 				t.Fatalf("Reserve %d of %d = false", i+1, webhook.DefaultMaxPerHost)
 			}
 		}
-		if _, ok := c.Reserve(t.Context(), "https://d.example/", 0); ok {
+		if _, ok := c.Reserve(t.Context(), "org", "https://d.example/", 0); ok {
 			t.Errorf("Reserve %d = true, want the default limit of %d", webhook.DefaultMaxPerHost+1, webhook.DefaultMaxPerHost)
 		}
 	})
@@ -1261,6 +1280,45 @@ func TestHistoryRequest(t *testing.T) {
 	}
 	if req.Header.Get("Authorization") != "Bearer something-not-listed" || !strings.Contains(string(req.Body), token) {
 		t.Error("HistoryRequest changed the request itself")
+	}
+}
+
+// TestHistoryURLPassword: the password of a URL's user info is hidden in
+// history whatever it is (a secret, a literal, a value of the record), in
+// the request's URL and its redirects' (issue 18 finding 9, issue 10 item
+// 10); the user name stays.
+func TestHistoryURLPassword(t *testing.T) {
+	t.Parallel()
+	r := secret.NewRedactor("tok-123")
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:tok-123@api.example.com/x", "https://user:[redacted]@api.example.com/x"},
+		{"https://user:literal-pw@api.example.com/x?a=1", "https://user:[redacted]@api.example.com/x?a=1"},
+		{"https://us%40er:p%3Aw%2Fd@api.example.com:8443/", "https://us%40er:[redacted]@api.example.com:8443/"},
+		{"https://user:@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://user@api.example.com/", "https://user@api.example.com/"},
+		{"https://api.example.com/a:b@c", "https://api.example.com/a:b@c"},
+	} {
+		req := &webhook.Request{Method: "GET", URL: tc.url, Header: http.Header{},
+			Redirects: []automation.Redirect{{Status: 302, Method: "GET", URL: tc.url}}}
+		got := webhook.HistoryRequest(req, r, 100)
+		if got.URL != tc.want || got.Redirects[0].URL != tc.want {
+			t.Errorf("HistoryRequest(%s): URL %q, redirect %q; want %q", tc.url, got.URL, got.Redirects[0].URL, tc.want)
+		}
+	}
+	// From a template: user:{secrets.PW}@host and a literal password.
+	c := webhook.New(webhook.Config{})
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:{secrets.TOKEN}@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://{record.name}:{record.id}@api.example.com/", "https://Ada:[redacted]@api.example.com/"},
+	} {
+		s := callAPI(t, `{"type": "call_api", "url": "`+tc.url+`"}`)
+		req, f := c.Build(s, env(baseRecord()), attemptID, nil, testNow)
+		if f != nil {
+			t.Fatalf("Build(%s): %v", tc.url, f)
+		}
+		if got := webhook.HistoryRequest(req, r, 100).URL; got != tc.want {
+			t.Errorf("history of %s = %q, want %q", tc.url, got, tc.want)
+		}
 	}
 }
 

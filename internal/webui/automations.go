@@ -288,6 +288,7 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			default:
 				s.Body = &automation.Body{ContentType: ct}
 			}
+			s.KeepBodyOnRedirect = v.on(p + ".keepBodyOnRedirect")
 			s.TimeoutSeconds = num(p + ".timeoutSeconds")
 			s.MaxAttempts = num(p + ".maxAttempts")
 			s.MaxPerSecond = rate(&l, v, p+".maxPerSecond")

@@ -3,6 +3,7 @@ package webui
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -104,6 +105,7 @@ func TestAutomationFromForm(t *testing.T) {
 		"steps.10.url":                         {"https://example.com/text"},
 		"steps.10.body.contentType":            {"text/plain"},
 		"steps.10.body.text":                   {"New lead {record.name}"},
+		"steps.10.keepBodyOnRedirect":          {"on"},
 		"steps.10.response.type":               {"text"},
 		"steps.10.response.field":              {"reply"},
 		"steps.10.response.schema.0.source":    {"header"},
@@ -161,6 +163,7 @@ func TestAutomationFromForm(t *testing.T) {
 					{Header: "Location", Field: "location"},
 					{Status: true, Field: "httpStatus"},
 				}},
+				KeepBodyOnRedirect: true,
 			},
 			{
 				Type: "call_api", URL: "https://example.com/form",
@@ -283,11 +286,47 @@ func TestSafeNext(t *testing.T) {
 	for next, want := range map[string]bool{
 		"/records": true, "/settings/runs/run_1?x=1": true,
 		"//evil.example": false, "/\\evil.example": false, "https://evil.example": false, "": false, "/a\r\nSet-Cookie: x": false,
+		"/records/leads?cursor=c2&prev=%2Cc1&stage=New": true, "/records/rec_01J?x=a%20b": true,
+		// What a browser reads as another origin (issue 18, finding 7).
+		"/\t/evil.example": false, "/%09/evil.example": false, "/%0a/evil.example": false, "/%0d%0a/evil.example": false,
+		"/%2F/evil.example": false, "/%2f%2fevil.example": false, "/%5Cevil.example": false, "/%5cevil": false,
+		"/%2509/evil.example": false, "/%252F/evil.example": false, "/%25252F/evil": false, "/%2525252F/evil": false,
+		"/\x00/evil": false, "/\x7f": false, "/ /evil": true, "/\u00a0/evil": false, "/\u2028/evil": false, "/\u202e/evil": false,
+		"/a\\b": false, "/%": false, "/%zz": false, "\t/records": false, "/records\t": false, "/\xff": false,
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %v, want %v", next, got, want)
 		}
 	}
+}
+
+// FuzzSafeNext: a next that safeNext accepts stays on this origin as a
+// browser reads a Location (tabs and line breaks dropped, "\\" taken for
+// "/"), also after one more percent-decoding by a proxy.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/records", "//evil.example", "/\\evil", "/%09/evil.example", "/%2F/evil", "/%252F/evil", "/a?b=%2F%2Fc", "/ /x"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://autohook.example/login")
+	browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/")
+	f.Fuzz(func(t *testing.T, next string) {
+		if !safeNext(next) {
+			return
+		}
+		forms := []string{next}
+		if dec, err := url.PathUnescape(next); err == nil {
+			forms = append(forms, dec)
+		}
+		for _, s := range forms {
+			u, err := url.Parse(strings.TrimLeft(browser.Replace(s), "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "))
+			if err != nil {
+				t.Fatalf("safeNext(%q) = true, but %q does not parse: %v", next, s, err)
+			}
+			if got := base.ResolveReference(u); got.Host != base.Host || got.Scheme != base.Scheme {
+				t.Fatalf("safeNext(%q) = true, but a browser goes to %s", next, got)
+			}
+		}
+	})
 }
 
 func TestFieldLabel(t *testing.T) {
