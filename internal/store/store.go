@@ -42,7 +42,11 @@ type Config struct {
 	// ReadConns is the size of the read pool (SQLite) or the whole pool
 	// (PostgreSQL). Zero picks a default.
 	MaxConns int
-	Logger   *slog.Logger
+	// Writers is how many write transactions a PostgreSQL store has in
+	// flight at once, each combining the Write calls waiting at that moment
+	// (combine.go); zero picks 4. SQLite has one writer.
+	Writers int
+	Logger  *slog.Logger
 	// Now stamps rows; nil means time.Now.
 	Now func() time.Time
 	// NodeID names this node to the queue, the same across restarts (it
@@ -139,9 +143,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{b: b}
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: sqlQuerier{b.r}, clock: clock}
+		s.ops = ops{q: textChecked{sqlQuerier{b.r}}, clock: clock}
 	case *pgBackend:
-		s.ops = ops{q: pgxQuerier{b.pool}, isPG: true, clock: clock}
+		s.ops = ops{q: textChecked{pgxQuerier{b.pool}}, isPG: true, clock: clock}
 	}
 	return s, nil
 }
