@@ -237,10 +237,9 @@ type execution struct {
 	comp    *automation.Compiled
 	secrets map[string]any
 	redact  *secret.Redactor
-	// loaded before the write transaction when an update_record step will
-	// run in it, to keep reads off SQLite's single writer
-	coll  *record.Collection
-	cands *trigger.Candidates
+	// the update_record steps that run in the write transaction, planned
+	// before it (local.go)
+	local *localPlan
 }
 
 func (e *Engine) work(ctx context.Context, job store.RunJob) error {
@@ -301,43 +300,7 @@ func (x *execution) step(ctx context.Context) error {
 	if remote != nil && remote.deferred {
 		return x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
-	if err := x.prepare(ctx, i, remote); err != nil {
-		return err
-	}
-	err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
-	if errors.Is(err, store.ErrConflict) && remote != nil {
-		// A person retried or cancelled the run while the request was in
-		// flight: their change stands, but history keeps the attempt.
-		return x.e.st.Write(ctx, func(tx *store.Tx) error {
-			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
-		})
-	}
-	return err
-}
-
-// prepare loads, before the write transaction, what the local steps that
-// will run in it need: the collection and the automations a record change
-// may fire.
-func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
-	if remote != nil {
-		if remote.failure != nil {
-			return nil
-		}
-		i++
-	}
-	if i >= len(x.comp.Steps) {
-		return nil
-	}
-	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
-		return nil
-	}
-	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	x.coll = coll
-	x.cands, err = x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
-	return err
+	return x.record(ctx, i, remote)
 }
 
 // pending is a remote attempt waiting to be committed.
@@ -506,14 +469,17 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		}
 		i++
 	}
-	// Local steps run inside this transaction.
-	for ; i < len(x.comp.Steps); i++ {
-		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
-		if !ok {
-			break
-		}
-		if f := x.updateRecord(ctx, tx, i, s, now); f != nil {
-			return x.failed(ctx, tx, i, f, now, expectSeq)
+	// Local steps, planned before this transaction, are written in it.
+	if x.local != nil {
+		for _, ls := range x.local.steps {
+			f, err := x.applyLocal(ctx, tx, ls, x.local)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				return x.failed(ctx, tx, ls.i, f, now, expectSeq)
+			}
+			i = ls.i + 1
 		}
 	}
 	if i < len(x.comp.Steps) {
@@ -570,66 +536,6 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 	}
 	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusFailed) })
 	return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
-}
-
-// updateRecord runs an update_record step inside tx. A failure is returned
-// as a *webhook.Failure so that it is recorded like any other.
-func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *automation.UpdateRecord, now time.Time) *webhook.Failure {
-	run := x.run
-	state := &run.Steps[i]
-	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now}
-	state.AttemptCount = a.N
-	f := x.applyUpdate(ctx, tx, s, now, a)
-	a.DurationMs = ms(x.e.cfg.Now().Sub(now))
-	if f != nil {
-		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
-	} else {
-		state.Status = automation.StepSucceeded
-	}
-	if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	return f
-}
-
-func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
-	run := x.run
-	coll := x.coll
-	if coll == nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
-	}
-	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
-	if errors.Is(err, store.ErrNotFound) {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
-	}
-	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	changes, stage, f := EvalUpdate(coll, s, x.env(now), prev.Stage)
-	if f != nil {
-		return f
-	}
-	a.Fields = map[string]any{}
-	for k, v := range changes {
-		a.Fields[k] = v
-	}
-	if stage != prev.Stage {
-		a.Fields["stage"] = stage
-	}
-	next := *prev
-	next.Fields = record.Merge(prev.Fields, changes)
-	next.Stage = stage
-	if len(record.Diff(prev.Fields, next.Fields)) == 0 && next.Stage == prev.Stage {
-		return nil // nothing changes: no write, no trigger
-	}
-	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt, Candidates: x.cands}); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
-	}
-	run.Record = next.Env()
-	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

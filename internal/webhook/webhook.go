@@ -239,11 +239,12 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		return failed(fail(retry.Render, "url: %v", err))
 	}
 	req.URL = u
-	body, contentType, f := renderBody(step, env)
+	body, contentType, f := renderBody(step, env, maxRequestBytes-len(u))
 	if f != nil {
 		return failed(f)
 	}
 	req.Body = body
+	size := len(u) + len(body)
 	henv, withBody := bodyEnv(step, env, body)
 	for _, h := range step.Headers {
 		if withBody && h.Value.Uses(render.RootBody) {
@@ -252,6 +253,9 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		v, err := h.Value.String(henv)
 		if err != nil {
 			return failed(fail(retry.Render, "header %s: %v", h.Name, err))
+		}
+		if size += len(h.Name) + len(v); size > maxRequestBytes {
+			return failed(tooLarge("header " + h.Name))
 		}
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
 			return failed(fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i))
@@ -273,24 +277,37 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 	return req, nil
 }
 
-// renderBody renders the step's body and names its content type; nil and
-// "" for a step without a body.
-func renderBody(step *automation.CallAPI, env render.Env) ([]byte, string, *Failure) {
+// renderBody renders the step's body, at most limit bytes, and names its
+// content type; nil and "" for a step without a body.
+func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, string, *Failure) {
 	switch step.ContentType {
 	case automation.ContentText:
 		s, err := step.Text.String(env)
 		if err != nil {
 			return nil, "", fail(retry.Render, "body: %v", err)
 		}
+		if len(s) > limit {
+			return nil, "", tooLarge("body")
+		}
 		return []byte(s), "text/plain; charset=utf-8", nil
 	case automation.ContentJSON:
-		body, f := jsonBody(step, env)
+		body, f := jsonBody(step, env, limit)
 		return body, "application/json", f
 	case automation.ContentForm:
-		body, f := formBody(step, env)
+		body, f := formBody(step, env, limit)
 		return body, automation.ContentForm, f
 	}
 	return nil, "", nil
+}
+
+// maxRequestBytes bounds what a step renders (URL, body and headers
+// together): each value is bounded by the evaluation budget, but a step
+// has up to 50 headers and 200 body fields.
+const maxRequestBytes = render.DefaultMaxResult
+
+// tooLarge is the failure of a request over maxRequestBytes, found at what.
+func tooLarge(what string) *Failure {
+	return fail(retry.Render, "%s: the request would be larger than %d MiB", what, maxRequestBytes>>20)
 }
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
@@ -301,8 +318,9 @@ func setDefault(h http.Header, name, value string) {
 	}
 }
 
-// jsonBody renders the typed fields of a JSON body, in their declared order.
-func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+// jsonBody renders the typed fields of a JSON body, in their declared
+// order, at most limit bytes.
+func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
@@ -328,7 +346,9 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		b.Write(val)
+		if b.Write(val); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
@@ -337,7 +357,7 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 // formBody renders a form body (application/x-www-form-urlencoded): the
 // fields in their declared order, repeated keys kept, keys and values
 // escaped as url.Values.Encode does (a space is "+"), nil as "".
-func formBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+func formBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b strings.Builder
 	for i, f := range step.FormFields {
 		v, err := f.Value.String(env)
@@ -349,7 +369,9 @@ func formBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		}
 		b.WriteString(url.QueryEscape(f.Key))
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(v))
+		if b.WriteString(url.QueryEscape(v)); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
 	}
 	return []byte(b.String()), nil
 }
