@@ -237,10 +237,9 @@ type execution struct {
 	comp    *automation.Compiled
 	secrets map[string]any
 	redact  *secret.Redactor
-	// loaded before the write transaction when an update_record step will
-	// run in it, to keep reads off SQLite's single writer
-	coll  *record.Collection
-	cands *trigger.Candidates
+	// the update_record steps that run in the write transaction, planned
+	// before it (local.go)
+	local *localPlan
 }
 
 func (e *Engine) work(ctx context.Context, job store.RunJob) error {
@@ -301,43 +300,7 @@ func (x *execution) step(ctx context.Context) error {
 	if remote != nil && remote.deferred {
 		return x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
-	if err := x.prepare(ctx, i, remote); err != nil {
-		return err
-	}
-	err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
-	if errors.Is(err, store.ErrConflict) && remote != nil {
-		// A person retried or cancelled the run while the request was in
-		// flight: their change stands, but history keeps the attempt.
-		return x.e.st.Write(ctx, func(tx *store.Tx) error {
-			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
-		})
-	}
-	return err
-}
-
-// prepare loads, before the write transaction, what the local steps that
-// will run in it need: the collection and the automations a record change
-// may fire.
-func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
-	if remote != nil {
-		if remote.failure != nil {
-			return nil
-		}
-		i++
-	}
-	if i >= len(x.comp.Steps) {
-		return nil
-	}
-	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
-		return nil
-	}
-	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	x.coll = coll
-	x.cands, err = x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
-	return err
+	return x.record(ctx, i, remote)
 }
 
 // pending is a remote attempt waiting to be committed.
@@ -345,7 +308,8 @@ type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
 	failure  *webhook.Failure
-	deferred bool // not sent: the destination had its share of requests in flight
+	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
+	rateSlot time.Time
 }
 
 // hostWait is how long a run waits for room at a busy destination before
@@ -388,6 +352,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
 	p := &pending{attempt: a}
 	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	req.Org = x.job.OrgID
 	// Values computed from secrets are hidden like the secrets.
 	redact := x.redact.With(req.Derived...)
 	if f != nil {
@@ -409,10 +374,14 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return &pending{deferred: true}
 	}
 	defer release()
+	if p, ok := x.awaitRate(ctx, i, s); !ok {
+		return p
+	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
+	redact = redact.With(res.Derived...) // an OAuth 2.0 access token
 	a.DurationMs = ms(res.Duration)
 	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
@@ -478,14 +447,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil && remote.deferred {
 		// Not sent: no attempt; the run tries again a little later.
 		state := &run.Steps[i]
-		state.Deferrals++
 		run.Seq++
-		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, now.Add(deferDelay(state.Deferrals-1)))
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, remote.deferredUntil(state, now))
 		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
 	}
 	if remote != nil {
 		state := &run.Steps[i]
 		state.Deferrals = 0
+		state.RateSlot, state.RateMisses = nil, 0
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {
@@ -500,14 +469,17 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		}
 		i++
 	}
-	// Local steps run inside this transaction.
-	for ; i < len(x.comp.Steps); i++ {
-		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
-		if !ok {
-			break
-		}
-		if f := x.updateRecord(ctx, tx, i, s, now); f != nil {
-			return x.failed(ctx, tx, i, f, now, expectSeq)
+	// Local steps, planned before this transaction, are written in it.
+	if x.local != nil {
+		for _, ls := range x.local.steps {
+			f, err := x.applyLocal(ctx, tx, ls, x.local)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				return x.failed(ctx, tx, ls.i, f, now, expectSeq)
+			}
+			i = ls.i + 1
 		}
 	}
 	if i < len(x.comp.Steps) {
@@ -564,66 +536,6 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 	}
 	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusFailed) })
 	return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
-}
-
-// updateRecord runs an update_record step inside tx. A failure is returned
-// as a *webhook.Failure so that it is recorded like any other.
-func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *automation.UpdateRecord, now time.Time) *webhook.Failure {
-	run := x.run
-	state := &run.Steps[i]
-	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now}
-	state.AttemptCount = a.N
-	f := x.applyUpdate(ctx, tx, s, now, a)
-	a.DurationMs = ms(x.e.cfg.Now().Sub(now))
-	if f != nil {
-		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
-	} else {
-		state.Status = automation.StepSucceeded
-	}
-	if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	return f
-}
-
-func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
-	run := x.run
-	coll := x.coll
-	if coll == nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
-	}
-	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
-	if errors.Is(err, store.ErrNotFound) {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
-	}
-	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	changes, stage, f := EvalUpdate(coll, s, x.env(now), prev.Stage)
-	if f != nil {
-		return f
-	}
-	a.Fields = map[string]any{}
-	for k, v := range changes {
-		a.Fields[k] = v
-	}
-	if stage != prev.Stage {
-		a.Fields["stage"] = stage
-	}
-	next := *prev
-	next.Fields = record.Merge(prev.Fields, changes)
-	next.Stage = stage
-	if len(record.Diff(prev.Fields, next.Fields)) == 0 && next.Stage == prev.Stage {
-		return nil // nothing changes: no write, no trigger
-	}
-	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt, Candidates: x.cands}); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
-	}
-	run.Record = next.Env()
-	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

@@ -103,6 +103,7 @@ type Node struct {
 	Store   *store.Store
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
+	Firer   *trigger.Firer // which runs record changes fire
 
 	cfg         Config
 	shutdown    sync.Once
@@ -191,6 +192,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	cat := catalog.New(n.Store, box, automation.Options{}, n.Store.Kind() == "postgres")
 	fire := trigger.New(cat, log)
+	n.Firer = fire
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}

@@ -86,8 +86,9 @@ func (c QueueConfig) withDefaults() QueueConfig {
 
 // Store is the storage of one Autohook node.
 type Store struct {
-	ops // reads through the read pool
-	b   backend
+	ops   // reads through the read pool
+	b     backend
+	locks recordLocks // LockRecord
 }
 
 // backend is one database: SQLite or PostgreSQL.

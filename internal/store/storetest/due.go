@@ -46,13 +46,7 @@ func testPutDue(t *testing.T, s *suite) {
 	// record).
 	d.At, d.Value = at(time.Now().Add(-2*time.Minute)), "2030-02-03"
 	putDue(t, st, d)
-	var claimed []store.Due
-	write(t, st, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		claimed, err = tx.ClaimDue(ctx, time.Now(), 10)
-		return err
-	})
-	if diff := cmp.Diff([]store.Due{d}, claimed); diff != "" {
+	if diff := cmp.Diff([]store.Due{d}, claim(t, st, time.Now(), 10)); diff != "" {
 		t.Errorf("claimed (-want +got):\n%s", diff)
 	}
 }
@@ -125,42 +119,112 @@ func testDeleteDueOf(t *testing.T, s *suite) {
 	}
 }
 
+// claim lists the due rows ready by now and claims them in one
+// transaction, as the scanner does; it returns those it claimed.
 func claim(t *testing.T, st *store.Store, now time.Time, limit int) []store.Due {
 	t.Helper()
-	var got []store.Due
-	write(t, st, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		got, err = tx.ClaimDue(ctx, now, limit)
-		return err
-	})
+	got, err := claimReady(st, now, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return got
 }
 
-func testClaimDue(t *testing.T, s *suite) {
-	t.Run("EarliestFirstOnce", func(t *testing.T) {
+func claimReady(st *store.Store, now time.Time, limit int) ([]store.Due, error) {
+	ready, err := st.DueReady(context.Background(), now, limit)
+	if err != nil {
+		return nil, err
+	}
+	var got []store.Due
+	err = try(st, func(ctx context.Context, tx *store.Tx) error {
+		got = got[:0]
+		for _, d := range ready {
+			ok, err := tx.ClaimDueRow(ctx, d)
+			if err != nil {
+				return err
+			}
+			if ok {
+				got = append(got, d)
+			}
+		}
+		return nil
+	})
+	return got, err
+}
+
+func testDueReady(t *testing.T, s *suite) {
+	st := s.fresh(t)
+	a, b := newOrg(t, st), newOrg(t, st)
+	now := at(time.Now())
+	var want []store.Due
+	for i, org := range []string{a, b, a} {
+		d := store.Due{AutomationID: "aut_c", RecordID: fmt.Sprint("rec_", i), OrgID: org, At: now.Add(-time.Duration(3-i) * time.Minute), Value: fmt.Sprint(i)}
+		putDue(t, st, d)
+		want = append(want, d)
+	}
+	edge := store.Due{AutomationID: "aut_c", RecordID: "rec_edge", OrgID: a, At: now, Value: "edge"}
+	putDue(t, st, edge)
+	putDue(t, st, store.Due{AutomationID: "aut_c", RecordID: "rec_later", OrgID: a, At: now.Add(time.Microsecond), Value: "later"})
+	ready := func(now time.Time, limit int) []store.Due {
+		t.Helper()
+		got, err := st.DueReady(context.Background(), now, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if d := cmp.Diff(want[:2], ready(now, 2)); d != "" {
+		t.Errorf("the first two, every organisation's (-want +got):\n%s", d)
+	}
+	// Listing claims nothing: the same rows again, and the rest due by now.
+	if d := cmp.Diff(append(want, edge), ready(now, 10)); d != "" {
+		t.Errorf("all due by now (-want +got):\n%s", d)
+	}
+	if got := ready(now.Add(time.Microsecond), 10); len(got) != 5 || got[4].RecordID != "rec_later" {
+		t.Errorf("ready a microsecond later: %+v", got)
+	}
+}
+
+func testClaimDueRow(t *testing.T, s *suite) {
+	t.Run("OnceAndOnlyAsListed", func(t *testing.T) {
 		st := s.fresh(t)
-		a, b := newOrg(t, st), newOrg(t, st)
+		org := newOrg(t, st)
 		now := at(time.Now())
-		var want []store.Due
-		for i, org := range []string{a, b, a} {
-			d := store.Due{AutomationID: "aut_c", RecordID: fmt.Sprint("rec_", i), OrgID: org, At: now.Add(-time.Duration(3-i) * time.Minute), Value: fmt.Sprint(i)}
-			putDue(t, st, d)
-			want = append(want, d)
+		d := store.Due{AutomationID: "aut_c", RecordID: "rec_1", OrgID: org, At: now.Add(-time.Minute), Value: "v1"}
+		putDue(t, st, d)
+		moved := store.Due{AutomationID: "aut_c", RecordID: "rec_2", OrgID: org, At: now.Add(-time.Minute), Value: "v1"}
+		putDue(t, st, moved)
+		ready, err := st.DueReady(context.Background(), now, 10)
+		if err != nil {
+			t.Fatal(err)
 		}
-		edge := store.Due{AutomationID: "aut_c", RecordID: "rec_edge", OrgID: a, At: now, Value: "edge"}
-		putDue(t, st, edge)
-		putDue(t, st, store.Due{AutomationID: "aut_c", RecordID: "rec_later", OrgID: a, At: now.Add(time.Microsecond), Value: "later"})
-		if d := cmp.Diff(want[:2], claim(t, st, now, 2)); d != "" {
-			t.Errorf("the first two, every organisation's (-want +got):\n%s", d)
+		// The record of the second row changed after it was listed: its
+		// row now holds another value and time, and is not claimed.
+		changed := moved
+		changed.At, changed.Value = now.Add(time.Hour), "v2"
+		putDue(t, st, changed)
+		var claimed []bool
+		write(t, st, func(ctx context.Context, tx *store.Tx) error {
+			for _, r := range ready {
+				ok, err := tx.ClaimDueRow(ctx, r)
+				if err != nil {
+					return err
+				}
+				claimed = append(claimed, ok)
+			}
+			return nil
+		})
+		if d := cmp.Diff([]bool{true, false}, claimed); d != "" {
+			t.Errorf("claimed (-want +got):\n%s", d)
 		}
-		if d := cmp.Diff([]store.Due{want[2], edge}, claim(t, st, now, 10)); d != "" {
-			t.Errorf("the rest due by now (-want +got):\n%s", d)
+		if _, ok := dueValue(t, st, org, "aut_c", "rec_1"); ok {
+			t.Error("the claimed row is still there")
+		}
+		if v, ok := dueValue(t, st, org, "aut_c", "rec_2"); !ok || v != "v2" {
+			t.Errorf("the changed row: %q, %v; want it kept with v2", v, ok)
 		}
 		if got := claim(t, st, now, 10); len(got) != 0 {
 			t.Errorf("claimed again: %+v", got)
-		}
-		if got := claim(t, st, now.Add(time.Microsecond), 10); len(got) != 1 || got[0].RecordID != "rec_later" {
-			t.Errorf("claimed at its time: %+v", got)
 		}
 	})
 	t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
@@ -179,9 +243,8 @@ func testClaimDue(t *testing.T, s *suite) {
 		})
 		claimers := []*store.Store{first}
 		if s.b.Clustered {
-			// Nodes whose claiming transactions overlap: each waits, rows
-			// claimed, until all have claimed. Rows another node holds
-			// must be skipped, neither taken twice nor waited for.
+			// Nodes that list the same rows and claim them at once: each
+			// row must be claimed by one of them, never twice.
 			claimers = append(claimers, s.openURL(t, store.Config{URL: url}), s.openURL(t, store.Config{URL: url}))
 		}
 		var all []string
@@ -191,18 +254,9 @@ func testClaimDue(t *testing.T, s *suite) {
 			}
 			got := make([][]store.Due, len(claimers))
 			errs := make([]error, len(claimers))
-			barrier := newBarrier(len(claimers))
 			var wg sync.WaitGroup
 			for i, st := range claimers {
-				wg.Go(func() {
-					errs[i] = try(st, func(ctx context.Context, tx *store.Tx) error {
-						var err error
-						if got[i], err = tx.ClaimDue(ctx, time.Now(), 7); err != nil {
-							return err
-						}
-						return barrier.wait()
-					})
-				})
+				wg.Go(func() { got[i], errs[i] = claimReady(st, time.Now(), 7) })
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {
@@ -219,33 +273,6 @@ func testClaimDue(t *testing.T, s *suite) {
 			t.Errorf("claimed %d rows, %d of them distinct; want each of the %d once", len(all), len(slices.Compact(all)), rows)
 		}
 	})
-}
-
-// barrier lets n goroutines wait for each other, for a bounded time.
-type barrier struct {
-	mu   sync.Mutex
-	n    int
-	all  chan struct{}
-	wait func() error
-}
-
-func newBarrier(n int) *barrier {
-	b := &barrier{n: n, all: make(chan struct{})}
-	b.wait = func() error {
-		b.mu.Lock()
-		b.n--
-		if b.n == 0 {
-			close(b.all)
-		}
-		b.mu.Unlock()
-		select {
-		case <-b.all:
-			return nil
-		case <-time.After(wait):
-			return errors.New("the other claimers never got their rows: blocked on rows one of them held")
-		}
-	}
-	return b
 }
 
 func testStaleDueAutomations(t *testing.T, s *suite) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,6 +206,94 @@ func testUpdateRecord(t *testing.T, s *suite) {
 	wantErr(t, "another organisation's record", err, store.ErrConflict)
 	if other.Version != r.Version {
 		t.Errorf("a failed update changed the version to %d", other.Version)
+	}
+}
+
+func testUpdateRecordAt(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a := newOrg(t, st)
+	newCollection(t, st, a)
+	r := newRecord(t, st, a, map[string]any{"name": "Ada"})
+	stale := *r
+	// The caller chose the time of the change before its transaction: the
+	// record says that time (to the microsecond), not the commit's.
+	when := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600))
+	r.Fields = map[string]any{"name": "Ada Lovelace"}
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.UpdateRecordAt(ctx, a, r, when) })
+	want := when.UTC().Truncate(time.Microsecond)
+	if !r.UpdatedAt.Equal(want) || r.Version != 2 {
+		t.Errorf("after the update: updated %v version %d; want %v, 2", r.UpdatedAt, r.Version, want)
+	}
+	got, err := st.Record(ctx, a, "leads", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(r, got); d != "" {
+		t.Errorf("read back (-updated +read):\n%s", d)
+	}
+	err = try(st, func(ctx context.Context, tx *store.Tx) error { return tx.UpdateRecordAt(ctx, a, &stale, when) })
+	wantErr(t, "a stale version", err, store.ErrConflict)
+}
+
+func testNewRecordID(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a := newOrg(t, st)
+	newCollection(t, st, a)
+	id, other := store.NewRecordID(), store.NewRecordID()
+	if !strings.HasPrefix(id, "rec_") || id == other {
+		t.Errorf("ids %q, %q: want distinct rec_ ids", id, other)
+	}
+	// An id and a creation time chosen before the transaction are kept.
+	created := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+	r := &record.Record{ID: id, Collection: "leads", Stage: "New", Fields: map[string]any{"name": "Ada"}, CreatedAt: created}
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRecord(ctx, a, r) })
+	got, err := st.Record(ctx, a, "leads", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != id || !got.CreatedAt.Equal(created) || !got.UpdatedAt.Equal(created) {
+		t.Errorf("stored %s created %v updated %v; want %s at %v", got.ID, got.CreatedAt, got.UpdatedAt, id, created)
+	}
+}
+
+func testLockRecord(t *testing.T, s *suite) {
+	st := s.shared
+	ctx := context.Background()
+	unlock, err := st.LockRecord(ctx, "org_a", "rec_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another record, or the same id in another organisation, is free.
+	for _, k := range [][2]string{{"org_a", "rec_2"}, {"org_b", "rec_1"}} {
+		u, err := st.LockRecord(ctx, k[0], k[1])
+		if err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+		u()
+	}
+	// The same record waits for its holder (a waiter whose context ends
+	// gives up with the context's error), and gets it once it is unlocked.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := st.LockRecord(short, "org_a", "rec_1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("locked twice: %v, want the context's deadline", err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, err := st.LockRecord(ctx, "org_a", "rec_1")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	unlock()
+	select {
+	case u := <-got:
+		u()
+	case <-time.After(wait):
+		t.Fatal("the waiting writer never got the record after it was unlocked")
 	}
 }
 

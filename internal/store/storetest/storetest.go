@@ -84,6 +84,9 @@ var subtests = []struct {
 	{"Collections", testCollections},
 	{"InsertRecord", testInsertRecord},
 	{"UpdateRecord", testUpdateRecord},
+	{"UpdateRecordAt", testUpdateRecordAt},
+	{"NewRecordID", testNewRecordID},
+	{"LockRecord", testLockRecord},
 	{"DeleteRecord", testDeleteRecord},
 	{"Record", testRecord},
 	{"RecordForUpdate", testRecordForUpdate},
@@ -118,9 +121,12 @@ var subtests = []struct {
 	{"DueValue", testDueValue},
 	{"DeleteDue", testDeleteDue},
 	{"DeleteDueOf", testDeleteDueOf},
-	{"ClaimDue", testClaimDue},
+	{"DueReady", testDueReady},
+	{"ClaimDueRow", testClaimDueRow},
 	{"StaleDueAutomations", testStaleDueAutomations},
 	{"MarkDueBuilt", testMarkDueBuilt},
+	// rates.go
+	{"ReserveRate", testReserveRate},
 	// copy.go
 	{"Copy", testCopy},
 }
