@@ -96,7 +96,8 @@ func seedConfig(t *testing.T, c *servertest.Client, receiverURL string) {
 			"body": {"contentType": "text/plain", "text": "Due: {record.name}"}}]}`, nil)
 	c.Must(t, 201, "POST", "/api/v1/automations", `{
 		"name": "Welcome contact", "collection": "contacts", "trigger": {"type": "manual"},
-		"steps": [{"id": "mail", "type": "call_api", "method": "POST", "url": "`+receiverURL+`/welcome?to={record.email}"}]}`, nil)
+		"steps": [{"id": "mail", "type": "call_api", "method": "POST", "url": "`+receiverURL+`/welcome?to={record.email}",
+			"auth": {"type": "bearer", "token": "{secrets.MAIL_TOKEN}"}, "maxPerSecond": 5}]}`, nil)
 }
 
 // newOrganisation creates an organisation and returns a client with its key.
@@ -137,9 +138,14 @@ func TestExportImport(t *testing.T) {
 		if d := cmp.Diff(want, actions(plan.Plan)); d != "" || plan.Applied {
 			t.Errorf("dry run into a fresh organisation (-want +got):\n%s\napplied %v", d, plan.Applied)
 		}
-		// B has no CRM_KEY: a warning that names where it is used.
-		if len(plan.Warnings) != 1 || plan.Warnings[0].Path != "automations[1].steps[0].headers[0].value" || !strings.Contains(plan.Warnings[0].Message, "CRM_KEY") {
-			t.Errorf("warnings %+v, want one about CRM_KEY at automations[1].steps[0].headers[0].value", plan.Warnings)
+		// B has no CRM_KEY (nor A a MAIL_TOKEN): warnings that name where
+		// they are used.
+		var warned []string
+		for _, w := range plan.Warnings {
+			warned = append(warned, w.Path+" "+strings.Fields(w.Message)[1])
+		}
+		if d := cmp.Diff([]string{"automations[1].steps[0].headers[0].value CRM_KEY", "automations[2].steps[0].auth.token MAIL_TOKEN"}, warned); d != "" {
+			t.Errorf("warnings (-want +got):\n%s", d)
 		}
 		if d := cmp.Diff(map[string]any{"collections": []map[string]any{}, "automations": []map[string]any{}, "versions": map[string]int{}}, configOf(t, b)); d != "" {
 			t.Errorf("a dry run changed B (-want +got):\n%s", d)
