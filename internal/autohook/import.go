@@ -185,9 +185,13 @@ type importPlan struct {
 	deleteAutos []*automation.Automation
 }
 
+// plannedAutomation is an automation to save: its document and its
+// signing secret, either kept sealed as stored or, given in the file,
+// plain, to be sealed when the plan is applied (as SaveAutomation seals).
 type plannedAutomation struct {
-	doc    *automation.Automation
-	sealed string
+	doc         *automation.Automation
+	sealed      string
+	plainSecret string
 }
 
 func (s *Service) planImport(ctx context.Context, r importReader, orgID string, f *ImportFile, opts ImportOptions) (*importPlan, error) {
@@ -369,10 +373,13 @@ func (s *Service) planAutomation(orgID string, a *automation.Automation, old *st
 	if err != nil {
 		return plannedAutomation{}, nil, warnings, err
 	}
-	if sealed != "" {
-		doc.Signing = &automation.Signing{Secret: automation.SecretRedacted}
-	}
 	planned := plannedAutomation{doc: &doc, sealed: sealed}
+	if plain != "" {
+		doc.Signing = &automation.Signing{Secret: automation.SecretRedacted}
+		if sealed == "" {
+			planned.plainSecret = plain
+		}
+	}
 	mine, err := AutomationDocument(&doc)
 	if err != nil {
 		return planned, nil, warnings, err
@@ -391,8 +398,11 @@ func (s *Service) planAutomation(orgID string, a *automation.Automation, old *st
 	return planned, changes, warnings, nil
 }
 
-// importSigning decides an imported automation's signing secret. An export
-// leaves secrets out: its signed automations say
+// importSigning decides an imported automation's signing secret: the
+// plain secret to compile with, and the sealed one to keep ("" when a
+// secret given in the file is to be sealed).
+//
+// An export leaves secrets out: its signed automations say
 // "signing": {"secret": "[redacted]"}. Importing that onto an automation
 // of the same name that has a stored secret keeps the secret. Where there
 // is none to keep (a new automation, or one that was not signed), the
@@ -420,7 +430,7 @@ func (s *Service) importSigning(orgID string, doc *automation.Automation, old *s
 	case doc.Signing.Secret == oldPlain:
 		return oldPlain, old.SealedSigningSecret, false, nil, nil
 	}
-	return doc.Signing.Secret, s.cat.SealSigningSecret(orgID, doc.Signing.Secret), old != nil && oldPlain != "", nil, nil
+	return doc.Signing.Secret, "", old != nil && oldPlain != "", nil, nil
 }
 
 // documentChanges compares two objects in their document form.
@@ -589,6 +599,9 @@ func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p
 		}
 	}
 	for _, a := range p.saveAutos {
+		if a.plainSecret != "" {
+			a.sealed = s.cat.SealSigningSecret(orgID, a.plainSecret)
+		}
 		if err := s.writeAutomation(ctx, tx, orgID, a.doc, a.sealed, store.VersionMeta{SavedBy: by}); err != nil {
 			return err
 		}
