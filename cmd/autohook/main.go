@@ -148,6 +148,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.BootstrapAPIKey = os.Getenv("AUTOHOOK_BOOTSTRAP_API_KEY")
 	cfg.AdminPassword = os.Getenv("AUTOHOOK_ADMIN_PASSWORD")
 	cfg.SecretKey = os.Getenv("AUTOHOOK_SECRET_KEY")
+	cfg.SecretKeyPrevious = os.Getenv("AUTOHOOK_SECRET_KEY_PREVIOUS")
 	cfg.Version = version
 	cfg.Out = stdout
 	var err error

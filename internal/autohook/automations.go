@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 )
@@ -32,7 +34,9 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			if err != nil {
 				return nil, nil, err
 			}
-			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); errors.Is(err, secret.ErrOpen) {
+				return nil, nil, problemAt("signing.secret", "the stored secret does not open with this node's keys (it was sealed with another AUTOHOOK_SECRET_KEY): give the secret (whsec_...) again")
+			} else if err != nil {
 				return nil, nil, err
 			}
 			if signingSecret == "" {
@@ -53,12 +57,18 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 	if err != nil {
 		return nil, warnings, err
 	}
-	sealed := ""
 	if signingSecret != "" {
-		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
 		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		sealed := ""
+		if signingSecret != "" {
+			sealer, err := s.sealer(ctx, tx)
+			if err != nil {
+				return err
+			}
+			sealed = catalog.SealSigningSecret(sealer, orgID, signingSecret)
+		}
 		if err := tx.SaveAutomation(ctx, orgID, a, sealed); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; chosen for its prepared-statement cache
@@ -20,6 +21,7 @@ import (
 // SQLITE_BUSY errors) and a pool of read-only connections, which WAL lets
 // read while the writer writes.
 type sqliteBackend struct {
+	path    string
 	w, r    *sql.DB
 	driver  *wakeDriver
 	client  *river.Client[*sql.Tx]
@@ -90,7 +92,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	b := &sqliteBackend{w: w, r: r, driver: driver, clock: cfg.Now}
+	b := &sqliteBackend{path: path, w: w, r: r, driver: driver, clock: cfg.Now}
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -155,6 +157,25 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(tx *Tx) error) error 
 }
 
 func (b *sqliteBackend) kind() string { return "sqlite" }
+
+// ready checks the file system that holds the database: writable, and with
+// MinFreeBytes free at least.
+func (b *sqliteBackend) ready() error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(b.path), &st); err != nil {
+		return &unavailableError{fmt.Errorf("disk of %s: %w", b.path, err)}
+	}
+	if st.Flags&stRDOnly != 0 {
+		return &unavailableError{fmt.Errorf("the file system holding %s is read-only", b.path)}
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < MinFreeBytes {
+		return &unavailableError{fmt.Errorf("the disk holding %s is full (%d bytes free)", b.path, free)}
+	}
+	return nil
+}
+
+// stRDOnly is ST_RDONLY of statfs(2)'s f_flags.
+const stRDOnly = 0x1
 
 func (b *sqliteBackend) startQueue(ctx context.Context) error {
 	if err := b.client.Start(ctx); err != nil {

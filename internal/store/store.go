@@ -82,8 +82,9 @@ func (c QueueConfig) withDefaults() QueueConfig {
 
 // Store is the storage of one Autohook node.
 type Store struct {
-	ops // reads through the read pool
-	b   backend
+	ops    // reads through the read pool
+	b      backend
+	health *health
 }
 
 // backend is one database: SQLite or PostgreSQL.
@@ -93,6 +94,7 @@ type backend interface {
 	stopQueue(ctx context.Context) error
 	close() error
 	kind() string
+	ready() error // what else, besides answering, it needs to take writes
 }
 
 // Tx is a write transaction. Its methods write; the read methods it shares
@@ -137,11 +139,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clock = time.Now
 	}
 	s := &Store{b: b}
+	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: sqlQuerier{b.r}, clock: clock}
+		s.ops = ops{q: classifyingQuerier{sqlQuerier{b.r}}, clock: clock}
+		b.writes.outcome = s.health.outcome
 	case *pgBackend:
-		s.ops = ops{q: pgxQuerier{b.pool}, isPG: true, clock: clock}
+		s.ops = ops{q: classifyingQuerier{pgxQuerier{b.pool}}, isPG: true, clock: clock}
+		b.writes.outcome = s.health.outcome
 	}
 	return s, nil
 }
@@ -158,6 +163,7 @@ func (s *Store) Stop(ctx context.Context) error { return s.b.stopQueue(ctx) }
 // Close stops the queue and closes the database.
 func (s *Store) Close(ctx context.Context) error {
 	err := s.b.stopQueue(ctx)
+	s.health.close()
 	return errors.Join(err, s.b.close())
 }
 
