@@ -242,12 +242,20 @@ func Rotate(ctx context.Context, st *store.Store, box *secret.Box, cfg RotateCon
 	return stats, nil
 }
 
-// rotatePass goes over every value once and returns how many it sealed
-// again.
+// rotatePass goes once over every value stored when it begins (those
+// stored later are sealed with the new key: the check was changed first)
+// and returns how many it sealed again.
 func rotatePass(ctx context.Context, st *store.Store, box *secret.Box, cfg RotateConfig, stats *RotateStats, failed map[string]bool) (int, error) {
 	resealed := 0
+	last, err := st.LastSealedValue(ctx)
+	if err != nil || last.Kind == "" {
+		return 0, err
+	}
 	after := store.SealedValue{}
 	for {
+		if after.Kind != "" && !last.After(after) {
+			return resealed, nil
+		}
 		vals, err := st.SealedValues(ctx, after, cfg.Batch)
 		if err != nil {
 			return resealed, err

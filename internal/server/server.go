@@ -148,10 +148,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	url := cfg.DatabaseURL
-	if url == "" {
-		url = "sqlite:" + filepath.Join(cfg.DataDir, "autohook.db")
-	}
+	url := databaseURL(cfg.DataDir, cfg.DatabaseURL)
 	// One data dir belongs to one process: with SQLite, one file has one
 	// writer; on PostgreSQL, the node id kept in the data dir names one
 	// process. Jobs left running by this node's previous process can then be
@@ -379,7 +376,7 @@ func wrongKey(cfg Config, generated bool, err error) error {
 	}
 	return fmt.Errorf("wrong secret key: %s is not the key this database's secrets are sealed with (%v). "+
 		"Start this node with the key the database was used with: the other nodes' AUTOHOOK_SECRET_KEY, or the %s of the data dir that created it (keep it with every backup). "+
-		"To change keys, see docs/OPERATIONS.md, \"Keys\" (autohook rotate-key)", which, err, secret.KeyFile)
+		"To change keys, see docs/OPERATIONS.md, \"Keys\" (autohook rotate-key)", which, strings.TrimPrefix(err.Error(), keyring.ErrWrongKey.Error()+": "), secret.KeyFile)
 }
 
 // jobTimeout is the queue's job timeout for a rescue window: 10 s less,

@@ -92,3 +92,37 @@ func (tx *Tx) Reseal(ctx context.Context, v SealedValue, resealed string) (bool,
 	}
 	return n == 1, nil
 }
+
+// After reports whether v comes after w in the order of SealedValues.
+func (v SealedValue) After(w SealedValue) bool {
+	if v.Kind != w.Kind {
+		return v.Kind == SealedSigning // secrets first
+	}
+	if v.Kind == SealedSigning {
+		return v.Name > w.Name || v.Name == w.Name && v.Version > w.Version
+	}
+	return v.OrgID > w.OrgID || v.OrgID == w.OrgID && v.Name > w.Name
+}
+
+// LastSealedValue is the last of SealedValues' order (the zero value when
+// there is none).
+func (o ops) LastSealedValue(ctx context.Context) (SealedValue, error) {
+	v := SealedValue{Kind: SealedSigning}
+	err := o.q.queryRow(ctx, `SELECT org_id, automation_id, version FROM automation_versions
+		WHERE signing_secret IS NOT NULL AND signing_secret <> '' ORDER BY automation_id DESC, version DESC LIMIT 1`).Scan(&v.OrgID, &v.Name, &v.Version)
+	if err == nil {
+		return v, nil
+	}
+	if !isNoRows(err) {
+		return v, fmt.Errorf("last sealed signing secret: %w", err)
+	}
+	v = SealedValue{Kind: SealedSecret}
+	err = o.q.queryRow(ctx, `SELECT org_id, name FROM secrets ORDER BY org_id DESC, name DESC LIMIT 1`).Scan(&v.OrgID, &v.Name)
+	if isNoRows(err) {
+		return SealedValue{}, nil
+	}
+	if err != nil {
+		return v, fmt.Errorf("last sealed secret: %w", err)
+	}
+	return v, nil
+}
