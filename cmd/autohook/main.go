@@ -31,6 +31,7 @@ import (
 
 	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/keyring"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/webhook"
 )
@@ -125,6 +126,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		denyHosts  string
 		logLevel   string
 		logFormat  string
+		schedule   string
 	)
 	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
@@ -144,6 +146,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
+	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default 10s,30s,2m,10m,30m,1h,3h,6h)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -167,6 +170,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.DenyHosts = splitList(denyHosts)
+	if schedule != "" {
+		var waits []time.Duration
+		for _, s := range splitList(schedule) {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("--retry-schedule: %q is not a positive duration such as 10s or 2m", s)
+			}
+			waits = append(waits, d)
+		}
+		cfg.Retry = &retry.Policy{Schedule: waits}
+	}
 	if cfg.TrustedProxies, err = parseCIDRs("--trusted-proxies", proxies); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -192,8 +193,15 @@ type Receiver struct {
 // answers 204 No Content.
 func NewReceiver(t testing.TB, answer http.HandlerFunc) *Receiver {
 	t.Helper()
+	return NewReceiverOn(t, nil, answer)
+}
+
+// NewReceiverOn is NewReceiver on listener l (one in a network namespace,
+// say); nil listens on loopback.
+func NewReceiverOn(t testing.TB, l net.Listener, answer http.HandlerFunc) *Receiver {
+	t.Helper()
 	rc := &Receiver{got: make(chan Request, 1000)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		body, _ := io.ReadAll(r.Body)
 		u := *r.URL
@@ -212,6 +220,11 @@ func NewReceiver(t testing.TB, answer http.HandlerFunc) *Receiver {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	if l != nil {
+		rc.Server.Listener.Close()
+		rc.Server.Listener = l
+	}
+	rc.Server.Start()
 	t.Cleanup(rc.Close)
 	return rc
 }
