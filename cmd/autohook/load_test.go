@@ -173,12 +173,13 @@ type figures struct {
 	duplicated   int // requests that arrived again with an Idempotency-Key already seen
 	unavailable  int // 503 unavailable answers the clients got (and retried)
 	transport    int // requests that got no answer (node down or killed)
-	extraRetries int // call_api attempts that failed and were retried (faults on the way to the receiver)
+	extraRetries int            // call_api attempts that failed and were retried (faults on the way to the receiver)
+	classes      map[string]int // their error classes
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("FIGURES | %s | committed %d (acknowledged %d) | delivered %d | lost %d | duplicated %d | 503 unavailable %d | no answer %d | failed attempts retried %d",
-		f.fault, f.committed, f.acked, f.delivered, f.lost, f.duplicated, f.unavailable, f.transport, f.extraRetries)
+	return fmt.Sprintf("FIGURES | %s | committed %d (acknowledged %d) | delivered %d | lost %d | duplicated %d | 503 unavailable %d | no answer %d | failed attempts retried %d %v",
+		f.fault, f.committed, f.acked, f.delivered, f.lost, f.duplicated, f.unavailable, f.transport, f.extraRetries, f.classes)
 }
 
 // settle waits until every record of leads has its run of autoID and every
@@ -198,7 +199,9 @@ func settle(t *testing.T, api *servertest.Client, autoID string, within time.Dur
 			}
 		}
 		if pending == 0 && len(runs) >= len(records) {
-			return records, runs
+			// The records again: the list above may predate the last
+			// runs' update_record.
+			return listAll[apiRecord](t, api, "/api/v1/collections/leads/records"), runs
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not settled after %v: %d records, %d runs by status %v", within, len(records), len(runs), statuses)
@@ -222,7 +225,7 @@ func account(t *testing.T, fault string, api *servertest.Client, l *load, rc *cr
 	t.Helper()
 	l.mu.Lock()
 	acked := append([]string(nil), l.ackedIDs...)
-	f := figures{fault: fault, committed: len(records), acked: len(acked), unavailable: l.unavailable, transport: l.transport}
+	f := figures{fault: fault, committed: len(records), acked: len(acked), unavailable: l.unavailable, transport: l.transport, classes: map[string]int{}}
 	for _, b := range l.badAnswers {
 		t.Errorf("load: %s", b)
 	}
@@ -249,9 +252,13 @@ func account(t *testing.T, fault string, api *servertest.Client, l *load, rc *cr
 		}
 		ok := 0
 		for _, a := range run.Steps[0].Attempts {
-			if a.Error == nil && a.Response != nil && a.Response.Status == 200 {
+			switch {
+			case a.Error == nil && a.Response != nil && a.Response.Status == 200:
 				ok++
-			} else {
+			case a.Error != nil:
+				f.extraRetries++
+				f.classes[a.Error.Class]++
+			default:
 				f.extraRetries++
 			}
 		}

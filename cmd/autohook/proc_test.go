@@ -415,6 +415,20 @@ type crmReceiver struct {
 	*servertest.Receiver
 	inFlight atomic.Int64 // requests being answered
 	auth     string       // the Authorization every request must carry; "" for any
+	reset    atomic.Bool  // while set, the connection is reset instead of answered
+}
+
+// resetConn closes a request's connection with a TCP reset (SO_LINGER 0)
+// instead of answering: the request arrived, its answer never does.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
 }
 
 // arrival is a well-formed request at a crmReceiver.
@@ -438,6 +452,10 @@ func newCRMReceiverOn(t *testing.T, l net.Listener, auth string) *crmReceiver {
 		}
 		body, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(body, &in)
+		if rc.reset.Load() {
+			resetConn(w)
+			return
+		}
 		time.Sleep(time.Duration(2000+rand.IntN(3000)) * time.Microsecond)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"id": "ext-" + in.RecordID})
