@@ -83,6 +83,7 @@ type Engine struct {
 	cfg   Config
 	log   *slog.Logger
 	slots chan struct{}
+	jobs  sync.Map // River job id -> struct{}: the jobs being worked here
 }
 
 // New returns an Engine.
@@ -126,6 +127,7 @@ type worker struct {
 // many runs in flight as it allows, the job waits a little, then steps
 // back into the queue (a snooze counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
+	defer w.e.working(job.ID)()
 	if !w.e.acquire(ctx, time.Now().Add(slotWait)) {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -153,6 +155,7 @@ type batchWorker struct {
 // a second later, so a batch job never holds a queue worker for longer than
 // its runs' own steps take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
+	defer w.e.working(job.ID)()
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
@@ -205,6 +208,24 @@ func (e *Engine) acquire(ctx context.Context, deadline time.Time) bool {
 }
 
 func (e *Engine) release() { <-e.slots }
+
+// working notes that a queue job is being worked here, until the function
+// it returns is called.
+func (e *Engine) working(id int64) func() {
+	e.jobs.Store(id, struct{}{})
+	return func() { e.jobs.Delete(id) }
+}
+
+// WorkingJobs lists the queue jobs being worked on this node
+// (store.ResumeLostJobs leaves them alone).
+func (e *Engine) WorkingJobs() []int64 {
+	var out []int64
+	e.jobs.Range(func(k, _ any) bool {
+		out = append(out, k.(int64))
+		return true
+	})
+	return out
+}
 
 // OpenSecrets returns an organisation's secrets, opened, by name, and the
 // names of those that do not open with box's keys (sorted). The error is

@@ -232,6 +232,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bgStop = bgStop
 	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
 	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
+	n.bg.Go(func() { resumeLostJobs(bgCtx, n.Store, n.Engine, nodeID, log) })
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
@@ -377,6 +378,38 @@ func wrongKey(cfg Config, generated bool, err error) error {
 	return fmt.Errorf("wrong secret key: %s is not the key this database's secrets are sealed with (%v). "+
 		"Start this node with the key the database was used with: the other nodes' AUTOHOOK_SECRET_KEY, or the %s of the data dir that created it (keep it with every backup). "+
 		"To change keys, see docs/OPERATIONS.md, \"Keys\" (autohook rotate-key)", which, strings.TrimPrefix(err.Error(), keyring.ErrWrongKey.Error()+": "), secret.KeyFile)
+}
+
+// lostJobsEvery is how often a node looks for jobs the database holds as
+// running for it that it is not working, and lostJobsAfter how old such a
+// job must be (see store.ResumeLostJobs).
+const (
+	lostJobsEvery = 10 * time.Second
+	lostJobsAfter = 10 * time.Second
+)
+
+// resumeLostJobs makes the node's lost jobs available again, every
+// lostJobsEvery, until ctx ends. A database connection that drops as the
+// queue fetches jobs loses the answer while the database marks them
+// running: without this they would wait for River's rescuer (RescueAfter,
+// about 3 minutes).
+func resumeLostJobs(ctx context.Context, st *store.Store, eng *engine.Engine, nodeID string, log *slog.Logger) {
+	t := time.NewTicker(lostJobsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := st.ResumeLostJobs(ctx, nodeID, lostJobsAfter, eng.WorkingJobs())
+		switch {
+		case err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrUnavailable):
+			log.WarnContext(ctx, "resume lost jobs", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "resumed jobs this node had lost (the database connection dropped as they were fetched or finished)", "jobs", n)
+		}
+	}
 }
 
 // jobTimeout is the queue's job timeout for a rescue window: 10 s less,

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -214,6 +215,50 @@ func (s *Store) ResumeOrphanedJobs(ctx context.Context, nodeID string) (int64, e
 		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, nodeID)
 		if err != nil {
 			return 0, fmt.Errorf("resume orphaned jobs: %w", err)
+		}
+		return tag.RowsAffected(), nil
+	}
+	return 0, nil
+}
+
+// ResumeLostJobs makes available again the jobs that the database holds as
+// running for this node but that it is not working (working lists the ones
+// it is): a fetch whose answer was lost when the database connection
+// dropped (the database marked them running, the node never saw them), or
+// a worker's error that could not be recorded. Only jobs attempted longer
+// than olderThan ago are touched, so that one fetched a moment ago and not
+// yet handed to a worker is left alone. A job whose run has moved on since
+// does nothing when worked again (its seq is stale), so resuming a job that
+// had in fact finished is harmless. Only run jobs are touched (a pruning
+// pass is not worth resuming: the next one does its work). nodeID is
+// ignored on SQLite (one node per file).
+func (s *Store) ResumeLostJobs(ctx context.Context, nodeID string, olderThan time.Duration, working []int64) (int64, error) {
+	ids := make([]any, len(working))
+	for i, id := range working {
+		ids[i] = id
+	}
+	switch b := s.b.(type) {
+	case *sqliteBackend:
+		q := `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN ('autohook.run', 'autohook.runs') AND attempted_at < datetime('now', 'subsec', ?)`
+		args := []any{fmt.Sprintf("-%.3f seconds", olderThan.Seconds())}
+		if len(ids) > 0 {
+			q += ` AND id NOT IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+			args = append(args, ids...)
+		}
+		n, err := classifyingQuerier{sqlQuerier{b.w}}.exec(ctx, q, args...)
+		if err != nil {
+			return 0, fmt.Errorf("resume lost jobs: %w", err)
+		}
+		return n, nil
+	case *pgBackend:
+		if nodeID == "" {
+			return 0, nil
+		}
+		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN ('autohook.run', 'autohook.runs')
+			AND attempted_by[array_length(attempted_by, 1)] = $1 AND attempted_at < now() - make_interval(secs => $2) AND NOT (id = ANY($3))`,
+			nodeID, olderThan.Seconds(), working)
+		if err != nil {
+			return 0, fmt.Errorf("resume lost jobs: %w", classify(err))
 		}
 		return tag.RowsAffected(), nil
 	}
