@@ -181,12 +181,15 @@ type sample struct {
 	body   string
 }
 
-func observe(base string, ui *http.Client) *observer {
+// observe starts polling base: /readyz, and in the web UI (signed in with
+// ui, whose forms carry csrf) saving a secret — a write, which a full disk
+// refuses while pages that only read still show.
+func observe(base string, ui *http.Client, csrf string) *observer {
 	o := &observer{}
-	poll := func(path string, c *http.Client, into *[]sample) {
+	poll := func(do func() (*http.Response, error), into *[]sample) {
 		for !o.stop.Load() {
 			s := sample{at: time.Now()}
-			if res, err := c.Get(base + path); err == nil {
+			if res, err := do(); err == nil {
 				b, _ := io.ReadAll(res.Body)
 				res.Body.Close()
 				s.status, s.body = res.StatusCode, string(b)
@@ -197,8 +200,13 @@ func observe(base string, ui *http.Client) *observer {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	o.wg.Go(func() { poll("/readyz", &http.Client{Timeout: 5 * time.Second}, &o.ready) })
-	o.wg.Go(func() { poll("/records/leads", ui, &o.ui) })
+	ready := &http.Client{Timeout: 5 * time.Second}
+	o.wg.Go(func() { poll(func() (*http.Response, error) { return ready.Get(base + "/readyz") }, &o.ready) })
+	o.wg.Go(func() {
+		poll(func() (*http.Response, error) {
+			return ui.PostForm(base+"/settings/secrets", url.Values{"csrf": {csrf}, "name": {"CHAOS_PROBE"}, "value": {time.Now().String()}})
+		}, &o.ui)
+	})
 	return o
 }
 
@@ -257,8 +265,8 @@ func (o *observer) checkOutages(t *testing.T, outages []outage) {
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // signIn signs in to the web UI as admin and returns a client with the
-// session.
-func signIn(t *testing.T, base string) *http.Client {
+// session, and the session's CSRF token.
+func signIn(t *testing.T, base string) (*http.Client, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
@@ -280,7 +288,16 @@ func signIn(t *testing.T, base string) *http.Client {
 	if res.Request.URL.Path == "/login" {
 		t.Fatalf("sign-in failed: ended on %s (%d)", res.Request.URL, res.StatusCode)
 	}
-	return c
+	res, err = c.Get(base + "/settings/secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if m = csrfInput.FindSubmatch(page); m == nil {
+		t.Fatalf("no csrf token on the secrets page: %s", page)
+	}
+	return c, string(m[1])
 }
 
 // TestChaosPostgresRestart: the node's PostgreSQL is restarted under load,
@@ -297,7 +314,8 @@ func TestChaosPostgresRestart(t *testing.T) {
 	api := newAPI(p.base, opsAPIKey, 8)
 	leadsCollection(t, api)
 	autoID := savePushLeads(t, api, rc.URL+"/leads", nil)
-	o := observe(p.base, signIn(t, p.base))
+	ui, csrf := signIn(t, p.base)
+	o := observe(p.base, ui, csrf)
 	l := startLoad(loadConfig{prefix: "lead", rate: 50, clients: 6, targets: func() []*servertest.Client { return []*servertest.Client{api} }})
 
 	time.Sleep(4 * time.Second)
@@ -326,8 +344,12 @@ func TestChaosPostgresRestart(t *testing.T) {
 	}
 }
 
-// TestChaosSQLiteDisk: the disk under the SQLite database fills up, then
-// turns read-only, under load.
+// TestChaosSQLiteDisk: the disk under the SQLite database fills up under
+// load, and space comes back. (A file system cannot be remounted read-only
+// while files are open on it for writing — mount answers EBUSY — so the
+// other way a disk refuses writes is not played out here; SQLite's
+// SQLITE_READONLY and SQLITE_IOERR are classified with SQLITE_FULL, see
+// internal/store's TestClassify.)
 func TestChaosSQLiteDisk(t *testing.T) {
 	t.Parallel()
 	disk := faulttest.MountDisk(t, 48<<20)
@@ -339,7 +361,8 @@ func TestChaosSQLiteDisk(t *testing.T) {
 	api := newAPI(p.base, opsAPIKey, 8)
 	leadsCollection(t, api)
 	autoID := savePushLeads(t, api, rc.URL+"/leads", nil)
-	o := observe(p.base, signIn(t, p.base))
+	ui, csrf := signIn(t, p.base)
+	o := observe(p.base, ui, csrf)
 	l := startLoad(loadConfig{prefix: "lead", rate: 50, clients: 6, targets: func() []*servertest.Client { return []*servertest.Client{api} }})
 
 	time.Sleep(3 * time.Second)
@@ -348,20 +371,14 @@ func TestChaosSQLiteDisk(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	disk.Free(t)
 	full.to = time.Now()
-	time.Sleep(3 * time.Second)
-	ro := outage{name: "file system read-only for 4 s", from: time.Now()}
-	disk.SetReadOnly(t, true)
-	time.Sleep(4 * time.Second)
-	disk.SetReadOnly(t, false)
-	ro.to = time.Now()
 	time.Sleep(4 * time.Second)
 	l.stop()
 	records, runs := settle(t, api, autoID, 2*time.Minute)
 	time.Sleep(300 * time.Millisecond)
 	o.close()
 	t.Logf("filled the disk with %d MB", filled>>20)
-	o.checkOutages(t, []outage{full, ro})
-	f := account(t, "SQLite: disk full for 5 s, then read-only for 4 s, under 50 records/s", api, l, rc, records, runs)
+	o.checkOutages(t, []outage{full})
+	f := account(t, "SQLite: disk full for 5 s under 50 records/s", api, l, rc, records, runs)
 	if f.lost > 0 {
 		t.Errorf("%d records lost", f.lost)
 	}

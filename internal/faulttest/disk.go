@@ -10,7 +10,9 @@ import (
 )
 
 // Disk is a small file system of the test's own (tmpfs with a size limit),
-// to fill up or make read-only under a running server.
+// to fill up under a running server. (It cannot be made read-only under
+// one: Linux refuses to remount a file system read-only while files are
+// open on it for writing.)
 type Disk struct {
 	Dir    string // where it is mounted
 	filler string
@@ -73,17 +75,6 @@ func (d *Disk) Free(t testing.TB) {
 	if err := os.Remove(d.filler); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-}
-
-// SetReadOnly remounts the disk read-only (true) or read-write (false):
-// files already open for writing fail their next write.
-func (d *Disk) SetReadOnly(t testing.TB, ro bool) {
-	t.Helper()
-	mode := "rw"
-	if ro {
-		mode = "ro"
-	}
-	must(t, "mount", "-o", "remount,"+mode, d.Dir)
 }
 
 // FreeBytes is the space left on the disk.

@@ -1,8 +1,7 @@
 // Package faulttest is for tests only: it makes the faults the chaos suite
 // puts Autohook through, each owned by the test that makes it and undone
 // when the test ends (even when it fails): a PostgreSQL server of the
-// test's own to restart (Postgres), a small file system to fill or make
-// read-only (Disk), and network namespaces whose links lose, delay, reorder
+// test's own to restart (Postgres), a small file system to fill (Disk), and network namespaces whose links lose, delay, reorder
 // or reset traffic (Netns).
 //
 // These need root (mounts, namespaces) or PostgreSQL's binaries. Where the
