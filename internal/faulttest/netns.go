@@ -195,11 +195,11 @@ func (n *Netns) Blackhole(t testing.TB) {
 	n.exec(t, "iptables", "-A", "INPUT", "-p", "tcp", "-j", "DROP")
 }
 
-// DropAnswers drops every TCP packet from the namespace: requests arrive,
-// their answers never do.
+// DropAnswers drops the TCP packets that carry data from the namespace
+// (PSH set): connections open and requests arrive, their answers never do.
 func (n *Netns) DropAnswers(t testing.TB) {
 	t.Helper()
-	n.exec(t, "iptables", "-A", "OUTPUT", "-p", "tcp", "-j", "DROP")
+	n.exec(t, "iptables", "-A", "OUTPUT", "-p", "tcp", "--tcp-flags", "PSH", "PSH", "-j", "DROP")
 }
 
 // Reset answers every TCP packet to the namespace with a reset: new
