@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/autohook/autohook/internal/faulttest"
@@ -330,7 +331,7 @@ func TestChaosPostgresRestart(t *testing.T) {
 	crash.to = time.Now()
 	time.Sleep(5 * time.Second)
 	l.stop()
-	records, runs := settle(t, api, autoID, 2*time.Minute)
+	records, runs := settle(t, api, autoID, 2*time.Minute, func(t *testing.T) { logUnfinishedJobs(t, pg.URL) })
 	time.Sleep(300 * time.Millisecond)
 	o.close()
 	t.Logf("outages: %s took %v; %s took %v", fast.name, fast.to.Sub(fast.from).Round(time.Millisecond), crash.name, crash.to.Sub(crash.from).Round(time.Millisecond))
@@ -413,7 +414,9 @@ func TestChaosNetwork(t *testing.T) {
 		must    string
 	}{
 		{"30% packet loss", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) { n.Loss(t, 30) }, []string{"timeout", "network"}, ""},
-		{"delay", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) { n.Delay(t, 200*time.Millisecond, 100*time.Millisecond) }, []string{"timeout"}, ""},
+		{"delay", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) {
+			n.Delay(t, 200*time.Millisecond, 100*time.Millisecond)
+		}, []string{"timeout"}, ""},
 		{"reordering", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) { n.Reorder(t) }, []string{"timeout"}, ""},
 		{"blackhole", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) { n.Blackhole(t) }, []string{"timeout"}, "timeout"},
 		{"answers lost", func(t *testing.T, n *faulttest.Netns, _ *crmReceiver) { n.DropAnswers(t) }, []string{"timeout"}, "timeout"},
@@ -472,5 +475,39 @@ func pushLeadsWithTimeout(url string, seconds int) map[string]any {
 				"response": map[string]any{"type": "json", "schema": []map[string]any{{"pointer": "/id", "field": "externalId", "required": true}}}},
 			{"id": "save", "type": "update_record", "set": []map[string]any{{"field": "externalId", "value": "{fields.externalId}"}}},
 		},
+	}
+}
+
+// logUnfinishedJobs logs the queue's jobs that have not completed.
+func logUnfinishedJobs(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Logf("river_job: %v", err)
+		return
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT id, kind, state, attempt, scheduled_at, attempted_at, attempted_by, errors::text, args::text FROM river_job WHERE state <> 'completed' ORDER BY id`)
+	if err != nil {
+		t.Logf("river_job: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id          int64
+			kind, state string
+			attempt     int
+			scheduled   time.Time
+			attempted   *time.Time
+			by          []string
+			errs, args  *string
+		)
+		if err := rows.Scan(&id, &kind, &state, &attempt, &scheduled, &attempted, &by, &errs, &args); err != nil {
+			t.Logf("river_job: %v", err)
+			return
+		}
+		t.Logf("job %d %s %s attempt %d scheduled %v attempted %v by %v errors %.500v args %.300v", id, kind, state, attempt, scheduled, attempted, by, errs, args)
 	}
 }

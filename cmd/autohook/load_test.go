@@ -183,8 +183,9 @@ func (f figures) String() string {
 }
 
 // settle waits until every record of leads has its run of autoID and every
-// such run has finished, and returns them.
-func settle(t *testing.T, api *servertest.Client, autoID string, within time.Duration) ([]apiRecord, []apiRun) {
+// such run has finished, and returns them. diagnose, if given, says more
+// when they do not settle.
+func settle(t *testing.T, api *servertest.Client, autoID string, within time.Duration, diagnose ...func(t *testing.T)) ([]apiRecord, []apiRun) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -204,6 +205,9 @@ func settle(t *testing.T, api *servertest.Client, autoID string, within time.Dur
 			return listAll[apiRecord](t, api, "/api/v1/collections/leads/records"), runs
 		}
 		if time.Now().After(deadline) {
+			for _, d := range diagnose {
+				d(t)
+			}
 			t.Fatalf("not settled after %v: %d records, %d runs by status %v", within, len(records), len(runs), statuses)
 		}
 		time.Sleep(250 * time.Millisecond)

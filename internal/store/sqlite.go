@@ -254,6 +254,9 @@ func (s *Store) ResumeLostJobs(ctx context.Context, nodeID string, olderThan tim
 		if nodeID == "" {
 			return 0, nil
 		}
+		if working == nil {
+			working = []int64{} // nil would be NULL, and NOT (id = ANY(NULL)) matches nothing
+		}
 		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN ('autohook.run', 'autohook.runs')
 			AND attempted_by[array_length(attempted_by, 1)] = $1 AND attempted_at < now() - make_interval(secs => $2) AND NOT (id = ANY($3))`,
 			nodeID, olderThan.Seconds(), working)

@@ -248,6 +248,11 @@ func TestResumeLostJobs(t *testing.T) {
 			if n != int64(wantN) {
 				t.Errorf("ResumeLostJobs = %d, want %d", n, wantN)
 			}
+			// With no job being worked (the usual case after an outage).
+			running(ids[1], time.Minute, "me")
+			if n, err := st.ResumeLostJobs(ctx, "me", 10*time.Second, nil); err != nil || n != 1 {
+				t.Errorf("ResumeLostJobs with nothing being worked = %d, %v; want 1 (the job no longer worked)", n, err)
+			}
 		})
 	}
 }
