@@ -166,13 +166,13 @@ func (l *load) ackedIDsNow() []string {
 // figures are one row of docs/RELIABILITY.md.
 type figures struct {
 	fault        string
-	committed    int // records that exist: acknowledged, or committed as their node died
-	acked        int // of those, acknowledged (201)
-	delivered    int // committed records whose request reached the receiver and whose run succeeded
-	lost         int // committed records without both
-	duplicated   int // requests that arrived again with an Idempotency-Key already seen
-	unavailable  int // 503 unavailable answers the clients got (and retried)
-	transport    int // requests that got no answer (node down or killed)
+	committed    int            // records that exist: acknowledged, or committed as their node died
+	acked        int            // of those, acknowledged (201)
+	delivered    int            // committed records whose request reached the receiver and whose run succeeded
+	lost         int            // committed records without both
+	duplicated   int            // requests that arrived again with an Idempotency-Key already seen
+	unavailable  int            // 503 unavailable answers the clients got (and retried)
+	transport    int            // requests that got no answer (node down or killed)
 	extraRetries int            // call_api attempts that failed and were retried (faults on the way to the receiver)
 	classes      map[string]int // their error classes
 }
