@@ -163,18 +163,22 @@ func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID st
 	if err != nil {
 		return nil, err
 	}
-	var run *automation.Run
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		run, err = s.fire.Start(ctx, tx, orgID, comp, rec, tx.Now())
-		return err
-	})
+	// The condition is evaluated before the transaction, which only writes.
+	plan, err := s.fire.PlanStart(orgID, comp, rec, s.st.Now())
 	if errors.Is(err, trigger.ErrConditionFalse) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	if err != nil {
 		return nil, err
 	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		_, err := plan.Apply(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	run := plan.Runs()[0]
 	run.AutomationName = comp.Name
 	return run, nil
 }

@@ -70,6 +70,10 @@ type StepSpec struct {
 	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
 	MaxAttempts    int       `json:"maxAttempts,omitempty"`
 	Response       *Response `json:"response,omitempty"`
+	// KeepBodyOnRedirect re-sends the body when a 307 or 308 redirect
+	// leads to another origin; by default it is dropped there, like every
+	// header the step sets (see webhook's redirect rules).
+	KeepBodyOnRedirect bool `json:"keepBodyOnRedirect,omitempty"`
 
 	// update_record
 	Set []Assignment `json:"set,omitempty"`
@@ -85,20 +89,24 @@ type Header struct {
 const (
 	ContentText = "text/plain"
 	ContentJSON = "application/json"
+	ContentForm = "application/x-www-form-urlencoded"
 )
 
-// Body is a request body: a text template, or typed JSON fields.
+// Body is a request body: a text template, typed JSON fields, or form
+// fields.
 type Body struct {
 	ContentType string      `json:"contentType"`
 	Text        string      `json:"text,omitempty"`
 	Fields      []BodyField `json:"fields,omitempty"`
 }
 
-// BodyField is one key of a JSON body; Value is a template converted to Type
-// (string, number, boolean, json).
+// BodyField is one key of a JSON or form body; Value is a template,
+// converted to Type (string, number, boolean, json) in a JSON body. A form
+// field has no type: its value is text. A json field whose whole value is
+// a JSON object or array is a literal, sent as written.
 type BodyField struct {
 	Key   string `json:"key"`
-	Type  string `json:"type"`
+	Type  string `json:"type,omitempty"`
 	Value string `json:"value"`
 }
 
@@ -113,12 +121,18 @@ const (
 type Response struct {
 	Type   string    `json:"type"`
 	Field  string    `json:"field,omitempty"`  // text: the automation field that receives the body
-	Schema []Mapping `json:"schema,omitempty"` // json
+	Schema []Mapping `json:"schema,omitempty"` // pointers (json), headers and the status (every type)
 }
 
-// Mapping picks one value out of a JSON response into an automation field.
+// Mapping captures one value of a response into an automation field: a
+// value of a JSON body (Pointer, json responses only), a response header
+// (Header: its first value), or the HTTP status code (Status: a number).
+// A mapping with neither Header nor Status takes Pointer ("" is the whole
+// body).
 type Mapping struct {
-	Pointer  string `json:"pointer"`
+	Pointer  string `json:"pointer,omitempty"`
+	Header   string `json:"header,omitempty"`
+	Status   bool   `json:"status,omitempty"`
 	Field    string `json:"field"`
 	Required bool   `json:"required,omitempty"`
 }

@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,12 +75,16 @@ type CallAPI struct {
 	Method      string
 	URL         *render.URLTemplate
 	Headers     []CompiledHeader
-	ContentType string // "", ContentText or ContentJSON
+	ContentType string // "", ContentText, ContentJSON or ContentForm
 	Text        *render.Template
 	JSONFields  []CompiledBodyField
+	FormFields  []CompiledBodyField // Type is ""
 	Timeout     time.Duration
 	MaxAttempts int // 0: the server default
 	Response    CompiledResponse
+	// KeepBodyOnRedirect: a 307 or 308 redirect to another origin
+	// re-sends the body (StepSpec.KeepBodyOnRedirect).
+	KeepBodyOnRedirect bool
 }
 
 // CompiledHeader is a header with a compiled value.
@@ -88,11 +93,13 @@ type CompiledHeader struct {
 	Value *render.Template
 }
 
-// CompiledBodyField is a JSON body key with a compiled, typed value.
+// CompiledBodyField is a JSON or form body key with a compiled, typed
+// value, or a JSON literal (Value nil), sent as written.
 type CompiledBodyField struct {
-	Key   string
-	Type  render.FieldType
-	Value *render.Template
+	Key     string
+	Type    render.FieldType
+	Value   *render.Template
+	Literal []byte
 }
 
 // CompiledResponse says what to capture from a response.
@@ -102,9 +109,12 @@ type CompiledResponse struct {
 	Schema []CompiledMapping
 }
 
-// CompiledMapping is a compiled response mapping.
+// CompiledMapping is a compiled response mapping: Status, else Header
+// (canonical), else Pointer.
 type CompiledMapping struct {
 	Pointer  jsonpointer.Pointer
+	Header   string
+	Status   bool
 	Field    string
 	Required bool
 }
@@ -173,6 +183,8 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 		e, err := render.CompileExpr(a.Condition, c.opts.Render)
 		if err != nil {
 			c.problems.Add("condition", "%s", exprMessage(err))
+		} else {
+			c.noBody("condition", e)
 		}
 		out.Condition = e
 	}
@@ -314,7 +326,19 @@ func ParseOffset(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// template compiles a template that cannot see the request body: only
+// header values can (headerTemplate).
 func (c *compiler) template(path, src string) *render.Template {
+	t := c.headerTemplate(path, src)
+	if t != nil {
+		c.noBody(path, t)
+	}
+	return t
+}
+
+// headerTemplate compiles a template that may use body, the request body
+// as sent.
+func (c *compiler) headerTemplate(path, src string) *render.Template {
 	if len(src) > MaxTemplateLength {
 		c.problems.Add(path, "must be at most %d bytes", MaxTemplateLength)
 		return nil
@@ -326,11 +350,18 @@ func (c *compiler) template(path, src string) *render.Template {
 	return t
 }
 
+// noBody refuses body where there is no request body to see yet.
+func (c *compiler) noBody(path string, t interface{ Uses(string) bool }) {
+	if t.Uses(render.RootBody) {
+		c.problems.Add(path, "body is the request body as sent, which only header values can use")
+	}
+}
+
 func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	if len(s.Set) > 0 {
 		c.problems.Add(path+".set", "is not an option of call_api")
 	}
-	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts}
+	out := &CallAPI{ID: s.ID, Timeout: DefaultTimeout, MaxAttempts: s.MaxAttempts, KeepBodyOnRedirect: s.KeepBodyOnRedirect}
 	hasBody := s.Body != nil
 	s.Method = strings.ToUpper(s.Method)
 	switch {
@@ -353,8 +384,17 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		u, err := render.CompileURL(s.URL, c.opts.Render)
 		if err != nil {
 			c.problems.Add(path+".url", "%s", exprMessage(err))
-		} else if u.Uses("secrets") {
-			c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+		} else {
+			c.noBody(path+".url", u)
+			switch {
+			case u.HasPassword():
+				c.warnings.Add(path+".url", "the URL holds a password (user:password@): it is sent as Basic auth and hidden in history, but URLs end up in logs and proxies, so credentials belong in headers")
+			case u.Uses("secrets"):
+				c.warnings.Add(path+".url", "the URL uses a secret: URLs end up in logs and proxies, so credentials belong in headers")
+			}
+			if u.HostUses("record") || u.HostUses("previous") || u.HostUses("fields") {
+				c.warnings.Add(path+".url", "the host comes from a value: a value in the host must be a host name label (letters, digits, '-', '_'), in the port digits, else the run fails with invalid_url")
+			}
 		}
 		out.URL = u
 	}
@@ -372,10 +412,12 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		if i := strings.IndexFunc(h.Value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }); i >= 0 {
 			c.problems.Add(hp+".value", "holds a control character at position %d: header values cannot contain CR, LF or other control characters", i)
 		}
-		out.Headers = append(out.Headers, CompiledHeader{Name: http.CanonicalHeaderKey(h.Name), Value: c.template(hp+".value", h.Value)})
+		out.Headers = append(out.Headers, CompiledHeader{Name: http.CanonicalHeaderKey(h.Name), Value: c.headerTemplate(hp+".value", h.Value)})
 	}
 	if hasBody {
 		c.body(path+".body", s.Body, out)
+	} else if s.KeepBodyOnRedirect {
+		c.warnings.Add(path+".keepBodyOnRedirect", "the step sends no body, so there is none to keep")
 	}
 	switch {
 	case s.TimeoutSeconds == 0:
@@ -396,7 +438,7 @@ func (c *compiler) body(path string, b *Body, out *CallAPI) {
 	switch b.ContentType {
 	case ContentText:
 		if len(b.Fields) > 0 {
-			c.problems.Add(path+".fields", "is for application/json bodies; a text/plain body has text")
+			c.problems.Add(path+".fields", "are for application/json and form bodies; a text/plain body has text")
 		}
 		out.Text = c.template(path+".text", b.Text)
 	case ContentJSON:
@@ -420,13 +462,69 @@ func (c *compiler) body(path string, b *Body, out *CallAPI) {
 			if !slices.Contains(bodyTypes, typ) {
 				c.problems.Add(fp+".type", "must be one of string, number, boolean, json")
 			}
-			out.JSONFields = append(out.JSONFields, CompiledBodyField{Key: f.Key, Type: typ, Value: c.template(fp+".value", f.Value)})
+			cf := CompiledBodyField{Key: f.Key, Type: typ}
+			if lit, ok := jsonLiteral(f.Value); ok && typ == render.TypeJSON {
+				cf.Literal = c.literal(fp+".value", lit)
+			} else {
+				cf.Value = c.template(fp+".value", f.Value)
+			}
+			out.JSONFields = append(out.JSONFields, cf)
+		}
+	case ContentForm:
+		if b.Text != "" {
+			c.problems.Add(path+".text", "is for text/plain bodies; a form body has fields")
+		}
+		if len(b.Fields) > MaxBodyFields {
+			c.problems.Add(path+".fields", "at most %d fields", MaxBodyFields)
+		}
+		for i, f := range b.Fields {
+			fp := problem.Join(path, "fields", i)
+			if f.Key == "" {
+				c.problems.Add(fp+".key", "is required")
+			}
+			if f.Type != "" && f.Type != string(render.TypeString) {
+				c.problems.Add(fp+".type", "form values are text: leave type out (it is for application/json bodies)")
+			}
+			out.FormFields = append(out.FormFields, CompiledBodyField{Key: f.Key, Value: c.template(fp+".value", f.Value)})
 		}
 	case "":
-		c.problems.Add(path+".contentType", "is required: text/plain or application/json")
+		c.problems.Add(path+".contentType", "is required: %s", contentTypes)
 	default:
-		c.problems.Add(path+".contentType", "must be text/plain or application/json")
+		c.problems.Add(path+".contentType", "must be %s", contentTypes)
 	}
+}
+
+const contentTypes = ContentText + ", " + ContentJSON + " or " + ContentForm
+
+// jsonLiteral reports whether a json field's value is a JSON literal: the
+// value, without the spaces around it, is one JSON object or array. Such a
+// value was never a valid template (a '{' opens an expression, and no
+// expression is `"key": value`; an empty "{}" is an empty expression), so
+// the rule takes no meaning away. Anything else is a template: {expr}
+// inserts a value, and a string value is read as JSON when the field is
+// rendered.
+func jsonLiteral(v string) (string, bool) {
+	t := strings.Trim(v, " \t\r\n")
+	if t == "" || t[0] != '{' && t[0] != '[' || !json.Valid([]byte(t)) {
+		return "", false
+	}
+	return t, true
+}
+
+// literal checks a JSON literal and warns when it holds what looks like a
+// template expression: a literal is sent as written.
+func (c *compiler) literal(path, lit string) []byte {
+	if len(lit) > MaxTemplateLength {
+		c.problems.Add(path, "must be at most %d bytes", MaxTemplateLength)
+		return nil
+	}
+	for _, root := range []string{render.RootRecord, render.RootFields, render.RootPrevious, render.RootTrigger, render.RootRun, render.RootSecrets} {
+		if i := strings.Index(lit, "{"+root+"."); i >= 0 {
+			c.warnings.Add(path, "is a JSON literal, sent as written: the %q at position %d is text, not an expression (to build JSON from values, write one expression, such as { {\"name\": record.name} })", "{"+root+".", i)
+			break
+		}
+	}
+	return []byte(lit)
 }
 
 var bodyTypes = []render.FieldType{"string", "number", "boolean", "json"}
@@ -440,44 +538,59 @@ func (c *compiler) response(path string, r *Response, out *CallAPI) {
 		r.Type = ResponseNone
 	}
 	out.Response.Type = r.Type
+	fields := map[string]bool{}
 	switch r.Type {
 	case ResponseNone:
-		if r.Field != "" || len(r.Schema) > 0 {
-			c.problems.Add(path+".type", "is none, so field and schema capture nothing: choose text or json")
+		if r.Field != "" {
+			c.problems.Add(path+".type", "is none, so field captures nothing: choose text")
 		}
 	case ResponseText:
-		if len(r.Schema) > 0 {
-			c.problems.Add(path+".schema", "is for json responses")
-		}
 		if !record.ValidKey(r.Field) {
 			c.problems.Add(path+".field", "is required: the automation field that receives the body (a letter, then letters, digits, '_')")
 		}
 		out.Response.Field = r.Field
+		fields[r.Field] = true
 	case ResponseJSON:
 		if r.Field != "" {
 			c.problems.Add(path+".field", "is for text responses; a json response maps values with schema")
 		}
-		if len(r.Schema) > MaxSchema {
-			c.problems.Add(path+".schema", "at most %d mappings", MaxSchema)
-		}
-		fields := map[string]bool{}
-		for i, m := range r.Schema {
-			mp := problem.Join(path, "schema", i)
+	default:
+		c.problems.Add(path+".type", "must be none, text or json")
+		return
+	}
+	if len(r.Schema) > MaxSchema {
+		c.problems.Add(path+".schema", "at most %d mappings", MaxSchema)
+	}
+	for i, m := range r.Schema {
+		mp := problem.Join(path, "schema", i)
+		cm := CompiledMapping{Field: m.Field, Required: m.Required}
+		switch {
+		case m.Status && (m.Header != "" || m.Pointer != ""), m.Header != "" && m.Pointer != "":
+			c.problems.Add(mp, "takes one of pointer, header and status")
+		case m.Status:
+			cm.Status = true
+		case m.Header != "":
+			if !validHeaderName(m.Header) {
+				c.problems.Add(mp+".header", "%q is not a valid header name", m.Header)
+			}
+			cm.Header = http.CanonicalHeaderKey(m.Header)
+		case r.Type != ResponseJSON:
+			c.problems.Add(mp+".pointer", "reads a JSON body, so it needs a json response (a %s response captures headers and the status)", r.Type)
+		default:
 			p, err := jsonpointer.Parse(m.Pointer)
 			if err != nil {
 				c.problems.Add(mp+".pointer", "%v", err)
 			}
-			switch {
-			case !record.ValidKey(m.Field):
-				c.problems.Add(mp+".field", "must start with a letter and hold only letters, digits and underscores")
-			case fields[m.Field]:
-				c.problems.Add(mp+".field", "duplicate field %q", m.Field)
-			}
-			fields[m.Field] = true
-			out.Response.Schema = append(out.Response.Schema, CompiledMapping{Pointer: p, Field: m.Field, Required: m.Required})
+			cm.Pointer = p
 		}
-	default:
-		c.problems.Add(path+".type", "must be none, text or json")
+		switch {
+		case !record.ValidKey(m.Field):
+			c.problems.Add(mp+".field", "must start with a letter and hold only letters, digits and underscores")
+		case fields[m.Field]:
+			c.problems.Add(mp+".field", "duplicate field %q", m.Field)
+		}
+		fields[m.Field] = true
+		out.Response.Schema = append(out.Response.Schema, cm)
 	}
 }
 
@@ -488,6 +601,7 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 	}{
 		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
 		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
+		{"keepBodyOnRedirect", s.KeepBodyOnRedirect},
 	} {
 		if o.set {
 			c.problems.Add(path+"."+o.name, "is not an option of update_record")

@@ -92,7 +92,8 @@ type stepSummary struct {
 	Headers     []string // name: value source
 	ContentType string
 	Text        string
-	JSONFields  []string // key type value-source
+	JSONFields  []string // key type value-source, or key json literal: text
+	FormFields  []string // key value-source
 	Timeout     time.Duration
 	MaxAttempts int
 	Response    string
@@ -124,7 +125,14 @@ func summarise(c *Compiled) summary {
 				ss.Text = st.Text.Source()
 			}
 			for _, f := range st.JSONFields {
+				if f.Literal != nil {
+					ss.JSONFields = append(ss.JSONFields, f.Key+" "+string(f.Type)+" literal: "+string(f.Literal))
+					continue
+				}
 				ss.JSONFields = append(ss.JSONFields, f.Key+" "+string(f.Type)+" "+f.Value.Source())
+			}
+			for _, f := range st.FormFields {
+				ss.FormFields = append(ss.FormFields, f.Key+" "+f.Value.Source())
 			}
 			ss.Timeout = st.Timeout
 			ss.MaxAttempts = st.MaxAttempts
@@ -134,7 +142,14 @@ func summarise(c *Compiled) summary {
 				if m.Required {
 					r = " (required)"
 				}
-				ss.Schema = append(ss.Schema, m.Pointer.String()+" -> "+m.Field+r)
+				src := m.Pointer.String()
+				switch {
+				case m.Status:
+					src = "status"
+				case m.Header != "":
+					src = "header " + m.Header
+				}
+				ss.Schema = append(ss.Schema, src+" -> "+m.Field+r)
 			}
 		case *UpdateRecord:
 			for _, a := range st.Set {
@@ -230,6 +245,93 @@ func TestCompileDefaults(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"POST", "GET", "PUT", ""}, methods); diff != "" {
 		t.Errorf("document methods (-want +got):\n%s", diff)
+	}
+}
+
+// TestCompileRequestAndResponseForms: JSON literals, form bodies, body in
+// headers, and header and status capture for every response type.
+func TestCompileRequestAndResponseForms(t *testing.T) {
+	t.Parallel()
+	a, err := Decode([]byte(`{
+		"name": "forms", "collection": "leads", "trigger": {"type": "manual"},
+		"steps": [
+			{"id": "seed", "type": "call_api", "url": "https://example.com/a",
+			 "headers": [{"name": "x-signature", "value": "sha256={hmacSHA256(secrets.K, body)}"}],
+			 "body": {"contentType": "application/json", "fields": [
+				{"key": "orderValue", "type": "number", "value": "1500.00"},
+				{"key": "orderItems", "type": "json", "value": " [\n{ \"sku\": \"WIDGET-001\", \"quantity\": 10 }\n] "},
+				{"key": "empty", "type": "json", "value": "{}"},
+				{"key": "items", "type": "json", "value": "{record.items}"},
+				{"key": "made", "type": "json", "value": "{ {\"n\": record.value} }"},
+				{"key": "scalar", "type": "json", "value": "12345678901234567891"}
+			 ]},
+			 "response": {"type": "json", "schema": [
+				{"pointer": "", "field": "whole"},
+				{"header": "location", "field": "location", "required": true},
+				{"status": true, "field": "httpStatus"}
+			 ]}},
+			{"id": "form", "type": "call_api", "url": "https://example.com/b",
+			 "body": {"contentType": "application/x-www-form-urlencoded", "fields": [
+				{"key": "name", "value": "{record.name}"}, {"key": "tag", "type": "string", "value": "a"}, {"key": "tag", "value": "b"}
+			 ]},
+			 "response": {"type": "text", "field": "reply", "schema": [{"status": true, "field": "formStatus"}]}},
+			{"id": "none", "type": "call_api", "url": "https://example.com/c",
+			 "response": {"type": "none", "schema": [{"header": "Location", "field": "where"}]}}
+		]
+	}`))
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	got, warnings, err := Compile(a, leads(), "", Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings = %v, want none", warnings)
+	}
+	want := []stepSummary{
+		{
+			ID: "seed", Type: TypeCallAPI, Method: "POST", URL: "compiled",
+			Headers:     []string{"X-Signature: sha256={hmacSHA256(secrets.K, body)}"},
+			ContentType: ContentJSON,
+			JSONFields: []string{
+				"orderValue number 1500.00",
+				"orderItems json literal: [\n{ \"sku\": \"WIDGET-001\", \"quantity\": 10 }\n]",
+				"empty json literal: {}",
+				"items json {record.items}",
+				`made json { {"n": record.value} }`,
+				"scalar json 12345678901234567891",
+			},
+			Timeout: DefaultTimeout, Response: "json ",
+			Schema: []string{" -> whole", "header Location -> location (required)", "status -> httpStatus"},
+		},
+		{
+			ID: "form", Type: TypeCallAPI, Method: "POST", URL: "compiled", ContentType: ContentForm,
+			FormFields: []string{"name {record.name}", "tag a", "tag b"},
+			Timeout:    DefaultTimeout, Response: "text reply", Schema: []string{"status -> formStatus"},
+		},
+		{
+			ID: "none", Type: TypeCallAPI, Method: "GET", URL: "compiled", Timeout: DefaultTimeout,
+			Response: "none ", Schema: []string{"header Location -> where"},
+		},
+	}
+	if diff := cmp.Diff(want, summarise(got).Steps); diff != "" {
+		t.Errorf("Compile mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestCompileLiteralWarning: a literal that holds what looks like an
+// expression is sent as written, with a warning.
+func TestCompileLiteralWarning(t *testing.T) {
+	t.Parallel()
+	a := example(t)
+	a.Steps[0].Body.Fields[3].Value = `{"name": "{record.name}"}`
+	_, warnings, err := Compile(a, leads(), "", Options{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if len(warnings) != 1 || warnings[0].Path != "steps[0].body.fields[3].value" || !strings.Contains(warnings[0].Message, "sent as written") {
+		t.Errorf("warnings = %v, want one at steps[0].body.fields[3].value saying the literal is sent as written", warnings)
 	}
 }
 
@@ -449,9 +551,49 @@ var invalidTests = []struct {
 		paths:  []string{"steps[0].response.field"}, msg: "is for text responses",
 	},
 	{
-		name:   "response none with schema",
+		name:   "response none with a pointer",
 		mutate: func(a *Automation) { a.Steps[0].Response.Type = ResponseNone },
+		paths:  []string{"steps[0].response.schema[0].pointer"}, msg: "reads a JSON body, so it needs a json response (a none response captures headers and the status)",
+	},
+	{
+		name:   "response none with field",
+		mutate: func(a *Automation) { a.Steps[0].Response = &Response{Type: ResponseNone, Field: "reply"} },
 		paths:  []string{"steps[0].response.type"}, msg: "is none",
+	},
+	{
+		name: "response text with a pointer",
+		mutate: func(a *Automation) {
+			a.Steps[0].Response = &Response{Type: ResponseText, Field: "reply", Schema: []Mapping{{Pointer: "/id", Field: "id"}}}
+		},
+		paths: []string{"steps[0].response.schema[0].pointer"}, msg: "needs a json response",
+	},
+	{
+		name: "response text field captured twice",
+		mutate: func(a *Automation) {
+			a.Steps[0].Response = &Response{Type: ResponseText, Field: "reply", Schema: []Mapping{{Status: true, Field: "reply"}}}
+		},
+		paths: []string{"steps[0].response.schema[0].field"}, msg: `duplicate field "reply"`,
+	},
+	{
+		name: "response mapping with header and status",
+		mutate: func(a *Automation) {
+			a.Steps[0].Response.Schema = append(a.Steps[0].Response.Schema, Mapping{Header: "Location", Status: true, Field: "x"})
+		},
+		paths: []string{"steps[0].response.schema[1]"}, msg: "takes one of pointer, header and status",
+	},
+	{
+		name: "response mapping with header and pointer",
+		mutate: func(a *Automation) {
+			a.Steps[0].Response.Schema = append(a.Steps[0].Response.Schema, Mapping{Header: "Location", Pointer: "/a", Field: "x"})
+		},
+		paths: []string{"steps[0].response.schema[1]"}, msg: "takes one of pointer, header and status",
+	},
+	{
+		name: "response bad header name",
+		mutate: func(a *Automation) {
+			a.Steps[0].Response.Schema = append(a.Steps[0].Response.Schema, Mapping{Header: "Bad Name", Field: "x"})
+		},
+		paths: []string{"steps[0].response.schema[1].header"}, msg: `"Bad Name" is not a valid header name`,
 	},
 	{
 		name:   "response unknown type",
@@ -466,7 +608,7 @@ var invalidTests = []struct {
 	{
 		name:   "body with unknown content type",
 		mutate: func(a *Automation) { a.Steps[0].Body.ContentType = "application/xml" },
-		paths:  []string{"steps[0].body.contentType"}, msg: "must be text/plain or application/json",
+		paths:  []string{"steps[0].body.contentType"}, msg: "must be text/plain, application/json or application/x-www-form-urlencoded",
 	},
 	{
 		name:   "json body with text",
@@ -476,7 +618,63 @@ var invalidTests = []struct {
 	{
 		name:   "text body with fields",
 		mutate: func(a *Automation) { a.Steps[0].Body.ContentType = ContentText },
-		paths:  []string{"steps[0].body.fields"}, msg: "is for application/json bodies",
+		paths:  []string{"steps[0].body.fields"}, msg: "are for application/json and form bodies",
+	},
+	{
+		name: "form body with a typed field and text",
+		mutate: func(a *Automation) {
+			a.Steps[0].Body = &Body{ContentType: ContentForm, Text: "x", Fields: []BodyField{{Key: "a", Value: "1"}, {Key: "", Type: "number", Value: "2"}}}
+		},
+		paths: []string{"steps[0].body.text", "steps[0].body.fields[1].key", "steps[0].body.fields[1].type"}, msg: "is for text/plain bodies",
+	},
+	{
+		name: "form body field with a broken template",
+		mutate: func(a *Automation) {
+			a.Steps[0].Body = &Body{ContentType: ContentForm, Fields: []BodyField{{Key: "a", Value: "{record.}"}}}
+		},
+		paths: []string{"steps[0].body.fields[0].value"}, msg: "at position",
+	},
+	{
+		name: "json literal too long",
+		mutate: func(a *Automation) {
+			a.Steps[0].Body.Fields[3].Value = "[" + strings.Repeat(`"x",`, MaxTemplateLength/4) + `"x"]`
+		},
+		paths: []string{"steps[0].body.fields[3].value"}, msg: "must be at most 16384 bytes",
+	},
+	{
+		name:   "a json object that is not valid JSON is a template",
+		mutate: func(a *Automation) { a.Steps[0].Body.Fields[3].Value = `{"sku": "A",}` },
+		paths:  []string{"steps[0].body.fields[3].value"}, msg: "at position",
+	},
+	{
+		name:   "a string field does not take literals",
+		mutate: func(a *Automation) { a.Steps[0].Body.Fields[0].Value = `{"sku": "A"}` },
+		paths:  []string{"steps[0].body.fields[0].value"}, msg: "at position",
+	},
+	{
+		name:   "body in the url",
+		mutate: func(a *Automation) { a.Steps[0].URL = "https://api.example.com/{sha256(body)}" },
+		paths:  []string{"steps[0].url"}, msg: "body is the request body as sent, which only header values can use",
+	},
+	{
+		name:   "body in a body field",
+		mutate: func(a *Automation) { a.Steps[0].Body.Fields[0].Value = "{body}" },
+		paths:  []string{"steps[0].body.fields[0].value"}, msg: "only header values can use",
+	},
+	{
+		name:   "body in a text body",
+		mutate: func(a *Automation) { a.Steps[0].Body = &Body{ContentType: ContentText, Text: "{len(body)}"} },
+		paths:  []string{"steps[0].body.text"}, msg: "only header values can use",
+	},
+	{
+		name:   "body in the condition",
+		mutate: func(a *Automation) { a.Condition = "body != ''" },
+		paths:  []string{"condition"}, msg: "only header values can use",
+	},
+	{
+		name:   "body in update_record",
+		mutate: func(a *Automation) { a.Steps[1].Set[0].Value = "{body}" },
+		paths:  []string{"steps[1].set[0].value"}, msg: "only header values can use",
 	},
 	{
 		name:   "json body duplicate key",

@@ -101,6 +101,20 @@ type HTTPRequest struct {
 	Headers       map[string]string `json:"headers"`
 	Body          string            `json:"body"`
 	BodyTruncated bool              `json:"bodyTruncated,omitempty"`
+	// Redirects are the redirects followed after this request, in order;
+	// the last is where the response came from (or the one refused).
+	Redirects []Redirect `json:"redirects,omitempty"`
+}
+
+// Redirect is one hop of a request: the redirect response's status and
+// the request that followed it, with what was left out of that request
+// because it went to another origin.
+type Redirect struct {
+	Status         int      `json:"status"`
+	Method         string   `json:"method"`
+	URL            string   `json:"url"`
+	HeadersDropped []string `json:"headersDropped,omitempty"`
+	BodyDropped    bool     `json:"bodyDropped,omitempty"`
 }
 
 // HTTPResponse is a response as received, truncated and with secrets redacted.

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"code.dny.dev/ssrf"
+	"golang.org/x/net/idna"
 )
 
 // ErrBlocked is the sentinel every refusal wraps: errors.Is(err, ErrBlocked)
@@ -69,9 +70,11 @@ type Policy struct {
 	// anything else. IPv4 ranges may be written as IPv4 or IPv4-mapped IPv6.
 	Allow []netip.Prefix
 	// DenyHosts lists host names that are always refused, such as the
-	// server's own: compared case-insensitively, ignoring a trailing dot,
-	// either exactly or, for "*.example.com", any name ending in
-	// ".example.com" (but not example.com itself).
+	// server's own: compared after the UTS #46 mapping that net/http
+	// applies when it dials (so "ｒｕｎｓｃ", "ＲＵＮＳＣ" and "runſc" are
+	// "runsc"), case-insensitively, ignoring a trailing dot, either exactly
+	// or, for "*.example.com", any name ending in ".example.com" (but not
+	// example.com itself).
 	DenyHosts []string
 }
 
@@ -101,15 +104,21 @@ var (
 
 // CheckHost refuses a host name on the deny list, before any DNS lookup;
 // host is what url.URL.Hostname returns. A host that is an IP literal is also
-// put through CheckAddr, so it fails early. The error is a *BlockedError.
+// put through CheckAddr, so it fails early. A name that is not ASCII and has
+// no IDNA form (so net/http could not dial it as written either) is refused.
+// The error is a *BlockedError.
 func (p *Policy) CheckHost(host string) error {
-	name := normalizeHost(host)
+	name, err := NormalizeHost(host)
+	if err != nil {
+		return &BlockedError{Host: host, Reason: "invalid international host name"}
+	}
 	if name == "" {
 		return &BlockedError{Host: host, Reason: "empty host"}
 	}
 	if p != nil {
 		for _, pattern := range p.DenyHosts {
-			if matchHost(normalizeHost(pattern), name) {
+			pat, err := NormalizeHost(pattern)
+			if err == nil && matchHost(pat, name) {
 				return &BlockedError{Host: host, Reason: "denied host name"}
 			}
 		}
@@ -120,9 +129,31 @@ func (p *Policy) CheckHost(host string) error {
 	return nil
 }
 
-func normalizeHost(h string) string {
+// NormalizeHost returns the form of a host name that is compared: without
+// brackets or a trailing dot, lower case, and for a name that is not ASCII,
+// its ASCII (Punycode) form after the UTS #46 mapping (full-width letters,
+// "ſ", "．" and other compatibility forms become what they stand for) —
+// the form net/http resolves and dials (it uses idna.Lookup as well). The
+// error says the name has no such form.
+func NormalizeHost(h string) (string, error) {
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	return strings.ToLower(strings.TrimSuffix(h, "."))
+	if !isASCII(h) {
+		a, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", err
+		}
+		h = a
+	}
+	return strings.ToLower(strings.TrimSuffix(h, ".")), nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func matchHost(pattern, name string) bool {

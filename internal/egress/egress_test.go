@@ -3,9 +3,11 @@ package egress
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"code.dny.dev/ssrf"
+	"golang.org/x/net/idna"
 )
 
 // addrCases lists addresses with whether the default policy and a policy
@@ -201,7 +203,7 @@ func TestBlockedErrorMessage(t *testing.T) {
 
 func TestCheckHost(t *testing.T) {
 	t.Parallel()
-	p := &Policy{DenyHosts: []string{"autohook.example.com", "*.internal.example", "Admin.Example.ORG."}}
+	p := &Policy{DenyHosts: []string{"autohook.example.com", "*.internal.example", "Admin.Example.ORG.", "runsc", "münchen.example"}}
 	tests := []struct {
 		host string
 		want bool // blocked
@@ -222,6 +224,21 @@ func TestCheckHost(t *testing.T) {
 		{"8.8.8.8", false},     // public literal
 		{"", true},             // no host at all
 		{"fe80::1%eth0", true}, // zoned literal
+		// Names that net/http maps (UTS #46) to a denied one when it dials.
+		{"runsc", true},
+		{"ｒｕｎｓｃ", true},                // full-width
+		{"ＲＵＮＳＣ", true},                // full-width capitals
+		{"runſc", true},                // long s
+		{"RUNſC.", true},               // long s, capitals, trailing dot
+		{"runsc．", true},               // full-width full stop
+		{"api．internal.example", true}, // the mapped dot makes it api.internal.example
+		{"x.api．internal．example", true},
+		{"MÜNCHEN.example", true},
+		{"xn--mnchen-3ya.example", true}, // the Punycode form of a denied name
+		{"runs\u00adc", true},            // a soft hyphen is mapped away
+		{"a\u200db", true},               // a zero-width joiner outside a joining context: no IDNA form
+		{"runsc\u3002", true},            // ideographic full stop
+		{"ｅｘａｍｐｌｅ.com", false},           // mapped, not denied
 	}
 	for _, tc := range tests {
 		err := p.CheckHost(tc.host)
@@ -276,6 +293,36 @@ func FuzzCheckAddr(f *testing.F) {
 		ap := netip.AddrPortFrom(ip.WithZone(""), 443)
 		if got, want := deflt.Control("tcp", ap.String(), nil) != nil, errDefault != nil; got != want {
 			t.Fatalf("%s: Control blocked %v, CheckAddr blocked %v", ap, got, want)
+		}
+	})
+}
+
+// FuzzCheckHost: whatever name net/http would resolve for a host (the
+// host as written when it is ASCII, else its UTS #46 ASCII form), a
+// denied name is refused in every spelling.
+func FuzzCheckHost(f *testing.F) {
+	for _, s := range []string{"runsc", "ｒｕｎｓｃ", "ＲＵＮＳＣ", "runſc", "runsc．", "a.internal.example", "api．internal．example",
+		"MÜNCHEN.example", "xn--mnchen-3ya.example", "example.com", "[::1]", "", "a\u200db"} {
+		f.Add(s)
+	}
+	p := &Policy{DenyHosts: []string{"runsc", "*.internal.example", "münchen.example"}}
+	f.Fuzz(func(t *testing.T, host string) {
+		err := p.CheckHost(host)
+		if err != nil && !errors.Is(err, ErrBlocked) {
+			t.Fatalf("CheckHost(%q) = %v, want it to wrap ErrBlocked", host, err)
+		}
+		dialled := host // what net/http's idnaASCII does before it dials
+		if !isASCII(host) {
+			a, err := idna.Lookup.ToASCII(host)
+			if err != nil {
+				return // refused above or not dialable as written
+			}
+			dialled = a
+		}
+		dialled = strings.ToLower(strings.TrimSuffix(dialled, "."))
+		denied := dialled == "runsc" || strings.HasSuffix(dialled, ".internal.example") || dialled == "xn--mnchen-3ya.example"
+		if denied && err == nil {
+			t.Fatalf("CheckHost(%q) allowed a host that net/http dials as %q", host, dialled)
 		}
 	})
 }

@@ -65,6 +65,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				ts.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 				if send {
 					res := e.web.Do(ctx, s, req)
+					ts.Request.Redirects = webhook.HistoryRedirects(req, redact)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
 					}

@@ -46,7 +46,12 @@ const (
 type Config struct {
 	// MaxInFlight bounds the runs being worked at once on this node
 	// (default 500).
-	MaxInFlight        int
+	MaxInFlight int
+	// MaxPerOrg bounds one organisation's runs in flight on this node:
+	// 0 (the default) a fair share that adapts to how many organisations
+	// are busy (see slots), N > 0 at most N, negative no bound. A run over
+	// it steps back into the queue; no attempt is counted.
+	MaxPerOrg          int
 	DefaultMaxAttempts int
 	Retry              retry.Policy
 	HistoryBodyLimit   int
@@ -82,7 +87,7 @@ type Engine struct {
 	box   *secret.Box
 	cfg   Config
 	log   *slog.Logger
-	slots chan struct{}
+	slots *slots
 	jobs  sync.Map // River job id -> struct{}: the jobs being worked here
 }
 
@@ -109,7 +114,7 @@ func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhoo
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 500
 	}
-	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight)}
+	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.MaxInFlight, cfg.MaxPerOrg)}
 }
 
 // Register adds the engine's workers to workers.
@@ -124,17 +129,25 @@ type worker struct {
 }
 
 // Work executes one run from its next step. When the node already has as
-// many runs in flight as it allows, the job waits a little, then steps
-// back into the queue (a snooze counts no attempt).
+// many runs in flight as it allows, or the run's organisation its share of
+// them, the job waits a little, then steps back into the queue (a snooze
+// counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
 	defer w.e.working(job.ID)()
-	if !w.e.acquire(ctx, time.Now().Add(slotWait)) {
+	switch w.e.slots.acquire(ctx, job.Args.OrgID, time.Now().Add(slotWait)) {
+	case taken:
+	case overShare:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return river.JobSnooze(overShareDelay(job.Metadata))
+	default:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return river.JobSnooze(time.Second)
 	}
-	defer w.e.release()
+	defer w.e.slots.give(job.Args.OrgID)
 	return w.e.execute(ctx, job.Args)
 }
 
@@ -150,33 +163,42 @@ type batchWorker struct {
 // limit of runs in flight. It fails (and River retries the whole batch,
 // whose finished runs are then no-ops) if any run could not be recorded.
 //
-// The runs wait for room among the runs in flight at most slotWait in all;
-// those that found none are handed back to the queue as jobs of their own,
-// a second later, so a batch job never holds a queue worker for longer than
-// its runs' own steps take.
+// The runs wait for room among the runs in flight at most slotWait in all
+// (a run whose organisation holds its share does not wait); those that
+// found none are handed back to the queue as jobs of their own, a second
+// later (one over its organisation's share: after overShareDelay), so a
+// batch job never holds a queue worker for longer than its runs' own steps
+// take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
 	defer w.e.working(job.ID)()
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
 	deadline := time.Now().Add(slotWait)
-	started := 0
+	type later struct {
+		job store.RunJob
+		at  time.Time
+	}
+	var rest []later
 	for i, rj := range runs {
-		if !w.e.acquire(ctx, deadline) {
-			break
+		switch w.e.slots.acquire(ctx, rj.OrgID, deadline) {
+		case overShare:
+			rest = append(rest, later{rj, time.Now().Add(overShareDelay(nil))})
+			continue
+		case nodeFull:
+			rest = append(rest, later{rj, time.Now().Add(time.Second)})
+			continue
 		}
-		started++
 		wg.Go(func() {
-			defer w.e.release()
+			defer w.e.slots.give(rj.OrgID)
 			errs[i] = w.e.execute(ctx, rj)
 		})
 	}
-	if rest := runs[started:]; len(rest) > 0 {
-		at := time.Now().Add(time.Second)
+	if len(rest) > 0 {
 		err := w.e.untilAvailable(ctx, func() error {
 			return w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-				for _, rj := range rest {
-					tx.EnqueueRun(rj, at)
+				for _, l := range rest {
+					tx.EnqueueRun(l.job, l.at)
 				}
 				return nil
 			})
@@ -186,28 +208,6 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
-// acquire takes one of the slots that bound the runs in flight on a node,
-// waiting until deadline at most.
-func (e *Engine) acquire(ctx context.Context, deadline time.Time) bool {
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (e *Engine) release() { <-e.slots }
 
 // working notes that a queue job is being worked here, until the function
 // it returns is called.
@@ -266,10 +266,9 @@ type execution struct {
 	broken  []string // secrets that do not open with the node's keys
 	redact  *secret.Redactor
 	unsure  bool // a commit failed in a way that may have hidden its success
-	// loaded before the write transaction when an update_record step will
-	// run in it, to keep reads off SQLite's single writer
-	coll  *record.Collection
-	cands *trigger.Candidates
+	// the update_record steps that run in the write transaction, planned
+	// before it (local.go)
+	local *localPlan
 }
 
 // load reads what a job needs to work its run: nil when there is nothing
@@ -330,43 +329,7 @@ func (x *execution) step(ctx context.Context) error {
 	if remote != nil && remote.deferred {
 		return x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
-	if err := x.e.untilAvailable(ctx, func() error { return x.prepare(ctx, i, remote) }); err != nil {
-		return err
-	}
-	err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
-	if errors.Is(err, store.ErrConflict) && remote != nil && !x.unsure {
-		// A person retried or cancelled the run while the request was in
-		// flight: their change stands, but history keeps the attempt.
-		return x.write(ctx, func(tx *store.Tx) error {
-			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
-		})
-	}
-	return err
-}
-
-// prepare loads, before the write transaction, what the local steps that
-// will run in it need: the collection and the automations a record change
-// may fire.
-func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
-	if remote != nil {
-		if remote.failure != nil {
-			return nil
-		}
-		i++
-	}
-	if i >= len(x.comp.Steps) {
-		return nil
-	}
-	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
-		return nil
-	}
-	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	x.coll = coll
-	x.cands, err = x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
-	return err
+	return x.record(ctx, i, remote)
 }
 
 // pending is a remote attempt waiting to be committed.
@@ -436,7 +399,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if ctx.Err() != nil {
 		return nil
 	}
-	release, ok := e.web.Reserve(ctx, req.URL, hostWait)
+	release, ok := e.web.Reserve(ctx, x.job.OrgID, req.URL, hostWait)
 	if !ok {
 		if ctx.Err() != nil {
 			return nil
@@ -535,14 +498,17 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		}
 		i++
 	}
-	// Local steps run inside this transaction.
-	for ; i < len(x.comp.Steps); i++ {
-		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
-		if !ok {
-			break
-		}
-		if f := x.updateRecord(ctx, tx, i, s, now); f != nil {
-			return x.failed(ctx, tx, i, f, now, expectSeq)
+	// Local steps, planned before this transaction, are written in it.
+	if x.local != nil {
+		for _, ls := range x.local.steps {
+			f, err := x.applyLocal(ctx, tx, ls, x.local)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				return x.failed(ctx, tx, ls.i, f, now, expectSeq)
+			}
+			i = ls.i + 1
 		}
 	}
 	if i < len(x.comp.Steps) {
@@ -601,66 +567,6 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 	}
 	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusFailed) })
 	return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
-}
-
-// updateRecord runs an update_record step inside tx. A failure is returned
-// as a *webhook.Failure so that it is recorded like any other.
-func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *automation.UpdateRecord, now time.Time) *webhook.Failure {
-	run := x.run
-	state := &run.Steps[i]
-	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now}
-	state.AttemptCount = a.N
-	f := x.applyUpdate(ctx, tx, s, now, a)
-	a.DurationMs = ms(x.e.cfg.Now().Sub(now))
-	if f != nil {
-		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
-	} else {
-		state.Status = automation.StepSucceeded
-	}
-	if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	return f
-}
-
-func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
-	run := x.run
-	coll := x.coll
-	if coll == nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
-	}
-	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
-	if errors.Is(err, store.ErrNotFound) {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
-	}
-	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	changes, stage, f := EvalUpdate(coll, s, x.env(now), prev.Stage)
-	if f != nil {
-		return f
-	}
-	a.Fields = map[string]any{}
-	for k, v := range changes {
-		a.Fields[k] = v
-	}
-	if stage != prev.Stage {
-		a.Fields["stage"] = stage
-	}
-	next := *prev
-	next.Fields = record.Merge(prev.Fields, changes)
-	next.Stage = stage
-	if len(record.Diff(prev.Fields, next.Fields)) == 0 && next.Stage == prev.Stage {
-		return nil // nothing changes: no write, no trigger
-	}
-	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt, Candidates: x.cands}); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
-	}
-	run.Record = next.Env()
-	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -36,13 +37,14 @@ var updateNow = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 func updateEnv() render.Env {
 	rec := map[string]any{
 		"id": "rec_1", "title": "Big deal", "amount": 1200.0, "won": false,
-		"closeDate": "2026-01-02", "closedAt": nil, "meta": map[string]any{"k": "v"},
+		"closeDate": "2026-01-02", "closedAt": nil, "meta": map[string]any{"k": "v"}, "stored": json.Number("1500"),
 	}
 	fields := map[string]any{
 		"price": "12.5", "flag": "true", "zero": "0", "doc": `{"a": [1, "x", null], "b": {"c": true}}`,
 		"day": "2026-03-04", "offsetTime": "2026-03-04T23:30:00-02:00", "utcTime": "2026-03-04T10:00:00Z",
 		"nanos": "2026-03-04T10:00:00.123456789Z", "count": 3.0, "list": []any{1.0, "two"},
 		"word": "abc", "stage": "Won", "badStage": "Closed",
+		"id": json.Number("12345678901234567891"), "obj": map[string]any{"id": json.Number("12345678901234567891")},
 	}
 	return render.NewEnv(rec, nil, fields, nil, nil, map[string]any{"id": "run_1"}, updateNow)
 }
@@ -75,17 +77,17 @@ func TestEvalUpdate(t *testing.T) {
 		{"text from text", []string{"title", "Deal {record.id}"}, map[string]any{"title": "Deal rec_1"}, "New"},
 		{"text from a number", []string{"title", "{fields.count}"}, map[string]any{"title": "3"}, "New"},
 		{"text from a list", []string{"title", "{fields.list}"}, map[string]any{"title": `[1,"two"]`}, "New"},
-		{"number from text", []string{"amount", "{fields.price}"}, map[string]any{"amount": 12.5}, "New"},
-		{"number from literal text", []string{"amount", "1500.00"}, map[string]any{"amount": 1500.0}, "New"},
-		{"number from an expression", []string{"amount", "{record.amount * 2}"}, map[string]any{"amount": 2400.0}, "New"},
-		{"number from an integer expression", []string{"amount", "{1 + 2}"}, map[string]any{"amount": 3.0}, "New"},
-		{"number from padded text", []string{"amount", " 7 "}, map[string]any{"amount": 7.0}, "New"},
+		{"number from text", []string{"amount", "{fields.price}"}, map[string]any{"amount": json.Number("12.5")}, "New"},
+		{"number from literal text", []string{"amount", "1500.00"}, map[string]any{"amount": json.Number("1500.00")}, "New"},
+		{"number from an expression", []string{"amount", "{record.amount * 2}"}, map[string]any{"amount": json.Number("2400")}, "New"},
+		{"number from an integer expression", []string{"amount", "{1 + 2}"}, map[string]any{"amount": json.Number("3")}, "New"},
+		{"number from padded text", []string{"amount", " 7 "}, map[string]any{"amount": json.Number("7")}, "New"},
 		{"boolean from text", []string{"won", "{fields.flag}"}, map[string]any{"won": true}, "New"},
 		{"boolean from 0", []string{"won", "{fields.zero}"}, map[string]any{"won": false}, "New"},
 		{"boolean from an expression", []string{"won", "{record.amount > 1000}"}, map[string]any{"won": true}, "New"},
-		{"json from JSON text", []string{"meta", "{fields.doc}"}, map[string]any{"meta": map[string]any{"a": []any{1.0, "x", nil}, "b": map[string]any{"c": true}}}, "New"},
-		{"json from a value", []string{"meta", "{fields.list}"}, map[string]any{"meta": []any{1.0, "two"}}, "New"},
-		{"json from a number", []string{"meta", "{fields.count}"}, map[string]any{"meta": 3.0}, "New"},
+		{"json from JSON text", []string{"meta", "{fields.doc}"}, map[string]any{"meta": map[string]any{"a": []any{json.Number("1"), "x", nil}, "b": map[string]any{"c": true}}}, "New"},
+		{"json from a value", []string{"meta", "{fields.list}"}, map[string]any{"meta": []any{json.Number("1"), "two"}}, "New"},
+		{"json from a number", []string{"meta", "{fields.count}"}, map[string]any{"meta": json.Number("3")}, "New"},
 		{"date from a date", []string{"closeDate", "{fields.day}"}, map[string]any{"closeDate": "2026-03-04"}, "New"},
 		{"date from a datetime", []string{"closeDate", "{fields.utcTime}"}, map[string]any{"closeDate": "2026-03-04"}, "New"},
 		{"date from now", []string{"closeDate", "{now}"}, map[string]any{"closeDate": "2026-05-06"}, "New"},
@@ -96,11 +98,15 @@ func TestEvalUpdate(t *testing.T) {
 		{"datetime from now", []string{"closedAt", "{now}"}, map[string]any{"closedAt": "2026-05-06T07:08:09Z"}, "New"},
 		{"nil clears a field", []string{"amount", "{fields.missing}"}, map[string]any{"amount": nil}, "New"},
 		{"stage", []string{"stage", "Won"}, map[string]any{}, "Won"},
+		{"number from a 20-digit number", []string{"amount", "{fields.id}"}, map[string]any{"amount": json.Number("12345678901234567891")}, "New"},
+		{"text from a 20-digit number", []string{"title", "{fields.id}"}, map[string]any{"title": "12345678901234567891"}, "New"},
+		{"json keeps digits", []string{"meta", "{fields.obj}"}, map[string]any{"meta": map[string]any{"id": json.Number("12345678901234567891")}}, "New"},
+		{"number from a stored number, computed", []string{"amount", "{record.stored + 1}"}, map[string]any{"amount": json.Number("1501")}, "New"},
 		{"stage from a value", []string{"stage", "{fields.stage}"}, map[string]any{}, "Won"},
 		{
 			name: "several fields and the stage",
 			set:  []string{"amount", "{fields.price}", "won", "true", "stage", "Lost", "title", "x"},
-			want: map[string]any{"amount": 12.5, "won": true, "title": "x"}, wantStage: "Lost",
+			want: map[string]any{"amount": json.Number("12.5"), "won": true, "title": "x"}, wantStage: "Lost",
 		},
 	}
 	coll := deals()

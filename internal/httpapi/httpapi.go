@@ -147,7 +147,7 @@ func (a *API) authenticated(h handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send your API key as Authorization: Bearer <key>", nil)
 			return
 		}
-		end, wait := a.failures.Begin(throttle.ClientKey(r, a.proxies))
+		end, wait := a.failures.Begin(r.Context(), throttle.ClientKey(r, a.proxies))
 		if end == nil {
 			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from this address; retry after "+throttle.RetryAfter(wait)+" s", nil)

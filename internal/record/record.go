@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/strictjson"
 )
@@ -184,7 +186,8 @@ func (c *Collection) CheckStage(path, s string) *problem.Error {
 }
 
 // CheckFields validates input field values against the collection and returns
-// them normalised: numbers as float64, dates as YYYY-MM-DD, datetimes as RFC
+// them normalised: numbers as json.Number (their text as given, every digit
+// kept), dates as YYYY-MM-DD, datetimes as RFC
 // 3339 UTC, json values as decoded JSON. A nil value clears the field. Unknown
 // fields and wrongly typed values are problems at "fields.<key>".
 func (c *Collection) CheckFields(in map[string]any) (map[string]any, error) {
@@ -231,27 +234,7 @@ func Normalise(t FieldType, v any) (any, error) {
 		}
 		return s, nil
 	case Number:
-		switch n := v.(type) {
-		case float64:
-			if math.IsNaN(n) || math.IsInf(n, 0) {
-				return nil, fmt.Errorf("must be a finite number")
-			}
-			return n, nil
-		case json.Number:
-			f, err := n.Float64()
-			if err != nil {
-				return nil, fmt.Errorf("must be a number, got %q", n)
-			}
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("must be a finite number")
-			}
-			return f, nil
-		case int:
-			return float64(n), nil
-		case int64:
-			return float64(n), nil
-		}
-		return nil, fmt.Errorf("must be a number, got %s", strictjson.Kind(v))
+		return normaliseNumber(v)
 	case Boolean:
 		b, ok := v.(bool)
 		if !ok {
@@ -296,15 +279,50 @@ func Normalise(t FieldType, v any) (any, error) {
 		if len(b) > MaxJSONSize {
 			return nil, fmt.Errorf("must be at most %d bytes of JSON", MaxJSONSize)
 		}
-		// Stored values decode with numbers as float64: keep them so here
-		// too, so a value compares equal to itself read back.
-		var out any
-		if err := json.Unmarshal(b, &out); err != nil {
+		// Stored values decode with numbers as json.Number: keep them so
+		// here too, so a value is the same read back.
+		out, err := jsonnum.Decode(b)
+		if err != nil {
 			return nil, fmt.Errorf("must be JSON: %w", err)
 		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown field type %q", t)
+}
+
+// normaliseNumber keeps a number's text: json.Number as given (a JSON
+// number that a float64 can hold without overflow: |x| < 1.8e308), other
+// Go numbers as jsonnum.Text writes them. Comparisons read the text exactly
+// (Diff), so 12345678901234567891 keeps its last digits.
+func normaliseNumber(v any) (any, error) {
+	s, ok := jsonnum.Text(v)
+	switch {
+	case !ok:
+		switch v.(type) {
+		case float64, float32:
+			return nil, fmt.Errorf("must be a finite number")
+		}
+		return nil, fmt.Errorf("must be a number, got %s", strictjson.Kind(v))
+	case !jsonnum.Valid(s):
+		return nil, fmt.Errorf("must be a number, got %q", s)
+	}
+	if f, err := strconv.ParseFloat(s, 64); err != nil || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("must be a finite number of at most about 1.8e308, got %s", s)
+	}
+	return json.Number(s), nil
+}
+
+// compareNumbers compares two number values (json.Number, or any Go
+// number) by their exact value: -1, 0 or +1. ok is false when one of them
+// is not a number.
+func compareNumbers(a, b any) (c int, ok bool) {
+	x, okx := jsonnum.Text(a)
+	y, oky := jsonnum.Text(b)
+	if !okx || !oky {
+		return 0, false
+	}
+	c, err := jsonnum.Compare(x, y)
+	return c, err == nil
 }
 
 // Time returns the instant a date or datetime value stands for (dates are
@@ -386,30 +404,12 @@ func equal(a, b any) bool {
 		}
 		return true
 	}
-	// numbers, in whatever form they come (float64, json.Number, ints)
-	fa, okA := number(a)
-	fb, okB := number(b)
-	if okA && okB {
-		return fa == fb
+	// numbers, in whatever form they come (json.Number, float64, ints),
+	// by their exact decimal value
+	if c, ok := compareNumbers(a, b); ok {
+		return c == 0
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-// number returns v as a float64, the form numbers have when read back from
-// storage.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
 }
 
 func inYearRange(t time.Time) bool { return t.Year() >= 0 && t.Year() <= 9999 }

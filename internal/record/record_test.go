@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/problem"
 )
 
@@ -258,23 +260,26 @@ var fieldTests = []struct {
 	{name: "text got bool", key: "name", in: true, msg: "must be a string, got a boolean"},
 	{name: "text got object", key: "name", in: map[string]any{}, msg: "must be a string, got an object"},
 	// number
-	{name: "number float", key: "value", in: 1500.5, want: 1500.5},
-	{name: "number zero", key: "value", in: 0.0, want: 0.0},
-	{name: "number negative", key: "value", in: -3.0, want: -3.0},
-	{name: "number json.Number", key: "value", in: json.Number("1500.00"), want: 1500.0},
-	{name: "number json.Number exponent", key: "value", in: json.Number("1e3"), want: 1000.0},
-	{name: "number int", key: "value", in: 7, want: 7.0},
-	{name: "number int64", key: "value", in: int64(-7), want: -7.0},
+	{name: "number float", key: "value", in: 1500.5, want: json.Number("1500.5")},
+	{name: "number zero", key: "value", in: 0.0, want: json.Number("0")},
+	{name: "number negative", key: "value", in: -3.0, want: json.Number("-3")},
+	{name: "number json.Number", key: "value", in: json.Number("1500.00"), want: json.Number("1500.00")},
+	{name: "number 20 digits", key: "value", in: json.Number("12345678901234567891"), want: json.Number("12345678901234567891")},
+	{name: "number long fraction", key: "value", in: json.Number("0.12345678901234567890123"), want: json.Number("0.12345678901234567890123")},
+	{name: "number tiny", key: "value", in: json.Number("1e-400"), want: json.Number("1e-400")},
+	{name: "number json.Number exponent", key: "value", in: json.Number("1e3"), want: json.Number("1e3")},
+	{name: "number int", key: "value", in: 7, want: json.Number("7")},
+	{name: "number int64", key: "value", in: int64(-7), want: json.Number("-7")},
 	{name: "number NaN", key: "value", in: math.NaN(), msg: "must be a finite number"},
 	{name: "number +Inf", key: "value", in: math.Inf(1), msg: "must be a finite number"},
 	{name: "number -Inf", key: "value", in: math.Inf(-1), msg: "must be a finite number"},
-	{name: "number json.Number out of range", key: "value", in: json.Number("1e400"), msg: `must be a number, got "1e400"`},
+	{name: "number json.Number out of range", key: "value", in: json.Number("1e400"), msg: "must be a finite number of at most about 1.8e308, got 1e400"},
 	{name: "number json.Number not a number", key: "value", in: json.Number("abc"), msg: `must be a number, got "abc"`},
 	{
-		name: "number json.Number NaN", key: "value", in: json.Number("NaN"), msg: "must be a finite number",
+		name: "number json.Number NaN", key: "value", in: json.Number("NaN"), msg: `must be a number, got "NaN"`,
 	},
 	{
-		name: "number json.Number Inf", key: "value", in: json.Number("-Inf"), msg: "must be a finite number",
+		name: "number json.Number Inf", key: "value", in: json.Number("-Inf"), msg: `must be a number, got "-Inf"`,
 	},
 	{name: "number got string", key: "value", in: "1500", msg: "must be a number, got a string"},
 	{name: "number got bool", key: "value", in: false, msg: "must be a number, got a boolean"},
@@ -311,10 +316,11 @@ var fieldTests = []struct {
 		name: "datetime whose UTC year is 10000", key: "dueDate", in: "9999-12-31T23:00:00-02:00", msg: "must be an RFC 3339 date-time",
 	},
 	// json
-	{name: "json object", key: "items", in: map[string]any{"a": []any{1.0, "b", nil}}, want: map[string]any{"a": []any{1.0, "b", nil}}},
+	{name: "json object", key: "items", in: map[string]any{"a": []any{1.0, "b", nil}}, want: map[string]any{"a": []any{json.Number("1"), "b", nil}}},
+	{name: "json keeps digits", key: "items", in: []any{json.Number("12345678901234567891"), json.Number("1.50")}, want: []any{json.Number("12345678901234567891"), json.Number("1.50")}},
 	{name: "json array", key: "items", in: []any{true}, want: []any{true}},
 	{name: "json string", key: "items", in: "text", want: "text"},
-	{name: "json number", key: "items", in: 2.5, want: 2.5},
+	{name: "json number", key: "items", in: 2.5, want: json.Number("2.5")},
 	{name: "json bool", key: "items", in: false, want: false},
 	{name: "json too large", key: "items", in: strings.Repeat("x", MaxJSONSize), msg: "must be at most 262144 bytes of JSON"},
 	{name: "json unencodable", key: "items", in: map[string]any{"f": math.Inf(1)}, msg: "must be JSON"},
@@ -555,6 +561,67 @@ func TestEnv(t *testing.T) {
 	if env := (*Record)(nil).Env(); env != nil {
 		t.Errorf("nil Record Env() = %v, want nil", env)
 	}
+}
+
+// TestDiffNumbersExact: numbers compare by their exact value, so a change
+// in the 20th digit is a change and 1500 equals 1500.00.
+func TestDiffNumbersExact(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		old, new any
+		changed  bool
+	}{
+		{json.Number("12345678901234567891"), json.Number("12345678901234567892"), true},
+		{json.Number("12345678901234567891"), json.Number("12345678901234567891"), false},
+		{json.Number("1500"), json.Number("1500.00"), false},
+		{json.Number("1500"), 1500.0, false},
+		{json.Number("1e3"), 1000, false},
+		{json.Number("0.1"), 0.1, false},
+		{json.Number("9007199254740993"), json.Number("9007199254740992"), true}, // equal as float64
+		{json.Number("1"), "1", true},
+	}
+	for _, tt := range tests {
+		got := len(Diff(map[string]any{"v": tt.old}, map[string]any{"v": tt.new})) > 0
+		if got != tt.changed {
+			t.Errorf("Diff(%#v, %#v) changed = %v, want %v", tt.old, tt.new, got, tt.changed)
+		}
+	}
+}
+
+// FuzzNormaliseNumber: a number field keeps the text of any JSON number a
+// float64 can hold without overflow, and refuses every other text.
+func FuzzNormaliseNumber(f *testing.F) {
+	for _, tt := range fieldTests {
+		if n, ok := tt.in.(json.Number); ok {
+			f.Add(string(n))
+		}
+	}
+	f.Add("12345678901234567891")
+	f.Add("-0.000000000000000000000000001")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := Normalise(Number, json.Number(s))
+		fl, perr := strconv.ParseFloat(s, 64)
+		wantOK := jsonnum.Valid(s) && perr == nil && !math.IsInf(fl, 0)
+		if errors.Is(perr, strconv.ErrRange) && fl == 0 {
+			wantOK = jsonnum.Valid(s) // underflow reads as 0: still a number
+		}
+		if (err == nil) != wantOK {
+			t.Fatalf("Normalise(number, %q) = %v, %v; want ok = %v", s, got, err, wantOK)
+		}
+		if err != nil {
+			return
+		}
+		if got != json.Number(s) {
+			t.Fatalf("Normalise(number, %q) = %#v, want the same text", s, got)
+		}
+		b, err := json.Marshal(map[string]any{"v": got})
+		if err != nil || string(b) != `{"v":`+s+`}` {
+			t.Fatalf("encoding %q gives %s, %v", s, b, err)
+		}
+		if c, ok := compareNumbers(got, json.Number(s)); !ok || c != 0 {
+			t.Fatalf("compareNumbers(%q, itself) = %d, %v", s, c, ok)
+		}
+	})
 }
 
 // FuzzCheckFields checks random JSON objects against a collection with one

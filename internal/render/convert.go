@@ -2,13 +2,13 @@ package render
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autohook/autohook/internal/jsonnum"
 )
 
 // FieldType is the declared type of a JSON body field.
@@ -58,13 +58,13 @@ func Convert(v any, typ FieldType) (any, error) {
 func toNumber(v any) (any, error) {
 	switch v := v.(type) {
 	case json.Number:
-		if !isJSONNumber(string(v)) {
+		if !jsonnum.Valid(string(v)) {
 			return nil, fmt.Errorf("cannot convert %q to number", string(v))
 		}
 		return v, nil
 	case string:
 		s := strings.TrimSpace(v)
-		if !isJSONNumber(s) {
+		if !jsonnum.Valid(s) {
 			return nil, fmt.Errorf("cannot convert %q to number", v)
 		}
 		return json.Number(s), nil
@@ -85,45 +85,6 @@ func floatNumber(f float64, bits int) (any, error) {
 	return json.Number(strconv.FormatFloat(f, 'f', -1, bits)), nil
 }
 
-// isJSONNumber reports whether s is a number in JSON's grammar (RFC 8259
-// section 6): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
-}
-
 func toBool(v any) (any, error) {
 	switch v := v.(type) {
 	case bool:
@@ -141,17 +102,9 @@ func toBool(v any) (any, error) {
 func toJSON(v any) (any, error) {
 	switch v := v.(type) {
 	case string:
-		dec := json.NewDecoder(strings.NewReader(v))
-		dec.UseNumber()
-		var out any
-		if err := dec.Decode(&out); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errors.New("no JSON text")
-			}
+		out, err := jsonnum.Decode([]byte(v))
+		if err != nil {
 			return nil, fmt.Errorf("value is not valid JSON: %w", err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return nil, errors.New("value is not valid JSON: more than one JSON text")
 		}
 		return out, nil
 	case float64:

@@ -83,8 +83,8 @@ var convertTests = []struct {
 	{in: `text`, typ: TypeJSON, wantErr: "value is not valid JSON: invalid character 'e' in literal true (expecting 'r')"},
 	{in: `{"a":`, typ: TypeJSON, wantErr: "value is not valid JSON: unexpected EOF"},
 	{in: ``, typ: TypeJSON, wantErr: "value is not valid JSON: no JSON text"},
-	{in: `1 2`, typ: TypeJSON, wantErr: "value is not valid JSON: more than one JSON text"},
-	{in: `{}x`, typ: TypeJSON, wantErr: "value is not valid JSON: more than one JSON text"},
+	{in: `1 2`, typ: TypeJSON, wantErr: "value is not valid JSON: data after the JSON text"},
+	{in: `{}x`, typ: TypeJSON, wantErr: "value is not valid JSON: data after the JSON text"},
 	{in: math.Inf(1), typ: TypeJSON, wantErr: "cannot convert +Inf to number"},
 	// unknown type
 	{in: "x", typ: "date", wantErr: `unknown field type "date"`},

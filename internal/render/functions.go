@@ -1,6 +1,10 @@
 package render
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,15 +24,50 @@ const maxRepeat = 1 << 20
 // of arguments.
 var functions = []expr.Option{
 	expr.Function("urlencode", urlencode, new(func(any) string)),
+	expr.Function("urlEncode", urlEncode, new(func(any) string)),
+	expr.Function("toBase64Url", toBase64URL, new(func(any) string)),
+	expr.Function("sha256", sha256Hex, new(func(any) string)),
+	expr.Function("hmacSHA256", hmacSHA256, new(func(any, any) string)),
 	expr.Function("formatDate", formatDate, new(func(any, string) string)),
 	expr.Function("coalesce", coalesce, new(func(...any) any)),
 	expr.Function("default", defaultValue, new(func(any, any) any)),
 	expr.Function("repeat", repeat, new(func(string, int) string)),
+	expr.Function(numFunc, computeValue, new(func(any) any)),
 }
 
 // urlencode(v) escapes v (as Stringify writes it) for a URL query.
 func urlencode(args ...any) (any, error) {
 	return url.QueryEscape(Stringify(args[0])), nil
+}
+
+// urlEncode(v) percent-encodes v (as Stringify writes it) as RFC 3986
+// section 2 says: every byte but the unreserved letters, digits and
+// "-._~" as %XX, so a space is %20. It fits a path segment, a query value
+// and the strings that signature schemes hash (OAuth 1.0, AWS). urlencode
+// is the form encoding of a query (a space is "+").
+func urlEncode(args ...any) (any, error) {
+	return strings.ReplaceAll(url.QueryEscape(Stringify(args[0])), "+", "%20"), nil
+}
+
+// toBase64Url(v) is v (as Stringify writes it) in the URL-safe base64
+// alphabet of RFC 4648 section 5, without padding, as JWTs use it.
+func toBase64URL(args ...any) (any, error) {
+	return base64.RawURLEncoding.EncodeToString([]byte(Stringify(args[0]))), nil
+}
+
+// sha256(v) is the SHA-256 of v (as Stringify writes it), in lowercase hex.
+func sha256Hex(args ...any) (any, error) {
+	sum := sha256.Sum256([]byte(Stringify(args[0])))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// hmacSHA256(key, message) is the HMAC-SHA256 of message keyed with key
+// (both as Stringify writes them), in lowercase hex: the signature most
+// receivers check (GitHub's X-Hub-Signature-256, Stripe, Slack).
+func hmacSHA256(args ...any) (any, error) {
+	m := hmac.New(sha256.New, []byte(Stringify(args[0])))
+	m.Write([]byte(Stringify(args[1])))
+	return hex.EncodeToString(m.Sum(nil)), nil
 }
 
 // formatDate(v, layout) formats v, a time or a string in RFC 3339 or

@@ -59,6 +59,16 @@ var templateTests = []struct {
 	// Functions.
 	{src: "{urlencode(record.query)}", want: "a%26b%3Dc+d"},
 	{src: "{urlencode(record.amount)}", want: "1500"},
+	{src: "{urlEncode(record.query)}", want: "a%26b%3Dc%20d"},
+	{src: "{urlEncode('a+b ~._-/é')}", want: "a%2Bb%20~._-%2F%C3%A9"},
+	{src: "{urlEncode(record.count)}", want: "3"},
+	{src: "{toBase64Url('??>>')}", want: "Pz8-Pg"},
+	{src: "{toBase64Url(record.nothing)}", want: ""},
+	{src: "{sha256('abc')}", want: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	{src: "{sha256('')}", want: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	// RFC 4231 test case 2
+	{src: "{hmacSHA256('Jefe', 'what do ya want for nothing?')}", want: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+	{src: "{hmacSHA256(secrets.KEY, record.count)}", want: "5c35e40bcf2235339b6e4ddb6ef42f9df081df500550f6f69c3ccc23e3964d2f"},
 	{src: "{formatDate(record.due, '02.01.2006')}", want: "01.04.2026"},
 	{src: "{formatDate(record.dueAt, '2006-01-02 15:04 -07:00')}", want: "2026-04-01 10:00 +02:00"},
 	{src: "{formatDate(now, 'Jan 2')}", want: "Mar 14"},
@@ -342,5 +352,31 @@ func TestTemplateValuesUsing(t *testing.T) {
 		if d := cmp.Diff(tt.want, got); d != "" {
 			t.Errorf("ValuesUsing(%q) (-want +got):\n%s", tt.src, d)
 		}
+	}
+}
+
+// TestBodyRoot: body is the request body, for header values; it is a known
+// name everywhere (the automation compiler says where it may be used) and
+// nil where the environment has none.
+func TestBodyRoot(t *testing.T) {
+	t.Parallel()
+	tpl, err := CompileTemplate("sha256={hmacSHA256(secrets.KEY, body)}", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tpl.Uses(RootBody) || !tpl.Uses(RootSecrets) || tpl.Uses(RootRecord) {
+		t.Errorf("Uses: body %v, secrets %v, record %v", tpl.Uses(RootBody), tpl.Uses(RootSecrets), tpl.Uses(RootRecord))
+	}
+	env := testEnv()
+	env[RootBody] = "3"
+	got, err := tpl.String(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sha256=5c35e40bcf2235339b6e4ddb6ef42f9df081df500550f6f69c3ccc23e3964d2f"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+	if got, err := tpl.String(testEnv()); err != nil || got == "" {
+		t.Errorf("without a body: %q, %v", got, err)
 	}
 }

@@ -61,6 +61,10 @@ type Config struct {
 	MaxAttempts          int
 	MaxWorkers           int
 	MaxPerHost           int
+	// MaxRunsPerOrg bounds one organisation's runs in flight on the node
+	// (engine.Config.MaxPerOrg): 0 a fair share of MaxWorkers that adapts
+	// to how many organisations are busy, N at most N, negative no bound.
+	MaxRunsPerOrg int
 	// HeaderTimeout and BodyIdleTimeout are Call API's time layers within
 	// a step's timeout (webhook.Config); zero keeps their defaults.
 	HeaderTimeout, BodyIdleTimeout time.Duration
@@ -104,6 +108,7 @@ type Node struct {
 	Store   *store.Store
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
+	Firer   *trigger.Firer // which runs record changes fire
 
 	cfg         Config
 	shutdown    sync.Once
@@ -193,6 +198,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	cat := catalog.New(n.Store, box, automation.Options{}, n.Store.Kind() == "postgres")
 	fire := trigger.New(cat, log)
+	n.Firer = fire
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
@@ -202,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Observer != nil {
 		observer = tee{n.Metrics, cfg.Observer}
 	}
-	ecfg := engine.Config{MaxInFlight: cfg.MaxWorkers, DefaultMaxAttempts: cfg.MaxAttempts, Logger: log, Metrics: observer}
+	ecfg := engine.Config{MaxInFlight: cfg.MaxWorkers, MaxPerOrg: cfg.MaxRunsPerOrg, DefaultMaxAttempts: cfg.MaxAttempts, Logger: log, Metrics: observer}
 	if cfg.Retry != nil {
 		ecfg.Retry = *cfg.Retry
 	}
@@ -259,7 +265,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	n.Addr = n.listener.Addr().String()
-	web.SetSelf(selfAddrs(n.Addr))
+	web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
 	n.http = &http.Server{
 		Handler:           recoverPanics(mux, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -438,33 +444,6 @@ func loadNodeID(dir string) (string, error) {
 		return "", fmt.Errorf("node id: %w", err)
 	}
 	return id, nil
-}
-
-// selfAddrs lists the host:port forms under which this node can be reached,
-// for the webhook client to refuse.
-func selfAddrs(addr string) []string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return []string{addr}
-	}
-	hosts := []string{host, "localhost", "127.0.0.1", "::1"}
-	if name, err := os.Hostname(); err == nil {
-		hosts = append(hosts, name)
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if ifaddrs, err := net.InterfaceAddrs(); err == nil {
-			for _, a := range ifaddrs {
-				if ipn, ok := a.(*net.IPNet); ok {
-					hosts = append(hosts, ipn.IP.String())
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(hosts))
-	for _, h := range hosts {
-		out = append(out, h+":"+port) // the form webhook compares: host without brackets
-	}
-	return out
 }
 
 // recoverPanics turns a panic in a handler into a logged 500, so that no

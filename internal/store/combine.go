@@ -103,7 +103,7 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		if err != nil {
 			return classify(fmt.Errorf("begin: %w", err))
 		}
-		guard := &batchGuard{q: btx.querier()}
+		guard := &batchGuard{q: detached{btx.querier()}}
 		gbtx := guardedBatch{btx, guard}
 		ok := 0
 		for i, r := range batch {
@@ -111,7 +111,7 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 				results[i].err = err
 				continue
 			}
-			tx := newTx(guard)
+			tx := newTx(textChecked{guard})
 			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
 			if guard.poison != nil {
 				// The transaction is lost (and SQLite may have rolled it
@@ -178,13 +178,18 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
+// runOnce runs fn in a savepoint. Its statements, and fn's, run without the
+// caller's cancellation (detached): a statement cancelled in flight closes
+// its connection (pgx) or rolls back the whole transaction (SQLite's
+// interrupt), and so would fail every call of the batch. The caller's
+// cancellation counts before the call starts (run) and once fn returns.
 func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
-	if err := btx.exec(ctx, "SAVEPOINT w"); err != nil {
+	sctx := context.WithoutCancel(ctx)
+	if err := btx.exec(sctx, "SAVEPOINT w"); err != nil {
 		return writeResult{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	undo := func() error {
-		ctx := context.WithoutCancel(ctx)
-		return errors.Join(btx.exec(ctx, "ROLLBACK TO SAVEPOINT w"), btx.exec(ctx, "RELEASE SAVEPOINT w"))
+		return errors.Join(btx.exec(sctx, "ROLLBACK TO SAVEPOINT w"), btx.exec(sctx, "RELEASE SAVEPOINT w"))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -194,13 +199,33 @@ func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res 
 			res.panicked = p
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err := fn(tx)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		return writeResult{err: errors.Join(err, undo())}
 	}
-	if err := btx.exec(ctx, "RELEASE SAVEPOINT w"); err != nil {
+	if err := btx.exec(sctx, "RELEASE SAVEPOINT w"); err != nil {
 		return writeResult{err: errors.Join(fmt.Errorf("release: %w", err), undo())}
 	}
 	return writeResult{}
+}
+
+// detached is a batch call's querier: its statements run without the
+// caller's cancellation (see runOnce).
+type detached struct{ querier }
+
+func (q detached) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return q.querier.exec(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.querier.query(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q detached) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.querier.queryRow(context.WithoutCancel(ctx), query, args...)
 }
 
 // write hands a call to the combiner and waits for its result.

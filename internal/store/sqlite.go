@@ -56,6 +56,9 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	w, err := sql.Open("sqlite3", sqliteDSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)

@@ -42,7 +42,11 @@ type Config struct {
 	// ReadConns is the size of the read pool (SQLite) or the whole pool
 	// (PostgreSQL). Zero picks a default.
 	MaxConns int
-	Logger   *slog.Logger
+	// Writers is how many write transactions a PostgreSQL store has in
+	// flight at once, each combining the Write calls waiting at that moment
+	// (combine.go); zero picks 4. SQLite has one writer.
+	Writers int
+	Logger  *slog.Logger
 	// Now stamps rows; nil means time.Now.
 	Now func() time.Time
 	// NodeID names this node to the queue, the same across restarts (it
@@ -84,6 +88,7 @@ func (c QueueConfig) withDefaults() QueueConfig {
 type Store struct {
 	ops    // reads through the read pool
 	b      backend
+	locks  recordLocks // LockRecord
 	health *health
 }
 
@@ -142,10 +147,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: classifyingQuerier{sqlQuerier{b.r}}, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{sqlQuerier{b.r}}}, clock: clock}
 		b.writes.outcome = s.health.outcome
 	case *pgBackend:
-		s.ops = ops{q: classifyingQuerier{pgxQuerier{b.pool}}, isPG: true, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}
 		b.writes.outcome = s.health.outcome
 	}
 	return s, nil

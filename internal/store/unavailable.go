@@ -196,7 +196,3 @@ type guardedRow struct {
 }
 
 func (r guardedRow) Scan(dest ...any) error { return r.g.check(r.row.Scan(dest...)) }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }

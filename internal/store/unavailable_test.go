@@ -16,7 +16,6 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/riverqueue/river"
 
-	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/problem"
 )
 
@@ -94,10 +93,17 @@ func (q fakeQuerier) exec(_ context.Context, query string, _ ...any) (int64, err
 	}
 	return 1, nil
 }
-func (q fakeQuerier) query(context.Context, string, ...any) (rows, error) { return noRows{}, nil }
+func (q fakeQuerier) query(context.Context, string, ...any) (rows, error) { return emptyRows{}, nil }
 func (q fakeQuerier) queryRow(context.Context, string, ...any) row {
 	return errRow{errors.New("no rows")}
 }
+
+type emptyRows struct{}
+
+func (emptyRows) Next() bool        { return false }
+func (emptyRows) Scan(...any) error { return errors.New("no rows") }
+func (emptyRows) Err() error        { return nil }
+func (emptyRows) Close() error      { return nil }
 
 // After a statement fails because the database is unavailable, no other
 // statement of the batch reaches the database (SQLite may have rolled the
@@ -172,108 +178,4 @@ func TestReadyAfterFailedWrite(t *testing.T) {
 	if v, err := st.Meta(ctx, "probe"); err != nil || v == "" {
 		t.Errorf("the probe row = %q, %v; want the prober's write", v, err)
 	}
-}
-
-// A job the database holds as running for this node, attempted a while
-// ago, that the node is not working, is made available again; one it is
-// working, one just fetched and another node's are left alone.
-func TestResumeLostJobs(t *testing.T) {
-	t.Parallel()
-	for _, db := range []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "autohook.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			st, err := Open(ctx, Config{URL: db.url(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close(context.Background()) })
-			for i := range 4 {
-				if err := st.Write(ctx, func(tx *Tx) error {
-					tx.EnqueueRun(RunJob{OrgID: "o", RunID: fmt.Sprintf("r%d", i), Seq: 1}, time.Time{})
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ids := jobIDs(t, st)
-			// ids[0]: lost; ids[1]: being worked; ids[2]: just fetched; ids[3]: another node's
-			running := func(id int64, ago time.Duration, node string) {
-				var q string
-				var args []any
-				switch b := st.b.(type) {
-				case *sqliteBackend:
-					q = `UPDATE river_job SET state = 'running', attempted_at = datetime('now', 'subsec', ?), attempted_by = json_array(?) WHERE id = ?`
-					args = []any{fmt.Sprintf("-%d seconds", int(ago.Seconds())), node, id}
-					_, err = b.w.ExecContext(ctx, q, args...)
-				case *pgBackend:
-					_, err = b.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempted_at = now() - make_interval(secs => $1), attempted_by = ARRAY[$2] WHERE id = $3`,
-						ago.Seconds(), node, id)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			running(ids[0], time.Minute, "me")
-			running(ids[1], time.Minute, "me")
-			running(ids[2], 0, "me")
-			running(ids[3], time.Minute, "other")
-			n, err := st.ResumeLostJobs(ctx, "me", 10*time.Second, []int64{ids[1]})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[int64]string{ids[0]: "available", ids[1]: "running", ids[2]: "running", ids[3]: "running"}
-			if st.Kind() == "sqlite" {
-				want[ids[3]] = "available" // one node per SQLite file: every running job is this node's
-			}
-			wantN := 0
-			for id, state := range want {
-				var got string
-				if err := st.q.queryRow(ctx, `SELECT state FROM river_job WHERE id = ?`, id).Scan(&got); err != nil {
-					t.Fatal(err)
-				}
-				if got != state {
-					t.Errorf("job %d: %s, want %s", id, got, state)
-				}
-				if state == "available" {
-					wantN++
-				}
-			}
-			if n != int64(wantN) {
-				t.Errorf("ResumeLostJobs = %d, want %d", n, wantN)
-			}
-			// With no job being worked (the usual case after an outage).
-			running(ids[1], time.Minute, "me")
-			if n, err := st.ResumeLostJobs(ctx, "me", 10*time.Second, nil); err != nil || n != 1 {
-				t.Errorf("ResumeLostJobs with nothing being worked = %d, %v; want 1 (the job no longer worked)", n, err)
-			}
-		})
-	}
-}
-
-func jobIDs(t *testing.T, st *Store) []int64 {
-	t.Helper()
-	rs, err := st.q.query(context.Background(), `SELECT id FROM river_job ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	var ids []int64
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) != 4 {
-		t.Fatalf("%d jobs, want 4", len(ids))
-	}
-	return ids
 }

@@ -39,7 +39,8 @@ func (e *SyntaxError) Error() string {
 
 // Decode decodes data into v (a pointer). It returns a *SyntaxError for
 // malformed JSON and a *problem.Error naming every unknown field and every
-// value of the wrong JSON type.
+// value of the wrong JSON type. A number decoded into an interface value
+// (the fields of a record) is a json.Number holding its text as sent.
 func Decode(data []byte, v any) error {
 	var tree any
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -60,7 +61,11 @@ func Decode(data []byte, v any) error {
 	if err := l.Err(); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	// Numbers decoded into any stay json.Number: the text as sent, every
+	// digit (a float64 would keep about 16).
+	dec = json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			return problem.New(ute.Field, "must be %s", describe(ute.Type))

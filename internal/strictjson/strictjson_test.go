@@ -72,7 +72,7 @@ func TestDecodeValid(t *testing.T) {
 		"on": true,
 		"tags": ["a", "b"],
 		"labels": {"x": "y"},
-		"meta": {"anything": [1, "two", {"three": null}], "n": 1.5},
+		"meta": {"anything": [1, "two", {"three": null}], "n": 1.5, "id": 12345678901234567891},
 		"any": [true, {"k": "v"}],
 		"raw": {"kept": "as is"},
 		"steps": [
@@ -95,7 +95,7 @@ func TestDecodeValid(t *testing.T) {
 		On:     true,
 		Tags:   []string{"a", "b"},
 		Labels: map[string]string{"x": "y"},
-		Meta:   map[string]any{"anything": []any{1.0, "two", map[string]any{"three": nil}}, "n": 1.5},
+		Meta:   map[string]any{"anything": []any{json.Number("1"), "two", map[string]any{"three": nil}}, "n": json.Number("1.5"), "id": json.Number("12345678901234567891")},
 		Any:    []any{true, map[string]any{"k": "v"}},
 		Raw:    json.RawMessage(`{"kept": "as is"}`),
 		Steps: []step{

@@ -2,13 +2,16 @@
 // may do something: a token bucket per key, on an injectable clock, in
 // bounded memory.
 //
-// It is built on golang.org/x/time/rate; what this package adds is the map
-// of buckets and the two ways they are used: Allow, where every request
-// takes a token (a per-key request rate), and Wait/Fail, where only failures
-// take one (failed sign-ins and unknown API keys from one address).
+// It is built on golang.org/x/time/rate; what this package adds is the
+// table of buckets (least recently used keys forgotten first) and the two
+// ways they are used: Allow, where every request takes a token (a per-key
+// request rate), and Begin/end, where only failures take one (failed
+// sign-ins and unknown API keys from one address).
 package throttle
 
 import (
+	"container/list"
+	"context"
 	"math"
 	"net"
 	"net/http"
@@ -21,9 +24,14 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxKeys bounds the buckets kept. Past it they are all forgotten, which
-// only forgives: no key is ever refused for another's use.
+// maxKeys bounds the keys kept. Past it the least recently used key
+// without a check in flight is forgotten: an address that spent its budget
+// moments ago stays refused however many others come and go.
 const maxKeys = 100000
+
+// maxCheckWait bounds how long Begin waits for checks in flight to end.
+// A check is a key lookup or a password hash: far shorter.
+const maxCheckWait = 5 * time.Second
 
 // Limiter holds one token bucket per key. A nil *Limiter allows everything.
 type Limiter struct {
@@ -31,9 +39,18 @@ type Limiter struct {
 	burst int
 	now   func() time.Time
 
-	mu       sync.Mutex
-	buckets  map[string]*rate.Limiter
-	checking map[string]int // Begin calls not yet ended, per key
+	mu      sync.Mutex
+	entries map[string]*entry
+	lru     list.List // of *entry, the most recently used first
+}
+
+// entry is one key's bucket and the checks of it in flight.
+type entry struct {
+	key      string
+	bucket   *rate.Limiter
+	checking int           // Begin calls not yet ended
+	ended    chan struct{} // closed when one of them ends; nil when nobody waits
+	elem     *list.Element
 }
 
 // New returns a Limiter that lets each key act burst times at once, then
@@ -49,20 +66,31 @@ func New(perSecond float64, burst int, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*rate.Limiter{}, checking: map[string]int{}}
+	return &Limiter{rate: rate.Limit(perSecond), burst: burst, now: now, entries: map[string]*entry{}}
 }
 
-// bucket returns key's bucket; l.mu must be held.
-func (l *Limiter) bucket(key string) *rate.Limiter {
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxKeys {
-			l.buckets = map[string]*rate.Limiter{}
-		}
-		b = rate.NewLimiter(l.rate, l.burst)
-		l.buckets[key] = b
+// entry returns key's entry, made if need be, as the most recently used;
+// l.mu must be held. A full table first forgets the least recently used
+// key that has no check in flight (one that has can be many: they are
+// requests being served).
+func (l *Limiter) entry(key string) *entry {
+	if e, ok := l.entries[key]; ok {
+		l.lru.MoveToFront(e.elem)
+		return e
 	}
-	return b
+	if len(l.entries) >= maxKeys {
+		for el := l.lru.Back(); el != nil; el = el.Prev() {
+			if old := el.Value.(*entry); old.checking == 0 {
+				l.lru.Remove(el)
+				delete(l.entries, old.key)
+				break
+			}
+		}
+	}
+	e := &entry{key: key, bucket: rate.NewLimiter(l.rate, l.burst)}
+	e.elem = l.lru.PushFront(e)
+	l.entries[key] = e
+	return e
 }
 
 // Allow takes a token for key; when there is none it takes nothing and
@@ -73,7 +101,7 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	}
 	now := l.now()
 	l.mu.Lock()
-	b := l.bucket(key)
+	b := l.entry(key).bucket
 	l.mu.Unlock()
 	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
@@ -83,33 +111,66 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// Begin starts an attempt that only a failure pays for (a sign-in): it is
-// refused, with how long to wait, when key's failures have spent its
-// budget — counting the attempts of key still being checked as failures, so
-// that many at once cannot all slip through. Otherwise end must be called
-// with whether the attempt failed; a failure takes a token.
-func (l *Limiter) Begin(key string) (end func(failed bool), wait time.Duration) {
+// Begin starts an attempt that only a failure pays for (a sign-in, an API
+// key check). end must be called with whether the attempt failed; a failure
+// takes a token, a success takes nothing.
+//
+// An attempt being checked holds one of key's tokens until it ends, so
+// that many wrong guesses at once cannot all be checked: past the budget,
+// the next attempt waits for one of them to end (a success gives its token
+// back) rather than being refused. So a client with many right requests in
+// flight is never refused, and parallel wrong guesses beyond the budget are:
+// Begin refuses (end nil, with how long to wait) only when key's failures
+// have spent its budget, or when its checks in flight do not end within
+// maxCheckWait or before ctx is done.
+func (l *Limiter) Begin(ctx context.Context, key string) (end func(failed bool), wait time.Duration) {
 	if l == nil {
 		return func(bool) {}, 0
 	}
+	deadline := time.Now().Add(maxCheckWait)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.bucket(key)
-	if free := b.TokensAt(l.now()) - float64(l.checking[key]); free < 1 {
-		d := time.Duration((1 - free) / float64(l.rate) * float64(time.Second))
-		return nil, max(d.Round(time.Millisecond), time.Millisecond) // float noise off; never 0
+	var e *entry
+	for {
+		e = l.entry(key)
+		free := e.bucket.TokensAt(l.now()) - float64(e.checking)
+		if free >= 1 {
+			break
+		}
+		if e.checking == 0 { // failures spent the budget
+			d := time.Duration((1 - free) / float64(l.rate) * float64(time.Second))
+			return nil, max(d.Round(time.Millisecond), time.Millisecond) // float noise off; never 0
+		}
+		if e.ended == nil {
+			e.ended = make(chan struct{})
+		}
+		ended := e.ended
+		l.mu.Unlock()
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ended:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		l.mu.Lock()
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return nil, time.Second
+		}
 	}
-	l.checking[key]++
+	e.checking++
 	var once sync.Once
 	return func(failed bool) {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			if l.checking[key]--; l.checking[key] <= 0 {
-				delete(l.checking, key)
-			}
+			e.checking--
 			if failed {
-				b.AllowN(l.now(), 1)
+				e.bucket.AllowN(l.now(), 1)
+			}
+			if e.ended != nil {
+				close(e.ended)
+				e.ended = nil
 			}
 		})
 	}, 0

@@ -11,16 +11,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/egress"
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
@@ -35,8 +37,9 @@ type Config struct {
 	// Policy says where requests may go; nil refuses private addresses
 	// (the zero Policy).
 	Policy *egress.Policy
-	// MaxResponseBytes bounds the response body read; a larger JSON
-	// response fails the step. Default 1 MiB.
+	// MaxResponseBytes bounds the response body read; a larger response
+	// fails the attempt with class response when the step captures its
+	// body (text or json). Default 1 MiB.
 	MaxResponseBytes int64
 	// UserAgent is sent as User-Agent.
 	UserAgent string
@@ -53,8 +56,8 @@ type Config struct {
 	// receiver that stalls mid-body), within the step's timeout. Default
 	// DefaultBodyIdleTimeout; negative: only the step's timeout.
 	BodyIdleTimeout time.Duration
-	// MaxPerHost bounds the requests in flight to one destination host
-	// and port. Default DefaultMaxPerHost.
+	// MaxPerHost bounds the requests in flight of one organisation to one
+	// destination host, all its ports. Default DefaultMaxPerHost.
 	MaxPerHost int
 }
 
@@ -63,7 +66,7 @@ type Client struct {
 	cfg   Config
 	http  *http.Client
 	hosts *hostLimit
-	self  atomic.Pointer[map[string]bool]
+	self  *ownAddrs
 }
 
 // New returns a Client.
@@ -89,7 +92,8 @@ func New(cfg Config) *Client {
 	if cfg.MaxPerHost <= 0 {
 		cfg.MaxPerHost = DefaultMaxPerHost
 	}
-	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second})
+	self := &ownAddrs{}
+	dialer := cfg.Policy.Dialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, ControlContext: self.control})
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the destination from the policy
 		DialContext:           dialer.DialContext,
@@ -101,7 +105,7 @@ func New(cfg Config) *Client {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    false,
 	}
-	return &Client{cfg: cfg, http: &http.Client{Transport: tr, CheckRedirect: cfg.Policy.CheckRedirect},
+	return &Client{cfg: cfg, self: self, http: &http.Client{Transport: tr, CheckRedirect: redirectPolicy(cfg.Policy, self)},
 		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}}
 }
 
@@ -126,25 +130,47 @@ type Request struct {
 	// secrets (a token base64-encoded, a hash of one): history hides them
 	// like the secrets themselves.
 	Derived []string
+	// Redirects are the redirects Do followed (or refused), in order.
+	Redirects []automation.Redirect
 }
 
 // stepDerived returns the values that the step's templates compute from
-// secrets (see derivedFromSecrets); nil when none uses secrets.
+// secrets (see derivedFromSecrets); nil when none uses secrets. The
+// headers that use the body are left to headerDerived.
 func stepDerived(step *automation.CallAPI, env render.Env) []string {
 	out := derivedFromSecrets(nil, step.URL, env)
 	for _, h := range step.Headers {
-		out = derivedFromSecrets(out, h.Value, env)
+		if !h.Value.Uses(render.RootBody) {
+			out = derivedFromSecrets(out, h.Value, env)
+		}
 	}
 	if step.Text != nil {
 		out = derivedFromSecrets(out, step.Text, env)
 	}
-	for _, f := range step.JSONFields {
-		out = derivedFromSecrets(out, f.Value, env)
+	for _, fs := range [][]automation.CompiledBodyField{step.JSONFields, step.FormFields} {
+		for _, f := range fs {
+			if f.Value != nil {
+				out = derivedFromSecrets(out, f.Value, env)
+			}
+		}
 	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// bodyEnv returns env with body, the request body as sent, when a header
+// of the step uses it (a signature over the body); else env itself.
+func bodyEnv(step *automation.CallAPI, env render.Env, body []byte) (render.Env, bool) {
+	for _, h := range step.Headers {
+		if h.Value.Uses(render.RootBody) {
+			out := maps.Clone(env)
+			out[render.RootBody] = string(body)
+			return out, true
+		}
+	}
+	return env, false
 }
 
 // derivedFromSecrets appends the values of the template's expressions that
@@ -183,48 +209,50 @@ func fail(class retry.Class, format string, args ...any) *Failure {
 	return &Failure{Class: class, Message: fmt.Sprintf(format, args...)}
 }
 
-// Build renders a call_api step's request: URL, headers and body from the
-// environment, then the headers Autohook adds: User-Agent, Idempotency-Key
-// and webhook-id (both id, the same on every attempt of the step), and
-// Standard Webhooks signature headers when signer is not nil.
+// Build renders a call_api step's request: URL, body and headers from the
+// environment (the headers last: they may use body, the body as sent), then
+// the headers Autohook adds: User-Agent, Idempotency-Key and webhook-id
+// (both id, the same on every attempt of the step), and Standard Webhooks
+// signature headers when signer is not nil.
 //
 // The request is returned with its failure too, holding only Derived, so
 // that the failure's message can be redacted like the request would be.
 func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *Failure) {
 	req := &Request{Method: step.Method, Header: http.Header{}, Derived: stepDerived(step, env)}
+	failed := func(f *Failure) (*Request, *Failure) { return &Request{Derived: req.Derived}, f }
 	u, err := step.URL.Eval(env)
 	if err != nil {
 		if errors.Is(err, render.ErrInvalidURL) {
-			return &Request{Derived: req.Derived}, fail(retry.InvalidURL, "url: %v", err)
+			return failed(fail(retry.InvalidURL, "url: %v", err))
 		}
-		return &Request{Derived: req.Derived}, fail(retry.Render, "url: %v", err)
+		return failed(fail(retry.Render, "url: %v", err))
 	}
 	req.URL = u
+	body, contentType, f := renderBody(step, env, maxRequestBytes-len(u))
+	if f != nil {
+		return failed(f)
+	}
+	req.Body = body
+	size := len(u) + len(body)
+	henv, withBody := bodyEnv(step, env, body)
 	for _, h := range step.Headers {
-		v, err := h.Value.String(env)
+		if withBody && h.Value.Uses(render.RootBody) {
+			req.Derived = derivedFromSecrets(req.Derived, h.Value, henv)
+		}
+		v, err := h.Value.String(henv)
 		if err != nil {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: %v", h.Name, err)
+			return failed(fail(retry.Render, "header %s: %v", h.Name, err))
+		}
+		if size += len(h.Name) + len(v); size > maxRequestBytes {
+			return failed(tooLarge("header " + h.Name))
 		}
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i)
+			return failed(fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i))
 		}
 		req.Header.Add(h.Name, v)
 	}
-	switch step.ContentType {
-	case automation.ContentText:
-		s, err := step.Text.String(env)
-		if err != nil {
-			return &Request{Derived: req.Derived}, fail(retry.Render, "body: %v", err)
-		}
-		req.Body = []byte(s)
-		setDefault(req.Header, "Content-Type", "text/plain; charset=utf-8")
-	case automation.ContentJSON:
-		body, f := jsonBody(step, env)
-		if f != nil {
-			return &Request{Derived: req.Derived}, f
-		}
-		req.Body = body
-		setDefault(req.Header, "Content-Type", "application/json")
+	if contentType != "" {
+		setDefault(req.Header, "Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Idempotency-Key", id)
@@ -235,6 +263,39 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 	return req, nil
 }
 
+// renderBody renders the step's body, at most limit bytes, and names its
+// content type; nil and "" for a step without a body.
+func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, string, *Failure) {
+	switch step.ContentType {
+	case automation.ContentText:
+		s, err := step.Text.String(env)
+		if err != nil {
+			return nil, "", fail(retry.Render, "body: %v", err)
+		}
+		if len(s) > limit {
+			return nil, "", tooLarge("body")
+		}
+		return []byte(s), "text/plain; charset=utf-8", nil
+	case automation.ContentJSON:
+		body, f := jsonBody(step, env, limit)
+		return body, "application/json", f
+	case automation.ContentForm:
+		body, f := formBody(step, env, limit)
+		return body, automation.ContentForm, f
+	}
+	return nil, "", nil
+}
+
+// maxRequestBytes bounds what a step renders (URL, body and headers
+// together): each value is bounded by the evaluation budget, but a step
+// has up to 50 headers and 200 body fields.
+const maxRequestBytes = render.DefaultMaxResult
+
+// tooLarge is the failure of a request over maxRequestBytes, found at what.
+func tooLarge(what string) *Failure {
+	return fail(retry.Render, "%s: the request would be larger than %d MiB", what, maxRequestBytes>>20)
+}
+
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 func setDefault(h http.Header, name, value string) {
@@ -243,11 +304,22 @@ func setDefault(h http.Header, name, value string) {
 	}
 }
 
-// jsonBody renders the typed fields of a JSON body, in their declared order.
-func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+// jsonBody renders the typed fields of a JSON body, in their declared
+// order, at most limit bytes.
+func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Key)
+		b.Write(k)
+		b.WriteByte(':')
+		if f.Literal != nil {
+			b.Write(f.Literal) // a JSON literal is sent as written
+			continue
+		}
 		v, err := f.Value.Eval(env)
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
@@ -256,20 +328,38 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		k, _ := json.Marshal(f.Key)
 		val, err := json.Marshal(v)
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		if i > 0 {
-			b.WriteByte(',')
+		if b.Write(val); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
 		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(val)
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// formBody renders a form body (application/x-www-form-urlencoded): the
+// fields in their declared order, repeated keys kept, keys and values
+// escaped as url.Values.Encode does (a space is "+"), nil as "".
+func formBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
+	var b strings.Builder
+	for i, f := range step.FormFields {
+		v, err := f.Value.String(env)
+		if err != nil {
+			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(f.Key))
+		b.WriteByte('=')
+		if b.WriteString(url.QueryEscape(v)); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
+	}
+	return []byte(b.String()), nil
 }
 
 // Result is what came of sending a request.
@@ -292,7 +382,7 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 	defer cancel()
 	// The request's own context: the step's, cut short by the header and
 	// body-idle layers.
-	reqCtx, cancelReq := context.WithCancelCause(stepCtx)
+	reqCtx, cancelReq := context.WithCancelCause(withRedirects(stepCtx, step, req))
 	defer cancelReq(nil)
 	var body io.Reader
 	if req.Body != nil {
@@ -353,7 +443,7 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 		res.Failure = statusFailure(resp, time.Now())
 		return res
 	}
-	res.Fields, res.Failure = capture(step.Response, data, tooLarge, c.cfg.MaxResponseBytes)
+	res.Fields, res.Failure = capture(step.Response, resp, data, tooLarge, c.cfg.MaxResponseBytes)
 	return res
 }
 
@@ -436,60 +526,68 @@ func unwrapURLError(err error) string {
 	return err.Error()
 }
 
-// capture extracts automation fields from a successful response.
-func capture(r automation.CompiledResponse, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+// capture extracts automation fields from a successful response: the body
+// (text), values of the JSON body (pointers), headers and the status.
+// Numbers of a JSON body are json.Number, their text as received, so that
+// they keep every digit; the status is a json.Number too, the form every
+// number has once stored.
+func capture(r automation.CompiledResponse, resp *http.Response, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+	if tooLarge && r.Type != automation.ResponseNone {
+		return nil, fail(retry.Response, "response body exceeds %d bytes (--max-response-bytes)", limit)
+	}
+	fields := make(map[string]any, len(r.Schema)+1)
+	var doc any
+	empty := false
 	switch r.Type {
 	case automation.ResponseText:
-		return map[string]any{r.Field: string(body)}, nil
+		fields[r.Field] = string(body)
 	case automation.ResponseJSON:
-		if tooLarge {
-			return nil, fail(retry.Response, "the JSON response is larger than the %d-byte limit", limit)
+		// A 204, or a 200 without a body: nothing to point into.
+		empty = len(bytes.TrimSpace(body)) == 0
+		if !empty {
+			v, err := jsonnum.Decode(body)
+			if err != nil {
+				return nil, fail(retry.Response, "the response is not valid JSON: %v", err)
+			}
+			doc = v
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		var doc any
-		if err := dec.Decode(&doc); err != nil {
-			return nil, fail(retry.Response, "the response is not valid JSON: %v", err)
-		}
-		if dec.More() {
-			return nil, fail(retry.Response, "the response is not valid JSON: data after the first value")
-		}
-		fields := make(map[string]any, len(r.Schema))
-		for _, m := range r.Schema {
+	}
+	for _, m := range r.Schema {
+		switch {
+		case m.Status:
+			fields[m.Field] = json.Number(strconv.Itoa(resp.StatusCode))
+		case m.Header != "":
+			vs := resp.Header.Values(m.Header)
+			if len(vs) == 0 {
+				if m.Required {
+					return nil, fail(retry.Response, "required header %s is not in the response", m.Header)
+				}
+				fields[m.Field] = nil
+				continue
+			}
+			fields[m.Field] = vs[0]
+		default:
 			v, ok := m.Pointer.Get(doc)
+			if empty {
+				v, ok = nil, false
+			}
 			if !ok {
 				if m.Required {
+					if empty {
+						return nil, fail(retry.Response, "required pointer %s resolves to nothing: the response has no body (status %d)", m.Pointer.String(), resp.StatusCode)
+					}
 					return nil, fail(retry.Response, "required pointer %s resolves to nothing in the response", m.Pointer.String())
 				}
 				fields[m.Field] = nil
 				continue
 			}
-			fields[m.Field] = jsonNative(v)
-		}
-		return fields, nil
-	}
-	return nil, nil
-}
-
-// jsonNative turns json.Number into float64 (or keeps it when it does not
-// fit) so captured values behave like record values in expressions.
-func jsonNative(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonNative(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = jsonNative(e)
+			fields[m.Field] = v
 		}
 	}
-	return v
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	return fields, nil
 }
 
 // Redactor hides secret values in text.
@@ -497,17 +595,48 @@ type Redactor interface {
 	String(s string) string
 }
 
-// HistoryRequest is a request as history keeps it: secret values and
-// always-redacted headers hidden, the body cut at limit bytes.
+// HistoryRequest is a request as history keeps it: secret values, the
+// password of a URL's user info and always-redacted headers hidden, the
+// body cut at limit bytes, and the redirects it went through.
 func HistoryRequest(req *Request, r Redactor, limit int) *automation.HTTPRequest {
 	body, truncated := historyBody(req.Body, r, limit)
 	return &automation.HTTPRequest{
 		Method:        req.Method,
-		URL:           r.String(req.URL),
+		URL:           historyURL(req.URL, r),
 		Headers:       historyHeaders(req.Header, r),
 		Body:          body,
 		BodyTruncated: truncated,
+		Redirects:     HistoryRedirects(req, r),
 	}
+}
+
+// HistoryRedirects are the redirects of a request as history keeps them:
+// their URLs redacted like the request's.
+func HistoryRedirects(req *Request, r Redactor) []automation.Redirect {
+	if len(req.Redirects) == 0 {
+		return nil
+	}
+	out := make([]automation.Redirect, len(req.Redirects))
+	for i, h := range req.Redirects {
+		h.URL = historyURL(h.URL, r)
+		out[i] = h
+	}
+	return out
+}
+
+// historyURL is a URL as history keeps it: secret values hidden, and the
+// password of its user info, whatever it is.
+func historyURL(raw string, r Redactor) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.User(u.User.Username())
+			prefix := u.Scheme + "://" + u.User.String()
+			if rest, ok := strings.CutPrefix(u.String(), prefix); ok {
+				raw = prefix + ":" + secret.Redacted + rest
+			}
+		}
+	}
+	return r.String(raw)
 }
 
 // HistoryResponse is a response as history keeps it, like HistoryRequest.

@@ -2,6 +2,10 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -187,6 +191,63 @@ func TestBuild(t *testing.T) {
 			},
 		},
 		{
+			name:   "JSON literals sent as written, numbers with every digit",
+			record: map[string]any{"big": json.Number("12345678901234567891"), "obj": map[string]any{"id": json.Number("12345678901234567891"), "p": json.Number("1.50")}},
+			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [
+				{"key": "orderItems", "type": "json", "value": "[\n{ \"sku\": \"WIDGET-001\", \"quantity\": 10 }\n]"},
+				{"key": "empty", "type": "json", "value": " {} "},
+				{"key": "n", "type": "number", "value": "{record.big}"},
+				{"key": "s", "type": "string", "value": "{record.big}"},
+				{"key": "j", "type": "json", "value": "{record.obj}"},
+				{"key": "made", "type": "json", "value": "{ {\"id\": record.big} }"},
+				{"key": "text", "type": "json", "value": "[{record.big}]"}]}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header("Content-Type", "application/json")),
+				Body: []byte(`{"orderItems":[` + "\n" + `{ "sku": "WIDGET-001", "quantity": 10 }` + "\n" + `],"empty":{},` +
+					`"n":12345678901234567891,"s":"12345678901234567891","j":{"id":12345678901234567891,"p":1.50},` +
+					`"made":{"id":12345678901234567891},"text":[12345678901234567891]}`),
+			},
+		},
+		{
+			name:   "form body: declared order, repeated keys, escaped, nil as empty",
+			record: map[string]any{"name": "Ada Lovelace", "q": "x&y=z+1", "big": json.Number("12345678901234567891")},
+			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/x-www-form-urlencoded", "fields": [
+				{"key": "name", "value": "{record.name}"},
+				{"key": "q", "value": "{record.q}"},
+				{"key": "tag", "value": "a"},
+				{"key": "tag", "value": "b"},
+				{"key": "id", "value": "{record.big}"},
+				{"key": "a b&c", "value": "é"},
+				{"key": "none", "value": "{record.missing}"}]}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header("Content-Type", "application/x-www-form-urlencoded")),
+				Body:   []byte(`name=Ada+Lovelace&q=x%26y%3Dz%2B1&tag=a&tag=b&id=12345678901234567891&a+b%26c=%C3%A9&none=`),
+			},
+		},
+		{
+			name: "headers see the body as sent; a signature from a secret is Derived",
+			step: `{"type": "call_api", "url": "https://h.example/", "headers": [
+				{"name": "X-Signature", "value": "sha256={hmacSHA256(secrets.TOKEN, body)}"},
+				{"name": "X-Body-Sha", "value": "{sha256(body)}"},
+				{"name": "X-Length", "value": "{len(body)}"}],
+				"body": {"contentType": "text/plain", "text": "Hello {record.name}"}}`,
+			want: &webhook.Request{
+				Method: "POST",
+				URL:    "https://h.example/",
+				Header: withAutohookHeaders(header(
+					"X-Signature", "sha256="+hmacHex("tok-123", "Hello Ada"),
+					"X-Body-Sha", sha256Hex("Hello Ada"),
+					"X-Length", "9",
+					"Content-Type", "text/plain; charset=utf-8")),
+				Body:    []byte("Hello Ada"),
+				Derived: []string{hmacHex("tok-123", "Hello Ada")},
+			},
+		},
+		{
 			name: "empty JSON body",
 			step: `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json"}}`,
 			want: &webhook.Request{
@@ -240,6 +301,17 @@ func TestBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+func hmacHex(key, msg string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 func TestBuildDefaultUserAgent(t *testing.T) {
@@ -402,6 +474,21 @@ func TestBuildFailures(t *testing.T) {
 			class: retry.Render, want: []string{`body field "vip"`, "boolean"},
 		},
 		{
+			name:  "a value over its evaluation budget",
+			step:  `{"type": "call_api", "url": "https://h.example/", "headers": [{"name": "X-Big", "value": "{len(map(1..5000, repeat('a', 1048576)))}"}]}`,
+			class: retry.Render, want: []string{"header X-Big", "over the memory budget", "8 MiB"},
+		},
+		{
+			name:  "JSON fields larger than a request together",
+			step:  `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [{"key": "a", "type": "string", "value": "{repeat('a', 1048576) + repeat('a', 1048576)}"}, {"key": "b", "type": "string", "value": "{repeat('b', 1048576) + repeat('b', 1048576)}"}, {"key": "c", "type": "string", "value": "{repeat('c', 1048576)}"}]}}`,
+			class: retry.Render, want: []string{`body field "b"`, "the request would be larger than 4 MiB"},
+		},
+		{
+			name:  "headers larger than a request together",
+			step:  `{"type": "call_api", "url": "https://h.example/", "headers": [{"name": "X-A", "value": "{repeat('a', 1048576) + repeat('a', 1048576)}"}, {"name": "X-B", "value": "{repeat('b', 1048576) + repeat('b', 1048576)}"}]}`,
+			class: retry.Render, want: []string{"header X-B", "the request would be larger than 4 MiB"},
+		},
+		{
 			name:   "JSON conversion fails",
 			step:   `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [{"key": "doc", "type": "json", "value": "{record.raw}"}]}}`,
 			record: map[string]any{"raw": `{"unterminated": `},
@@ -526,8 +613,8 @@ func TestDoSuccess(t *testing.T) {
 				{"pointer": "/none", "field": "none", "required": true},
 				{"pointer": "/missing/deep", "field": "missing"}]}`,
 			want: map[string]any{
-				"id": "x1", "n": 3.0, "f": -2.5, "big": "1e400",
-				"nested": map[string]any{"a": []any{1.0, "two", true, nil}},
+				"id": "x1", "n": json.Number("3"), "f": json.Number("-2.5"), "big": json.Number("1e400"),
+				"nested": map[string]any{"a": []any{json.Number("1"), "two", true, nil}},
 				"second": "two", "slash": "slash", "tilde": "tilde", "ok": true, "none": nil, "missing": nil,
 			},
 		},
@@ -536,14 +623,59 @@ func TestDoSuccess(t *testing.T) {
 			contentType: "application/json",
 			body:        `[{"id": 7}, {"id": 8}]`,
 			response:    `{"type": "json", "schema": [{"pointer": "/1/id", "field": "id", "required": true}, {"pointer": "/5/id", "field": "gone"}]}`,
-			want:        map[string]any{"id": 8.0, "gone": nil},
+			want:        map[string]any{"id": json.Number("8"), "gone": nil},
 		},
 		{
 			name:        "JSON with a whole-document pointer",
 			contentType: "application/json",
 			body:        `{"a": 1}`,
 			response:    `{"type": "json", "schema": [{"pointer": "", "field": "all"}]}`,
-			want:        map[string]any{"all": map[string]any{"a": 1.0}},
+			want:        map[string]any{"all": map[string]any{"a": json.Number("1")}},
+		},
+		{
+			name:        "JSON numbers keep every digit",
+			contentType: "application/json",
+			body:        `{"id": 12345678901234567891, "price": 1500.00, "tiny": 1E-7, "list": [99999999999999999999999]}`,
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "/price", "field": "price"}, {"pointer": "/tiny", "field": "tiny"}, {"pointer": "/list", "field": "list"}]}`,
+			want: map[string]any{
+				"id": json.Number("12345678901234567891"), "price": json.Number("1500.00"), "tiny": json.Number("1E-7"),
+				"list": []any{json.Number("99999999999999999999999")},
+			},
+		},
+		{
+			name:        "header and status with a JSON response",
+			contentType: "application/json",
+			body:        `{"id": "z"}`,
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"header": "content-type", "field": "ct"}, {"header": "X-Missing", "field": "missing"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"id": "z", "ct": "application/json", "missing": nil, "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "header and status with a text response",
+			contentType: "text/plain",
+			body:        "ok",
+			response:    `{"type": "text", "field": "reply", "schema": [{"header": "Content-Type", "field": "ct"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"reply": "ok", "ct": "text/plain", "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "header and status with no body captured",
+			contentType: "text/plain",
+			body:        "ignored",
+			response:    `{"type": "none", "schema": [{"header": "Content-Type", "field": "ct", "required": true}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"ct": "text/plain", "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "JSON, empty body: optional pointers capture null",
+			contentType: "",
+			body:        "",
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "", "field": "all"}, {"status": true, "field": "httpStatus"}]}`,
+			want:        map[string]any{"id": nil, "all": nil, "httpStatus": json.Number("200")},
+		},
+		{
+			name:        "JSON, body of spaces: optional pointers capture null",
+			contentType: "application/json",
+			body:        " \r\n",
+			response:    `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`,
+			want:        map[string]any{"id": nil},
 		},
 		{
 			name:        "JSON without content type",
@@ -713,9 +845,19 @@ func TestDoFailures(t *testing.T) {
 			class:    retry.Response, wantStatus: 200, message: "not valid JSON",
 		},
 		{
-			name: "empty body for a JSON capture", status: 200, body: ``,
-			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`,
-			class:    retry.Response, wantStatus: 200, message: "not valid JSON",
+			name: "empty body for a required pointer", status: 200, body: ``,
+			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id", "required": true}]}`,
+			class:    retry.Response, wantStatus: 200, message: "required pointer /id resolves to nothing: the response has no body (status 200)",
+		},
+		{
+			name: "204 for a required pointer", status: 204, body: ``,
+			response: `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}, {"pointer": "/n", "field": "n", "required": true}]}`,
+			class:    retry.Response, wantStatus: 204, message: "required pointer /n resolves to nothing: the response has no body (status 204)",
+		},
+		{
+			name: "required header missing", status: 201, body: `{}`,
+			response: `{"type": "json", "schema": [{"header": "Location", "field": "location", "required": true}]}`,
+			class:    retry.Response, wantStatus: 201, message: "required header Location is not in the response",
 		},
 		{
 			name: "HTML error page with 200", status: 200, body: `<html>oops</html>`,
@@ -791,8 +933,11 @@ func TestDoMaxResponseBytes(t *testing.T) {
 	}{
 		{"JSON at the limit", exact, `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`, "", map[string]any{"id": strings.Repeat("x", limit-10)}, exact},
 		{"JSON over the limit", large, `{"type": "json", "schema": [{"pointer": "/id", "field": "id"}]}`, retry.Response, nil, large[:limit]},
-		{"text over the limit is cut", text, `{"type": "text", "field": "reply"}`, "", map[string]any{"reply": text[:limit]}, text[:limit]},
+		{"text at the limit", text[:limit], `{"type": "text", "field": "reply"}`, "", map[string]any{"reply": text[:limit]}, text[:limit]},
+		{"text over the limit", text, `{"type": "text", "field": "reply"}`, retry.Response, nil, text[:limit]},
+		{"text over the limit, status captured", text, `{"type": "text", "field": "reply", "schema": [{"status": true, "field": "s"}]}`, retry.Response, nil, text[:limit]},
 		{"nothing captured over the limit", text, `{"type": "none"}`, "", nil, text[:limit]},
+		{"status captured over the limit of a none response", text, `{"type": "none", "schema": [{"status": true, "field": "s"}]}`, "", map[string]any{"s": json.Number("200")}, text[:limit]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -807,8 +952,8 @@ func TestDoMaxResponseBytes(t *testing.T) {
 			if class != tt.class {
 				t.Fatalf("class = %q (%v), want %q", class, res.Failure, tt.class)
 			}
-			if class == retry.Response && !strings.Contains(res.Failure.Message, strconv.Itoa(limit)) {
-				t.Errorf("message = %q, want it to name the %d-byte limit", res.Failure.Message, limit)
+			if want := "response body exceeds " + strconv.Itoa(limit) + " bytes"; class == retry.Response && !strings.Contains(res.Failure.Message, want) {
+				t.Errorf("message = %q, want it to say %q", res.Failure.Message, want)
 			}
 			if diff := cmp.Diff(tt.fields, res.Fields); diff != "" {
 				t.Errorf("Fields mismatch (-want +got):\n%s", diff)
@@ -1006,13 +1151,13 @@ func TestReserve(t *testing.T) {
 	t.Run("third waits, then fails", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
-		r1, ok1 := c.Reserve(t.Context(), "https://a.example/1", wait)
-		r2, ok2 := c.Reserve(t.Context(), "https://a.example/2?x=1", wait)
+		r1, ok1 := c.Reserve(t.Context(), "org", "https://a.example/1", wait)
+		r2, ok2 := c.Reserve(t.Context(), "org", "https://a.example/2?x=1", wait)
 		if !ok1 || !ok2 {
 			t.Fatalf("first two Reserve = %v, %v; want both true", ok1, ok2)
 		}
 		start := time.Now()
-		r3, ok3 := c.Reserve(t.Context(), "https://A.EXAMPLE:443/3", wait)
+		r3, ok3 := c.Reserve(t.Context(), "org", "https://A.EXAMPLE:443/3", wait)
 		if ok3 || r3 != nil {
 			t.Fatalf("third Reserve on the same host and port = %v, want false and no release", ok3)
 		}
@@ -1020,7 +1165,7 @@ func TestReserve(t *testing.T) {
 			t.Errorf("third Reserve gave up after %v, want it to wait %v", took, wait)
 		}
 		r1()
-		r4, ok4 := c.Reserve(t.Context(), "https://a.example/4", wait)
+		r4, ok4 := c.Reserve(t.Context(), "org", "https://a.example/4", wait)
 		if !ok4 {
 			t.Fatal("Reserve after a release = false, want true")
 		}
@@ -1031,11 +1176,11 @@ func TestReserve(t *testing.T) {
 	t.Run("a release during the wait lets it through", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
-		r1, _ := c.Reserve(t.Context(), "http://b.example/", wait)
-		c.Reserve(t.Context(), "http://b.example/", wait)
+		r1, _ := c.Reserve(t.Context(), "org", "http://b.example/", wait)
+		c.Reserve(t.Context(), "org", "http://b.example/", wait)
 		time.AfterFunc(50*time.Millisecond, r1)
 		start := time.Now()
-		_, ok := c.Reserve(t.Context(), "http://b.example:80/", 5*time.Second)
+		_, ok := c.Reserve(t.Context(), "org", "http://b.example:80/", 5*time.Second)
 		if !ok {
 			t.Fatal("Reserve while another is released = false, want true")
 		}
@@ -1044,17 +1189,36 @@ func TestReserve(t *testing.T) {
 		}
 	})
 
-	t.Run("hosts and ports are independent", func(t *testing.T) {
+	t.Run("hosts and organisations are independent, ports and spellings are not", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 2})
 		for range 2 {
-			if _, ok := c.Reserve(t.Context(), "https://busy.example/", wait); !ok {
+			if _, ok := c.Reserve(t.Context(), "org", "https://busy.example/", wait); !ok {
 				t.Fatal("Reserve within the limit = false")
 			}
 		}
-		for _, u := range []string{"https://other.example/", "http://busy.example/", "https://busy.example:8443/", "https://10.0.0.1/"} {
-			if _, ok := c.Reserve(t.Context(), u, 0); !ok {
-				t.Errorf("Reserve(%s) = false, want true: another destination than busy.example:443", u)
+		// Issue 18, finding 3: ten ports of one stalled host are one
+		// destination, whatever the scheme or the spelling of the name.
+		for _, u := range []string{"http://busy.example/", "https://busy.example:8443/", "http://BUSY.example:19001/", "https://ｂｕｓｙ.example/", "http://busy.example.:80/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); ok {
+				t.Errorf("Reserve(%s) = true, want false: the same host as busy.example", u)
+			}
+		}
+		for _, u := range []string{"https://other.example/", "https://10.0.0.1/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); !ok {
+				t.Errorf("Reserve(%s) = false, want true: another host than busy.example", u)
+			}
+		}
+		if _, ok := c.Reserve(t.Context(), "another org", "https://busy.example/", 0); !ok {
+			t.Error("Reserve by another organisation = false, want true: each organisation has its own places")
+		}
+		// IP addresses in any spelling are one host.
+		for range 2 {
+			c.Reserve(t.Context(), "org", "http://127.0.0.1:1/", 0)
+		}
+		for _, u := range []string{"http://127.0.0.1:2/", "http://[::ffff:127.0.0.1]:3/"} {
+			if _, ok := c.Reserve(t.Context(), "org", u, 0); ok {
+				t.Errorf("Reserve(%s) = true, want false: the same address as 127.0.0.1", u)
 			}
 		}
 	})
@@ -1062,11 +1226,11 @@ func TestReserve(t *testing.T) {
 	t.Run("cancelled context stops the wait", func(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{MaxPerHost: 1})
-		c.Reserve(t.Context(), "https://c.example/", wait)
+		c.Reserve(t.Context(), "org", "https://c.example/", wait)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(20*time.Millisecond, cancel)
 		start := time.Now()
-		if _, ok := c.Reserve(ctx, "https://c.example/", 10*time.Second); ok {
+		if _, ok := c.Reserve(ctx, "org", "https://c.example/", 10*time.Second); ok {
 			t.Fatal("Reserve on a busy host with a cancelled context = true")
 		}
 		if took := time.Since(start); took > 2*time.Second {
@@ -1078,11 +1242,11 @@ func TestReserve(t *testing.T) {
 		t.Parallel()
 		c := webhook.New(webhook.Config{})
 		for i := range webhook.DefaultMaxPerHost {
-			if _, ok := c.Reserve(t.Context(), "https://d.example/", 0); !ok {
+			if _, ok := c.Reserve(t.Context(), "org", "https://d.example/", 0); !ok {
 				t.Fatalf("Reserve %d of %d = false", i+1, webhook.DefaultMaxPerHost)
 			}
 		}
-		if _, ok := c.Reserve(t.Context(), "https://d.example/", 0); ok {
+		if _, ok := c.Reserve(t.Context(), "org", "https://d.example/", 0); ok {
 			t.Errorf("Reserve %d = true, want the default limit of %d", webhook.DefaultMaxPerHost+1, webhook.DefaultMaxPerHost)
 		}
 	})
@@ -1131,6 +1295,45 @@ func TestHistoryRequest(t *testing.T) {
 	}
 	if req.Header.Get("Authorization") != "Bearer something-not-listed" || !strings.Contains(string(req.Body), token) {
 		t.Error("HistoryRequest changed the request itself")
+	}
+}
+
+// TestHistoryURLPassword: the password of a URL's user info is hidden in
+// history whatever it is (a secret, a literal, a value of the record), in
+// the request's URL and its redirects' (issue 18 finding 9, issue 10 item
+// 10); the user name stays.
+func TestHistoryURLPassword(t *testing.T) {
+	t.Parallel()
+	r := secret.NewRedactor("tok-123")
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:tok-123@api.example.com/x", "https://user:[redacted]@api.example.com/x"},
+		{"https://user:literal-pw@api.example.com/x?a=1", "https://user:[redacted]@api.example.com/x?a=1"},
+		{"https://us%40er:p%3Aw%2Fd@api.example.com:8443/", "https://us%40er:[redacted]@api.example.com:8443/"},
+		{"https://user:@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://user@api.example.com/", "https://user@api.example.com/"},
+		{"https://api.example.com/a:b@c", "https://api.example.com/a:b@c"},
+	} {
+		req := &webhook.Request{Method: "GET", URL: tc.url, Header: http.Header{},
+			Redirects: []automation.Redirect{{Status: 302, Method: "GET", URL: tc.url}}}
+		got := webhook.HistoryRequest(req, r, 100)
+		if got.URL != tc.want || got.Redirects[0].URL != tc.want {
+			t.Errorf("HistoryRequest(%s): URL %q, redirect %q; want %q", tc.url, got.URL, got.Redirects[0].URL, tc.want)
+		}
+	}
+	// From a template: user:{secrets.PW}@host and a literal password.
+	c := webhook.New(webhook.Config{})
+	for _, tc := range []struct{ url, want string }{
+		{"https://user:{secrets.TOKEN}@api.example.com/", "https://user:[redacted]@api.example.com/"},
+		{"https://{record.name}:{record.id}@api.example.com/", "https://Ada:[redacted]@api.example.com/"},
+	} {
+		s := callAPI(t, `{"type": "call_api", "url": "`+tc.url+`"}`)
+		req, f := c.Build(s, env(baseRecord()), attemptID, nil, testNow)
+		if f != nil {
+			t.Fatalf("Build(%s): %v", tc.url, f)
+		}
+		if got := webhook.HistoryRequest(req, r, 100).URL; got != tc.want {
+			t.Errorf("history of %s = %q, want %q", tc.url, got, tc.want)
+		}
 	}
 }
 

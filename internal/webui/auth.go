@@ -73,7 +73,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusForbidden, loginData{Login: login, Next: next, Error: "The sign-in form expired. Please try again."})
 		return
 	}
-	end, wait := u.failures.Begin(throttle.ClientKey(r, u.proxies))
+	end, wait := u.failures.Begin(r.Context(), throttle.ClientKey(r, u.proxies))
 	if end == nil {
 		w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 		u.showLogin(w, r, http.StatusTooManyRequests, loginData{Login: login, Next: next,

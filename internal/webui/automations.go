@@ -273,11 +273,14 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			case "":
 			case automation.ContentText:
 				s.Body = &automation.Body{ContentType: ct, Text: v[p+".body.text"]}
-			case automation.ContentJSON:
+			case automation.ContentJSON, automation.ContentForm:
 				s.Body = &automation.Body{ContentType: ct}
 				for _, j := range v.indices(p + ".body.fields") {
 					fp := inputName(p, "body.fields", j)
-					f := automation.BodyField{Key: v.trim(fp + ".key"), Type: v[fp+".type"], Value: v[fp+".value"]}
+					f := automation.BodyField{Key: v.trim(fp + ".key"), Value: v[fp+".value"]}
+					if ct == automation.ContentJSON {
+						f.Type = v[fp+".type"] // a form value is text: the type select is hidden
+					}
 					if f.Key != "" || f.Value != "" {
 						s.Body.Fields = append(s.Body.Fields, f)
 					}
@@ -285,23 +288,32 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			default:
 				s.Body = &automation.Body{ContentType: ct}
 			}
+			s.KeepBodyOnRedirect = v.on(p + ".keepBodyOnRedirect")
 			s.TimeoutSeconds = num(p + ".timeoutSeconds")
 			s.MaxAttempts = num(p + ".maxAttempts")
-			switch rt := v[p+".response.type"]; rt {
-			case "", automation.ResponseNone:
-			case automation.ResponseText:
-				s.Response = &automation.Response{Type: rt, Field: v.trim(p + ".response.field")}
-			case automation.ResponseJSON:
-				s.Response = &automation.Response{Type: rt}
-				for _, j := range v.indices(p + ".response.schema") {
-					mp := inputName(p, "response.schema", j)
-					m := automation.Mapping{Pointer: v.trim(mp + ".pointer"), Field: v.trim(mp + ".field"), Required: v.on(mp + ".required")}
-					if m.Pointer != "" || m.Field != "" {
-						s.Response.Schema = append(s.Response.Schema, m)
-					}
+			s.Response = &automation.Response{Type: v[p+".response.type"]}
+			if s.Response.Type == automation.ResponseText {
+				s.Response.Field = v.trim(p + ".response.field")
+			}
+			// Values to capture, for every type: headers and the status
+			// from any response, pointers from a json one.
+			for _, j := range v.indices(p + ".response.schema") {
+				mp := inputName(p, "response.schema", j)
+				m := automation.Mapping{Field: v.trim(mp + ".field"), Required: v.on(mp + ".required")}
+				switch v[mp+".source"] {
+				case "status":
+					m.Status = true
+				case "header":
+					m.Header = v.trim(mp + ".header")
+				default:
+					m.Pointer = v.trim(mp + ".pointer")
 				}
-			default:
-				s.Response = &automation.Response{Type: rt}
+				if m.Status || m.Pointer != "" || m.Header != "" || m.Field != "" {
+					s.Response.Schema = append(s.Response.Schema, m)
+				}
+			}
+			if (s.Response.Type == "" || s.Response.Type == automation.ResponseNone) && len(s.Response.Schema) == 0 {
+				s.Response = nil
 			}
 		case automation.TypeUpdateRecord:
 			for _, j := range v.indices(p + ".set") {

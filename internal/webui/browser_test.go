@@ -514,3 +514,95 @@ func TestBrowser(t *testing.T) {
 		b.do("desktop", chromedp.EmulateViewport(1280, 900))
 	}
 }
+
+// TestBrowserBodiesAndCaptures builds through the form a step with a form
+// body, a header signed over the body, and captures of the status and a
+// header: the type select is hidden for form fields, each capture shows
+// only the input its source needs, the saved document is what the form
+// said, and an unchanged edit keeps it.
+func TestBrowserBodiesAndCaptures(t *testing.T) {
+	n := startNode(t)
+	b := newBrowser(t, n.Base, 60*time.Second)
+	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads", "fields": []any{map[string]any{"key": "name", "type": "text"}}}, nil)
+	n.api("PUT", "/secrets/K", map[string]any{"value": "signing-key"}, nil)
+	b.open("/login")
+	b.fill("password", adminPassword)
+	b.click(`button[type="submit"]`)
+	b.waitPath("/records")
+
+	b.open("/settings/automations/new")
+	b.fill("name", "Form post")
+	b.choose("collection", "leads")
+	b.choose("trigger.type", "manual")
+	b.choose("steps.0.method", "POST")
+	b.fill("steps.0.url", "https://crm.example.com/form")
+	b.click(`[data-add="tpl-header"]`)
+	b.fill("steps.0.headers.0.name", "X-Signature")
+	b.fill("steps.0.headers.0.value", "sha256={hmacSHA256(secrets.K, body)}")
+	b.choose("steps.0.body.contentType", "application/x-www-form-urlencoded")
+	for i, f := range [][2]string{{"name", "{record.name}"}, {"source", "autohook"}} {
+		b.click(`[data-list="body.fields"] [data-add="tpl-bodyfield"]`)
+		p := fmt.Sprintf("steps.0.body.fields.%d.", i)
+		b.fill(p+"key", f[0])
+		b.fill(p+"value", f[1])
+	}
+	shown := func(name string) bool {
+		return eval[bool](b, fmt.Sprintf(`document.querySelector('[name=%q]').offsetParent !== null`, name))
+	}
+	if shown("steps.0.body.fields.0.type") {
+		t.Error("a form field shows the JSON type select")
+	}
+	if shown("steps.0.body.text") {
+		t.Error("a form body shows the text input")
+	}
+	b.choose("steps.0.response.type", "text")
+	b.fill("steps.0.response.field", "reply")
+	b.click(`[data-add="tpl-schema"]`)
+	b.choose("steps.0.response.schema.0.source", "status")
+	b.fill("steps.0.response.schema.0.field", "httpStatus")
+	if shown("steps.0.response.schema.0.pointer") || shown("steps.0.response.schema.0.header") {
+		t.Error("a status capture shows the pointer or header input")
+	}
+	b.click(`[data-add="tpl-schema"]`)
+	b.choose("steps.0.response.schema.1.source", "header")
+	if !shown("steps.0.response.schema.1.header") || shown("steps.0.response.schema.1.pointer") {
+		t.Error("a header capture shows the pointer input instead of the header name")
+	}
+	b.fill("steps.0.response.schema.1.header", "Location")
+	b.fill("steps.0.response.schema.1.field", "location")
+	b.click(`[name="steps.0.response.schema.1.required"]`)
+	b.screenshot("automation-form-body-capture")
+	b.click("#save")
+	b.waitAt("/settings/automations")
+	b.waitText(".flash", "Saved")
+
+	var list struct {
+		Items []struct {
+			ID    string          `json:"id"`
+			Steps json.RawMessage `json:"steps"`
+		}
+	}
+	n.api("GET", "/automations", nil, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("automations: %d, want 1", len(list.Items))
+	}
+	wantSteps := `[{"id":"step1","type":"call_api","method":"POST","url":"https://crm.example.com/form",` +
+		`"headers":[{"name":"X-Signature","value":"sha256={hmacSHA256(secrets.K, body)}"}],` +
+		`"body":{"contentType":"application/x-www-form-urlencoded","fields":[{"key":"name","value":"{record.name}"},{"key":"source","value":"autohook"}]},` +
+		`"response":{"type":"text","field":"reply","schema":[{"status":true,"field":"httpStatus"},{"header":"Location","field":"location","required":true}]}}]`
+	if got := string(list.Items[0].Steps); got != wantSteps {
+		t.Errorf("saved steps:\n got %s\nwant %s", got, wantSteps)
+	}
+
+	b.open("/settings/automations/" + list.Items[0].ID)
+	if got := eval[string](b, `document.querySelector('[name="steps.0.response.schema.0.source"]').value + "|" + document.querySelector('[name="steps.0.response.schema.1.source"]').value`); got != "status|header" {
+		t.Errorf("capture sources on the edit form = %q, want status|header", got)
+	}
+	b.click("#save")
+	b.waitAt("/settings/automations")
+	b.waitText(".flash", "Saved")
+	n.api("GET", "/automations", nil, &list)
+	if got := string(list.Items[0].Steps); got != wantSteps {
+		t.Errorf("steps after an unchanged save:\n got %s\nwant %s", got, wantSteps)
+	}
+}

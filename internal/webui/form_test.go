@@ -1,7 +1,9 @@
 package webui
 
 import (
+	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -103,9 +105,30 @@ func TestAutomationFromForm(t *testing.T) {
 		"steps.10.url":                         {"https://example.com/text"},
 		"steps.10.body.contentType":            {"text/plain"},
 		"steps.10.body.text":                   {"New lead {record.name}"},
+		"steps.10.keepBodyOnRedirect":          {"on"},
 		"steps.10.response.type":               {"text"},
 		"steps.10.response.field":              {"reply"},
-		"steps.10.response.schema.0.pointer":   {"/ignored"},
+		"steps.10.response.schema.0.source":    {"header"},
+		"steps.10.response.schema.0.header":    {" Location "},
+		"steps.10.response.schema.0.pointer":   {"/ignored: the source is a header"},
+		"steps.10.response.schema.0.field":     {"location"},
+		"steps.10.response.schema.1.source":    {"status"},
+		"steps.10.response.schema.1.field":     {"httpStatus"},
+		"steps.10.response.schema.2.source":    {"pointer"}, // an empty row is dropped
+		"steps.11.type":                        {"call_api"},
+		"steps.11.url":                         {"https://example.com/form"},
+		"steps.11.body.contentType":            {"application/x-www-form-urlencoded"},
+		"steps.11.body.fields.0.key":           {"name"},
+		"steps.11.body.fields.0.type":          {"string"}, // the hidden select: form values are text
+		"steps.11.body.fields.0.value":         {"{record.name}"},
+		"steps.11.body.fields.1.key":           {"name"},
+		"steps.11.body.fields.1.value":         {"again"},
+		"steps.11.response.type":               {"none"},
+		"steps.11.response.schema.0.source":    {"status"},
+		"steps.11.response.schema.0.field":     {"formStatus"},
+		"steps.12.type":                        {"call_api"},
+		"steps.12.url":                         {"https://example.com/nothing"},
+		"steps.12.response.type":               {"none"},
 		"signing.enabled":                      {"on"},
 		"signing.secret":                       {""}, // editing: keep the stored one
 		"steps.0.body.fields.5.ignoredunknown": {"x"},
@@ -135,9 +158,21 @@ func TestAutomationFromForm(t *testing.T) {
 			{Type: "update_record", Set: []automation.Assignment{{Field: "externalId", Value: "{fields.externalId}"}}},
 			{
 				Type: "call_api", URL: "https://example.com/text",
-				Body:     &automation.Body{ContentType: "text/plain", Text: "New lead {record.name}"},
-				Response: &automation.Response{Type: "text", Field: "reply"},
+				Body: &automation.Body{ContentType: "text/plain", Text: "New lead {record.name}"},
+				Response: &automation.Response{Type: "text", Field: "reply", Schema: []automation.Mapping{
+					{Header: "Location", Field: "location"},
+					{Status: true, Field: "httpStatus"},
+				}},
+				KeepBodyOnRedirect: true,
 			},
+			{
+				Type: "call_api", URL: "https://example.com/form",
+				Body: &automation.Body{ContentType: "application/x-www-form-urlencoded", Fields: []automation.BodyField{
+					{Key: "name", Value: "{record.name}"}, {Key: "name", Value: "again"},
+				}},
+				Response: &automation.Response{Type: "none", Schema: []automation.Mapping{{Status: true, Field: "formStatus"}}},
+			},
+			{Type: "call_api", URL: "https://example.com/nothing"},
 		},
 		Signing: &automation.Signing{Secret: automation.SecretRedacted},
 	}
@@ -195,19 +230,19 @@ func TestParseFields(t *testing.T) {
 		{Key: "day", Type: record.Date}, {Key: "due", Type: record.DateTime}, {Key: "items", Type: record.JSON},
 	}}
 	got, probs := parseFields(c, formValues(url.Values{
-		"fields.name": {"Acme"}, "fields.value": {"1500.5"}, "fields.vip": {"on"},
+		"fields.name": {"Acme"}, "fields.value": {"12345678901234567891.5"}, "fields.vip": {"on"},
 		"fields.day": {"2026-01-02"}, "fields.due": {"2026-01-02T15:04"}, "fields.items": {`[1, {"a": true}]`},
 	}))
 	if len(probs) != 0 {
 		t.Fatalf("problems: %v", probs)
 	}
-	if got["name"] != "Acme" || got["value"] != 1500.5 || got["vip"] != true || got["day"] != "2026-01-02" || got["due"] != "2026-01-02T15:04:00Z" {
+	if got["name"] != "Acme" || got["value"] != json.Number("12345678901234567891.5") || got["vip"] != true || got["day"] != "2026-01-02" || got["due"] != "2026-01-02T15:04:00Z" {
 		t.Errorf("parseFields = %v", got)
 	}
 	if items, ok := got["items"].([]any); !ok || len(items) != 2 {
 		t.Errorf("items = %#v", got["items"])
 	}
-	_, probs = parseFields(c, formValues(url.Values{"fields.value": {"lots"}, "fields.items": {"{oops"}, "fields.due": {"tomorrow"}}))
+	_, probs = parseFields(c, formValues(url.Values{"fields.value": {"Inf"}, "fields.items": {"{oops"}, "fields.due": {"tomorrow"}}))
 	var paths []string
 	for _, p := range probs {
 		paths = append(paths, p.Path)
@@ -221,9 +256,9 @@ func TestChangedFields(t *testing.T) {
 	c := &record.Collection{Fields: []record.Field{
 		{Key: "name", Type: record.Text}, {Key: "value", Type: record.Number}, {Key: "vip", Type: record.Boolean}, {Key: "note", Type: record.Text},
 	}}
-	old := map[string]any{"name": "Acme", "value": 1500.0, "note": "old"}
-	next := map[string]any{"name": "Acme", "value": 1600.0, "vip": false, "note": nil}
-	want := map[string]any{"value": 1600.0, "note": nil}
+	old := map[string]any{"name": "Acme", "value": json.Number("12345678901234567891"), "note": "old"}
+	next := map[string]any{"name": "Acme", "value": json.Number("12345678901234567892"), "vip": false, "note": nil}
+	want := map[string]any{"value": json.Number("12345678901234567892"), "note": nil}
 	if diff := cmp.Diff(want, changedFields(c, old, next)); diff != "" {
 		t.Errorf("changedFields (-want +got):\n%s", diff)
 	}
@@ -251,11 +286,47 @@ func TestSafeNext(t *testing.T) {
 	for next, want := range map[string]bool{
 		"/records": true, "/settings/runs/run_1?x=1": true,
 		"//evil.example": false, "/\\evil.example": false, "https://evil.example": false, "": false, "/a\r\nSet-Cookie: x": false,
+		"/records/leads?cursor=c2&prev=%2Cc1&stage=New": true, "/records/rec_01J?x=a%20b": true,
+		// What a browser reads as another origin (issue 18, finding 7).
+		"/\t/evil.example": false, "/%09/evil.example": false, "/%0a/evil.example": false, "/%0d%0a/evil.example": false,
+		"/%2F/evil.example": false, "/%2f%2fevil.example": false, "/%5Cevil.example": false, "/%5cevil": false,
+		"/%2509/evil.example": false, "/%252F/evil.example": false, "/%25252F/evil": false, "/%2525252F/evil": false,
+		"/\x00/evil": false, "/\x7f": false, "/ /evil": true, "/\u00a0/evil": false, "/\u2028/evil": false, "/\u202e/evil": false,
+		"/a\\b": false, "/%": false, "/%zz": false, "\t/records": false, "/records\t": false, "/\xff": false,
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %v, want %v", next, got, want)
 		}
 	}
+}
+
+// FuzzSafeNext: a next that safeNext accepts stays on this origin as a
+// browser reads a Location (tabs and line breaks dropped, "\\" taken for
+// "/"), also after one more percent-decoding by a proxy.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/records", "//evil.example", "/\\evil", "/%09/evil.example", "/%2F/evil", "/%252F/evil", "/a?b=%2F%2Fc", "/ /x"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://autohook.example/login")
+	browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/")
+	f.Fuzz(func(t *testing.T, next string) {
+		if !safeNext(next) {
+			return
+		}
+		forms := []string{next}
+		if dec, err := url.PathUnescape(next); err == nil {
+			forms = append(forms, dec)
+		}
+		for _, s := range forms {
+			u, err := url.Parse(strings.TrimLeft(browser.Replace(s), "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "))
+			if err != nil {
+				t.Fatalf("safeNext(%q) = true, but %q does not parse: %v", next, s, err)
+			}
+			if got := base.ResolveReference(u); got.Host != base.Host || got.Scheme != base.Scheme {
+				t.Fatalf("safeNext(%q) = true, but a browser goes to %s", next, got)
+			}
+		}
+	})
 }
 
 func TestFieldLabel(t *testing.T) {

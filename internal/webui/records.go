@@ -14,6 +14,7 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
@@ -232,8 +233,8 @@ func inputValues(c *record.Collection, fields map[string]any) map[string]string 
 		}
 		switch f.Type {
 		case record.Number:
-			if n, ok := v.(float64); ok {
-				out[f.Key] = strconv.FormatFloat(n, 'f', -1, 64)
+			if n, ok := jsonnum.Text(v); ok {
+				out[f.Key] = n
 				continue
 			}
 		case record.Boolean:
@@ -279,12 +280,11 @@ func parseFields(c *record.Collection, v values) (map[string]any, problem.List) 
 		case record.Text:
 			out[f.Key] = v[name] // spaces inside text are the user's
 		case record.Number:
-			n, err := strconv.ParseFloat(raw, 64)
-			if err != nil {
+			if !jsonnum.Valid(raw) {
 				l.Add(name, "must be a number, like 1500 or 12.5")
 				continue
 			}
-			out[f.Key] = n
+			out[f.Key] = json.Number(raw) // every digit, as typed
 		case record.Date:
 			out[f.Key] = raw
 		case record.DateTime:

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/record"
 )
 
@@ -178,8 +178,8 @@ func cellValue(f record.Field, v any) string {
 			return "No"
 		}
 	case record.Number:
-		if n, ok := v.(float64); ok {
-			return strconv.FormatFloat(n, 'f', -1, 64)
+		if n, ok := jsonnum.Text(v); ok {
+			return n
 		}
 	case record.DateTime:
 		if t, ok := record.Time(f.Type, v); ok {

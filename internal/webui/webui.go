@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/problem"
@@ -244,9 +246,43 @@ func (u *UI) forbidden(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 }
 
 // safeNext reports whether next is a path on this site, so that sign-in
-// cannot be used to send people elsewhere.
+// cannot be used to send people elsewhere. Browsers read more into a
+// Location than net/url does: they drop tabs and line breaks anywhere
+// ("/\t/evil.example" is "//evil.example", another host) and take "\" for
+// "/"; a proxy or a second redirect may decode "%2F" or "%09" once more.
+// So next must be a plain path: no control, format or (but for the plain
+// space) white-space characters and
+// no backslash, in the text as given and in every percent-decoded form of
+// it, none of which may start with "//".
 func safeNext(next string) bool {
-	return strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\") && !strings.ContainsAny(next, "\r\n")
+	for range 4 { // "%25252F" is three decodings from "/"; a fourth must change nothing
+		if !localPath(next) {
+			return false
+		}
+		dec, err := url.PathUnescape(next)
+		if err != nil {
+			return false
+		}
+		if dec == next {
+			return true
+		}
+		next = dec
+	}
+	return false
+}
+
+// localPath reports whether s, read by a browser, is a path of this origin.
+func localPath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
+		return false
+	}
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || r == '\\' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) && r != ' ' || r == utf8.RuneError {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.Opaque == "" && u.User == nil
 }
 
 // wantsJSON reports whether the request comes from the UI's script, which

@@ -73,6 +73,28 @@ func TestPagesRedirectToSignInWithoutSession(t *testing.T) {
 	}
 }
 
+// TestSignInNextStaysOnSite: a next that a browser would read as another
+// origin is neither offered in the form nor followed after sign-in
+// (issue 18, finding 7: /login?next=/%09/evil.example).
+func TestSignInNextStaysOnSite(t *testing.T) {
+	n := startNode(t)
+	for _, next := range []string{"/\t/evil.example", "/%09/evil.example", "//evil.example", "/\\evil.example", "/%2F/evil.example", "/%5Cevil.example", "/\r\n/evil.example"} {
+		c := n.client()
+		login := c.get("/login?next=" + url.QueryEscape(next))
+		if strings.Contains(login.Body, "evil.example") {
+			t.Errorf("GET /login?next=%q: the form carries the next value", next)
+		}
+		resp := c.post("/login", url.Values{"csrf": {csrf(t, login.Body)}, "login": {"admin"}, "password": {adminPassword}, "next": {next}})
+		if got := resp.Header.Get("Location"); got != "/records" {
+			t.Errorf("sign-in with next=%q: Location %q, want /records", next, got)
+		}
+		// Signed in, /login?next= redirects at once: to this site only.
+		if got := c.get("/login?next=" + url.QueryEscape(next)).Header.Get("Location"); got != "/records" {
+			t.Errorf("GET /login?next=%q signed in: Location %q, want /records", next, got)
+		}
+	}
+}
+
 func TestSignInAndOut(t *testing.T) {
 	n := startNode(t)
 	c := n.client()
@@ -421,5 +443,69 @@ func TestSignInFailuresLimited(t *testing.T) {
 	}
 	if r := try(adminPassword); r.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("right password past the limit: %d, want 429 (the password is not looked at)", r.StatusCode)
+	}
+}
+
+// TestAutomationFormKeepBodyOnRedirect: the form shows a step's
+// keepBodyOnRedirect as a checkbox, checked when set.
+func TestAutomationFormKeepBodyOnRedirect(t *testing.T) {
+	n := startNode(t)
+	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads", "fields": []any{map[string]any{"key": "name", "type": "text"}}}, nil)
+	var a struct{ ID string }
+	n.api("POST", "/automations", map[string]any{
+		"name": "Moves", "collection": "leads", "trigger": map[string]any{"type": "manual"},
+		"steps": []any{
+			map[string]any{"type": "call_api", "url": "https://api.example.com/x", "body": map[string]any{"contentType": "text/plain", "text": "hi"}, "keepBodyOnRedirect": true},
+			map[string]any{"type": "call_api", "url": "https://api.example.com/y", "body": map[string]any{"contentType": "text/plain", "text": "hi"}},
+		},
+	}, &a)
+	c := n.client()
+	c.signIn()
+	page := c.get("/settings/automations/" + a.ID).Body
+	for _, want := range []string{
+		`name="steps.0.keepBodyOnRedirect" id="f-steps.0.keepBodyOnRedirect" checked>`,
+		`name="steps.1.keepBodyOnRedirect" id="f-steps.1.keepBodyOnRedirect">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("automation page lacks %s", want)
+		}
+	}
+}
+
+// TestRunPageShowsRedirects: a run's page lists the redirects a request
+// went through, and what was not sent to another origin.
+func TestRunPageShowsRedirects(t *testing.T) {
+	n := startNode(t)
+	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer landing.Close()
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, landing.URL+"/landing", http.StatusTemporaryRedirect)
+	}))
+	defer moved.Close()
+	n.api("POST", "/collections", map[string]any{"key": "leads", "name": "Leads", "fields": []any{map[string]any{"key": "name", "type": "text"}}}, nil)
+	var a struct{ ID string }
+	n.api("POST", "/automations", map[string]any{
+		"name": "Moves", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
+		"steps": []any{map[string]any{"type": "call_api", "method": "POST", "url": moved.URL + "/x",
+			"headers": []any{map[string]any{"name": "X-Api-Key", "value": "k"}}, "body": map[string]any{"contentType": "text/plain", "text": "hi"}}},
+	}, &a)
+	n.api("POST", "/collections/leads/records", map[string]any{"fields": map[string]any{"name": "Acme"}}, nil)
+	var runs struct{ Items []struct{ ID, Status string } }
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n.api("GET", "/automations/"+a.ID+"/runs", nil, &runs)
+		if len(runs.Items) > 0 && runs.Items[0].Status == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no succeeded run: %+v", runs.Items)
+		}
+	}
+	c := n.client()
+	c.signIn()
+	page := c.get("/settings/runs/" + runs.Items[0].ID).Body
+	for _, want := range []string{`<ol class="redirects">`, ">307<", landing.URL + "/landing", "not sent Content-Type, X-Api-Key, nor the body"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("run page lacks %q", want)
+		}
 	}
 }
