@@ -238,7 +238,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bgStop = bgStop
 	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
 	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
-	n.bg.Go(func() { resumeLostJobs(bgCtx, n.Store, n.Engine, nodeID, log) })
+	st, eng := n.Store, n.Engine // not n: Start's result, which a failed start sets to nil
+	n.bg.Go(func() { resumeLostJobs(bgCtx, st, eng, nodeID, log) })
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
