@@ -82,6 +82,10 @@ type CallAPI struct {
 	Timeout     time.Duration
 	MaxAttempts int // 0: the server default
 	Response    CompiledResponse
+	Auth        *CompiledAuth // nil: none
+	// MaxPerSecond spreads the step's requests, cluster-wide, to at most
+	// this many per second; 0: no limit.
+	MaxPerSecond float64
 	// KeepBodyOnRedirect: a 307 or 308 redirect to another origin
 	// re-sends the body (StepSpec.KeepBodyOnRedirect).
 	KeepBodyOnRedirect bool
@@ -430,6 +434,8 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		c.problems.Add(path+".maxAttempts", "must be between 1 and %d (0 or absent: the server default)", MaxAttemptsLimit)
 	}
 	c.response(path+".response", s.Response, out)
+	c.auth(path, s, out)
+	c.maxPerSecond(path+".maxPerSecond", s.MaxPerSecond, out)
 	return out
 }
 
@@ -601,6 +607,7 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 	}{
 		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
 		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
+		{"auth", s.Auth != nil}, {"maxPerSecond", s.MaxPerSecond != 0},
 		{"keepBodyOnRedirect", s.KeepBodyOnRedirect},
 	} {
 		if o.set {

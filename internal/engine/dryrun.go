@@ -56,6 +56,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				break
 			}
 			req, f := e.web.Build(s, env, IdempotencyKey("test", s.ID), comp.Signer, now)
+			req.Org = orgID
 			redact := redact.With(req.Derived...)
 			if f != nil {
 				f.Message = redact.String(f.Message)
@@ -65,6 +66,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				ts.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 				if send {
 					res := e.web.Do(ctx, s, req)
+					redact = redact.With(res.Derived...)
 					ts.Request.Redirects = webhook.HistoryRedirects(req, redact)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)

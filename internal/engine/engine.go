@@ -337,7 +337,8 @@ type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
 	failure  *webhook.Failure
-	deferred bool // not sent: the destination had its share of requests in flight
+	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
+	rateSlot time.Time
 }
 
 // hostWait is how long a run waits for room at a busy destination before
@@ -386,6 +387,7 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return p
 	}
 	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	req.Org = x.job.OrgID
 	// Values computed from secrets are hidden like the secrets.
 	redact := x.redact.With(req.Derived...)
 	if f != nil {
@@ -407,10 +409,14 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return &pending{deferred: true}
 	}
 	defer release()
+	if p, ok := x.awaitRate(ctx, i, s); !ok {
+		return p
+	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
+	redact = redact.With(res.Derived...) // an OAuth 2.0 access token
 	a.DurationMs = ms(res.Duration)
 	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
@@ -476,14 +482,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil && remote.deferred {
 		// Not sent: no attempt; the run tries again a little later.
 		state := &run.Steps[i]
-		state.Deferrals++
 		run.Seq++
-		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, now.Add(deferDelay(state.Deferrals-1)))
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, remote.deferredUntil(state, now))
 		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
 	}
 	if remote != nil {
 		state := &run.Steps[i]
 		state.Deferrals = 0
+		state.RateSlot, state.RateMisses = nil, 0
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {

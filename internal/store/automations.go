@@ -71,7 +71,7 @@ func (tx *Tx) SaveAutomation(ctx context.Context, orgID string, a *automation.Au
 }
 
 // DeleteAutomation deletes an automation (its versions stay, for the
-// history of its runs) and its pending due triggers.
+// history of its runs), its pending due triggers and its steps' rates.
 func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 	n, err := tx.q.exec(ctx, `DELETE FROM automations WHERE org_id = ? AND id = ?`, orgID, id)
 	if err != nil {
@@ -81,6 +81,10 @@ func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 		return ErrNotFound
 	}
 	_, err = tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND automation_id = ?`, orgID, id)
+	if err != nil {
+		return err
+	}
+	_, err = tx.q.exec(ctx, `DELETE FROM step_rates WHERE org_id = ? AND automation_id = ?`, orgID, id)
 	return err
 }
 

@@ -21,12 +21,14 @@ type storedStep struct {
 	Attempts      int                   `json:"n,omitempty"`
 	RetryBase     int                   `json:"base,omitempty"`
 	Deferrals     int                   `json:"d,omitempty"`
+	RateSlot      *time.Time            `json:"rate,omitempty"`
+	RateMisses    int                   `json:"rm,omitempty"`
 }
 
 func encSteps(steps []automation.StepState) string {
 	out := make([]storedStep, len(steps))
 	for i, s := range steps {
-		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals}
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses}
 	}
 	return encJSON(out)
 }
@@ -38,7 +40,7 @@ func decSteps(s string) ([]automation.StepState, error) {
 	}
 	out := make([]automation.StepState, len(in))
 	for i, st := range in {
-		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, Attempts: []automation.Attempt{}}
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{}}
 	}
 	return out, nil
 }

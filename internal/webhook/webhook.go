@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/clientcreds"
 	"github.com/autohook/autohook/internal/egress"
 	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/render"
@@ -59,14 +60,18 @@ type Config struct {
 	// MaxPerHost bounds the requests in flight of one organisation to one
 	// destination host, all its ports. Default DefaultMaxPerHost.
 	MaxPerHost int
+	// Now is the clock of the OAuth 2.0 token cache (tests); nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Client sends call_api requests. It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	http  *http.Client
-	hosts *hostLimit
-	self  *ownAddrs
+	cfg    Config
+	http   *http.Client
+	hosts  *hostLimit
+	self   *ownAddrs
+	tokens *clientcreds.Cache
 }
 
 // New returns a Client.
@@ -106,7 +111,7 @@ func New(cfg Config) *Client {
 		DisableCompression:    false,
 	}
 	return &Client{cfg: cfg, self: self, http: &http.Client{Transport: tr, CheckRedirect: redirectPolicy(cfg.Policy, self)},
-		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}}
+		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}, tokens: clientcreds.New(cfg.Now)}
 }
 
 // DefaultBodyIdleTimeout is how long a response body may send nothing
@@ -127,9 +132,15 @@ type Request struct {
 	Header http.Header
 	Body   []byte
 	// Derived holds the values that the step's expressions computed from
-	// secrets (a token base64-encoded, a hash of one): history hides them
-	// like the secrets themselves.
+	// secrets (a token base64-encoded, a hash of one) and the credentials
+	// of its auth: history hides them like the secrets themselves.
 	Derived []string
+	// OAuth, when the step has OAuth 2.0 auth, is the client whose token
+	// Do obtains and sends.
+	OAuth *clientcreds.Config
+	// Org is the organisation sending it: OAuth 2.0 tokens are cached per
+	// organisation.
+	Org string
 	// Redirects are the redirects Do followed (or refused), in order.
 	Redirects []automation.Redirect
 }
@@ -251,6 +262,9 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		}
 		req.Header.Add(h.Name, v)
 	}
+	if f := applyAuth(step.Auth, env, req); f != nil {
+		return failed(f)
+	}
 	if contentType != "" {
 		setDefault(req.Header, "Content-Type", contentType)
 	}
@@ -370,16 +384,27 @@ type Result struct {
 	Fields   map[string]any
 	Failure  *Failure
 	Duration time.Duration
+	// Derived holds credentials learned while sending (an OAuth 2.0
+	// access token), which history hides like the request's Derived.
+	Derived []string
 }
 
 // Do sends the request within the step's timeout, reads the response and
-// captures the values the step asks for.
+// captures the values the step asks for. A step with OAuth 2.0 auth first
+// obtains its token, within the same timeout (see auth.go).
 func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request) *Result {
 	start := time.Now()
-	res := &Result{}
-	defer func() { res.Duration = time.Since(start) }()
 	stepCtx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
+	res := c.authorized(ctx, stepCtx, step, req)
+	res.Duration = time.Since(start)
+	return res
+}
+
+// send sends the request once within stepCtx (ctx is the run's), reads the
+// response and captures the values the step asks for.
+func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, req *Request) *Result {
+	res := &Result{}
 	// The request's own context: the step's, cut short by the header and
 	// body-idle layers.
 	reqCtx, cancelReq := context.WithCancelCause(withRedirects(stepCtx, step, req))
@@ -394,14 +419,7 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 		return res
 	}
 	hreq.Header = req.Header // the client does not change a request's headers
-	if host := hreq.URL.Hostname(); host != "" {
-		if err := c.cfg.Policy.CheckHost(host); err != nil {
-			res.Failure = fail(retry.BlockedDestination, "%v", err)
-			return res
-		}
-	}
-	if c.isSelf(req.URL) {
-		res.Failure = fail(retry.BlockedDestination, "%s is this Autohook server's own address", hostKey(req.URL))
+	if res.Failure = c.checkDestination(hreq.URL); res.Failure != nil {
 		return res
 	}
 	var headerTimer *time.Timer

@@ -122,6 +122,8 @@ var subtests = []struct {
 	{"ClaimDueRow", testClaimDueRow},
 	{"StaleDueAutomations", testStaleDueAutomations},
 	{"MarkDueBuilt", testMarkDueBuilt},
+	// rates.go
+	{"ReserveRate", testReserveRate},
 	// copy.go
 	{"Copy", testCopy},
 	// keys.go
