@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -220,8 +220,14 @@ func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) erro
 	if value == "" || len(value) > MaxSecretLen {
 		return problemAt("value", "is required (at most %d bytes)", MaxSecretLen)
 	}
-	sealed := base64.StdEncoding.EncodeToString(s.box.Seal([]byte(value), engine.SecretAAD(orgID, name)))
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.PutSecret(ctx, orgID, name, sealed) })
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		sealer, err := s.sealer(ctx, tx)
+		if err != nil {
+			return err
+		}
+		sealed := base64.StdEncoding.EncodeToString(sealer.Seal([]byte(value), secret.SecretAAD(orgID, name)))
+		return tx.PutSecret(ctx, orgID, name, sealed)
+	})
 }
 
 // Secrets lists secret names and times, never values.

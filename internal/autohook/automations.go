@@ -6,8 +6,10 @@ import (
 	"fmt"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 )
@@ -33,7 +35,9 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			if err != nil {
 				return nil, nil, err
 			}
-			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); errors.Is(err, secret.ErrOpen) {
+				return nil, nil, problemAt("signing.secret", "the stored secret does not open with this node's keys (it was sealed with another AUTOHOOK_SECRET_KEY): give the secret (whsec_...) again")
+			} else if err != nil {
 				return nil, nil, err
 			}
 			if signingSecret == "" {
@@ -45,12 +49,14 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 	if err != nil {
 		return nil, warnings, err
 	}
-	sealed := ""
 	if signingSecret != "" {
-		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
 		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		sealed, err := s.sealSigningSecret(ctx, tx, orgID, signingSecret)
+		if err != nil {
+			return err
+		}
 		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: ActorFrom(ctx)})
 	})
 	if err != nil {
@@ -73,6 +79,19 @@ func (s *Service) compile(a *automation.Automation, coll *record.Collection, sig
 		}
 	}
 	return warnings, err
+}
+
+// sealSigningSecret seals a signing secret ("" for none) with the key the
+// database's check names (keyring.Sealer), inside tx.
+func (s *Service) sealSigningSecret(ctx context.Context, tx *store.Tx, orgID, plain string) (string, error) {
+	if plain == "" {
+		return "", nil
+	}
+	sealer, err := s.sealer(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	return catalog.SealSigningSecret(sealer, orgID, plain), nil
 }
 
 // writeAutomation saves a version in tx: the automation row and the

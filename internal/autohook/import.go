@@ -600,7 +600,11 @@ func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p
 	}
 	for _, a := range p.saveAutos {
 		if a.plainSecret != "" {
-			a.sealed = s.cat.SealSigningSecret(orgID, a.plainSecret)
+			sealed, err := s.sealSigningSecret(ctx, tx, orgID, a.plainSecret)
+			if err != nil {
+				return err
+			}
+			a.sealed = sealed
 		}
 		if err := s.writeAutomation(ctx, tx, orgID, a.doc, a.sealed, store.VersionMeta{SavedBy: by}); err != nil {
 			return err

@@ -50,6 +50,10 @@ type Compiled struct {
 	Condition  *render.Expr  // nil: always
 	Steps      []Step
 	Signer     *signing.Signer // nil: unsigned
+	// SignerErr says why a signed version has no Signer: its stored
+	// signing secret does not open with the node's keys. Its call_api
+	// steps fail (class secret) rather than go out unsigned.
+	SignerErr error
 }
 
 // Step is one compiled step. Each step type is its own type; adding a step

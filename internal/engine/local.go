@@ -39,26 +39,30 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 		defer unlock()
 	}
 	for try := 1; ; try++ {
-		if err := x.prepare(ctx, i, remote, try > maxLocalTries); err != nil {
+		// While the database is unavailable the reads are tried again,
+		// and the write (outcome.go): the request is not sent again.
+		if err := x.e.untilAvailable(ctx, func() error { return x.prepare(ctx, i, remote, try > maxLocalTries) }); err != nil {
 			return err
 		}
-		err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+		err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 		if errors.Is(err, errRecordMoved) {
 			// The commit changed the run in memory: start again from
 			// the stored run, which the abandoned transaction left as
 			// it was.
-			if stale, err := x.reload(ctx); err != nil || stale {
-				if err == nil && remote != nil {
-					err = x.e.st.Write(ctx, func(tx *store.Tx) error { return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt) })
+			var stale bool
+			err := x.e.untilAvailable(ctx, func() (err error) { stale, err = x.reload(ctx); return err })
+			if err != nil || stale {
+				if err == nil && remote != nil && !x.unsure {
+					err = x.write(ctx, func(tx *store.Tx) error { return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt) })
 				}
 				return err
 			}
 			continue
 		}
-		if errors.Is(err, store.ErrConflict) && remote != nil {
+		if errors.Is(err, store.ErrConflict) && remote != nil && !x.unsure {
 			// A person retried or cancelled the run while the request was in
 			// flight: their change stands, but history keeps the attempt.
-			return x.e.st.Write(ctx, func(tx *store.Tx) error {
+			return x.write(ctx, func(tx *store.Tx) error {
 				return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
 			})
 		}

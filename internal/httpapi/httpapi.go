@@ -223,6 +223,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
 	case errors.Is(err, context.Canceled):
 		// the client went away
+	case errors.Is(err, autohook.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "api request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable for now, so nothing was changed; retry after "+strconv.Itoa(int(autohook.RetryAfter.Seconds()))+" s", nil)
 	default:
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; the server log has the details", nil)

@@ -52,6 +52,7 @@ type batchTx interface {
 type combiner struct {
 	begin       func(ctx context.Context) (batchTx, error)
 	afterCommit func(jobs []river.InsertManyParams) // wake workers, arm the promoter
+	outcome     func(err error)                     // each batch's: nil when the database answered
 	reqs        chan *writeReq
 	stopped     chan struct{}
 	stopOnce    sync.Once
@@ -100,16 +101,24 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		ctx := context.Background()
 		btx, err := c.begin(ctx)
 		if err != nil {
-			return fmt.Errorf("begin: %w", err)
+			return classify(fmt.Errorf("begin: %w", err))
 		}
+		guard := &batchGuard{q: detached{btx.querier()}}
+		gbtx := guardedBatch{btx, guard}
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
 				continue
 			}
-			tx := newTx(textChecked{detached{btx.querier()}})
-			results[i] = runOne(r.ctx, btx, tx, r.fn)
+			tx := newTx(textChecked{guard})
+			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
+			if guard.poison != nil {
+				// The transaction is lost (and SQLite may have rolled it
+				// back already): every call of the batch fails with it.
+				_ = btx.rollback(ctx)
+				return guard.poison
+			}
 			if results[i].err == nil && results[i].panicked == nil {
 				jobs = append(jobs, tx.jobs...)
 				hooks[i] = tx.onCommit
@@ -122,14 +131,18 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		if len(jobs) > 0 {
 			if err := btx.insert(ctx, mergeRunJobs(jobs)); err != nil {
 				_ = btx.rollback(ctx)
-				return fmt.Errorf("enqueue: %w", err)
+				return classify(fmt.Errorf("enqueue: %w", err))
 			}
 		}
 		if err := btx.commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			_ = btx.rollback(ctx)
+			return classify(fmt.Errorf("commit: %w", err))
 		}
 		return nil
 	}()
+	if c.outcome != nil {
+		c.outcome(err)
+	}
 	if err == nil && len(jobs) > 0 {
 		c.afterCommit(jobs)
 	}
@@ -223,13 +236,26 @@ func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.stopped:
-		return errors.New("store closed")
+		return ErrClosed
 	}
 	res := <-r.done
 	if res.panicked != nil {
 		panic(res.panicked)
 	}
-	return res.err
+	return classify(res.err)
+}
+
+// guardedBatch sends the batch's SAVEPOINT statements through its guard.
+type guardedBatch struct {
+	batchTx
+	g *batchGuard
+}
+
+func (b guardedBatch) exec(ctx context.Context, stmt string) error {
+	if b.g.poison != nil {
+		return b.g.poison
+	}
+	return b.g.check(b.batchTx.exec(ctx, stmt))
 }
 
 // stop ends the combining goroutine; safe to call twice.

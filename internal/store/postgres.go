@@ -93,6 +93,8 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 
 func (b *pgBackend) kind() string { return "postgres" }
 
+func (b *pgBackend) ready() error { return nil }
+
 // pgBatch is a batch transaction on one pooled connection.
 type pgBatch struct {
 	b  *pgBackend

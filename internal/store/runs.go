@@ -107,6 +107,20 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 	return nil
 }
 
+// FailRun ends a run as failed with class and message if its seq is still
+// seq and it has not finished, without reading it: for a run whose stored
+// form cannot be read back. It reports whether it did.
+func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
+	now := us(tx.Now())
+	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
+		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
+		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+	if err != nil {
+		return false, fmt.Errorf("fail run: %w", err)
+	}
+	return n == 1, nil
+}
+
 // MarkRunRunning sets a queued or retrying run to running, if its seq is
 // still seq.
 func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) error {

@@ -86,9 +86,10 @@ func (c QueueConfig) withDefaults() QueueConfig {
 
 // Store is the storage of one Autohook node.
 type Store struct {
-	ops   // reads through the read pool
-	b     backend
-	locks recordLocks // LockRecord
+	ops    // reads through the read pool
+	b      backend
+	locks  recordLocks // LockRecord
+	health *health
 }
 
 // backend is one database: SQLite or PostgreSQL.
@@ -98,6 +99,7 @@ type backend interface {
 	stopQueue(ctx context.Context) error
 	close() error
 	kind() string
+	ready() error // what else, besides answering, it needs to take writes
 }
 
 // Tx is a write transaction. Its methods write; the read methods it shares
@@ -142,11 +144,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clock = time.Now
 	}
 	s := &Store{b: b}
+	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: textChecked{sqlQuerier{b.r}}, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{sqlQuerier{b.r}}}, clock: clock}
+		b.writes.outcome = s.health.outcome
 	case *pgBackend:
-		s.ops = ops{q: textChecked{pgxQuerier{b.pool}}, isPG: true, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}
+		b.writes.outcome = s.health.outcome
 	}
 	return s, nil
 }
@@ -163,6 +168,7 @@ func (s *Store) Stop(ctx context.Context) error { return s.b.stopQueue(ctx) }
 // Close stops the queue and closes the database.
 func (s *Store) Close(ctx context.Context) error {
 	err := s.b.stopQueue(ctx)
+	s.health.close()
 	return errors.Join(err, s.b.close())
 }
 

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -319,6 +320,11 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *autohook.WebSession
 		status, title, msg = http.StatusBadRequest, "Bad request", err.Error()
 	case errors.Is(err, context.Canceled):
 		return
+	case errors.Is(err, autohook.ErrUnavailable):
+		u.log.WarnContext(r.Context(), "ui request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
+		status, title = http.StatusServiceUnavailable, "Database unavailable"
+		msg = "Autohook cannot use its database right now, so nothing was saved. It recovers by itself when the database is back: try again in a few seconds."
 	default:
 		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -129,6 +129,20 @@ var subtests = []struct {
 	{"ReserveRate", testReserveRate},
 	// copy.go
 	{"Copy", testCopy},
+	// keys.go
+	{"Meta", testMeta},
+	{"SetMeta", testSetMeta},
+	{"InsertMeta", testInsertMeta},
+	{"MetaForShare", testMetaForShare},
+	{"SealedValues", testSealedValues},
+	{"LastSealedValue", testLastSealedValue},
+	{"SealedValue.After", testSealedValueAfter},
+	{"Reseal", testReseal},
+	// faults.go
+	{"Ready", testReady},
+	{"FailRun", testFailRun},
+	{"Backup", testBackup},
+	{"ResumeLostJobs", testResumeLostJobs},
 }
 
 // crossCutting are subtests about every method at once rather than one.
