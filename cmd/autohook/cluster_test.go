@@ -70,7 +70,7 @@ func TestClusterOnPostgres(t *testing.T) {
 		t.Skip("builds the real binary and runs three nodes on PostgreSQL; skipped with -short")
 	}
 	began := time.Now()
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewEmptyDatabase(t) // the nodes migrate it together
 	tmp := t.TempDir()
 	bin := autohookBinary(t)
 	t.Logf("built %s in %v", bin, time.Since(began).Round(time.Millisecond))

@@ -1,8 +1,13 @@
 // Command autohook runs the Autohook automation engine.
 //
-//	autohook serve     run a node (API, web UI, queue workers)
-//	autohook bench     measure the engine end to end on this machine
-//	autohook version   print the version
+//	autohook serve       run a node (API, web UI, queue workers)
+//	autohook bench       measure the engine end to end on this machine
+//	autohook copy        copy a SQLite data dir into PostgreSQL
+//	autohook backup      write a consistent copy of a SQLite database, also while it serves
+//	autohook rotate-key  seal every secret again with a new key, while nodes serve
+//	autohook export      write an organisation's collections and automations (a server's API)
+//	autohook apply       make them what a file says, with a plan (a server's API)
+//	autohook version     print the version
 package main
 
 import (
@@ -27,6 +32,8 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/bench"
+	"github.com/autohook/autohook/internal/keyring"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/webhook"
 )
@@ -38,6 +45,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			os.Exit(int(status))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "autohook:", err)
 		}
@@ -48,9 +59,14 @@ func main() {
 const usage = `Usage: autohook <command> [flags]
 
 Commands:
-  serve     run an Autohook node: the API, the web UI and the queue workers
-  bench     measure the engine end to end on this machine
-  version   print the version
+  serve       run an Autohook node: the API, the web UI and the queue workers
+  bench       measure the engine end to end on this machine
+  copy        copy a SQLite data dir into an empty PostgreSQL database
+  backup      write a consistent copy of a SQLite database, also while serve runs
+  rotate-key  seal every secret and signing secret again with a new key, while nodes serve
+  export      write an organisation's collections and automations as JSON
+  apply       apply such a file to a server, showing the plan (--plan: only show it)
+  version     print the version
 
 Run 'autohook <command> -h' for a command's flags.
 `
@@ -73,6 +89,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "copy":
 		return runCopy(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
+	case "apply":
+		return runApply(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr)
+	case "rotate-key":
+		return runRotateKey(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "autohook", version)
 		return nil
@@ -114,6 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		denyHosts  string
 		logLevel   string
 		logFormat  string
+		schedule   string
 	)
 	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
@@ -134,6 +159,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
+	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default 10s,30s,2m,10m,30m,1h,3h,6h)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +175,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.BootstrapAPIKey = os.Getenv("AUTOHOOK_BOOTSTRAP_API_KEY")
 	cfg.AdminPassword = os.Getenv("AUTOHOOK_ADMIN_PASSWORD")
 	cfg.SecretKey = os.Getenv("AUTOHOOK_SECRET_KEY")
+	cfg.SecretKeyPrevious = os.Getenv("AUTOHOOK_SECRET_KEY_PREVIOUS")
 	cfg.Version = version
 	cfg.Out = stdout
 	var err error
@@ -156,6 +183,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.DenyHosts = splitList(denyHosts)
+	if schedule != "" {
+		var waits []time.Duration
+		for _, s := range splitList(schedule) {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("--retry-schedule: %q is not a positive duration such as 10s or 2m", s)
+			}
+			waits = append(waits, d)
+		}
+		cfg.Retry = &retry.Policy{Schedule: waits}
+	}
 	if cfg.TrustedProxies, err = parseCIDRs("--trusted-proxies", proxies); err != nil {
 		return err
 	}
@@ -315,5 +353,67 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "Copied; %d unfinished run(s) queued on PostgreSQL.\n", counts["jobs"])
 	fmt.Fprintf(stdout, "Secrets stay encrypted with the data dir's key: start every node with\n  AUTOHOOK_SECRET_KEY=$(cat %s)\n", filepath.Join(*from, "secret.key"))
+	return nil
+}
+
+func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the data dir whose SQLite database to copy (AUTOHOOK_DATA_DIR); serve may be running on it")
+	database := fs.String("database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH of the database, if not the data dir's (AUTOHOOK_DATABASE_URL)")
+	to := fs.String("to", "", "the file to write (must not exist)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("backup: unexpected argument %q", fs.Arg(0))
+	}
+	start := time.Now()
+	info, err := server.Backup(ctx, *dataDir, *database, *to)
+	if err != nil {
+		return err
+	}
+	c := info.Counts
+	fmt.Fprintf(stdout, "Backed up to %s in %v: %.1f MB, integrity ok; %d organisation(s), %d collection(s), %d record(s), %d automation(s), %d run(s), %d attempt(s), %d secret(s).\n",
+		*to, time.Since(start).Round(time.Millisecond), float64(info.Bytes)/(1<<20), c["organisations"], c["collections"], c["records"], c["automations"], c["runs"], c["attempts"], c["secrets"])
+	fmt.Fprintf(stdout, "Its secrets open only with this data dir's key: keep %s (or AUTOHOOK_SECRET_KEY) with the backup. Restore: docs/OPERATIONS.md, \"Backup and restore\".\n",
+		filepath.Join(*dataDir, "secret.key"))
+	return nil
+}
+
+func runRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := server.RotateConfig{SecretKey: os.Getenv("AUTOHOOK_SECRET_KEY"), SecretKeyPrevious: os.Getenv("AUTOHOOK_SECRET_KEY_PREVIOUS")}
+	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the data dir, as serve uses it (AUTOHOOK_DATA_DIR): its database and, without AUTOHOOK_SECRET_KEY, its secret.key")
+	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
+	fs.StringVar(&cfg.NewKey, "new-key", env("AUTOHOOK_NEW_SECRET_KEY", ""), "the new key: 32 bytes as base64 or 64 hex digits (AUTOHOOK_NEW_SECRET_KEY keeps it out of the process list)")
+	fs.BoolVar(&cfg.UpdateKeyFile, "update-key-file", false, "when done, write the new key into the data dir's secret.key (when the key came from that file)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("rotate-key: unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.NewKey == "" {
+		return errors.New("rotate-key: --new-key is required (generate one with: openssl rand -base64 32)")
+	}
+	if term, ok := stderr.(*os.File); ok && isTerminal(term) {
+		cfg.Progress = func(s keyring.RotateStats) {
+			fmt.Fprintf(stderr, "\r  sealed again: %d, already with the new key: %d", s.Resealed, s.Already)
+		}
+		defer fmt.Fprintln(stderr)
+	}
+	stats, err := server.RotateKey(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("rotate-key: %w", err)
+	}
+	fmt.Fprintf(stdout, "Every secret and signing secret is sealed with the new key (%d sealed again, %d already were, %d changed meanwhile; %d pass(es)).\n",
+		stats.Resealed, stats.Already, stats.Changed, stats.Passes)
+	if cfg.UpdateKeyFile {
+		fmt.Fprintf(stdout, "The new key is in %s: restart the node.\n", filepath.Join(cfg.DataDir, "secret.key"))
+	} else {
+		fmt.Fprintln(stdout, "Give every node AUTOHOOK_SECRET_KEY=<the new key>; AUTOHOOK_SECRET_KEY_PREVIOUS can go once each has restarted with it.")
+	}
 	return nil
 }

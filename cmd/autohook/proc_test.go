@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -330,8 +332,9 @@ func fetchRuns(t *testing.T, apis []*servertest.Client, runs []apiRun, parallel 
 // savePushLeads saves the automation the tests load, on collection leads:
 // on every new record it POSTs {recordId, name} to url, with headers (none if
 // nil), and the update_record step writes the answer's /id into externalId.
-// It returns the automation's id.
-func savePushLeads(t *testing.T, api *servertest.Client, url string, headers []map[string]any) string {
+// It returns the automation's id. Members of extra are added to the
+// automation document (say, signing).
+func savePushLeads(t *testing.T, api *servertest.Client, url string, headers []map[string]any, extra ...map[string]any) string {
 	t.Helper()
 	send := map[string]any{
 		"id": "send", "type": "call_api", "method": "POST", "url": url,
@@ -346,8 +349,7 @@ func savePushLeads(t *testing.T, api *servertest.Client, url string, headers []m
 	if headers != nil {
 		send["headers"] = headers
 	}
-	var auto struct{ ID string }
-	api.Must(t, http.StatusCreated, "POST", "/api/v1/automations", map[string]any{
+	doc := map[string]any{
 		"name": "Push leads", "collection": "leads",
 		"trigger": map[string]any{"type": "record_added"},
 		"steps": []map[string]any{
@@ -356,7 +358,12 @@ func savePushLeads(t *testing.T, api *servertest.Client, url string, headers []m
 				{"field": "externalId", "value": "{fields.externalId}"},
 			}},
 		},
-	}, &auto)
+	}
+	for _, e := range extra {
+		maps.Copy(doc, e)
+	}
+	var auto struct{ ID string }
+	api.Must(t, http.StatusCreated, "POST", "/api/v1/automations", doc, &auto)
 	if auto.ID == "" {
 		t.Fatal("the automation was saved without an id")
 	}
@@ -408,6 +415,20 @@ type crmReceiver struct {
 	*servertest.Receiver
 	inFlight atomic.Int64 // requests being answered
 	auth     string       // the Authorization every request must carry; "" for any
+	reset    atomic.Bool  // while set, the connection is reset instead of answered
+}
+
+// resetConn closes a request's connection with a TCP reset (SO_LINGER 0)
+// instead of answering: the request arrived, its answer never does.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
 }
 
 // arrival is a well-formed request at a crmReceiver.
@@ -417,8 +438,13 @@ type arrival struct {
 }
 
 func newCRMReceiver(t *testing.T, auth string) *crmReceiver {
+	return newCRMReceiverOn(t, nil, auth)
+}
+
+// newCRMReceiverOn is newCRMReceiver on listener l (nil: loopback).
+func newCRMReceiverOn(t *testing.T, l net.Listener, auth string) *crmReceiver {
 	rc := &crmReceiver{auth: auth}
-	rc.Receiver = servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+	rc.Receiver = servertest.NewReceiverOn(t, l, func(w http.ResponseWriter, r *http.Request) {
 		rc.inFlight.Add(1)
 		defer rc.inFlight.Add(-1)
 		var in struct {
@@ -426,6 +452,10 @@ func newCRMReceiver(t *testing.T, auth string) *crmReceiver {
 		}
 		body, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(body, &in)
+		if rc.reset.Load() {
+			resetConn(w)
+			return
+		}
 		time.Sleep(time.Duration(2000+rand.IntN(3000)) * time.Microsecond)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"id": "ext-" + in.RecordID})

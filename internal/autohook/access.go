@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -19,6 +19,7 @@ import (
 type Principal struct {
 	OrgID         string
 	KeyID         string
+	KeyName       string
 	InstanceAdmin bool
 }
 
@@ -73,7 +74,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, err
 			s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
 		}
 	}
-	return &Principal{OrgID: k.OrgID, KeyID: k.ID, InstanceAdmin: k.InstanceAdmin}, nil
+	return &Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin}, nil
 }
 
 // CreatedKey is a new API key: the key itself is shown only here.
@@ -230,8 +231,14 @@ func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) erro
 	case len(value) < MinSecretLen:
 		return problemAt("value", "must be at least %d bytes: history hides a secret wherever its text appears, so a shorter value would hide ordinary text too", MinSecretLen)
 	}
-	sealed := base64.StdEncoding.EncodeToString(s.box.Seal([]byte(value), engine.SecretAAD(orgID, name)))
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.PutSecret(ctx, orgID, name, sealed) })
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		sealer, err := s.sealer(ctx, tx)
+		if err != nil {
+			return err
+		}
+		sealed := base64.StdEncoding.EncodeToString(sealer.Seal([]byte(value), secret.SecretAAD(orgID, name)))
+		return tx.PutSecret(ctx, orgID, name, sealed)
+	})
 }
 
 // Secrets lists secret names and times, never values.

@@ -5,12 +5,14 @@
 package autohook
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
@@ -24,10 +26,19 @@ var (
 	ErrBadInput     = store.ErrBadInput
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnavailable: the database cannot be used for now (unreachable,
+	// restarting, disk full); nothing was written. Try again after
+	// RetryAfter.
+	ErrUnavailable = store.ErrUnavailable
 )
+
+// RetryAfter is how long clients are asked to wait (Retry-After) while the
+// database is unavailable.
+const RetryAfter = 5 * time.Second
 
 // Service holds the operations.
 type Service struct {
+	keys *keyring.Keyring
 	st   *store.Store
 	cat  *catalog.Catalog
 	fire *trigger.Firer
@@ -44,8 +55,11 @@ type Config struct {
 	Firer   *trigger.Firer
 	Engine  *engine.Engine // for the Test operation
 	Box     *secret.Box
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Keys chooses the key that seals new secrets (keyring.Check); nil
+	// seals with Box's first key.
+	Keys   *keyring.Keyring
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // New returns a Service.
@@ -56,5 +70,13 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, log: cfg.Logger, now: cfg.Now}
+	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now}
+}
+
+// sealer is the Box that seals the values tx writes (keyring.Sealer).
+func (s *Service) sealer(ctx context.Context, tx *store.Tx) (*secret.Box, error) {
+	if s.keys == nil {
+		return s.box, nil
+	}
+	return s.keys.Sealer(ctx, tx)
 }

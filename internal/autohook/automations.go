@@ -6,7 +6,10 @@ import (
 	"fmt"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 )
@@ -32,7 +35,9 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			if err != nil {
 				return nil, nil, err
 			}
-			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+			if signingSecret, err = s.cat.OpenSigningSecret(orgID, old); errors.Is(err, secret.ErrOpen) {
+				return nil, nil, problemAt("signing.secret", "the stored secret does not open with this node's keys (it was sealed with another AUTOHOOK_SECRET_KEY): give the secret (whsec_...) again")
+			} else if err != nil {
 				return nil, nil, err
 			}
 			if signingSecret == "" {
@@ -40,6 +45,29 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			}
 		}
 	}
+	warnings, err := s.compile(a, coll, signingSecret)
+	if err != nil {
+		return nil, warnings, err
+	}
+	if signingSecret != "" {
+		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		sealed, err := s.sealSigningSecret(ctx, tx, orgID, signingSecret)
+		if err != nil {
+			return err
+		}
+		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: ActorFrom(ctx)})
+	})
+	if err != nil {
+		return nil, warnings, err
+	}
+	return a.Redacted(), warnings, nil
+}
+
+// compile checks a document against its collection (nil: the collection
+// does not exist, a problem at "collection") and returns the warnings.
+func (s *Service) compile(a *automation.Automation, coll *record.Collection, signingSecret string) ([]problem.Problem, error) {
 	_, warnings, err := automation.Compile(a, coll, signingSecret, s.cat.Options())
 	var perr *problem.Error
 	if coll == nil && a.Collection != "" {
@@ -50,27 +78,31 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 			err = &problem.Error{Problems: problem.List{extra}}
 		}
 	}
+	return warnings, err
+}
+
+// sealSigningSecret seals a signing secret ("" for none) with the key the
+// database's check names (keyring.Sealer), inside tx.
+func (s *Service) sealSigningSecret(ctx context.Context, tx *store.Tx, orgID, plain string) (string, error) {
+	if plain == "" {
+		return "", nil
+	}
+	sealer, err := s.sealer(ctx, tx)
 	if err != nil {
-		return nil, warnings, err
+		return "", err
 	}
-	sealed := ""
-	if signingSecret != "" {
-		sealed = s.cat.SealSigningSecret(orgID, signingSecret)
-		a.Signing = &automation.Signing{Secret: automation.SecretRedacted}
+	return catalog.SealSigningSecret(sealer, orgID, plain), nil
+}
+
+// writeAutomation saves a version in tx: the automation row and the
+// immutable version row; the due rows of the previous version go (the due
+// scanner builds an enabled record_due version's own within a second).
+func (s *Service) writeAutomation(ctx context.Context, tx *store.Tx, orgID string, a *automation.Automation, sealed string, meta store.VersionMeta) error {
+	if err := tx.SaveAutomationBy(ctx, orgID, a, sealed, meta); err != nil {
+		return err
 	}
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.SaveAutomation(ctx, orgID, a, sealed); err != nil {
-			return err
-		}
-		tx.OnCommit(s.cat.Invalidate)
-		// The due rows of the previous version go; the due scanner builds
-		// an enabled record_due version's own within a second.
-		return tx.DeleteDueOf(ctx, orgID, a.ID)
-	})
-	if err != nil {
-		return nil, warnings, err
-	}
-	return a.Redacted(), warnings, nil
+	tx.OnCommit(s.cat.Invalidate)
+	return tx.DeleteDueOf(ctx, orgID, a.ID)
 }
 
 // Automation returns an automation's current document (signing secret
@@ -153,18 +185,22 @@ func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID st
 	if err != nil {
 		return nil, err
 	}
-	var run *automation.Run
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		run, err = s.fire.Start(ctx, tx, orgID, comp, rec, tx.Now())
-		return err
-	})
+	// The condition is evaluated before the transaction, which only writes.
+	plan, err := s.fire.PlanStart(orgID, comp, rec, s.st.Now())
 	if errors.Is(err, trigger.ErrConditionFalse) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	if err != nil {
 		return nil, err
 	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		_, err := plan.Apply(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	run := plan.Runs()[0]
 	run.AutomationName = comp.Name
 	return run, nil
 }

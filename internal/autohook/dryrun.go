@@ -8,6 +8,7 @@ import (
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
+	secretpkg "github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/trigger"
 )
 
@@ -55,7 +56,9 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 			if err != nil {
 				return nil, nil, err
 			}
-			if secret, err = s.cat.OpenSigningSecret(orgID, old); err != nil {
+			if secret, err = s.cat.OpenSigningSecret(orgID, old); errors.Is(err, secretpkg.ErrOpen) {
+				return nil, nil, problemAt("automation.signing.secret", "the stored secret does not open with this node's keys (it was sealed with another AUTOHOOK_SECRET_KEY): give the secret (whsec_...) to test with")
+			} else if err != nil {
 				return nil, nil, err
 			}
 		}

@@ -2,6 +2,7 @@ package autohook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -87,7 +88,9 @@ type RecordInput struct {
 }
 
 // CreateRecord adds a record and, in the same transaction, the runs it
-// triggers.
+// triggers. The automations' conditions are evaluated before the
+// transaction, against the record as it will be stored (its id and
+// creation time chosen beforehand): the transaction only writes.
 func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in RecordInput) (*record.Record, error) {
 	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
@@ -106,18 +109,23 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 	if err != nil {
 		return nil, err
 	}
-	rec := &record.Record{Collection: c.Key, Stage: c.DefaultStage(), Fields: fields}
+	now := s.st.Now()
+	rec := &record.Record{ID: store.NewRecordID(), Collection: c.Key, Stage: c.DefaultStage(), Fields: fields, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
 			return nil, perr
 		}
 		rec.Stage = *in.Stage
 	}
+	plan, err := s.fire.Plan(ctx, trigger.Change{OrgID: orgID, Record: rec, At: now, Candidates: cands})
+	if err != nil {
+		return nil, err
+	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertRecord(ctx, orgID, rec); err != nil {
 			return err
 		}
-		_, err := s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: rec, At: rec.CreatedAt, Candidates: cands})
+		_, err := plan.Apply(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -128,6 +136,14 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 
 // UpdateRecord changes some of a record's fields and/or its stage and, in
 // the same transaction, creates the runs the change triggers.
+//
+// The automations' conditions are evaluated before the transaction,
+// against the record as it will be stored; the transaction writes it only
+// if the record is still at the version that was read. The writers of one
+// record on this node take turns (store.LockRecord); a write from another
+// node in between (PostgreSQL) makes the update start again, read, merged
+// and evaluated anew, up to maxUpdateTries times without in.Version, and
+// fail with ErrConflict with it.
 func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in RecordInput) (*record.Record, error) {
 	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
@@ -146,34 +162,59 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 	if err != nil {
 		return nil, err
 	}
-	var out *record.Record
+	unlock, err := s.st.LockRecord(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	for try := 1; ; try++ {
+		out, err := s.updateRecord(ctx, orgID, c.Key, id, in, changes, cands)
+		if errors.Is(err, ErrConflict) && in.Version == nil && try < maxUpdateTries {
+			continue
+		}
+		return out, err
+	}
+}
+
+// maxUpdateTries bounds how many times UpdateRecord starts again when
+// another node changes the record between its read and its write.
+const maxUpdateTries = 5
+
+// updateRecord is one try of UpdateRecord.
+func (s *Service) updateRecord(ctx context.Context, orgID, collection, id string, in RecordInput, changes map[string]any, cands *trigger.Candidates) (*record.Record, error) {
+	prev, err := s.st.Record(ctx, orgID, collection, id)
+	if err != nil {
+		return nil, err
+	}
+	if in.Version != nil && *in.Version != prev.Version {
+		return nil, fmt.Errorf("%w: record %s is at version %d, not %d", ErrConflict, id, prev.Version, *in.Version)
+	}
+	next := *prev
+	next.Fields = record.Merge(prev.Fields, changes)
+	if in.Stage != nil {
+		next.Stage = *in.Stage
+	}
+	if next.Stage == prev.Stage && len(record.Diff(prev.Fields, next.Fields)) == 0 {
+		return &next, nil // no change: no write, no trigger
+	}
+	now := s.st.Now()
+	after := next // as it will be stored
+	after.Version, after.UpdatedAt = prev.Version+1, now
+	plan, err := s.fire.Plan(ctx, trigger.Change{OrgID: orgID, Record: &after, Previous: prev, At: now, Candidates: cands})
+	if err != nil {
+		return nil, err
+	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		prev, err := tx.RecordForUpdate(ctx, orgID, c.Key, id)
-		if err != nil {
+		if err := tx.UpdateRecordAt(ctx, orgID, &next, now); err != nil {
 			return err
 		}
-		if in.Version != nil && *in.Version != prev.Version {
-			return fmt.Errorf("%w: record %s is at version %d, not %d", ErrConflict, id, prev.Version, *in.Version)
-		}
-		next := *prev
-		next.Fields = record.Merge(prev.Fields, changes)
-		if in.Stage != nil {
-			next.Stage = *in.Stage
-		}
-		out = &next
-		if next.Stage == prev.Stage && len(record.Diff(prev.Fields, next.Fields)) == 0 {
-			return nil // no change: no write, no trigger
-		}
-		if err := tx.UpdateRecord(ctx, orgID, &next); err != nil {
-			return err
-		}
-		_, err = s.fire.Fire(ctx, tx, trigger.Change{OrgID: orgID, Record: &next, Previous: prev, At: next.UpdatedAt, Candidates: cands})
+		_, err := plan.Apply(ctx, tx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &next, nil
 }
 
 // DeleteRecord deletes a record. Its runs stay in history.

@@ -70,6 +70,8 @@ type StepSpec struct {
 	TimeoutSeconds int       `json:"timeoutSeconds,omitempty"`
 	MaxAttempts    int       `json:"maxAttempts,omitempty"`
 	Response       *Response `json:"response,omitempty"`
+	Auth           *Auth     `json:"auth,omitempty"`
+	MaxPerSecond   float64   `json:"maxPerSecond,omitempty"`
 	// KeepBodyOnRedirect re-sends the body when a 307 or 308 redirect
 	// leads to another origin; by default it is dropped there, like every
 	// header the step sets (see webhook's redirect rules).

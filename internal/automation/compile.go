@@ -50,6 +50,10 @@ type Compiled struct {
 	Condition  *render.Expr  // nil: always
 	Steps      []Step
 	Signer     *signing.Signer // nil: unsigned
+	// SignerErr says why a signed version has no Signer: its stored
+	// signing secret does not open with the node's keys. Its call_api
+	// steps fail (class secret) rather than go out unsigned.
+	SignerErr error
 }
 
 // Step is one compiled step. Each step type is its own type; adding a step
@@ -78,6 +82,10 @@ type CallAPI struct {
 	Timeout     time.Duration
 	MaxAttempts int // 0: the server default
 	Response    CompiledResponse
+	Auth        *CompiledAuth // nil: none
+	// MaxPerSecond spreads the step's requests, cluster-wide, to at most
+	// this many per second; 0: no limit.
+	MaxPerSecond float64
 	// KeepBodyOnRedirect: a 307 or 308 redirect to another origin
 	// re-sends the body (StepSpec.KeepBodyOnRedirect).
 	KeepBodyOnRedirect bool
@@ -435,6 +443,8 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		c.problems.Add(path+".maxAttempts", "must be between 1 and %d (0 or absent: the server default)", MaxAttemptsLimit)
 	}
 	c.response(path+".response", s.Response, out)
+	c.auth(path, s, out)
+	c.maxPerSecond(path+".maxPerSecond", s.MaxPerSecond, out)
 	return out
 }
 
@@ -606,6 +616,7 @@ func (c *compiler) updateRecord(path string, s *StepSpec) *UpdateRecord {
 	}{
 		{"method", s.Method != ""}, {"url", s.URL != ""}, {"headers", len(s.Headers) > 0}, {"body", s.Body != nil},
 		{"timeoutSeconds", s.TimeoutSeconds != 0}, {"maxAttempts", s.MaxAttempts != 0}, {"response", s.Response != nil},
+		{"auth", s.Auth != nil}, {"maxPerSecond", s.MaxPerSecond != 0},
 		{"keepBodyOnRedirect", s.KeepBodyOnRedirect},
 	} {
 		if o.set {

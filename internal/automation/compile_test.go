@@ -838,20 +838,7 @@ func TestCompileInvalid(t *testing.T) {
 			if got != nil {
 				t.Errorf("Compile = %+v with problems, want nil", got)
 			}
-			var pe *problem.Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("Compile = %T %v, want *problem.Error", err, err)
-			}
-			var paths []string
-			for _, p := range pe.Problems {
-				paths = append(paths, p.Path)
-			}
-			if diff := cmp.Diff(tt.paths, paths); diff != "" {
-				t.Errorf("problem paths mismatch (-want +got):\n%s\nerror: %v", diff, err)
-			}
-			if !strings.Contains(pe.Problems[0].Message, tt.msg) {
-				t.Errorf("first message = %q, want it to contain %q", pe.Problems[0].Message, tt.msg)
-			}
+			checkProblems(t, err, tt.paths, tt.msg)
 		})
 	}
 }
@@ -1145,6 +1132,8 @@ func FuzzDecodeCompile(f *testing.F) {
 	}
 	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"record_due","field":"dueDate","offset":"-2d"},"steps":[{"type":"call_api","url":"https://x/{record.id}?q={upper(record.name)}","response":{"type":"text","field":"r"}}]}`))
 	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"stage_changed","from":"New","to":"Won"},"condition":"record.vip","steps":[{"type":"update_record","set":[{"field":"stage","value":"Won"}]}],"signing":{"secret":"` + validSecret + `"}}`))
+	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"call_api","url":"https://x/","maxPerSecond":2.5,"auth":{"type":"oauth2_client_credentials","tokenUrl":"https://a/{secrets.T}","clientId":"c","clientSecret":"{secrets.S}","scopes":["a.b","c"]}}]}`))
+	f.Add([]byte(`{"name":"n","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"call_api","url":"https://x/","auth":{"type":"basic","username":"u:{record.name}","password":"{secrets.P}","token":"t"}}]}`))
 	f.Add([]byte(`{"nmae":1}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, data []byte) {

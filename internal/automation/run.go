@@ -81,6 +81,8 @@ type StepState struct {
 	AttemptCount  int        `json:"-"` // attempts made so far (the list may be loaded separately)
 	RetryBase     int        `json:"-"` // attempts made before the last manual retry: each retry gets a fresh budget
 	Deferrals     int        `json:"-"` // times in a row the step waited for a busy destination
+	RateSlot      *time.Time `json:"-"` // the slot of the step's maxPerSecond reserved for its next request
+	RateMisses    int        `json:"-"` // rate slots missed in a row (the queue brought the run back too late)
 }
 
 // Attempt is one try of one step.

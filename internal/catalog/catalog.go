@@ -72,14 +72,21 @@ func (c *Catalog) get(ctx context.Context, q versionReader, orgID, id string, ve
 	if err != nil {
 		return nil, fmt.Errorf("load automation %s v%d: %w", id, version, err)
 	}
-	signingSecret, err := c.OpenSigningSecret(orgID, v)
-	if err != nil {
-		return nil, err
+	doc := v.Doc
+	signingSecret, signErr := c.OpenSigningSecret(orgID, v)
+	if signErr != nil {
+		// Records must still be written and their runs created: the
+		// version compiles unsigned, and its call_api steps fail with
+		// signErr (the engine's class secret) instead of sending.
+		unsigned := *v.Doc
+		unsigned.Signing = nil
+		doc = &unsigned
 	}
-	comp, _, err = automation.Compile(v.Doc, nil, signingSecret, c.opts)
+	comp, _, err = automation.Compile(doc, nil, signingSecret, c.opts)
 	if err != nil {
 		return nil, fmt.Errorf("compile automation %s v%d: %w", id, version, err)
 	}
+	comp.SignerErr = signErr
 	c.mu.Lock()
 	if len(c.m) >= MaxEntries {
 		c.m = map[key]*automation.Compiled{}
@@ -89,10 +96,10 @@ func (c *Catalog) get(ctx context.Context, q versionReader, orgID, id string, ve
 	return comp, nil
 }
 
-// SealSigningSecret seals a signing secret for storage, bound to the
-// organisation.
-func (c *Catalog) SealSigningSecret(orgID, plain string) string {
-	return base64.StdEncoding.EncodeToString(c.box.Seal([]byte(plain), []byte("signing:"+orgID)))
+// SealSigningSecret seals a signing secret for storage with sealer (see
+// keyring.Keyring.Sealer), bound to the organisation.
+func SealSigningSecret(sealer *secret.Box, orgID, plain string) string {
+	return base64.StdEncoding.EncodeToString(sealer.Seal([]byte(plain), secret.SigningAAD(orgID)))
 }
 
 // OpenSigningSecret opens a stored version's signing secret ("" when none).
@@ -104,7 +111,7 @@ func (c *Catalog) OpenSigningSecret(orgID string, v *store.AutomationVersion) (s
 	if err != nil {
 		return "", fmt.Errorf("signing secret of %s: %w", v.Doc.ID, err)
 	}
-	plain, err := c.box.Open(sealed, []byte("signing:"+orgID))
+	plain, err := c.box.Open(sealed, secret.SigningAAD(orgID))
 	if err != nil {
 		return "", fmt.Errorf("signing secret of %s: %w", v.Doc.ID, err)
 	}

@@ -218,13 +218,14 @@ func TestSigningSecret(t *testing.T) {
 	st := openStore(t)
 	org := newOrg(t, st, "acme")
 	other := newOrg(t, st, "other")
-	cat := catalog.New(st, newBox(t, 1), automation.Options{}, false)
+	box := newBox(t, 1)
+	cat := catalog.New(st, box, automation.Options{}, false)
 
-	sealed := cat.SealSigningSecret(org, signingSecret)
+	sealed := catalog.SealSigningSecret(box, org, signingSecret)
 	if sealed == "" || bytes.Contains([]byte(sealed), []byte("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")) {
 		t.Fatalf("SealSigningSecret = %q, want an opaque value", sealed)
 	}
-	if again := cat.SealSigningSecret(org, signingSecret); again == sealed {
+	if again := catalog.SealSigningSecret(box, org, signingSecret); again == sealed {
 		t.Error("sealing twice gave the same value, want a fresh nonce each time")
 	}
 
@@ -249,6 +250,11 @@ func TestSigningSecret(t *testing.T) {
 	otherKey := catalog.New(st, newBox(t, 2), automation.Options{}, false)
 	if _, err := otherKey.OpenSigningSecret(org, v); !errors.Is(err, secret.ErrOpen) {
 		t.Errorf("OpenSigningSecret with another key = %v, want an error wrapping secret.ErrOpen", err)
+	}
+	// A node with another key still compiles the version (records go on
+	// being written, and runs created), unsigned, saying why.
+	if comp, err := otherKey.Get(ctx, org, a.ID, a.Version); err != nil || comp.Signer != nil || !errors.Is(comp.SignerErr, secret.ErrOpen) {
+		t.Errorf("Get with another key = signer %v, SignerErr %v, error %v; want no signer, SignerErr wrapping secret.ErrOpen, no error", comp.Signer, comp.SignerErr, err)
 	}
 	for _, bad := range []string{"not base64!", "AAAA"} {
 		if _, err := cat.OpenSigningSecret(org, &store.AutomationVersion{Doc: v.Doc, SealedSigningSecret: bad}); err == nil {
@@ -278,12 +284,12 @@ func TestSigningSecret(t *testing.T) {
 	}
 
 	// A sealed secret copied to another organisation's automation does not
-	// open there.
+	// open there: the version has no signer, and says why.
 	b := doc("copied", "orders", automation.RecordAdded, true)
 	b.Signing = &automation.Signing{Secret: signingSecret}
 	save(t, st, other, b, sealed)
-	if got, err := cat.Get(ctx, other, b.ID, b.Version); !errors.Is(err, secret.ErrOpen) {
-		t.Errorf("Get with another organisation's sealed secret = %v, %v; want an error wrapping secret.ErrOpen", got, err)
+	if got, err := cat.Get(ctx, other, b.ID, b.Version); err != nil || got.Signer != nil || !errors.Is(got.SignerErr, secret.ErrOpen) {
+		t.Errorf("Get with another organisation's sealed secret = %+v, %v; want no signer and SignerErr wrapping secret.ErrOpen", got, err)
 	}
 }
 

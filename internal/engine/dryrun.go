@@ -28,7 +28,7 @@ type TestStep struct {
 // Later steps see the fields earlier steps captured. It stops at the first
 // error.
 func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]TestStep, error) {
-	secrets, err := OpenSecrets(ctx, e.st, e.box, orgID)
+	secrets, broken, err := OpenSecrets(ctx, e.st, e.box, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,12 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 		var failure *webhook.Failure
 		switch s := step.(type) {
 		case *automation.CallAPI:
+			if f := secretFailure(comp, broken, s); f != nil {
+				failure = f
+				break
+			}
 			req, f := e.web.Build(s, env, IdempotencyKey("test", s.ID), comp.Signer, now)
+			req.Org = orgID
 			redact := redact.With(req.Derived...)
 			if f != nil {
 				f.Message = redact.String(f.Message)
@@ -61,6 +66,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				ts.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 				if send {
 					res := e.web.Do(ctx, s, req)
+					redact = redact.With(res.Derived...)
 					ts.Request.Redirects = webhook.HistoryRedirects(req, redact)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,6 +88,7 @@ type Engine struct {
 	cfg   Config
 	log   *slog.Logger
 	slots *slots
+	jobs  sync.Map // River job id -> struct{}: the jobs being worked here
 }
 
 // New returns an Engine.
@@ -131,6 +133,7 @@ type worker struct {
 // them, the job waits a little, then steps back into the queue (a snooze
 // counts no attempt).
 func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
+	defer w.e.working(job.ID)()
 	switch w.e.slots.acquire(ctx, job.Args.OrgID, time.Now().Add(slotWait)) {
 	case taken:
 	case overShare:
@@ -145,7 +148,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[store.RunJob]) error {
 		return river.JobSnooze(time.Second)
 	}
 	defer w.e.slots.give(job.Args.OrgID)
-	return w.e.work(ctx, job.Args)
+	return w.e.execute(ctx, job.Args)
 }
 
 // slotWait is how long a job waits for room among the runs in flight.
@@ -167,6 +170,7 @@ type batchWorker struct {
 // batch job never holds a queue worker for longer than its runs' own steps
 // take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
+	defer w.e.working(job.ID)()
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
 	errs := make([]error, len(runs))
@@ -187,15 +191,17 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 		}
 		wg.Go(func() {
 			defer w.e.slots.give(rj.OrgID)
-			errs[i] = w.e.work(ctx, rj)
+			errs[i] = w.e.execute(ctx, rj)
 		})
 	}
 	if len(rest) > 0 {
-		err := w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			for _, l := range rest {
-				tx.EnqueueRun(l.job, l.at)
-			}
-			return nil
+		err := w.e.untilAvailable(ctx, func() error {
+			return w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+				for _, l := range rest {
+					tx.EnqueueRun(l.job, l.at)
+				}
+				return nil
+			})
 		})
 		errs = append(errs, err)
 	}
@@ -203,31 +209,52 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	return errors.Join(errs...)
 }
 
-// OpenSecrets returns an organisation's secrets, opened, by name.
+// working notes that a queue job is being worked here, until the function
+// it returns is called.
+func (e *Engine) working(id int64) func() {
+	e.jobs.Store(id, struct{}{})
+	return func() { e.jobs.Delete(id) }
+}
+
+// WorkingJobs lists the queue jobs being worked on this node
+// (store.ResumeLostJobs leaves them alone).
+func (e *Engine) WorkingJobs() []int64 {
+	var out []int64
+	e.jobs.Range(func(k, _ any) bool {
+		out = append(out, k.(int64))
+		return true
+	})
+	return out
+}
+
+// OpenSecrets returns an organisation's secrets, opened, by name, and the
+// names of those that do not open with box's keys (sorted). The error is
+// the store's.
 func OpenSecrets(ctx context.Context, st interface {
 	SealedSecrets(ctx context.Context, orgID string) (map[string]string, error)
-}, box *secret.Box, orgID string) (map[string]string, error) {
+}, box *secret.Box, orgID string) (opened map[string]string, broken []string, err error) {
 	sealed, err := st.SealedSecrets(ctx, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("load secrets: %w", err)
+		return nil, nil, fmt.Errorf("load secrets: %w", err)
 	}
-	out := make(map[string]string, len(sealed))
+	opened = make(map[string]string, len(sealed))
 	for name, s := range sealed {
 		raw, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
+		if err == nil {
+			var plain []byte
+			if plain, err = box.Open(raw, SecretAAD(orgID, name)); err == nil {
+				opened[name] = string(plain)
+				continue
+			}
 		}
-		plain, err := box.Open(raw, SecretAAD(orgID, name))
-		if err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
-		}
-		out[name] = string(plain)
+		broken = append(broken, name)
 	}
-	return out, nil
+	slices.Sort(broken)
+	return opened, broken, nil
 }
 
 // SecretAAD binds a sealed secret to its organisation and name.
-func SecretAAD(orgID, name string) []byte { return []byte("secret:" + orgID + ":" + name) }
+func SecretAAD(orgID, name string) []byte { return secret.SecretAAD(orgID, name) }
 
 // execution is the state of one Work call.
 type execution struct {
@@ -236,46 +263,47 @@ type execution struct {
 	run     *automation.Run
 	comp    *automation.Compiled
 	secrets map[string]any
+	broken  []string // secrets that do not open with the node's keys
 	redact  *secret.Redactor
-	// loaded before the write transaction when an update_record step will
-	// run in it, to keep reads off SQLite's single writer
-	coll  *record.Collection
-	cands *trigger.Candidates
+	unsure  bool // a commit failed in a way that may have hidden its success
+	// the update_record steps that run in the write transaction, planned
+	// before it (local.go)
+	local *localPlan
 }
 
-func (e *Engine) work(ctx context.Context, job store.RunJob) error {
+// load reads what a job needs to work its run: nil when there is nothing
+// to do (the run is gone, finished, or moved on without the job). The run
+// comes back even with an error when it was read.
+func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *automation.Run, error) {
 	run, err := e.st.Run(ctx, job.OrgID, job.RunID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted or pruned
+		return nil, nil, nil // deleted or pruned
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if run.Seq != job.Seq || run.Status.Finished() {
-		return nil // a stale job: the run moved on without it
+		return nil, nil, nil // a stale job: the run moved on without it
 	}
 	comp, err := e.cat.Get(ctx, job.OrgID, run.AutomationID, run.AutomationVersion)
 	if err != nil {
-		return err
+		return nil, run, err
 	}
 	if len(comp.Steps) != len(run.Steps) {
-		return fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
+		return nil, run, fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
 	}
-	secrets, err := OpenSecrets(ctx, e.st, e.box, job.OrgID)
+	secrets, broken, err := OpenSecrets(ctx, e.st, e.box, job.OrgID)
 	if err != nil {
-		return err
+		return nil, run, err
 	}
-	x := &execution{e: e, job: job, run: run, comp: comp, secrets: make(map[string]any, len(secrets))}
+	x := &execution{e: e, job: job, run: run, comp: comp, broken: broken, secrets: make(map[string]any, len(secrets))}
 	values := make([]string, 0, len(secrets))
 	for k, v := range secrets {
 		x.secrets[k] = v
 		values = append(values, v)
 	}
 	x.redact = secret.NewRedactor(values...)
-	if run.Status == automation.StatusQueued && run.Seq == 1 {
-		e.cfg.Metrics.RunStarted()
-	}
-	return x.step(ctx)
+	return x, run, nil
 }
 
 func (x *execution) env(now time.Time) render.Env {
@@ -299,45 +327,9 @@ func (x *execution) step(ctx context.Context) error {
 		}
 	}
 	if remote != nil && remote.deferred {
-		return x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+		return x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
-	if err := x.prepare(ctx, i, remote); err != nil {
-		return err
-	}
-	err := x.e.st.Write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
-	if errors.Is(err, store.ErrConflict) && remote != nil {
-		// A person retried or cancelled the run while the request was in
-		// flight: their change stands, but history keeps the attempt.
-		return x.e.st.Write(ctx, func(tx *store.Tx) error {
-			return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
-		})
-	}
-	return err
-}
-
-// prepare loads, before the write transaction, what the local steps that
-// will run in it need: the collection and the automations a record change
-// may fire.
-func (x *execution) prepare(ctx context.Context, i int, remote *pending) error {
-	if remote != nil {
-		if remote.failure != nil {
-			return nil
-		}
-		i++
-	}
-	if i >= len(x.comp.Steps) {
-		return nil
-	}
-	if _, ok := x.comp.Steps[i].(*automation.UpdateRecord); !ok {
-		return nil
-	}
-	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	x.coll = coll
-	x.cands, err = x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
-	return err
+	return x.record(ctx, i, remote)
 }
 
 // pending is a remote attempt waiting to be committed.
@@ -345,7 +337,8 @@ type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
 	failure  *webhook.Failure
-	deferred bool // not sent: the destination had its share of requests in flight
+	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
+	rateSlot time.Time
 }
 
 // hostWait is how long a run waits for room at a busy destination before
@@ -387,7 +380,14 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	}()
 	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
 	p := &pending{attempt: a}
+	if f := secretFailure(x.comp, x.broken, s); f != nil {
+		p.failure = f
+		a.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
+		e.cfg.Metrics.Attempt(f.Class, 0)
+		return p
+	}
 	req, f := e.web.Build(s, x.env(start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	req.Org = x.job.OrgID
 	// Values computed from secrets are hidden like the secrets.
 	redact := x.redact.With(req.Derived...)
 	if f != nil {
@@ -409,10 +409,14 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return &pending{deferred: true}
 	}
 	defer release()
+	if p, ok := x.awaitRate(ctx, i, s); !ok {
+		return p
+	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
 	}
+	redact = redact.With(res.Derived...) // an OAuth 2.0 access token
 	a.DurationMs = ms(res.Duration)
 	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
 	if res.Status != 0 {
@@ -478,14 +482,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil && remote.deferred {
 		// Not sent: no attempt; the run tries again a little later.
 		state := &run.Steps[i]
-		state.Deferrals++
 		run.Seq++
-		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, now.Add(deferDelay(state.Deferrals-1)))
+		tx.EnqueueRun(store.RunJob{OrgID: x.job.OrgID, RunID: run.ID, Seq: run.Seq}, remote.deferredUntil(state, now))
 		return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
 	}
 	if remote != nil {
 		state := &run.Steps[i]
 		state.Deferrals = 0
+		state.RateSlot, state.RateMisses = nil, 0
 		state.AttemptCount = remote.attempt.N
 		state.NextAttemptAt = nil
 		if err := tx.InsertAttempt(ctx, run.ID, i, remote.attempt); err != nil {
@@ -500,14 +504,17 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		}
 		i++
 	}
-	// Local steps run inside this transaction.
-	for ; i < len(x.comp.Steps); i++ {
-		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
-		if !ok {
-			break
-		}
-		if f := x.updateRecord(ctx, tx, i, s, now); f != nil {
-			return x.failed(ctx, tx, i, f, now, expectSeq)
+	// Local steps, planned before this transaction, are written in it.
+	if x.local != nil {
+		for _, ls := range x.local.steps {
+			f, err := x.applyLocal(ctx, tx, ls, x.local)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				return x.failed(ctx, tx, ls.i, f, now, expectSeq)
+			}
+			i = ls.i + 1
 		}
 	}
 	if i < len(x.comp.Steps) {
@@ -536,8 +543,10 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 	e, run := x.e, x.run
 	state := &run.Steps[i]
 	maxAttempts := e.MaxAttempts(0)
-	if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
-		maxAttempts = e.MaxAttempts(s.MaxAttempts)
+	if x.comp != nil {
+		if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
+			maxAttempts = e.MaxAttempts(s.MaxAttempts)
+		}
 	}
 	made := state.AttemptCount - state.RetryBase
 	if retry.Retryable(f.Class, f.Status) && made < maxAttempts {
@@ -564,66 +573,6 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 	}
 	tx.OnCommit(func() { e.cfg.Metrics.RunFinished(automation.StatusFailed) })
 	return tx.UpdateRun(ctx, x.job.OrgID, run, expectSeq)
-}
-
-// updateRecord runs an update_record step inside tx. A failure is returned
-// as a *webhook.Failure so that it is recorded like any other.
-func (x *execution) updateRecord(ctx context.Context, tx *store.Tx, i int, s *automation.UpdateRecord, now time.Time) *webhook.Failure {
-	run := x.run
-	state := &run.Steps[i]
-	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now}
-	state.AttemptCount = a.N
-	f := x.applyUpdate(ctx, tx, s, now, a)
-	a.DurationMs = ms(x.e.cfg.Now().Sub(now))
-	if f != nil {
-		a.Error = &automation.AttemptError{Class: f.Class, Message: x.redact.String(f.Message)}
-	} else {
-		state.Status = automation.StepSucceeded
-	}
-	if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	return f
-}
-
-func (x *execution) applyUpdate(ctx context.Context, tx *store.Tx, s *automation.UpdateRecord, now time.Time, a *automation.Attempt) *webhook.Failure {
-	run := x.run
-	coll := x.coll
-	if coll == nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
-	}
-	prev, err := tx.RecordForUpdate(ctx, x.job.OrgID, run.Collection, run.RecordID)
-	if errors.Is(err, store.ErrNotFound) {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
-	}
-	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	changes, stage, f := EvalUpdate(coll, s, x.env(now), prev.Stage)
-	if f != nil {
-		return f
-	}
-	a.Fields = map[string]any{}
-	for k, v := range changes {
-		a.Fields[k] = v
-	}
-	if stage != prev.Stage {
-		a.Fields["stage"] = stage
-	}
-	next := *prev
-	next.Fields = record.Merge(prev.Fields, changes)
-	next.Stage = stage
-	if len(record.Diff(prev.Fields, next.Fields)) == 0 && next.Stage == prev.Stage {
-		return nil // nothing changes: no write, no trigger
-	}
-	if err := tx.UpdateRecord(ctx, x.job.OrgID, &next); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}
-	}
-	if _, err := x.e.fire.Fire(ctx, tx, trigger.Change{OrgID: x.job.OrgID, Record: &next, Previous: prev, Depth: run.Depth + 1, At: next.UpdatedAt, Candidates: x.cands}); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
-	}
-	run.Record = next.Env()
-	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

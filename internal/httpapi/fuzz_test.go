@@ -17,6 +17,7 @@ var fuzzEndpoints = []struct{ method, path string }{
 	{"POST", "/api/v1/automations"},
 	{"PUT", "/api/v1/automations/{automation}"},
 	{"POST", "/api/v1/automations/test"},
+	{"POST", "/api/v1/import?dryRun=true"},
 }
 
 // maxFuzzBody bounds one fuzz input.
@@ -58,6 +59,7 @@ func FuzzAPIInput(f *testing.F) {
 		},
 		3: {validAutomation, manualAutomation},
 		4: {dryRun(validAutomation), dryRun(manualAutomation), `{"automation":` + manualAutomation + `,"recordId":"` + fx.recordID + `"}`},
+		5: {`{"formatVersion":1,"collections":[` + leadsCollection + `],"automations":[` + validAutomation + `,` + manualAutomation + `]}`, `{}`},
 	}
 	for i, docs := range seeds {
 		for _, d := range docs {

@@ -169,6 +169,7 @@ func (a *API) authenticated(h handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		r = r.WithContext(autohook.WithActor(r.Context(), p.Actor()))
 		if err := h(a, w, r, p); err != nil {
 			a.fail(w, r, err)
 		}
@@ -226,6 +227,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
 	case errors.Is(err, context.Canceled):
 		// the client went away
+	case errors.Is(err, autohook.ErrUnavailable):
+		a.log.WarnContext(r.Context(), "api request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable for now, so nothing was changed; retry after "+strconv.Itoa(int(autohook.RetryAfter.Seconds()))+" s", nil)
 	default:
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; the server log has the details", nil)

@@ -857,7 +857,9 @@ func testPathTraversal(t *testing.T, dbURL string) {
 }
 
 // TestNULAndInvalidUTF8 sends ids, filters and names that no key, id or
-// name can be, holding a NUL byte or invalid UTF-8, on both databases.
+// name can be, holding a NUL byte or invalid UTF-8: both databases answer
+// alike (the store checks such text before PostgreSQL could refuse it), a
+// key or filter finding nothing, a name refused, never an internal error.
 func TestNULAndInvalidUTF8(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
@@ -885,18 +887,18 @@ func testNULAndInvalidUTF8(t *testing.T, dbURL string) {
 		{"GET", "/api/v1/runs/%ff", "", []int{404}},
 		{"POST", "/api/v1/runs/%00/cancel", "", []int{404}},
 		{"DELETE", "/api/v1/api-keys/%00", "", []int{404}},
-		{"DELETE", "/api/v1/secrets/%00", "", []int{404, 422}},
-		{"GET", "/api/v1/runs?recordId=%00", "", []int{200, 400, 422}},
-		{"GET", "/api/v1/automations?collection=%ff&trigger=%00", "", []int{200, 400, 422}},
-		{"GET", "/api/v1/collections/leads/records?stage=%00", "", []int{200, 400, 422}},
-		{"GET", "/api/v1/collections?cursor=" + nul, "", []int{200, 400}},
-		{"GET", "/api/v1/runs?cursor=" + bad, "", []int{200, 400}},
+		{"DELETE", "/api/v1/secrets/%00", "", []int{404}},
+		{"GET", "/api/v1/runs?recordId=%00", "", []int{200}},
+		{"GET", "/api/v1/automations?collection=%ff&trigger=%00", "", []int{200}},
+		{"GET", "/api/v1/collections/leads/records?stage=%00", "", []int{200}},
+		{"GET", "/api/v1/collections?cursor=" + nul, "", []int{400}},
+		{"GET", "/api/v1/runs?cursor=" + bad, "", []int{400}},
 		{"POST", "/api/v1/automations/{automation}/runs", `{"recordId":"\u0000"}`, []int{422}},
-		{"POST", "/api/v1/collections/leads/records", `{"fields":{"name":"a\u0000b"}}`, []int{201, 422}},
-		{"POST", "/api/v1/api-keys", `{"name":"ci\u0000"}`, []int{201, 422}},
-		{"POST", "/api/v1/collections", `{"key":"nul","name":"N\u0000L"}`, []int{201, 422}},
-		{"POST", "/api/v1/automations", `{"name":"N\u0000L","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"update_record","set":[{"field":"note","value":"x"}]}]}`, []int{201, 422}},
-		{"POST", "/api/v1/organisations", `{"name":"N\u0000L"}`, []int{201, 422}},
+		{"POST", "/api/v1/collections/leads/records", `{"fields":{"name":"a\u0000b"}}`, []int{201}}, // a field value: JSON holds it
+		{"POST", "/api/v1/api-keys", `{"name":"ci\u0000"}`, []int{422}},
+		{"POST", "/api/v1/collections", `{"key":"nul","name":"N\u0000L"}`, []int{422}},
+		{"POST", "/api/v1/automations", `{"name":"N\u0000L","collection":"leads","trigger":{"type":"manual"},"steps":[{"type":"update_record","set":[{"field":"note","value":"x"}]}]}`, []int{422}},
+		{"POST", "/api/v1/organisations", `{"name":"N\u0000L"}`, []int{422}},
 	}
 	for _, tt := range tests {
 		path := strings.ReplaceAll(tt.path, "{automation}", f.automationID)

@@ -100,3 +100,41 @@ func BenchmarkConvertNumber(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBenchBody evaluates the five fields of the JSON body that
+// `autohook bench` sends, as the webhook client does.
+func BenchmarkBenchBody(b *testing.B) {
+	var fields []*Template
+	for _, src := range []string{"{record.id}", "{upper(record.customer)}", "{record.amount * 1.2}", "{record.vip}", "{record.items}"} {
+		fields = append(fields, mustTemplate(b, src))
+	}
+	env := testEnv()
+	rec := env[RootRecord].(map[string]any)
+	rec["customer"] = "ACME"
+	rec["vip"] = true
+	rec["items"] = []any{map[string]any{"sku": "A", "qty": 2.0}, map[string]any{"sku": "B", "qty": 1.0}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range fields {
+			if _, err := f.Eval(env); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkLoop is a condition with a loop: every iteration is a step of
+// the budget.
+func BenchmarkLoop(b *testing.B) {
+	e, err := CompileExpr("len(filter(1..100, # % 3 == 0)) > 10", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := testEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.EvalBool(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

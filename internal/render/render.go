@@ -61,12 +61,40 @@
 // # Limits
 //
 // An expression is refused when it is longer than Options.MaxLen bytes or
-// has more than Options.MaxNodes syntax nodes. At run time expr's memory
-// budget bounds ranges, arrays and maps; it does not count the bytes of
-// strings built with "+" or of values shared between several places. So
-// `let` is refused (twenty lets of `v + v` would grow a value a millionfold);
-// without it an evaluation's strings are bounded by the node limit times the
-// largest value it reads (a record field: at most 64 KiB).
+// has more than Options.MaxNodes syntax nodes; `let` is refused too (no
+// automation needs variables, and without them what an expression can do
+// is easier to reason about).
+//
+// # Budget
+//
+// Every evaluation (a condition, one value, or one template: its parts
+// share one budget) runs within a budget, set by Options:
+//   - MaxMemory (8 MiB): the bytes of the values it builds: strings made
+//     by "+" or by functions, arrays, maps, ranges, each counted when it
+//     is built, a value shared between several places ([s, s, s]) once
+//     for each place. replace, join, split, splitAfter and repeat refuse a
+//     result over the budget before building it (repeat: over 1 MiB);
+//   - MaxSteps (200,000): loop iterations of map, filter, all, reduce, ...
+//     (counted when the loop starts, so a loop over too many elements does
+//     not start) and values built;
+//   - MaxTime (1 s): wall time, looked at every 32 steps, when a loop
+//     starts and after each large value (a loop whose body takes constant
+//     time is bounded by MaxSteps; one whose body may be slow counts each
+//     iteration as a step); since a regular expression match cannot be stopped,
+//     `matches` refuses a text whose length times the pattern's is over
+//     2^26 before it starts;
+//   - MaxResult (4 MiB): the size of the result (a template's text).
+//
+// An evaluation over budget fails with a *BudgetError (wrapped in the
+// *EvalError; errors.Is(err, ErrBudget)) that names the limit. A panic
+// inside an evaluation is an error too. Since one builtin may allocate a
+// few times its input before its result is counted, an evaluation
+// allocates at most a small multiple of MaxMemory.
+//
+// The error of an expression that reads secrets does not repeat expr's
+// message, which may quote a value computed from a secret
+// (int(upper(secrets.KEY)) would show the key upper-cased); budget errors,
+// which quote nothing, are shown.
 package render
 
 import (
@@ -89,7 +117,8 @@ const (
 	DefaultMaxLen   int  = 4096
 )
 
-// Options limit what an expression may be. The zero value means the
+// Options limit what an expression may be, and what one evaluation may
+// use (see "Budget" in the package doc). The zero value means the
 // defaults.
 type Options struct {
 	// MaxNodes is the largest number of syntax nodes of one expression;
@@ -98,6 +127,19 @@ type Options struct {
 	// MaxLen is the largest length in bytes of one expression (the text
 	// between the braces of a template); 0 or less means DefaultMaxLen.
 	MaxLen int
+	// MaxMemory is the bytes of values one evaluation may build; 0 or
+	// less means DefaultMaxMemory.
+	MaxMemory int
+	// MaxResult is the largest result of one evaluation in bytes (a
+	// template's text, an expression's value as Stringify would write
+	// it, roughly); 0 or less means DefaultMaxResult.
+	MaxResult int
+	// MaxSteps is the number of loop iterations and values built one
+	// evaluation may take; 0 or less means DefaultMaxSteps.
+	MaxSteps int
+	// MaxTime bounds the wall time of one evaluation; 0 or less means
+	// DefaultMaxTime.
+	MaxTime time.Duration
 	// Shape, when set, is what is known of the values expressions read:
 	// every expression is also checked against it (see Shape).
 	Shape *Shape
@@ -168,8 +210,13 @@ var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootT
 
 // NewEnv returns the environment of one evaluation. previous (or any map)
 // may be nil. The values of secrets must be the plaintext strings.
+//
+// An Env also holds the budget of the evaluation that uses it, so it
+// serves one evaluation at a time: do not evaluate with one Env on two
+// goroutines at once.
 func NewEnv(record, previous, fields, secrets, trigger, run map[string]any, now time.Time) Env {
 	return Env{
+		meterKey:     new(meter),
 		RootRecord:   record,
 		RootPrevious: previous,
 		RootFields:   fields,
@@ -191,9 +238,11 @@ var typeEnv = func() Env {
 
 // Expr is a compiled expression, safe for concurrent use.
 type Expr struct {
-	src  string
-	prog *vm.Program
-	uses uint8 // bit i: roots[i] is referenced (len(roots) <= 8)
+	src     string
+	prog    *vm.Program
+	uses    uint8 // bit i: roots[i] is referenced (len(roots) <= 8)
+	lim     limits
+	metered bool // the program counts what it builds and its loops
 }
 
 // CompileExpr compiles a bare expression (a condition, say: no braces). An
@@ -211,12 +260,12 @@ func compileExpr(src string, base int, opts Options) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Pos: base, Msg: "empty expression"}
 	}
-	np := &nowPatcher{}
-	prog, err := expr.Compile(src, compileOptions(opts, np)...)
+	np, mp := &nowPatcher{}, &meterPatcher{}
+	prog, err := expr.Compile(src, compileOptions(opts, np, mp)...)
 	if err != nil {
 		return nil, compileError(src, base, opts, np, err)
 	}
-	e := &Expr{src: src, prog: prog}
+	e := &Expr{src: src, prog: prog, lim: opts.limits(), metered: mp.used}
 	node := prog.Node()
 	lv := &letVisitor{}
 	ast.Walk(&node, lv)
@@ -233,9 +282,10 @@ func compileExpr(src string, base int, opts Options) (*Expr, error) {
 	return e, nil
 }
 
-// letVisitor finds a `let` declaration. Refusing them bounds what one
-// evaluation can build: expr's memory budget does not count string bytes,
-// and twenty lets of `v + v` make a megabyte string into a terabyte.
+// letVisitor finds a `let` declaration. They were refused when nothing
+// counted string bytes (twenty lets of `v + v` made a megabyte string into
+// a terabyte); the budget now bounds them, but no automation has needed
+// one, so they stay out.
 type letVisitor struct{ found ast.Node }
 
 func (v *letVisitor) Visit(node *ast.Node) {
@@ -245,15 +295,17 @@ func (v *letVisitor) Visit(node *ast.Node) {
 }
 
 // compileOptions returns the expr options of every compilation.
-func compileOptions(opts Options, np *nowPatcher) []expr.Option {
-	o := make([]expr.Option, 0, 4+len(functions))
+func compileOptions(opts Options, np *nowPatcher, mp *meterPatcher) []expr.Option {
+	budget := budgetOptions(opts.limits(), mp)
+	o := make([]expr.Option, 0, 4+len(functions)+len(budget))
 	o = append(o,
 		expr.Env(typeEnv),
 		expr.MaxNodes(opts.maxNodes()),
 		expr.Patch(np),
 		expr.Patch(numPatcher{}),
 	)
-	return append(o, functions...)
+	o = append(o, functions...)
+	return append(o, budget...) // last: the meter patcher wraps what the others made
 }
 
 // compileError turns an expr compile error into an *Error.
@@ -371,15 +423,76 @@ func (e *Expr) EvalBool(env Env) (bool, error) {
 
 var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
 
-// run runs the program on a pooled VM: expr.Run would allocate a VM, its
-// stack and variables on every call.
+// run evaluates the expression within its budget. When a template holds
+// the env's meter (its parts share one budget) the meter goes on counting;
+// otherwise this is an evaluation of its own.
 func (e *Expr) run(env Env) (any, error) {
+	if e.metered {
+		if env == nil {
+			env = Env{}
+		}
+		if m := meterOf(env); !m.held {
+			m.reset(e.lim)
+		}
+	}
+	out, err := e.exec(env)
+	if err == nil && resultSize(out, e.lim.result, e.metered) > e.lim.result {
+		err = &BudgetError{Limit: LimitResult, Max: e.lim.result}
+	}
+	if err != nil {
+		return nil, e.runError(err)
+	}
+	return out, nil
+}
+
+// resultSize is the size of a result: a string's length, else, for a
+// program that builds values, sizeOf. A program that builds nothing
+// returns a literal or a value of its environment as it is (bounded by
+// what a record may hold), which is not worth measuring on every
+// evaluation.
+func resultSize(v any, limit int, builds bool) int {
+	if s, ok := v.(string); ok {
+		return len(s)
+	}
+	if !builds {
+		return 0
+	}
+	return sizeOf(v, limit)
+}
+
+// runError returns the error of a failed evaluation: over budget, a
+// BudgetError; for an expression that reads secrets, the message hidden,
+// since expr's messages quote values ("int(upper(secrets.KEY))" would
+// show the key upper-cased).
+func (e *Expr) runError(err error) error {
+	if be, ok := budgetError(err, e.lim); ok {
+		return be
+	}
+	if usesRoot(e.uses, RootSecrets) {
+		return errSecretHidden
+	}
+	return err
+}
+
+// errSecretHidden stands for the error of an expression that reads
+// secrets.
+var errSecretHidden = errors.New("the expression reads secrets, so its error message is hidden (it could quote a value computed from a secret)")
+
+// exec runs the program on a pooled VM: expr.Run would allocate a VM, its
+// stack and variables on every call. A panic is an error: evaluation never
+// takes the process down.
+func (e *Expr) exec(env Env) (out any, err error) {
 	m := vmPool.Get().(*vm.VM)
-	out, err := m.Run(e.prog, env)
-	// Drop references to this run's values before pooling the VM.
-	clear(m.Stack[:cap(m.Stack)])
-	clear(m.Scopes[:cap(m.Scopes)])
-	clear(m.Variables)
-	vmPool.Put(m)
-	return out, err
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("evaluation failed: %v", r)
+		}
+		// Drop references to this run's values before pooling the VM.
+		clear(m.Stack[:cap(m.Stack)])
+		clear(m.Scopes[:cap(m.Scopes)])
+		clear(m.Variables)
+		vmPool.Put(m)
+	}()
+	m.MemoryBudget = e.lim.elements()
+	return m.Run(e.prog, env)
 }

@@ -208,7 +208,7 @@ func TestExprUses(t *testing.T) {
 func TestNewEnv(t *testing.T) {
 	t.Parallel()
 	env := NewEnv(map[string]any{"a": 1}, nil, nil, nil, nil, nil, testNow)
-	want := []string{"fields", "now", "previous", "record", "run", "secrets", "trigger"}
+	want := []string{meterKey, "fields", "now", "previous", "record", "run", "secrets", "trigger"}
 	if diff := cmp.Diff(want, slices.Sorted(maps.Keys(env))); diff != "" {
 		t.Errorf("NewEnv keys mismatch (-want +got):\n%s", diff)
 	}

@@ -100,7 +100,7 @@ func (s *Shape) typed() types.Map {
 func (s *Shape) check(node ast.Node, src string, base int, opts Options) error {
 	// Members of record, previous, trigger and run that do not exist, with
 	// the nearest name, before the checker's terser "unknown field".
-	mv := &memberVisitor{shape: s}
+	mv := &shapeVisitor{shape: s}
 	ast.Walk(&node, mv)
 	if mv.err != nil {
 		return &Error{Pos: base + byteOffset(src, mv.err.Pos), Msg: mv.err.Msg}
@@ -118,28 +118,23 @@ func (s *Shape) check(node ast.Node, src string, base int, opts Options) error {
 	return nil
 }
 
-// memberVisitor finds the first root.name (or root["name"]) whose root is
+// shapeVisitor finds the first root.name (or root["name"]) whose root is
 // record, previous, trigger or run and whose name the shape does not know.
-type memberVisitor struct {
+type shapeVisitor struct {
 	shape *Shape
 	err   *Error // Pos in runes
 }
 
-func (v *memberVisitor) Visit(node *ast.Node) {
-	m, ok := (*node).(*ast.MemberNode)
-	if !ok || v.err != nil {
+func (v *shapeVisitor) Visit(node *ast.Node) {
+	if v.err != nil {
 		return
 	}
-	id, ok := m.Node.(*ast.IdentifierNode)
-	if !ok {
-		return
-	}
-	prop, ok := m.Property.(*ast.StringNode)
+	root, prop, ok := constantMember(*node)
 	if !ok {
 		return
 	}
 	var known []string
-	switch id.Value {
+	switch root {
 	case RootRecord, RootPrevious:
 		for k := range v.shape.Record {
 			known = append(known, k)
@@ -155,12 +150,27 @@ func (v *memberVisitor) Visit(node *ast.Node) {
 		return
 	}
 	sort.Strings(known)
-	msg := fmt.Sprintf("%s has no field %q", id.Value, prop.Value)
+	msg := fmt.Sprintf("%s has no field %q", root, prop.Value)
 	if near := nearest(prop.Value, known); near != "" {
-		msg += fmt.Sprintf(": did you mean %s.%s?", id.Value, near)
+		msg += fmt.Sprintf(": did you mean %s.%s?", root, near)
 	}
-	msg += " (" + id.Value + " has " + strings.Join(known, ", ") + ")"
+	msg += " (" + root + " has " + strings.Join(known, ", ") + ")"
 	v.err = &Error{Pos: prop.Location().From, Msg: msg}
+}
+
+// constantMember reports whether node reads a member of a root by a
+// constant name (root.name, root["name"], root?.name), and which.
+func constantMember(node ast.Node) (root string, prop *ast.StringNode, ok bool) {
+	m, ok := node.(*ast.MemberNode)
+	if !ok {
+		return "", nil, false
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok {
+		return "", nil, false
+	}
+	prop, ok = m.Property.(*ast.StringNode)
+	return id.Value, prop, ok
 }
 
 // nearest returns the known name closest to name, when it is close: at

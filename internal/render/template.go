@@ -12,9 +12,11 @@ import (
 // {a: 1}) and string literals and comments are skipped, so
 // "{ {'a}': 1}['a}'] }" is one expression.
 type Template struct {
-	src   string
-	parts []part
-	uses  uint8 // union of the parts' Expr.uses
+	src     string
+	parts   []part
+	uses    uint8 // union of the parts' Expr.uses
+	lim     limits
+	metered bool // some part needs a meter
 }
 
 // part is literal text or one expression.
@@ -26,7 +28,7 @@ type part struct {
 // CompileTemplate compiles a template. An error is an *Error whose position
 // is a byte offset into src.
 func CompileTemplate(src string, opts Options) (*Template, error) {
-	t := &Template{src: src}
+	t := &Template{src: src, lim: opts.limits()}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -57,6 +59,7 @@ func CompileTemplate(src string, opts Options) (*Template, error) {
 			flush()
 			t.parts = append(t.parts, part{expr: e})
 			t.uses |= e.uses
+			t.metered = t.metered || e.metered
 			i = end
 		default:
 			lit.WriteByte(c)
@@ -166,7 +169,8 @@ func (t *Template) Eval(env Env) (any, error) {
 }
 
 // String evaluates the template into a string, inserting each value as
-// Stringify writes it. An error is an *EvalError.
+// Stringify writes it. The parts share one budget, and the text is at most
+// the result limit. An error is an *EvalError.
 func (t *Template) String(env Env) (string, error) {
 	switch {
 	case len(t.parts) == 0:
@@ -178,7 +182,20 @@ func (t *Template) String(env Env) (string, error) {
 		if err != nil {
 			return "", &EvalError{Source: t.src, Err: err}
 		}
-		return Stringify(v), nil
+		s := Stringify(v)
+		if len(s) > t.lim.result {
+			return "", t.tooLong()
+		}
+		return s, nil
+	}
+	if t.metered {
+		if env == nil {
+			env = Env{}
+		}
+		m := meterOf(env)
+		m.reset(t.lim)
+		m.held = true
+		defer func() { m.held = false }()
 	}
 	b := make([]byte, 0, len(t.src)+32)
 	for _, p := range t.parts {
@@ -190,7 +207,14 @@ func (t *Template) String(env Env) (string, error) {
 		if err != nil {
 			return "", &EvalError{Source: t.src, Err: err}
 		}
-		b = appendStringify(b, v)
+		if b = appendStringify(b, v); len(b) > t.lim.result {
+			return "", t.tooLong()
+		}
 	}
 	return string(b), nil
+}
+
+// tooLong is the error of a text longer than the result limit.
+func (t *Template) tooLong() error {
+	return &EvalError{Source: t.src, Err: &BudgetError{Limit: LimitResult, Max: t.lim.result}}
 }

@@ -17,12 +17,14 @@ const (
 	Render             Class = "render"              // template evaluation or conversion
 	Response           Class = "response"            // unparsable JSON, too large, required pointer missing
 	Record             Class = "record"              // update_record: the record is gone, or a field no longer exists
+	Secret             Class = "secret"              // a secret or signing secret does not open with this node's keys
+	Internal           Class = "internal"            // Autohook cannot execute the run as stored (a version that no longer compiles, a bug)
 )
 
 // Valid reports whether c is one of the classes above.
 func (c Class) Valid() bool {
 	switch c {
-	case Network, Timeout, HTTP4xx, HTTP5xx, InvalidURL, BlockedDestination, Render, Response, Record:
+	case Network, Timeout, HTTP4xx, HTTP5xx, InvalidURL, BlockedDestination, Render, Response, Record, Secret, Internal:
 		return true
 	}
 	return false

@@ -30,6 +30,8 @@ func TestRetryable(t *testing.T) {
 		{BlockedDestination, 0, false},
 		{Render, 0, false},
 		{Response, 200, false},
+		{Secret, 0, false},
+		{Internal, 0, false},
 		{Class(""), 0, false},
 		{Class("NETWORK"), 0, false},
 	}
@@ -52,6 +54,8 @@ func TestClassValid(t *testing.T) {
 		BlockedDestination: "blocked_destination",
 		Render:             "render",
 		Response:           "response",
+		Secret:             "secret",
+		Internal:           "internal",
 	}
 	for c, want := range stored {
 		if string(c) != want {

@@ -125,3 +125,48 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestBoxSeveralKeys(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := newKey(t), newKey(t)
+	oldBox := newBox(t, oldKey)
+	both, err := NewBox(newKey, oldKey, newKey) // a key given twice counts once
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.Keys() != 2 {
+		t.Fatalf("Keys() = %d, want 2", both.Keys())
+	}
+	aad := []byte("secret:org_1:TOKEN")
+	tests := []struct {
+		name    string
+		sealed  []byte
+		wantKey int
+	}{
+		{"sealed with the old key", oldBox.Seal([]byte("v"), aad), 1},
+		{"sealed with the new key", both.Seal([]byte("v"), aad), 0},
+		{"sealed by a box sealing with its second key", both.SealingWith(1).Seal([]byte("v"), aad), 1},
+	}
+	for _, tc := range tests {
+		got, key, err := both.OpenKey(tc.sealed, aad)
+		if err != nil || string(got) != "v" || key != tc.wantKey {
+			t.Errorf("%s: OpenKey = %q, key %d, %v; want \"v\", key %d", tc.name, got, key, err, tc.wantKey)
+		}
+	}
+	if _, err := oldBox.Open(both.Seal([]byte("v"), aad), aad); !errors.Is(err, ErrOpen) {
+		t.Errorf("the old key alone opened a value sealed with the new key: %v", err)
+	}
+	stranger := newBox(t, newKey)
+	if _, _, err := both.OpenKey(newBox(t, make([]byte, KeySize)).Seal([]byte("v"), aad), aad); !errors.Is(err, ErrOpen) {
+		t.Errorf("a value sealed with a third key opened: %v", err)
+	}
+	if got := both.SealingWith(1).SealsWith(); got != 1 {
+		t.Errorf("SealingWith(1).SealsWith() = %d, want 1", got)
+	}
+	if _, err := stranger.Open(both.SealingWith(1).Seal([]byte("v"), aad), aad); !errors.Is(err, ErrOpen) {
+		t.Errorf("the new key alone opened a value sealed with the old key: %v", err)
+	}
+	if _, err := NewBox(newKey, make([]byte, 16)); err == nil {
+		t.Error("NewBox with a short second key = nil error, want one")
+	}
+}

@@ -88,6 +88,11 @@ func writeKeyFile(dir, path string) ([]byte, error) {
 	return key, nil
 }
 
+// ParseKey decodes a key written as LoadKey accepts it from the
+// environment: base64 (any common form) or 64 hex digits. Errors never
+// contain key material.
+func ParseKey(s string) ([]byte, error) { return decodeKey(s) }
+
 var keyEncodings = []*base64.Encoding{
 	base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding,
 }

@@ -251,7 +251,8 @@ func TestDataFilesPrivate(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	nd := startNode(t, func(c *server.Config) { c.DataDir = dir })
+	// No SecretKey: the key is generated into the dir.
+	nd := startNode(t, func(c *server.Config) { c.DataDir, c.SecretKey = dir, "" })
 	nd.must(201, "POST", "/api/v1/collections", leads, nil) // something in the WAL
 	for _, name := range []string{"autohook.db", "autohook.db-wal", "autohook.db-shm", "secret.key", "node.id"} {
 		fi, err := os.Stat(filepath.Join(dir, name))

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/autohook/autohook/internal/egress"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/httpapi"
+	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/metrics"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
@@ -43,12 +45,15 @@ import (
 // Config is one node's configuration; cmd/autohook fills it from flags and
 // AUTOHOOK_* variables.
 type Config struct {
-	DataDir              string
-	DatabaseURL          string // "" = SQLite in DataDir
-	Listen               string
-	BootstrapAPIKey      string
-	AdminPassword        string
-	SecretKey            string
+	DataDir         string
+	DatabaseURL     string // "" = SQLite in DataDir
+	Listen          string
+	BootstrapAPIKey string
+	AdminPassword   string
+	SecretKey       string
+	// SecretKeyPrevious is the key being replaced during a key change
+	// (AUTOHOOK_SECRET_KEY_PREVIOUS): values sealed with it still open.
+	SecretKeyPrevious    string
 	AllowPrivateNetworks bool
 	AllowCIDRs           []netip.Prefix
 	DenyHosts            []string
@@ -103,6 +108,7 @@ type Node struct {
 	Store   *store.Store
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
+	Firer   *trigger.Firer // which runs record changes fire
 
 	cfg         Config
 	shutdown    sync.Once
@@ -147,10 +153,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	url := cfg.DatabaseURL
-	if url == "" {
-		url = "sqlite:" + filepath.Join(cfg.DataDir, "autohook.db")
-	}
+	url := databaseURL(cfg.DataDir, cfg.DatabaseURL)
 	// One data dir belongs to one process: with SQLite, one file has one
 	// writer; on PostgreSQL, the node id kept in the data dir names one
 	// process. Jobs left running by this node's previous process can then be
@@ -169,9 +172,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if generated {
 		log.Info("generated the key that encrypts secrets at rest", "file", filepath.Join(cfg.DataDir, secret.KeyFile))
 	}
-	box, err := secret.NewBox(key)
+	box, err := newBox(key, cfg.SecretKeyPrevious)
 	if err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
+		return nil, err
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
@@ -189,8 +192,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	keys, err := keyring.Check(ctx, n.Store, box)
+	if err != nil {
+		return nil, wrongKey(cfg, generated, err)
+	}
 	cat := catalog.New(n.Store, box, automation.Options{}, n.Store.Kind() == "postgres")
 	fire := trigger.New(cat, log)
+	n.Firer = fire
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
@@ -207,7 +215,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
 	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Logger: log})
+	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
 
 	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
 	if err != nil {
@@ -230,6 +238,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bgStop = bgStop
 	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
 	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
+	st, eng := n.Store, n.Engine // not n: Start's result, which a failed start sets to nil
+	n.bg.Go(func() { resumeLostJobs(bgCtx, st, eng, nodeID, log) })
 
 	mux := http.NewServeMux()
 	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
@@ -243,7 +253,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
-		if _, err := n.Store.CountOrganisations(ctx); err != nil {
+		if err := n.Store.Ready(ctx); err != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = fmt.Fprintf(w, `{"status":"unavailable","reason":%q}`+"\n", err.Error())
 			return
@@ -330,6 +341,82 @@ func Run(ctx context.Context, cfg Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return n.Shutdown(shutdownCtx)
+}
+
+// newBox returns the Box of the node's key and, during a key change, the
+// previous key.
+func newBox(key []byte, previous string) (*secret.Box, error) {
+	var others [][]byte
+	if previous != "" {
+		prev, err := secret.ParseKey(previous)
+		if err != nil {
+			return nil, fmt.Errorf("AUTOHOOK_SECRET_KEY_PREVIOUS: %w", err)
+		}
+		others = append(others, prev)
+	}
+	box, err := secret.NewBox(key, others...)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	return box, nil
+}
+
+// wrongKey explains a failed key check: which key was wrong, and what to
+// do. A key file generated by this very start is removed (it sealed
+// nothing), so that the next start does not find a wrong key in place.
+func wrongKey(cfg Config, generated bool, err error) error {
+	if !errors.Is(err, keyring.ErrWrongKey) {
+		return err
+	}
+	file := filepath.Join(cfg.DataDir, secret.KeyFile)
+	var which string
+	switch {
+	case cfg.SecretKey != "":
+		which = "AUTOHOOK_SECRET_KEY"
+	case generated:
+		_ = os.Remove(file)
+		which = "a newly generated key (AUTOHOOK_SECRET_KEY is empty and the data dir had no " + secret.KeyFile + ")"
+	default:
+		which = "the key in " + file
+	}
+	if cfg.SecretKeyPrevious != "" {
+		which += " (nor AUTOHOOK_SECRET_KEY_PREVIOUS)"
+	}
+	return fmt.Errorf("wrong secret key: %s is not the key this database's secrets are sealed with (%v). "+
+		"Start this node with the key the database was used with: the other nodes' AUTOHOOK_SECRET_KEY, or the %s of the data dir that created it (keep it with every backup). "+
+		"To change keys, see docs/OPERATIONS.md, \"Keys\" (autohook rotate-key)", which, strings.TrimPrefix(err.Error(), keyring.ErrWrongKey.Error()+": "), secret.KeyFile)
+}
+
+// lostJobsEvery is how often a node looks for jobs the database holds as
+// running for it that it is not working, and lostJobsAfter how old such a
+// job must be (see store.ResumeLostJobs).
+const (
+	lostJobsEvery = 10 * time.Second
+	lostJobsAfter = 10 * time.Second
+)
+
+// resumeLostJobs makes the node's lost jobs available again, every
+// lostJobsEvery, until ctx ends. A database connection that drops as the
+// queue fetches jobs loses the answer while the database marks them
+// running: without this they would wait for River's rescuer (RescueAfter,
+// about 3 minutes).
+func resumeLostJobs(ctx context.Context, st *store.Store, eng *engine.Engine, nodeID string, log *slog.Logger) {
+	t := time.NewTicker(lostJobsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := st.ResumeLostJobs(ctx, nodeID, lostJobsAfter, eng.WorkingJobs())
+		switch {
+		case err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrUnavailable):
+			log.WarnContext(ctx, "resume lost jobs", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "resumed jobs this node had lost (the database connection dropped as they were fetched or finished)", "jobs", n)
+		}
+	}
 }
 
 // jobTimeout is the queue's job timeout for a rescue window: 10 s less,

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,6 +30,12 @@ import (
 // unless an option sets another BootstrapAPIKey.
 const AdminKey = "ahk_test-admin-key-0123456789"
 
+// SecretKey is the AUTOHOOK_SECRET_KEY of the nodes Start starts, unless an
+// option sets another: the same for every node, so that nodes a test
+// starts on one database agree on it (a node with another key than the
+// database's refuses to start).
+const SecretKey = "c2VydmVydGVzdC1zZWNyZXQta2V5LTMyLWJ5dGVzISE=" // "servertest-secret-key-32-bytes!!"
+
 // Node is a node running for one test. Its Client calls the API with the
 // bootstrap key.
 type Node struct {
@@ -40,15 +47,16 @@ type Node struct {
 // a fresh SQLite database in t.TempDir(), 127.0.0.1:0, AdminKey, private
 // networks allowed (receivers are on loopback), logs and the start-up lines
 // discarded, no rate limit (tests poll hard; the rate limit has its own
-// tests). Options change the Config after the defaults, in order. The
-// node's Client checks every exchange against the served OpenAPI document
-// (contract.go).
+// tests), the key SecretKey. Options change the Config after the defaults,
+// in order. The node's Client checks every exchange against the served
+// OpenAPI document (contract.go).
 func Start(t testing.TB, options ...func(*server.Config)) *Node {
 	t.Helper()
 	cfg := server.Config{
 		DataDir:              t.TempDir(),
 		Listen:               "127.0.0.1:0",
 		BootstrapAPIKey:      AdminKey,
+		SecretKey:            SecretKey,
 		AllowPrivateNetworks: true,
 		Logger:               slog.New(slog.DiscardHandler),
 		Out:                  io.Discard,
@@ -195,8 +203,15 @@ type Receiver struct {
 // answers 204 No Content.
 func NewReceiver(t testing.TB, answer http.HandlerFunc) *Receiver {
 	t.Helper()
+	return NewReceiverOn(t, nil, answer)
+}
+
+// NewReceiverOn is NewReceiver on listener l (one in a network namespace,
+// say); nil listens on loopback.
+func NewReceiverOn(t testing.TB, l net.Listener, answer http.HandlerFunc) *Receiver {
+	t.Helper()
 	rc := &Receiver{got: make(chan Request, 1000)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		body, _ := io.ReadAll(r.Body)
 		u := *r.URL
@@ -215,6 +230,11 @@ func NewReceiver(t testing.TB, answer http.HandlerFunc) *Receiver {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	if l != nil {
+		rc.Server.Listener.Close()
+		rc.Server.Listener = l
+	}
+	rc.Server.Start()
 	t.Cleanup(rc.Close)
 	return rc
 }

@@ -2,18 +2,22 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 )
 
 // AutomationVersion is one stored version of an automation: its document
-// (with the signing secret redacted) and the sealed signing secret.
+// (with the signing secret redacted), the sealed signing secret, and when
+// and by whom it was saved.
 type AutomationVersion struct {
 	Doc                 *automation.Automation
 	SealedSigningSecret string // "" when unsigned
+	SavedAt             time.Time
+	SavedBy             *Actor // nil when not known (saved by a tool, or before it was kept)
+	RestoredFrom        int64  // the version a restore copied; 0 for an ordinary save
 }
 
 // AutomationRef is what trigger matching needs to know before loading a
@@ -27,8 +31,14 @@ type AutomationRef struct {
 
 // SaveAutomation inserts a new automation (a.ID == "") or a new version of an
 // existing one, and stores the version's document. It sets a.ID, a.Version
-// and the times.
+// and the times. It is SaveAutomationBy without saying who saved it.
 func (tx *Tx) SaveAutomation(ctx context.Context, orgID string, a *automation.Automation, sealedSecret string) error {
+	return tx.SaveAutomationBy(ctx, orgID, a, sealedSecret, VersionMeta{})
+}
+
+// SaveAutomationBy is SaveAutomation that records who saved the version
+// and, for a restore, which version it copies.
+func (tx *Tx) SaveAutomationBy(ctx context.Context, orgID string, a *automation.Automation, sealedSecret string, meta VersionMeta) error {
 	now := tx.Now()
 	if a.ID == "" {
 		a.ID = newID("aut")
@@ -62,8 +72,8 @@ func (tx *Tx) SaveAutomation(ctx context.Context, orgID string, a *automation.Au
 	if sealedSecret != "" {
 		secret = sealedSecret
 	}
-	_, err := tx.q.exec(ctx, `INSERT INTO automation_versions (automation_id, version, org_id, doc, signing_secret, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Version, orgID, encJSON(doc), secret, us(now))
+	_, err := tx.q.exec(ctx, `INSERT INTO automation_versions (automation_id, version, org_id, doc, signing_secret, created_at, saved_by, restored_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Version, orgID, encJSON(doc), secret, us(now), meta.savedBy(), meta.restoredFrom())
 	if err != nil {
 		return fmt.Errorf("insert automation version: %w", err)
 	}
@@ -71,7 +81,7 @@ func (tx *Tx) SaveAutomation(ctx context.Context, orgID string, a *automation.Au
 }
 
 // DeleteAutomation deletes an automation (its versions stay, for the
-// history of its runs) and its pending due triggers.
+// history of its runs), its pending due triggers and its steps' rates.
 func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 	n, err := tx.q.exec(ctx, `DELETE FROM automations WHERE org_id = ? AND id = ?`, orgID, id)
 	if err != nil {
@@ -81,36 +91,31 @@ func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 		return ErrNotFound
 	}
 	_, err = tx.q.exec(ctx, `DELETE FROM due_triggers WHERE org_id = ? AND automation_id = ?`, orgID, id)
+	if err != nil {
+		return err
+	}
+	_, err = tx.q.exec(ctx, `DELETE FROM step_rates WHERE org_id = ? AND automation_id = ?`, orgID, id)
 	return err
 }
 
 // Automation returns the current version of an automation.
 func (o ops) Automation(ctx context.Context, orgID, id string) (*AutomationVersion, error) {
-	row := o.q.queryRow(ctx, `SELECT v.doc, v.signing_secret FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version WHERE a.org_id = ? AND a.id = ?`, orgID, id)
+	row := o.q.queryRow(ctx, `SELECT `+versionCols("v.")+` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version WHERE a.org_id = ? AND a.id = ?`, orgID, id)
 	return scanVersion(row)
 }
 
 // AutomationAt returns one version of an automation, even a deleted one's.
 func (o ops) AutomationAt(ctx context.Context, orgID, id string, version int64) (*AutomationVersion, error) {
-	row := o.q.queryRow(ctx, `SELECT doc, signing_secret FROM automation_versions WHERE org_id = ? AND automation_id = ? AND version = ?`, orgID, id, version)
+	row := o.q.queryRow(ctx, `SELECT `+versionCols("")+` FROM automation_versions WHERE org_id = ? AND automation_id = ? AND version = ?`, orgID, id, version)
 	return scanVersion(row)
 }
 
 func scanVersion(r row) (*AutomationVersion, error) {
-	var doc string
-	var secret sql.NullString
-	err := r.Scan(&doc, &secret)
+	v, err := scanVersionCols(r)
 	if isNoRows(err) {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, err
-	}
-	v := &AutomationVersion{Doc: &automation.Automation{}, SealedSigningSecret: secret.String}
-	if err := decJSON(doc, v.Doc); err != nil {
-		return nil, fmt.Errorf("decode automation: %w", err)
-	}
-	return v, nil
+	return v, err
 }
 
 // AutomationFilter narrows an automation list.
@@ -134,15 +139,11 @@ func (o ops) Automations(ctx context.Context, orgID string, f AutomationFilter, 
 		id string
 		v  *AutomationVersion
 	}
-	from := `(SELECT a.id AS id, v.doc AS doc, v.signing_secret AS signing_secret FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version` + w.String() + `) x`
-	items, next, err := list(ctx, o, page, "id, doc, signing_secret", from, where{args: w.args}, func(r rows) (item, error) {
-		var id, doc string
-		var secret sql.NullString
-		if err := r.Scan(&id, &doc, &secret); err != nil {
-			return item{}, err
-		}
-		v := &AutomationVersion{Doc: &automation.Automation{}, SealedSigningSecret: secret.String}
-		return item{id, v}, decJSON(doc, v.Doc)
+	from := `(SELECT a.id AS id, ` + versionCols("v.") + ` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version` + w.String() + `) x`
+	items, next, err := list(ctx, o, page, "id, "+versionCols(""), from, where{args: w.args}, func(r rows) (item, error) {
+		var id string
+		v, err := scanVersionCols(r, &id)
+		return item{id, v}, err
 	}, func(i item) string { return i.id })
 	if err != nil {
 		return nil, "", err

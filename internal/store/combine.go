@@ -52,6 +52,7 @@ type batchTx interface {
 type combiner struct {
 	begin       func(ctx context.Context) (batchTx, error)
 	afterCommit func(jobs []river.InsertManyParams) // wake workers, arm the promoter
+	outcome     func(err error)                     // each batch's: nil when the database answered
 	reqs        chan *writeReq
 	stopped     chan struct{}
 	stopOnce    sync.Once
@@ -100,16 +101,24 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		ctx := context.Background()
 		btx, err := c.begin(ctx)
 		if err != nil {
-			return fmt.Errorf("begin: %w", err)
+			return classify(fmt.Errorf("begin: %w", err))
 		}
+		guard := &batchGuard{q: detached{btx.querier()}}
+		gbtx := guardedBatch{btx, guard}
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
 				continue
 			}
-			tx := newTx(btx.querier())
-			results[i] = runOne(r.ctx, btx, tx, r.fn)
+			tx := newTx(textChecked{guard})
+			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
+			if guard.poison != nil {
+				// The transaction is lost (and SQLite may have rolled it
+				// back already): every call of the batch fails with it.
+				_ = btx.rollback(ctx)
+				return guard.poison
+			}
 			if results[i].err == nil && results[i].panicked == nil {
 				jobs = append(jobs, tx.jobs...)
 				hooks[i] = tx.onCommit
@@ -122,14 +131,18 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		if len(jobs) > 0 {
 			if err := btx.insert(ctx, mergeRunJobs(jobs)); err != nil {
 				_ = btx.rollback(ctx)
-				return fmt.Errorf("enqueue: %w", err)
+				return classify(fmt.Errorf("enqueue: %w", err))
 			}
 		}
 		if err := btx.commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			_ = btx.rollback(ctx)
+			return classify(fmt.Errorf("commit: %w", err))
 		}
 		return nil
 	}()
+	if c.outcome != nil {
+		c.outcome(err)
+	}
 	if err == nil && len(jobs) > 0 {
 		c.afterCommit(jobs)
 	}
@@ -165,13 +178,18 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
+// runOnce runs fn in a savepoint. Its statements, and fn's, run without the
+// caller's cancellation (detached): a statement cancelled in flight closes
+// its connection (pgx) or rolls back the whole transaction (SQLite's
+// interrupt), and so would fail every call of the batch. The caller's
+// cancellation counts before the call starts (run) and once fn returns.
 func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
-	if err := btx.exec(ctx, "SAVEPOINT w"); err != nil {
+	sctx := context.WithoutCancel(ctx)
+	if err := btx.exec(sctx, "SAVEPOINT w"); err != nil {
 		return writeResult{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	undo := func() error {
-		ctx := context.WithoutCancel(ctx)
-		return errors.Join(btx.exec(ctx, "ROLLBACK TO SAVEPOINT w"), btx.exec(ctx, "RELEASE SAVEPOINT w"))
+		return errors.Join(btx.exec(sctx, "ROLLBACK TO SAVEPOINT w"), btx.exec(sctx, "RELEASE SAVEPOINT w"))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -181,13 +199,33 @@ func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res 
 			res.panicked = p
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err := fn(tx)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		return writeResult{err: errors.Join(err, undo())}
 	}
-	if err := btx.exec(ctx, "RELEASE SAVEPOINT w"); err != nil {
+	if err := btx.exec(sctx, "RELEASE SAVEPOINT w"); err != nil {
 		return writeResult{err: errors.Join(fmt.Errorf("release: %w", err), undo())}
 	}
 	return writeResult{}
+}
+
+// detached is a batch call's querier: its statements run without the
+// caller's cancellation (see runOnce).
+type detached struct{ querier }
+
+func (q detached) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return q.querier.exec(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.querier.query(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q detached) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.querier.queryRow(context.WithoutCancel(ctx), query, args...)
 }
 
 // write hands a call to the combiner and waits for its result.
@@ -198,13 +236,26 @@ func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.stopped:
-		return errors.New("store closed")
+		return ErrClosed
 	}
 	res := <-r.done
 	if res.panicked != nil {
 		panic(res.panicked)
 	}
-	return res.err
+	return classify(res.err)
+}
+
+// guardedBatch sends the batch's SAVEPOINT statements through its guard.
+type guardedBatch struct {
+	batchTx
+	g *batchGuard
+}
+
+func (b guardedBatch) exec(ctx context.Context, stmt string) error {
+	if b.g.poison != nil {
+		return b.g.poison
+	}
+	return b.g.check(b.batchTx.exec(ctx, stmt))
 }
 
 // stop ends the combining goroutine; safe to call twice.

@@ -23,7 +23,7 @@ var copyTables = []struct {
 	{"collections", []string{"id", "org_id", "coll_key", "name", "fields", "stages", "created_at", "updated_at"}, "id"},
 	{"records", []string{"id", "org_id", "collection", "stage", "fields", "version", "created_at", "updated_at"}, "id"},
 	{"automations", []string{"id", "org_id", "collection", "name", "enabled", "trigger_type", "version", "created_at", "updated_at"}, "id"},
-	{"automation_versions", []string{"automation_id", "version", "org_id", "doc", "signing_secret", "created_at"}, "automation_id, version"},
+	{"automation_versions", []string{"automation_id", "version", "org_id", "doc", "signing_secret", "created_at", "saved_by", "restored_from"}, "automation_id, version"},
 	{"runs", []string{"id", "org_id", "automation_id", "automation_version", "record_id", "collection", "trigger_type", "trigger_at", "status", "seq", "depth",
 		"created_at", "updated_at", "finished_at", "next_attempt_at", "fields", "steps", "record", "previous", "error_class", "error_message"}, "id"},
 	{"attempts", []string{"run_id", "step", "n", "started_at", "duration_us", "request", "response", "error_class", "error_message", "fields"}, "run_id, step, n"},

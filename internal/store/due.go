@@ -48,39 +48,39 @@ func (tx *Tx) DeleteDueOf(ctx context.Context, orgID, automationID string) error
 	return err
 }
 
-// ClaimDue takes up to limit due rows whose time has come (at or before
-// now), earliest first, and deletes them: each row is claimed once, also
-// when several nodes scan at the same time (PostgreSQL: rows locked by
-// another scanner are skipped).
-func (tx *Tx) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Due, error) {
-	q := `SELECT automation_id, record_id, org_id, due_at, due_value FROM due_triggers WHERE due_at <= ? ORDER BY due_at LIMIT ?`
-	if tx.isPG {
-		q += " FOR UPDATE SKIP LOCKED"
-	}
-	rs, err := tx.q.query(ctx, q, us(now), limit)
+// DueReady lists, from the read pool, up to limit due rows whose time has
+// come (at or before now), earliest first, without claiming them: the
+// scanner evaluates their conditions before its transaction claims them
+// with ClaimDueRow.
+func (o ops) DueReady(ctx context.Context, now time.Time, limit int) ([]Due, error) {
+	rs, err := o.q.query(ctx, `SELECT automation_id, record_id, org_id, due_at, due_value FROM due_triggers WHERE due_at <= ? ORDER BY due_at LIMIT ?`, us(now), limit)
 	if err != nil {
 		return nil, err
 	}
+	defer rs.Close()
 	var out []Due
 	for rs.Next() {
 		var d Due
 		var at int64
 		if err := rs.Scan(&d.AutomationID, &d.RecordID, &d.OrgID, &at, &d.Value); err != nil {
-			rs.Close()
 			return nil, err
 		}
 		d.At = fromUS(at)
 		out = append(out, d)
 	}
-	if err := rs.Close(); err != nil {
-		return nil, err
+	return out, rs.Err()
+}
+
+// ClaimDueRow deletes the due row d if it is still as DueReady listed it
+// (same time and value) and reports whether it did: each row is claimed
+// once, also when several nodes scan at the same time.
+func (tx *Tx) ClaimDueRow(ctx context.Context, d Due) (bool, error) {
+	n, err := tx.q.exec(ctx, `DELETE FROM due_triggers WHERE automation_id = ? AND record_id = ? AND due_at = ? AND due_value = ?`,
+		d.AutomationID, d.RecordID, us(d.At), d.Value)
+	if err != nil {
+		return false, fmt.Errorf("claim due: %w", err)
 	}
-	for _, d := range out {
-		if _, err := tx.q.exec(ctx, `DELETE FROM due_triggers WHERE automation_id = ? AND record_id = ?`, d.AutomationID, d.RecordID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return n == 1, nil
 }
 
 // StaleDue is an enabled record_due automation whose due rows have not been

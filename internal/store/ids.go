@@ -51,7 +51,7 @@ func (p Page) after() (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-	if err != nil || len(b) == 0 {
+	if err != nil || len(b) == 0 || !validText(string(b)) { // no id holds such text
 		return "", fmt.Errorf("%w: invalid cursor", ErrBadInput)
 	}
 	return string(b), nil

@@ -33,9 +33,15 @@ func list[T any](ctx context.Context, o ops, page Page, cols, from string, w whe
 	if after != "" {
 		w.add("id < ?", after)
 	}
-	n := page.limit()
 	q := "SELECT " + cols + " FROM " + from + w.String() + " ORDER BY id DESC LIMIT ?"
-	rs, err := o.q.query(ctx, q, append(w.args, n+1)...)
+	return queryPage(ctx, o, q, w.args, page.limit(), scan, func(v T) string { return cursorFor(id(v)) })
+}
+
+// queryPage runs q, a query that ends in "LIMIT ?", for one page of n
+// items: it asks for n+1 rows, to know whether there is another page, and
+// returns the cursor of the last item kept when there is.
+func queryPage[T any](ctx context.Context, o ops, q string, args []any, n int, scan func(rows) (T, error), cursor func(T) string) ([]T, string, error) {
+	rs, err := o.q.query(ctx, q, append(args, n+1)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -54,7 +60,7 @@ func list[T any](ctx context.Context, o ops, page Page, cols, from string, w whe
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = cursorFor(id(out[n-1]))
+		next = cursor(out[n-1])
 	}
 	return out, next, nil
 }

@@ -2,13 +2,18 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -65,6 +70,34 @@ func migrate(ctx context.Context, q querier) error {
 		}
 	}
 	return nil
+}
+
+// SchemaID identifies the schema Open migrates a PostgreSQL database to: a
+// hash of Autohook's migrations and River's. Databases migrated by stores
+// with the same SchemaID are alike, so internal/pgtest names the migrated
+// template it clones test databases from by it.
+func SchemaID() (string, error) {
+	h := sha256.New()
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n%s", f, len(body), body)
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return "", fmt.Errorf("river migrations: %w", err)
+	}
+	for _, m := range migrator.AllVersions() {
+		fmt.Fprintf(h, "river %d %d\n%s", m.Version, len(m.SQLUp), m.SQLUp)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // splitStatements splits a migration file on semicolons that end a line,

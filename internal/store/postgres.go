@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 		b.clock = time.Now
 	}
 	b.promote = b.newPromoter()
-	b.writes = newCombiner(4, b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, isPG: true, clock: b.clock}} }, b.afterCommit)
+	b.writes = newCombiner(cmp.Or(cfg.Writers, 4), b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, isPG: true, clock: b.clock}} }, b.afterCommit)
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), riverConfig(cfg))
 	if err != nil {
 		pool.Close()
@@ -91,6 +92,8 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 func (b *pgBackend) kind() string { return "postgres" }
+
+func (b *pgBackend) ready() error { return nil }
 
 // pgBatch is a batch transaction on one pooled connection.
 type pgBatch struct {

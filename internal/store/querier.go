@@ -10,8 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/autohook/autohook/internal/problem"
 )
 
 // querier is the seam between the queries, written once, and the two
@@ -71,10 +69,6 @@ type pgxQuerier struct {
 func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	tag, err := q.db.Exec(ctx, rebind(query), args...)
 	if err != nil {
-		err = pgError(err)
-		if err == errBadText && !strings.HasPrefix(strings.TrimSpace(query), "INSERT") {
-			return 0, nil // an UPDATE or DELETE whose key cannot exist matches nothing
-		}
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
@@ -83,44 +77,10 @@ func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	r, err := q.db.Query(ctx, rebind(query), args...)
 	if err != nil {
-		if pgError(err) == errBadText {
-			return noRows{}, nil // nothing can match such text
-		}
 		return nil, err
 	}
 	return pgxRows{r}, nil
 }
-
-// pgError turns PostgreSQL's refusal of text it cannot hold (a NUL byte or
-// invalid UTF-8; SQLite takes it) into what SQLite's answer would mean: a
-// key or filter with such bytes matches nothing, and a value with them is
-// invalid input.
-func pgError(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "22021" || pe.Code == "22P05") {
-		return errBadText
-	}
-	return err
-}
-
-// errBadText is a NUL byte or invalid UTF-8 where PostgreSQL needs text.
-var errBadText = problem.New("", "text must be valid UTF-8 without NUL bytes")
-
-// matchNothing is pgError for a read: nothing can match such text.
-func matchNothing(err error) error {
-	if pgError(err) == errBadText {
-		return nil
-	}
-	return err
-}
-
-// noRows is the empty result of a read that nothing can match.
-type noRows struct{}
-
-func (noRows) Next() bool        { return false }
-func (noRows) Scan(...any) error { return sql.ErrNoRows }
-func (noRows) Err() error        { return nil }
-func (noRows) Close() error      { return nil }
 
 func (q pgxQuerier) queryRow(ctx context.Context, query string, args ...any) row {
 	return pgxRow{q.db.QueryRow(ctx, rebind(query), args...)}
@@ -130,12 +90,10 @@ type pgxRows struct{ pgx.Rows }
 
 func (r pgxRows) Close() error {
 	r.Rows.Close()
-	return matchNothing(r.Rows.Err())
+	return r.Rows.Err()
 }
 
 func (r pgxRows) Scan(dest ...any) error { return r.Rows.Scan(dest...) }
-
-func (r pgxRows) Err() error { return matchNothing(r.Rows.Err()) }
 
 type pgxRow struct{ pgx.Row }
 
@@ -143,8 +101,8 @@ type pgxRow struct{ pgx.Row }
 // queries check one sentinel.
 func (r pgxRow) Scan(dest ...any) error {
 	err := r.Row.Scan(dest...)
-	if errors.Is(err, pgx.ErrNoRows) || pgError(err) == errBadText {
-		return sql.ErrNoRows // nothing can match such text
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sql.ErrNoRows
 	}
 	return err
 }

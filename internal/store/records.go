@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/autohook/autohook/internal/record"
 )
@@ -117,10 +118,21 @@ func scanRecord(r row) (*record.Record, error) {
 	return &rec, nil
 }
 
-// InsertRecord adds a record, setting its id, times and version.
+// NewRecordID returns a new record id, for a record whose id must be known
+// before the transaction that inserts it (see InsertRecord).
+func NewRecordID() string { return newID("rec") }
+
+// InsertRecord adds a record, setting its version, and its id and times
+// unless the caller set them: a caller that evaluates conditions before
+// the transaction gives the record its id (NewRecordID) and creation time
+// beforehand, so that the record stored is the record they saw.
 func (tx *Tx) InsertRecord(ctx context.Context, orgID string, r *record.Record) error {
-	r.ID = newID("rec")
-	r.CreatedAt = tx.Now()
+	if r.ID == "" {
+		r.ID = newID("rec")
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = tx.Now()
+	}
 	r.UpdatedAt = r.CreatedAt
 	r.Version = 1
 	_, err := tx.q.exec(ctx, `INSERT INTO records (id, org_id, collection, stage, fields, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -134,7 +146,14 @@ func (tx *Tx) InsertRecord(ctx context.Context, orgID string, r *record.Record) 
 // UpdateRecord writes a record's stage and fields if its version is still
 // r.Version, then bumps the version; ErrConflict when another write won.
 func (tx *Tx) UpdateRecord(ctx context.Context, orgID string, r *record.Record) error {
-	now := tx.Now()
+	return tx.UpdateRecordAt(ctx, orgID, r, tx.Now())
+}
+
+// UpdateRecordAt is UpdateRecord with the time of the change chosen by the
+// caller, who evaluated conditions against the record before the
+// transaction.
+func (tx *Tx) UpdateRecordAt(ctx context.Context, orgID string, r *record.Record, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
 	n, err := tx.q.exec(ctx, `UPDATE records SET stage = ?, fields = ?, version = version + 1, updated_at = ? WHERE org_id = ? AND collection = ? AND id = ? AND version = ?`,
 		r.Stage, encJSON(r.Fields), us(now), orgID, r.Collection, r.ID, r.Version)
 	if err != nil {

@@ -21,12 +21,14 @@ type storedStep struct {
 	Attempts      int                   `json:"n,omitempty"`
 	RetryBase     int                   `json:"base,omitempty"`
 	Deferrals     int                   `json:"d,omitempty"`
+	RateSlot      *time.Time            `json:"rate,omitempty"`
+	RateMisses    int                   `json:"rm,omitempty"`
 }
 
 func encSteps(steps []automation.StepState) string {
 	out := make([]storedStep, len(steps))
 	for i, s := range steps {
-		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals}
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses}
 	}
 	return encJSON(out)
 }
@@ -38,7 +40,7 @@ func decSteps(s string) ([]automation.StepState, error) {
 	}
 	out := make([]automation.StepState, len(in))
 	for i, st := range in {
-		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, Attempts: []automation.Attempt{}}
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{}}
 	}
 	return out, nil
 }
@@ -48,6 +50,16 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
+}
+
+// errorCols are an error's class and message columns (NULL without one).
+// The message quotes whatever failed, so it is made valid text rather than
+// refused: a step's result must always be writable.
+func errorCols(e *automation.AttemptError) (class, msg any) {
+	if e == nil {
+		return nil, nil
+	}
+	return nullString(string(e.Class)), nullString(validMessage(e.Message))
 }
 
 // InsertRun adds a run, setting its id and times. Enqueue its job with
@@ -63,16 +75,13 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 	if r.Previous != nil {
 		prev = encJSON(r.Previous)
 	}
-	var class, msg string
-	if r.Error != nil {
-		class, msg = string(r.Error.Class), r.Error.Message
-	}
+	class, msg := errorCols(r.Error)
 	_, err := tx.q.exec(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth,
 		created_at, updated_at, finished_at, next_attempt_at, fields, steps, record, previous, error_class, error_message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
 		us(now), us(now), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev,
-		nullString(class), nullString(msg))
+		class, msg)
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
@@ -84,14 +93,11 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 // another job or a person changed it meanwhile.
 func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, expectSeq int64) error {
 	r.UpdatedAt = tx.Now()
-	var class, msg string
-	if r.Error != nil {
-		class, msg = string(r.Error.Class), r.Error.Message
-	}
+	class, msg := errorCols(r.Error)
 	n, err := tx.q.exec(ctx, `UPDATE runs SET automation_version = ?, status = ?, seq = ?, updated_at = ?, finished_at = ?, next_attempt_at = ?, fields = ?, steps = ?, record = ?, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ?`,
 		r.AutomationVersion, r.Status, r.Seq, us(r.UpdatedAt), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record),
-		nullString(class), nullString(msg), orgID, r.ID, expectSeq)
+		class, msg, orgID, r.ID, expectSeq)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -99,6 +105,20 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 		return fmt.Errorf("%w: run %s changed meanwhile", ErrConflict, r.ID)
 	}
 	return nil
+}
+
+// FailRun ends a run as failed with class and message if its seq is still
+// seq and it has not finished, without reading it: for a run whose stored
+// form cannot be read back. It reports whether it did.
+func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
+	now := us(tx.Now())
+	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
+		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
+		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+	if err != nil {
+		return false, fmt.Errorf("fail run: %w", err)
+	}
+	return n == 1, nil
 }
 
 // MarkRunRunning sets a queued or retrying run to running, if its seq is
@@ -121,12 +141,9 @@ func (tx *Tx) InsertAttempt(ctx context.Context, runID string, step int, a *auto
 	if len(a.Fields) > 0 {
 		fields = encJSON(a.Fields)
 	}
-	var class, msg string
-	if a.Error != nil {
-		class, msg = string(a.Error.Class), a.Error.Message
-	}
+	class, msg := errorCols(a.Error)
 	_, err := tx.q.exec(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		runID, step, a.N, us(a.StartedAt), int64(a.DurationMs*1000), req, resp, nullString(class), nullString(msg), fields)
+		runID, step, a.N, us(a.StartedAt), int64(a.DurationMs*1000), req, resp, class, msg, fields)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)
 	}

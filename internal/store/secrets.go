@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,9 +39,10 @@ func (tx *Tx) DeleteSecret(ctx context.Context, orgID, name string) error {
 	return nil
 }
 
-// Secrets lists an organisation's secrets by name, without values.
+// Secrets lists an organisation's secrets by name (in byte order, on every
+// database whatever its collation), without values.
 func (o ops) Secrets(ctx context.Context, orgID string) ([]Secret, error) {
-	rs, err := o.q.query(ctx, `SELECT name, created_at, updated_at FROM secrets WHERE org_id = ? ORDER BY name`, orgID)
+	rs, err := o.q.query(ctx, `SELECT name, created_at, updated_at FROM secrets WHERE org_id = ?`, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +57,7 @@ func (o ops) Secrets(ctx context.Context, orgID string) ([]Secret, error) {
 		s.CreatedAt, s.UpdatedAt = fromUS(c), fromUS(u)
 		out = append(out, s)
 	}
+	slices.SortFunc(out, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
 	return out, rs.Err()
 }
 

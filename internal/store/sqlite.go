@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; chosen for its prepared-statement cache
@@ -20,6 +22,7 @@ import (
 // SQLITE_BUSY errors) and a pool of read-only connections, which WAL lets
 // read while the writer writes.
 type sqliteBackend struct {
+	path    string
 	w, r    *sql.DB
 	driver  *wakeDriver
 	client  *river.Client[*sql.Tx]
@@ -93,7 +96,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	b := &sqliteBackend{w: w, r: r, driver: driver, clock: cfg.Now}
+	b := &sqliteBackend{path: path, w: w, r: r, driver: driver, clock: cfg.Now}
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -159,6 +162,25 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(tx *Tx) error) error 
 
 func (b *sqliteBackend) kind() string { return "sqlite" }
 
+// ready checks the file system that holds the database: writable, and with
+// MinFreeBytes free at least.
+func (b *sqliteBackend) ready() error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(b.path), &st); err != nil {
+		return &unavailableError{fmt.Errorf("disk of %s: %w", b.path, err)}
+	}
+	if st.Flags&stRDOnly != 0 {
+		return &unavailableError{fmt.Errorf("the file system holding %s is read-only", b.path)}
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < MinFreeBytes {
+		return &unavailableError{fmt.Errorf("the disk holding %s is full (%d bytes free)", b.path, free)}
+	}
+	return nil
+}
+
+// stRDOnly is ST_RDONLY of statfs(2)'s f_flags.
+const stRDOnly = 0x1
+
 func (b *sqliteBackend) startQueue(ctx context.Context) error {
 	if err := b.client.Start(ctx); err != nil {
 		return err
@@ -196,6 +218,53 @@ func (s *Store) ResumeOrphanedJobs(ctx context.Context, nodeID string) (int64, e
 		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, nodeID)
 		if err != nil {
 			return 0, fmt.Errorf("resume orphaned jobs: %w", err)
+		}
+		return tag.RowsAffected(), nil
+	}
+	return 0, nil
+}
+
+// ResumeLostJobs makes available again the jobs that the database holds as
+// running for this node but that it is not working (working lists the ones
+// it is): a fetch whose answer was lost when the database connection
+// dropped (the database marked them running, the node never saw them), or
+// a worker's error that could not be recorded. Only jobs attempted longer
+// than olderThan ago are touched, so that one fetched a moment ago and not
+// yet handed to a worker is left alone. A job whose run has moved on since
+// does nothing when worked again (its seq is stale), so resuming a job that
+// had in fact finished is harmless. Only run jobs are touched (a pruning
+// pass is not worth resuming: the next one does its work). nodeID is
+// ignored on SQLite (one node per file).
+func (s *Store) ResumeLostJobs(ctx context.Context, nodeID string, olderThan time.Duration, working []int64) (int64, error) {
+	ids := make([]any, len(working))
+	for i, id := range working {
+		ids[i] = id
+	}
+	switch b := s.b.(type) {
+	case *sqliteBackend:
+		q := `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN ('autohook.run', 'autohook.runs') AND attempted_at < datetime('now', 'subsec', ?)`
+		args := []any{fmt.Sprintf("-%.3f seconds", olderThan.Seconds())}
+		if len(ids) > 0 {
+			q += ` AND id NOT IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+			args = append(args, ids...)
+		}
+		n, err := classifyingQuerier{sqlQuerier{b.w}}.exec(ctx, q, args...)
+		if err != nil {
+			return 0, fmt.Errorf("resume lost jobs: %w", err)
+		}
+		return n, nil
+	case *pgBackend:
+		if nodeID == "" {
+			return 0, nil
+		}
+		if working == nil {
+			working = []int64{} // nil would be NULL, and NOT (id = ANY(NULL)) matches nothing
+		}
+		tag, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind IN ('autohook.run', 'autohook.runs')
+			AND attempted_by[array_length(attempted_by, 1)] = $1 AND attempted_at < now() - make_interval(secs => $2) AND NOT (id = ANY($3))`,
+			nodeID, olderThan.Seconds(), working)
+		if err != nil {
+			return 0, fmt.Errorf("resume lost jobs: %w", classify(err))
 		}
 		return tag.RowsAffected(), nil
 	}

@@ -42,7 +42,11 @@ type Config struct {
 	// ReadConns is the size of the read pool (SQLite) or the whole pool
 	// (PostgreSQL). Zero picks a default.
 	MaxConns int
-	Logger   *slog.Logger
+	// Writers is how many write transactions a PostgreSQL store has in
+	// flight at once, each combining the Write calls waiting at that moment
+	// (combine.go); zero picks 4. SQLite has one writer.
+	Writers int
+	Logger  *slog.Logger
 	// Now stamps rows; nil means time.Now.
 	Now func() time.Time
 	// NodeID names this node to the queue, the same across restarts (it
@@ -82,8 +86,10 @@ func (c QueueConfig) withDefaults() QueueConfig {
 
 // Store is the storage of one Autohook node.
 type Store struct {
-	ops // reads through the read pool
-	b   backend
+	ops    // reads through the read pool
+	b      backend
+	locks  recordLocks // LockRecord
+	health *health
 }
 
 // backend is one database: SQLite or PostgreSQL.
@@ -93,6 +99,7 @@ type backend interface {
 	stopQueue(ctx context.Context) error
 	close() error
 	kind() string
+	ready() error // what else, besides answering, it needs to take writes
 }
 
 // Tx is a write transaction. Its methods write; the read methods it shares
@@ -137,11 +144,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clock = time.Now
 	}
 	s := &Store{b: b}
+	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: sqlQuerier{b.r}, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{sqlQuerier{b.r}}}, clock: clock}
+		b.writes.outcome = s.health.outcome
 	case *pgBackend:
-		s.ops = ops{q: pgxQuerier{b.pool}, isPG: true, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}
+		b.writes.outcome = s.health.outcome
 	}
 	return s, nil
 }
@@ -158,6 +168,7 @@ func (s *Store) Stop(ctx context.Context) error { return s.b.stopQueue(ctx) }
 // Close stops the queue and closes the database.
 func (s *Store) Close(ctx context.Context) error {
 	err := s.b.stopQueue(ctx)
+	s.health.close()
 	return errors.Join(err, s.b.close())
 }
 

@@ -144,21 +144,26 @@ func (s *Scanner) Tick(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for {
-		claimed, started := 0, 0
-		err := s.st.Write(ctx, func(tx *store.Tx) error {
-			dues, err := tx.ClaimDue(ctx, s.now(), s.batch)
-			if err != nil {
-				return err
+		ready, err := s.st.DueReady(ctx, s.now(), s.batch)
+		if err != nil {
+			return total, err
+		}
+		plans := make([]duePlan, len(ready))
+		for i, d := range ready {
+			if plans[i], err = s.plan(ctx, d); err != nil {
+				return total, err
 			}
-			claimed, started = len(dues), 0
-			for _, d := range dues {
-				ok, err := s.fireOne(ctx, tx, d)
+		}
+		claimed, started := 0, 0
+		err = s.st.Write(ctx, func(tx *store.Tx) error {
+			claimed, started = 0, 0
+			for _, dp := range plans {
+				c, n, err := dp.apply(ctx, tx)
 				if err != nil {
 					return err
 				}
-				if ok {
-					started++
-				}
+				claimed += c
+				started += n
 			}
 			return nil
 		})
@@ -166,39 +171,81 @@ func (s *Scanner) Tick(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += started
-		if claimed < s.batch {
+		if len(ready) < s.batch || claimed == 0 {
 			return total, nil
 		}
 	}
 }
 
-func (s *Scanner) fireOne(ctx context.Context, tx *store.Tx, d store.Due) (bool, error) {
-	cur, err := tx.Automation(ctx, d.OrgID, d.AutomationID)
+// duePlan is what a due row fires, decided before the transaction that
+// claims it: nothing (its automation or record moved on, or the condition
+// is false), or a run.
+type duePlan struct {
+	due     store.Due
+	version int64 // the record's version the condition saw; 0: none was evaluated
+	plan    *Plan // nil: the row is claimed and fires nothing (no run either when the condition is false)
+}
+
+// plan reads what a due row needs and evaluates its automation's
+// condition, outside any transaction.
+func (s *Scanner) plan(ctx context.Context, d store.Due) (duePlan, error) {
+	dp := duePlan{due: d}
+	cur, err := s.st.Automation(ctx, d.OrgID, d.AutomationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return dp, nil
 	}
 	if err != nil {
-		return false, err
+		return dp, err
 	}
 	if !cur.Doc.Enabled || cur.Doc.Trigger.Type != automation.RecordDue {
-		return false, nil
+		return dp, nil
 	}
 	comp, err := s.cat.Get(ctx, d.OrgID, d.AutomationID, cur.Doc.Version)
 	if err != nil {
-		return false, err
+		return dp, err
 	}
-	rec, err := tx.RecordByID(ctx, d.OrgID, d.RecordID)
+	rec, err := s.st.RecordByID(ctx, d.OrgID, d.RecordID)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return dp, nil
 	}
 	if err != nil {
-		return false, err
+		return dp, err
 	}
 	if key, _, ok := dueKey(comp, rec); !ok || key != d.Value {
-		return false, nil // the record moved on; its own write keeps the rows right
+		return dp, nil // the record moved on; its own write keeps the rows right
 	}
-	run, err := s.fire.start(ctx, tx, Change{OrgID: d.OrgID, Record: rec, At: d.At}, comp, automation.RecordDue)
-	return run != nil, err
+	dp.version = rec.Version
+	dp.plan = &Plan{orgID: d.OrgID, record: rec, at: d.At, counted: s.fire.Skipped}
+	dp.plan.add(newRun(Change{OrgID: d.OrgID, Record: rec, At: d.At}, comp, automation.RecordDue))
+	return dp, nil
+}
+
+// apply claims the due row and creates its run, if the row is still as
+// it was read and the record still at the version the condition saw; a
+// row whose record changed meanwhile is left for the next scan, which
+// evaluates the condition again. It reports the rows claimed and the runs
+// started (0 or 1 each).
+func (dp duePlan) apply(ctx context.Context, tx *store.Tx) (claimed, started int, err error) {
+	if dp.version != 0 {
+		rec, err := tx.RecordByID(ctx, dp.due.OrgID, dp.due.RecordID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			dp.plan = nil // deleted since: the row fires nothing
+		case err != nil:
+			return 0, 0, err
+		case rec.Version != dp.version:
+			return 0, 0, nil
+		}
+	}
+	ok, err := tx.ClaimDueRow(ctx, dp.due)
+	if err != nil || !ok {
+		return 0, 0, err
+	}
+	if dp.plan == nil {
+		return 1, 0, nil
+	}
+	runs, err := dp.plan.Apply(ctx, tx)
+	return 1, len(runs), err
 }
 
 // Run scans every interval until ctx is done.

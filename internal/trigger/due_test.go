@@ -95,33 +95,47 @@ func (f *dueFixture) automation(field, offset string, enabled bool) *automation.
 	return doc
 }
 
-// put creates (id == "") or updates a record at the fake time.
+// put creates (id == "") or updates a record at the fake time, as
+// autohook does: the plan made first, then the write and the plan applied.
 func (f *dueFixture) put(rec *record.Record, fields map[string]any) *record.Record {
 	f.t.Helper()
 	ctx := context.Background()
-	f.write(func(tx *store.Tx) error {
-		if rec == nil {
-			rec = &record.Record{Collection: "tasks", Fields: fields}
+	now := f.clk.now()
+	if rec == nil {
+		rec = &record.Record{ID: store.NewRecordID(), Collection: "tasks", Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
+		plan, err := f.fire.Plan(ctx, trigger.Change{OrgID: f.org, Record: rec, At: now})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.write(func(tx *store.Tx) error {
 			if err := tx.InsertRecord(ctx, f.org, rec); err != nil {
 				return err
 			}
-			_, err := f.fire.Fire(ctx, tx, trigger.Change{OrgID: f.org, Record: rec, At: f.clk.now()})
+			_, err := plan.Apply(ctx, tx)
+			return err
+		})
+		return rec
+	}
+	prev, err := f.st.Record(ctx, f.org, "tasks", rec.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	next := *prev
+	next.Fields = record.Merge(prev.Fields, fields)
+	after := next
+	after.Version, after.UpdatedAt = prev.Version+1, now
+	plan, err := f.fire.Plan(ctx, trigger.Change{OrgID: f.org, Record: &after, Previous: prev, At: now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.write(func(tx *store.Tx) error {
+		if err := tx.UpdateRecordAt(ctx, f.org, &next, now); err != nil {
 			return err
 		}
-		prev, err := tx.RecordForUpdate(ctx, f.org, "tasks", rec.ID)
-		if err != nil {
-			return err
-		}
-		next := *prev
-		next.Fields = record.Merge(prev.Fields, fields)
-		if err := tx.UpdateRecord(ctx, f.org, &next); err != nil {
-			return err
-		}
-		rec = &next
-		_, err = f.fire.Fire(ctx, tx, trigger.Change{OrgID: f.org, Record: &next, Previous: prev, At: f.clk.now()})
+		_, err := plan.Apply(ctx, tx)
 		return err
 	})
-	return rec
+	return &next
 }
 
 // tick scans at the fake time and returns how many runs fired.
@@ -261,14 +275,22 @@ func TestDueManyRecords(t *testing.T) {
 	f := newDueFixture(t)
 	f.automation("due", "", true)
 	const n = 1200
+	ctx := context.Background()
+	recs := make([]*record.Record, n)
+	plans := make([]*trigger.Plan, n)
+	for i := range n {
+		recs[i] = &record.Record{ID: store.NewRecordID(), Collection: "tasks", Fields: map[string]any{"due": at(f.clk.now().Add(time.Duration(i+1) * time.Second))}}
+		var err error
+		if plans[i], err = f.fire.Plan(ctx, trigger.Change{OrgID: f.org, Record: recs[i], At: f.clk.now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.write(func(tx *store.Tx) error {
-		ctx := context.Background()
 		for i := range n {
-			rec := &record.Record{Collection: "tasks", Fields: map[string]any{"due": at(f.clk.now().Add(time.Duration(i+1) * time.Second))}}
-			if err := tx.InsertRecord(ctx, f.org, rec); err != nil {
+			if err := tx.InsertRecord(ctx, f.org, recs[i]); err != nil {
 				return err
 			}
-			if _, err := f.fire.Fire(ctx, tx, trigger.Change{OrgID: f.org, Record: rec, At: f.clk.now()}); err != nil {
+			if _, err := plans[i].Apply(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -321,5 +343,57 @@ func TestDueRowsBuiltByTheScanner(t *testing.T) {
 	}
 	if r := f.runs(); len(r) != 2 || r[0].RecordID != later.ID {
 		t.Fatalf("runs = %v, want the later one too", r)
+	}
+}
+
+// TestDueConditionSeesTheCommittedRecord: the scanner evaluates a due
+// row's condition before the transaction that claims the row; a record
+// changed in between leaves the row for the next scan, which evaluates the
+// condition again against the record as it is.
+func TestDueConditionSeesTheCommittedRecord(t *testing.T) {
+	f := newDueFixture(t)
+	ctx := context.Background()
+	doc := &automation.Automation{Name: "due", Collection: "tasks", Enabled: true, Condition: `record.note == "go"`,
+		Trigger: automation.Trigger{Type: automation.RecordDue, Field: "due"},
+		Steps:   []automation.StepSpec{{Type: automation.TypeCallAPI, URL: "https://example.com/{record.id}"}}}
+	if _, _, err := automation.Compile(doc, f.coll, "", automation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f.write(func(tx *store.Tx) error { return tx.SaveAutomation(ctx, f.org, doc, "") })
+	comp, err := f.cat.Get(ctx, f.org, doc.ID, doc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.fire.RebuildDue(ctx, f.st, f.org, comp, f.clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.put(nil, map[string]any{"due": at(f.clk.now().Add(time.Minute)), "note": "wait"})
+	f.clk.advance(2 * time.Minute)
+
+	ready, err := f.st.DueReady(ctx, f.clk.now(), 10)
+	if err != nil || len(ready) != 1 {
+		t.Fatalf("DueReady = %v, %v, want one row", ready, err)
+	}
+	plan, err := f.scan.PlanDue(ctx, ready[0]) // note is "wait": false
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(rec, map[string]any{"note": "go"}) // the same due value: the row stays
+	f.write(func(tx *store.Tx) error {
+		claimed, started, err := plan.Apply(ctx, tx)
+		if claimed != 0 || started != 0 {
+			t.Errorf("a plan made before the record changed claimed %d rows and started %d runs, want none", claimed, started)
+		}
+		return err
+	})
+	if n := f.tick(); n != 1 {
+		t.Fatalf("the next scan started %d runs, want 1", n)
+	}
+	runs := f.runs()
+	if len(runs) != 1 || runs[0].Record["note"] != "go" {
+		t.Fatalf("runs = %+v, want one that saw note go", runs)
+	}
+	if n := f.tick(); n != 0 {
+		t.Fatalf("the row fired again: %d runs", n)
 	}
 }

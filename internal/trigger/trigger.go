@@ -1,6 +1,9 @@
-// Package trigger decides which automations a record change fires and
-// creates their runs and queue jobs inside the caller's transaction, so a
-// committed change always has its runs and a rolled-back one never does.
+// Package trigger decides which automations a record change fires, before
+// the caller's write transaction (Plan: options matched, conditions
+// evaluated within their budget), and creates their runs and queue jobs
+// inside it (Plan.Apply), so a committed change always has its runs and a
+// rolled-back one never does, and no user expression runs in a
+// transaction.
 package trigger
 
 import (
@@ -8,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
@@ -30,9 +34,9 @@ type Change struct {
 	Previous *record.Record // before the change; nil for a new record
 	Depth    int            // 0 for a change made by a person or the API
 	At       time.Time
-	// Candidates, when not nil, are the collection's enabled automations
-	// loaded before the transaction began (see Firer.Candidates); nil
-	// reads them inside it.
+	// Candidates, when not nil, are the collection's enabled automations,
+	// loaded once for several plans (see Firer.Candidates); nil: Plan
+	// loads them.
 	Candidates *Candidates
 }
 
@@ -61,6 +65,18 @@ type Firer struct {
 	// Skipped counts changes that matched an automation whose condition
 	// was false; nil to not count.
 	Skipped func(automationID string)
+	planned atomic.Pointer[func(Change)]
+}
+
+// OnPlanned sets a function called at the end of every Plan (nil for
+// none): tests use it to change a record between a plan and its
+// transaction.
+func (f *Firer) OnPlanned(fn func(Change)) {
+	if fn == nil {
+		f.planned.Store(nil)
+		return
+	}
+	f.planned.Store(&fn)
 }
 
 // New returns a Firer.
@@ -68,11 +84,33 @@ func New(cat *catalog.Catalog, log *slog.Logger) *Firer {
 	return &Firer{cat: cat, log: log}
 }
 
-// Fire creates, in tx, a run for every enabled automation that the change
-// fires, and returns them.
-func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automation.Run, error) {
+// Plan is what one record change fires, decided before the write
+// transaction: the runs to create, their conditions already evaluated, and
+// the record_due automations whose due rows follow the record. Apply
+// writes it. No user expression runs inside a transaction: conditions are
+// evaluated here, within their budget, and the transaction only writes.
+type Plan struct {
+	orgID   string
+	record  *record.Record
+	at      time.Time
+	runs    []*automation.Run
+	due     []*automation.Compiled
+	skipped []string // automations whose condition was false
+	counted func(automationID string)
+}
+
+// Plan evaluates what the change fires. The caller writes the change and
+// applies the plan in one transaction, and makes sure the record it
+// writes is ch.Record (its id and times chosen beforehand; for an update,
+// the version it was read at still current, else it plans again).
+func (f *Firer) Plan(ctx context.Context, ch Change) (*Plan, error) {
+	at := ch.At
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	p := &Plan{orgID: ch.OrgID, record: ch.Record, at: at, counted: f.Skipped}
 	if ch.Record == nil {
-		return nil, nil
+		return p, nil
 	}
 	tooDeep := ch.Depth >= MaxDepth
 	var types []string
@@ -89,32 +127,23 @@ func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automatio
 		}
 	}
 	if len(types) == 0 {
-		return nil, nil
+		return p, nil
 	}
 	types = append(types, automation.RecordDue)
-	var comps []*automation.Compiled
-	if ch.Candidates != nil {
-		for _, c := range ch.Candidates.list {
-			if slices.Contains(types, c.Trigger.Type) {
-				comps = append(comps, c)
-			}
-		}
-	} else {
+	cands := ch.Candidates
+	if cands == nil {
 		var err error
-		if comps, err = f.cat.Enabled(ctx, tx, ch.OrgID, ch.Record.Collection, types...); err != nil {
+		if cands, err = f.Candidates(ctx, ch.OrgID, ch.Record.Collection); err != nil {
 			return nil, err
 		}
 	}
-	now := ch.At
-	if now.IsZero() {
-		now = tx.Now()
-	}
-	var runs []*automation.Run
-	for _, comp := range comps {
+	ch.At = at
+	for _, comp := range cands.list {
+		if !slices.Contains(types, comp.Trigger.Type) {
+			continue
+		}
 		if comp.Trigger.Type == automation.RecordDue {
-			if err := syncDue(ctx, tx, ch.OrgID, comp, ch.Record, now); err != nil {
-				return nil, err
-			}
+			p.due = append(p.due, comp)
 			continue
 		}
 		if !Matches(comp.Trigger, ch.Previous, ch.Record, changed) {
@@ -124,15 +153,50 @@ func (f *Firer) Fire(ctx context.Context, tx *store.Tx, ch Change) ([]*automatio
 			f.log.WarnContext(ctx, "automation chain too deep: the change fires nothing", "automation", comp.ID, "record", ch.Record.ID, "depth", ch.Depth)
 			continue
 		}
-		run, err := f.start(ctx, tx, ch, comp, comp.Trigger.Type)
-		if err != nil {
+		p.add(newRun(ch, comp, comp.Trigger.Type))
+	}
+	if fn := f.planned.Load(); fn != nil {
+		(*fn)(ch)
+	}
+	return p, nil
+}
+
+// add adds a run, or counts an automation whose condition was false.
+func (p *Plan) add(run *automation.Run, ok bool) {
+	if ok {
+		p.runs = append(p.runs, run)
+	} else {
+		p.skipped = append(p.skipped, run.AutomationID)
+	}
+}
+
+// Runs returns the runs the plan creates (their ids are set by Apply).
+func (p *Plan) Runs() []*automation.Run { return p.runs }
+
+// Apply writes the plan in tx: the due rows kept in step with the record,
+// the runs and their jobs. It evaluates nothing.
+func (p *Plan) Apply(ctx context.Context, tx *store.Tx) ([]*automation.Run, error) {
+	for _, comp := range p.due {
+		if err := syncDue(ctx, tx, p.orgID, comp, p.record, p.at); err != nil {
 			return nil, err
 		}
-		if run != nil {
-			runs = append(runs, run)
+	}
+	for _, run := range p.runs {
+		if err := tx.InsertRun(ctx, p.orgID, run); err != nil {
+			return nil, err
+		}
+		if !run.Status.Finished() {
+			tx.EnqueueRun(store.RunJob{OrgID: p.orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
 		}
 	}
-	return runs, nil
+	if p.counted != nil && len(p.skipped) > 0 {
+		tx.OnCommit(func() {
+			for _, id := range p.skipped {
+				p.counted(id)
+			}
+		})
+	}
+	return p.runs, nil
 }
 
 // Matches reports whether a trigger's options accept a change of the type
@@ -163,31 +227,29 @@ func Matches(t automation.Trigger, prev, rec *record.Record, changed []string) b
 	return false
 }
 
-// ErrConditionFalse is returned by Start when the automation's condition
-// does not hold for the record.
+// ErrConditionFalse is returned by PlanStart when the automation's
+// condition does not hold for the record.
 var ErrConditionFalse = fmt.Errorf("the automation's condition is false for this record")
 
-// Start creates a run of one automation for one record, as a person asking
-// for it would (the manual trigger, or "run now"): the condition still
-// applies.
-func (f *Firer) Start(ctx context.Context, tx *store.Tx, orgID string, comp *automation.Compiled, rec *record.Record, at time.Time) (*automation.Run, error) {
-	run, err := f.start(ctx, tx, Change{OrgID: orgID, Record: rec, At: at}, comp, automation.Manual)
-	if err != nil {
-		return nil, err
-	}
-	if run == nil {
+// PlanStart plans a run of one automation for one record, as a person
+// asking for it would (the manual trigger, or "run now"): the condition
+// still applies.
+func (f *Firer) PlanStart(orgID string, comp *automation.Compiled, rec *record.Record, at time.Time) (*Plan, error) {
+	p := &Plan{orgID: orgID, record: rec, at: at, counted: f.Skipped}
+	run, ok := newRun(Change{OrgID: orgID, Record: rec, At: at}, comp, automation.Manual)
+	if !ok {
 		return nil, ErrConditionFalse
 	}
-	return run, nil
+	p.add(run, true)
+	return p, nil
 }
 
-// start evaluates the condition and, when it holds, inserts the run and its
-// job. It returns nil when the condition is false.
-func (f *Firer) start(ctx context.Context, tx *store.Tx, ch Change, comp *automation.Compiled, triggerType string) (*automation.Run, error) {
+// newRun evaluates the automation's condition and returns the run the
+// change starts; ok is false when the condition is false. A condition
+// that fails (an error, or over its budget) gives a failed run, so that
+// History shows why.
+func newRun(ch Change, comp *automation.Compiled, triggerType string) (*automation.Run, bool) {
 	at := ch.At
-	if at.IsZero() {
-		at = tx.Now()
-	}
 	recEnv := ch.Record.Env()
 	var prevEnv map[string]any
 	if ch.Previous != nil {
@@ -203,10 +265,7 @@ func (f *Firer) start(ctx context.Context, tx *store.Tx, ch Change, comp *automa
 			// and the run is recorded as failed, so History shows why.
 			condErr = err
 		case !ok:
-			if f.Skipped != nil {
-				f.Skipped(comp.ID)
-			}
-			return nil, nil
+			return &automation.Run{AutomationID: comp.ID}, false
 		}
 	}
 	run := &automation.Run{
@@ -230,14 +289,7 @@ func (f *Firer) start(ctx context.Context, tx *store.Tx, ch Change, comp *automa
 			run.Steps[i].Status = automation.StepCancelled
 		}
 	}
-	if err := tx.InsertRun(ctx, ch.OrgID, run); err != nil {
-		return nil, err
-	}
-	if run.Status.Finished() {
-		return run, nil
-	}
-	tx.EnqueueRun(store.RunJob{OrgID: ch.OrgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
-	return run, nil
+	return run, true
 }
 
 // StepStates returns the initial state of every step of an automation.

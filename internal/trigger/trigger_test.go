@@ -74,13 +74,17 @@ func TestRolledBackChangeHasNoRun(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	var fired []*automation.Run
-	err := f.st.Write(ctx, func(tx *store.Tx) error {
-		rec := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "x"}}
+	rec := &record.Record{ID: store.NewRecordID(), Collection: "leads", Stage: "New", Fields: map[string]any{"name": "x"}}
+	plan, err := f.fire.Plan(ctx, trigger.Change{OrgID: f.org, Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertRecord(ctx, f.org, rec); err != nil {
 			return err
 		}
 		var err error
-		fired, err = f.fire.Fire(ctx, tx, trigger.Change{OrgID: f.org, Record: rec})
+		fired, err = plan.Apply(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -99,12 +103,15 @@ func TestRolledBackChangeHasNoRun(t *testing.T) {
 		t.Fatalf("after rollback: %d queue jobs, want 0", n)
 	}
 
+	rec = &record.Record{ID: store.NewRecordID(), Collection: "leads", Stage: "New", Fields: map[string]any{"name": "y"}}
+	if plan, err = f.fire.Plan(ctx, trigger.Change{OrgID: f.org, Record: rec}); err != nil {
+		t.Fatal(err)
+	}
 	err = f.st.Write(ctx, func(tx *store.Tx) error {
-		rec := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "y"}}
 		if err := tx.InsertRecord(ctx, f.org, rec); err != nil {
 			return err
 		}
-		_, err := f.fire.Fire(ctx, tx, trigger.Change{OrgID: f.org, Record: rec})
+		_, err := plan.Apply(ctx, tx)
 		return err
 	})
 	if err != nil {

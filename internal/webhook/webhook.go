@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/clientcreds"
 	"github.com/autohook/autohook/internal/egress"
 	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/render"
@@ -59,14 +60,18 @@ type Config struct {
 	// MaxPerHost bounds the requests in flight of one organisation to one
 	// destination host, all its ports. Default DefaultMaxPerHost.
 	MaxPerHost int
+	// Now is the clock of the OAuth 2.0 token cache (tests); nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Client sends call_api requests. It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	http  *http.Client
-	hosts *hostLimit
-	self  *ownAddrs
+	cfg    Config
+	http   *http.Client
+	hosts  *hostLimit
+	self   *ownAddrs
+	tokens *clientcreds.Cache
 }
 
 // New returns a Client.
@@ -106,7 +111,7 @@ func New(cfg Config) *Client {
 		DisableCompression:    false,
 	}
 	return &Client{cfg: cfg, self: self, http: &http.Client{Transport: tr, CheckRedirect: redirectPolicy(cfg.Policy, self)},
-		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}}
+		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}, tokens: clientcreds.New(cfg.Now)}
 }
 
 // DefaultBodyIdleTimeout is how long a response body may send nothing
@@ -127,9 +132,15 @@ type Request struct {
 	Header http.Header
 	Body   []byte
 	// Derived holds the values that the step's expressions computed from
-	// secrets (a token base64-encoded, a hash of one): history hides them
-	// like the secrets themselves.
+	// secrets (a token base64-encoded, a hash of one) and the credentials
+	// of its auth: history hides them like the secrets themselves.
 	Derived []string
+	// OAuth, when the step has OAuth 2.0 auth, is the client whose token
+	// Do obtains and sends.
+	OAuth *clientcreds.Config
+	// Org is the organisation sending it: OAuth 2.0 tokens are cached per
+	// organisation.
+	Org string
 	// Redirects are the redirects Do followed (or refused), in order.
 	Redirects []automation.Redirect
 }
@@ -228,11 +239,12 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		return failed(fail(retry.Render, "url: %v", err))
 	}
 	req.URL = u
-	body, contentType, f := renderBody(step, env)
+	body, contentType, f := renderBody(step, env, maxRequestBytes-len(u))
 	if f != nil {
 		return failed(f)
 	}
 	req.Body = body
+	size := len(u) + len(body)
 	henv, withBody := bodyEnv(step, env, body)
 	for _, h := range step.Headers {
 		if withBody && h.Value.Uses(render.RootBody) {
@@ -242,10 +254,16 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 		if err != nil {
 			return failed(fail(retry.Render, "header %s: %v", h.Name, err))
 		}
+		if size += len(h.Name) + len(v); size > maxRequestBytes {
+			return failed(tooLarge("header " + h.Name))
+		}
 		if i := strings.IndexFunc(v, isControl); i >= 0 {
 			return failed(fail(retry.Render, "header %s: the value holds a control character at position %d (header values cannot contain CR, LF or other control characters)", h.Name, i))
 		}
 		req.Header.Add(h.Name, v)
+	}
+	if f := applyAuth(step.Auth, env, req); f != nil {
+		return failed(f)
 	}
 	if contentType != "" {
 		setDefault(req.Header, "Content-Type", contentType)
@@ -259,24 +277,37 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 	return req, nil
 }
 
-// renderBody renders the step's body and names its content type; nil and
-// "" for a step without a body.
-func renderBody(step *automation.CallAPI, env render.Env) ([]byte, string, *Failure) {
+// renderBody renders the step's body, at most limit bytes, and names its
+// content type; nil and "" for a step without a body.
+func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, string, *Failure) {
 	switch step.ContentType {
 	case automation.ContentText:
 		s, err := step.Text.String(env)
 		if err != nil {
 			return nil, "", fail(retry.Render, "body: %v", err)
 		}
+		if len(s) > limit {
+			return nil, "", tooLarge("body")
+		}
 		return []byte(s), "text/plain; charset=utf-8", nil
 	case automation.ContentJSON:
-		body, f := jsonBody(step, env)
+		body, f := jsonBody(step, env, limit)
 		return body, "application/json", f
 	case automation.ContentForm:
-		body, f := formBody(step, env)
+		body, f := formBody(step, env, limit)
 		return body, automation.ContentForm, f
 	}
 	return nil, "", nil
+}
+
+// maxRequestBytes bounds what a step renders (URL, body and headers
+// together): each value is bounded by the evaluation budget, but a step
+// has up to 50 headers and 200 body fields.
+const maxRequestBytes = render.DefaultMaxResult
+
+// tooLarge is the failure of a request over maxRequestBytes, found at what.
+func tooLarge(what string) *Failure {
+	return fail(retry.Render, "%s: the request would be larger than %d MiB", what, maxRequestBytes>>20)
 }
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
@@ -287,8 +318,9 @@ func setDefault(h http.Header, name, value string) {
 	}
 }
 
-// jsonBody renders the typed fields of a JSON body, in their declared order.
-func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+// jsonBody renders the typed fields of a JSON body, in their declared
+// order, at most limit bytes.
+func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
@@ -314,7 +346,9 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		if err != nil {
 			return nil, fail(retry.Render, "body field %q: %v", f.Key, err)
 		}
-		b.Write(val)
+		if b.Write(val); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
@@ -323,7 +357,7 @@ func jsonBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 // formBody renders a form body (application/x-www-form-urlencoded): the
 // fields in their declared order, repeated keys kept, keys and values
 // escaped as url.Values.Encode does (a space is "+"), nil as "".
-func formBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
+func formBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
 	var b strings.Builder
 	for i, f := range step.FormFields {
 		v, err := f.Value.String(env)
@@ -335,7 +369,9 @@ func formBody(step *automation.CallAPI, env render.Env) ([]byte, *Failure) {
 		}
 		b.WriteString(url.QueryEscape(f.Key))
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(v))
+		if b.WriteString(url.QueryEscape(v)); b.Len() > limit {
+			return nil, tooLarge(fmt.Sprintf("body field %q", f.Key))
+		}
 	}
 	return []byte(b.String()), nil
 }
@@ -348,16 +384,27 @@ type Result struct {
 	Fields   map[string]any
 	Failure  *Failure
 	Duration time.Duration
+	// Derived holds credentials learned while sending (an OAuth 2.0
+	// access token), which history hides like the request's Derived.
+	Derived []string
 }
 
 // Do sends the request within the step's timeout, reads the response and
-// captures the values the step asks for.
+// captures the values the step asks for. A step with OAuth 2.0 auth first
+// obtains its token, within the same timeout (see auth.go).
 func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request) *Result {
 	start := time.Now()
-	res := &Result{}
-	defer func() { res.Duration = time.Since(start) }()
 	stepCtx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
+	res := c.authorized(ctx, stepCtx, step, req)
+	res.Duration = time.Since(start)
+	return res
+}
+
+// send sends the request once within stepCtx (ctx is the run's), reads the
+// response and captures the values the step asks for.
+func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, req *Request) *Result {
+	res := &Result{}
 	// The request's own context: the step's, cut short by the header and
 	// body-idle layers.
 	reqCtx, cancelReq := context.WithCancelCause(withRedirects(stepCtx, step, req))
@@ -372,14 +419,7 @@ func (c *Client) Do(ctx context.Context, step *automation.CallAPI, req *Request)
 		return res
 	}
 	hreq.Header = req.Header // the client does not change a request's headers
-	if host := hreq.URL.Hostname(); host != "" {
-		if err := c.cfg.Policy.CheckHost(host); err != nil {
-			res.Failure = fail(retry.BlockedDestination, "%v", err)
-			return res
-		}
-	}
-	if c.isSelf(req.URL) {
-		res.Failure = fail(retry.BlockedDestination, "%s is this Autohook server's own address", hostKey(req.URL))
+	if res.Failure = c.checkDestination(hreq.URL); res.Failure != nil {
 		return res
 	}
 	var headerTimer *time.Timer

@@ -474,6 +474,21 @@ func TestBuildFailures(t *testing.T) {
 			class: retry.Render, want: []string{`body field "vip"`, "boolean"},
 		},
 		{
+			name:  "a value over its evaluation budget",
+			step:  `{"type": "call_api", "url": "https://h.example/", "headers": [{"name": "X-Big", "value": "{len(map(1..5000, repeat('a', 1048576)))}"}]}`,
+			class: retry.Render, want: []string{"header X-Big", "over the memory budget", "8 MiB"},
+		},
+		{
+			name:  "JSON fields larger than a request together",
+			step:  `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [{"key": "a", "type": "string", "value": "{repeat('a', 1048576) + repeat('a', 1048576)}"}, {"key": "b", "type": "string", "value": "{repeat('b', 1048576) + repeat('b', 1048576)}"}, {"key": "c", "type": "string", "value": "{repeat('c', 1048576)}"}]}}`,
+			class: retry.Render, want: []string{`body field "b"`, "the request would be larger than 4 MiB"},
+		},
+		{
+			name:  "headers larger than a request together",
+			step:  `{"type": "call_api", "url": "https://h.example/", "headers": [{"name": "X-A", "value": "{repeat('a', 1048576) + repeat('a', 1048576)}"}, {"name": "X-B", "value": "{repeat('b', 1048576) + repeat('b', 1048576)}"}]}`,
+			class: retry.Render, want: []string{"header X-B", "the request would be larger than 4 MiB"},
+		},
+		{
 			name:   "JSON conversion fails",
 			step:   `{"type": "call_api", "url": "https://h.example/", "body": {"contentType": "application/json", "fields": [{"key": "doc", "type": "json", "value": "{record.raw}"}]}}`,
 			record: map[string]any{"raw": `{"unterminated": `},

@@ -276,6 +276,8 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 			s.KeepBodyOnRedirect = v.on(p + ".keepBodyOnRedirect")
 			s.TimeoutSeconds = num(p + ".timeoutSeconds")
 			s.MaxAttempts = num(p + ".maxAttempts")
+			s.MaxPerSecond = rate(&l, v, p+".maxPerSecond")
+			s.Auth = authFromForm(v, p)
 			s.Response = &automation.Response{Type: v[p+".response.type"]}
 			if s.Response.Type == automation.ResponseText {
 				s.Response.Field = v.trim(p + ".response.field")

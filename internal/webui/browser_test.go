@@ -136,6 +136,17 @@ func (b *browser) waitAt(path string) {
 	b.until("wait for "+path, fmt.Sprintf(`location.pathname === %q`, path))
 }
 
+// errorBeside returns, for the input with a name, its aria-invalid and the
+// error message shown beside it: "true|message".
+func (b *browser) errorBeside(name string) string {
+	b.t.Helper()
+	return eval[string](b, fmt.Sprintf(`(function(){
+		var i = document.querySelector('[name=%q]');
+		var e = i.parentElement.querySelector('.field-error');
+		return i.getAttribute('aria-invalid') + '|' + (e ? e.innerText : '');
+	})()`, name))
+}
+
 // byName selects the input with a name.
 func byName(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name=%q]`, name)) }
 
@@ -356,11 +367,7 @@ func TestBrowser(t *testing.T) {
 	// keeps everything typed.
 	b.click("#save")
 	b.waitText("#problems", "Not saved")
-	errText := eval[string](b, `(function(){
-		var i = document.querySelector('[name="steps.0.headers.0.name"]');
-		var e = i.parentElement.querySelector('.field-error');
-		return i.getAttribute('aria-invalid') + '|' + (e ? e.innerText : '');
-	})()`)
+	errText := b.errorBeside("steps.0.headers.0.name")
 	if !strings.HasPrefix(errText, "true|") || !strings.Contains(errText, "not a valid header name") {
 		t.Fatalf("header name error beside its input: got %q", errText)
 	}

@@ -50,6 +50,7 @@ var funcs = template.FuncMap{
 		}
 		return fmtMs(float64(end.Sub(start).Milliseconds()))
 	},
+	"add64":       func(a, b int64) int64 { return a + b },
 	"time":        fmtTime,
 	"ago":         ago,
 	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -139,6 +140,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"POST /settings/automations/{id}/enabled", u.setEnabled},
 		{"POST /settings/automations/{id}/delete", u.deleteAutomation},
 		{"GET /settings/automations/{id}/history", u.historyPage},
+		{"GET /settings/automations/{id}/versions", u.versionsPage},
+		{"GET /settings/automations/{id}/versions/diff", u.versionsDiffPage},
+		{"POST /settings/automations/{id}/versions/{n}/restore", u.restoreVersion},
 
 		{"GET /settings/runs/{id}", u.runPage},
 		{"GET /settings/runs/{id}/status", u.runStatus},
@@ -148,6 +152,11 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"GET /settings/secrets", u.secretsPage},
 		{"POST /settings/secrets", u.putSecret},
 		{"POST /settings/secrets/{name}/delete", u.deleteSecret},
+
+		{"GET /settings/config", u.configPage},
+		{"GET /settings/config/export", u.exportDownload},
+		{"POST /settings/config/plan", u.planImport},
+		{"POST /settings/config/apply", u.applyImport},
 	}
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, secure(u.signedIn(rt.h)))
@@ -242,6 +251,7 @@ func (u *UI) signedIn(h handler) http.Handler {
 			}
 		}
 		w.Header().Set("Cache-Control", "no-store") // pages carry the CSRF token and the organisation's data
+		r = r.WithContext(autohook.WithActor(r.Context(), sess.Actor()))
 		if err := h(w, r, sess); err != nil {
 			u.fail(w, r, sess, err)
 		}
@@ -324,6 +334,11 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *autohook.WebSession
 		status, title, msg = http.StatusBadRequest, "Bad request", err.Error()
 	case errors.Is(err, context.Canceled):
 		return
+	case errors.Is(err, autohook.ErrUnavailable):
+		u.log.WarnContext(r.Context(), "ui request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
+		status, title = http.StatusServiceUnavailable, "Database unavailable"
+		msg = "Autohook cannot use its database right now, so nothing was saved. It recovers by itself when the database is back: try again in a few seconds."
 	default:
 		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

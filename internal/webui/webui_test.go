@@ -28,6 +28,10 @@ var pages = []string{
 	"/settings/automations/new",
 	"/settings/automations/aut_x",
 	"/settings/automations/aut_x/history",
+	"/settings/automations/aut_x/versions",
+	"/settings/automations/aut_x/versions/diff",
+	"/settings/config",
+	"/settings/config/export",
 	"/settings/runs/run_x",
 	"/settings/secrets",
 }

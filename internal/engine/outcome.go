@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/webhook"
+)
+
+// What stops a job.
+//
+// A queue job that returns an error is retried by River on River's own
+// schedule, out of sight: no history, no error class, the run showing
+// `queued` meanwhile. That is right for one reason only — the database is
+// unavailable (or the node is stopping), so nothing can be recorded now —
+// and even then the worker first waits for the database itself, so that a
+// request already sent is recorded rather than sent again. Every other
+// reason is one a retry cannot fix, and becomes the run's visible outcome:
+// the step it stopped at fails with a class and a message in history
+// (docs/RELIABILITY.md lists them):
+//
+//   - a secret or the automation's signing secret does not open with the
+//     node's keys: class secret, at the step that needs it (callAPI);
+//   - the automation version cannot be loaded or compiled, or does not
+//     match the run's steps; the run cannot be read; a panic: class
+//     internal (settle).
+
+// execute works one run from its next step and settles the outcome.
+func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
+	var run *automation.Run
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.ErrorContext(ctx, "panic working a run", "run", job.RunID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = &fault{class: retry.Internal, msg: fmt.Sprintf("Autohook failed while working this run (a bug; the server log has the details): %v", p)}
+		}
+		err = e.settle(ctx, job, run, err)
+	}()
+	var x *execution
+	err = e.untilAvailable(ctx, func() error {
+		var err error
+		x, run, err = e.load(ctx, job)
+		return err
+	})
+	if err != nil || x == nil {
+		return err
+	}
+	if run.Status == automation.StatusQueued && run.Seq == 1 {
+		e.cfg.Metrics.RunStarted()
+	}
+	return x.step(ctx)
+}
+
+// fault is a failure no retry can fix, with the class history shows.
+type fault struct {
+	class retry.Class
+	msg   string
+}
+
+func (f *fault) Error() string { return string(f.class) + ": " + f.msg }
+
+// transient reports whether err is worth River's retry: the database is
+// unavailable or the node is stopping.
+func transient(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// settle turns what stopped a job into its outcome: nil, a transient error
+// for River to retry, or — for any other error — the run failed visibly
+// (then nil: there is nothing left for the queue to do).
+func (e *Engine) settle(ctx context.Context, job store.RunJob, run *automation.Run, err error) error {
+	if err == nil || transient(ctx, err) {
+		return err
+	}
+	var f *fault
+	if !errors.As(err, &f) {
+		f = &fault{class: retry.Internal, msg: "Autohook cannot execute this run: " + err.Error()}
+	}
+	e.log.ErrorContext(ctx, "run failed: it cannot be executed", "run", job.RunID, "class", f.class, "err", err)
+	ferr := e.untilAvailable(ctx, func() error { return e.failRun(ctx, job, run, f) })
+	if ferr != nil {
+		return errors.Join(err, ferr) // not recorded: River tries the job again
+	}
+	return nil
+}
+
+// failRun records f as the failure of the run's next step, and fails the
+// run. A run that moved on meanwhile is left alone.
+func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.Run, f *fault) error {
+	return e.st.Write(ctx, func(tx *store.Tx) error {
+		if run == nil {
+			_, err := tx.FailRun(ctx, job.OrgID, job.RunID, job.Seq, f.class, f.msg)
+			return err
+		}
+		x := &execution{e: e, job: job, run: cloneRun(run), redact: secret.NewRedactor()}
+		now := e.cfg.Now().UTC()
+		i := x.run.NextStep()
+		if i >= len(x.run.Steps) {
+			_, err := tx.FailRun(ctx, job.OrgID, job.RunID, job.Seq, f.class, f.msg)
+			return err
+		}
+		state := &x.run.Steps[i]
+		a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now, Error: &automation.AttemptError{Class: f.class, Message: f.msg}}
+		state.AttemptCount = a.N
+		if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
+			return err
+		}
+		err := x.failed(ctx, tx, i, &webhook.Failure{Class: f.class, Message: f.msg}, now, job.Seq)
+		if errors.Is(err, store.ErrConflict) {
+			return nil // a person retried or cancelled it meanwhile
+		}
+		return err
+	})
+}
+
+// untilAvailable runs f again while it fails because the database is
+// unavailable, waiting a little longer each time (up to 2 s), until it
+// works, fails otherwise, or ctx ends (River's job timeout bounds it).
+func (e *Engine) untilAvailable(ctx context.Context, f func() error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := f()
+		if !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// write runs fn, which changes x.run, in a write transaction. While the
+// database is unavailable it tries again, from the run as it was: the
+// request is not sent again for want of a place to record it. A commit whose
+// outcome is unknown (the connection dropped during it) leaves x.unsure set:
+// a conflict that follows may be that commit's own doing.
+func (x *execution) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	saved := cloneRun(x.run)
+	first := true
+	return x.e.untilAvailable(ctx, func() error {
+		if !first {
+			x.run = cloneRun(saved)
+			x.unsure = true
+		}
+		first = false
+		return x.e.st.Write(ctx, fn)
+	})
+}
+
+// cloneRun copies what commit changes in a run.
+func cloneRun(r *automation.Run) *automation.Run {
+	c := *r
+	c.Steps = slices.Clone(r.Steps)
+	c.Fields = maps.Clone(r.Fields)
+	return &c
+}
+
+// secretFailure is why step s of comp cannot be sent on this node, if it
+// cannot: it is signed and the signing secret does not open, or it uses
+// secrets and some (broken) do not open.
+func secretFailure(comp *automation.Compiled, broken []string, s *automation.CallAPI) *webhook.Failure {
+	const why = "with this node's keys: sealed with another AUTOHOOK_SECRET_KEY, or damaged. Start the node with the key the database uses (docs/OPERATIONS.md, \"Keys\"), or save it again, then retry the run"
+	switch {
+	case comp.SignerErr != nil:
+		return &webhook.Failure{Class: retry.Secret, Message: "the automation's signing secret does not open " + why}
+	case len(broken) == 0 || !usesSecrets(s):
+		return nil
+	case len(broken) == 1:
+		return &webhook.Failure{Class: retry.Secret, Message: "secret " + broken[0] + " does not open " + why}
+	}
+	return &webhook.Failure{Class: retry.Secret, Message: "secrets " + strings.Join(broken, ", ") + " do not open " + why}
+}
+
+// usesSecrets reports whether a step's request is built from secrets.
+func usesSecrets(s *automation.CallAPI) bool {
+	if s.URL != nil && s.URL.Uses("secrets") || s.Text != nil && s.Text.Uses("secrets") {
+		return true
+	}
+	for _, h := range s.Headers {
+		if h.Value != nil && h.Value.Uses("secrets") {
+			return true
+		}
+	}
+	for _, f := range s.JSONFields {
+		if f.Value != nil && f.Value.Uses("secrets") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package storetest
+
+import (
+	"context"
+	"maps"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/autohook/autohook/internal/store"
+)
+
+func putSecret(t *testing.T, st *store.Store, org, name, sealed string) {
+	t.Helper()
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.PutSecret(ctx, org, name, sealed) })
+}
+
+func testPutSecret(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	putSecret(t, st, a, "CRM_TOKEN", "sealed-1")
+	putSecret(t, st, b, "CRM_TOKEN", "sealed-b") // the same name in another organisation
+	first, err := st.Secrets(ctx, a)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("secrets = %v, %v", first, err)
+	}
+	putSecret(t, st, a, "CRM_TOKEN", "sealed-2") // replaces
+	second, err := st.Secrets(ctx, a)
+	if err != nil || len(second) != 1 {
+		t.Fatalf("secrets = %v, %v", second, err)
+	}
+	if !second[0].CreatedAt.Equal(first[0].CreatedAt) || second[0].UpdatedAt.Before(first[0].UpdatedAt) {
+		t.Errorf("replacing: %+v then %+v; want the creation time kept", first[0], second[0])
+	}
+	if m, err := st.SealedSecrets(ctx, a); err != nil || !maps.Equal(m, map[string]string{"CRM_TOKEN": "sealed-2"}) {
+		t.Errorf("sealed = %v, %v", m, err)
+	}
+}
+
+func testDeleteSecret(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	putSecret(t, st, a, "K", "sealed")
+	err := try(st, func(ctx context.Context, tx *store.Tx) error { return tx.DeleteSecret(ctx, b, "K") })
+	wantErr(t, "another organisation's secret", err, store.ErrNotFound)
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.DeleteSecret(ctx, a, "K") })
+	if m, err := st.SealedSecrets(ctx, a); err != nil || len(m) != 0 {
+		t.Errorf("after deleting: %v, %v", m, err)
+	}
+	err = try(st, func(ctx context.Context, tx *store.Tx) error { return tx.DeleteSecret(ctx, a, "K") })
+	wantErr(t, "deleting twice", err, store.ErrNotFound)
+}
+
+func testSecrets(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	if got, err := st.Secrets(ctx, a); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("no secrets: %#v, %v; want an empty list", got, err)
+	}
+	for _, n := range []string{"b", "A", "a"} {
+		putSecret(t, st, a, n, "sealed-"+n)
+	}
+	putSecret(t, st, b, "other", "x")
+	got, err := st.Secrets(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sec := range got {
+		names = append(names, sec.Name)
+		if sec.CreatedAt.IsZero() || sec.UpdatedAt.IsZero() {
+			t.Errorf("%s without times: %+v", sec.Name, sec)
+		}
+	}
+	if d := cmp.Diff([]string{"A", "a", "b"}, names); d != "" {
+		t.Errorf("names in byte order (-want +got):\n%s", d)
+	}
+}
+
+func testSealedSecrets(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	putSecret(t, st, a, "ONE", "sealed-1")
+	putSecret(t, st, a, "TWO", "sealed-2")
+	putSecret(t, st, b, "ONE", "sealed-b")
+	if m, err := st.SealedSecrets(ctx, a); err != nil || !maps.Equal(m, map[string]string{"ONE": "sealed-1", "TWO": "sealed-2"}) {
+		t.Errorf("sealed = %v, %v", m, err)
+	}
+	if m, err := st.SealedSecrets(ctx, newOrg(t, st)); err != nil || m == nil || len(m) != 0 {
+		t.Errorf("an organisation without secrets: %#v, %v; want an empty map", m, err)
+	}
+}
