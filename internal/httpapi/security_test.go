@@ -889,7 +889,7 @@ func testNULAndInvalidUTF8(t *testing.T, dbURL string) {
 		{"DELETE", "/api/v1/api-keys/%00", "", []int{404}},
 		{"DELETE", "/api/v1/secrets/%00", "", []int{404}},
 		{"GET", "/api/v1/runs?recordId=%00", "", []int{200}},
-		{"GET", "/api/v1/automations?collection=%ff&trigger=%00", "", []int{200}},
+		{"GET", "/api/v1/automations?collection=%ff&trigger=%00", "", []int{422}}, // trigger: one of the trigger types
 		{"GET", "/api/v1/collections/leads/records?stage=%00", "", []int{200}},
 		{"GET", "/api/v1/collections?cursor=" + nul, "", []int{400}},
 		{"GET", "/api/v1/runs?cursor=" + bad, "", []int{400}},
