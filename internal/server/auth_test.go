@@ -31,7 +31,7 @@ func TestBasicAndBearerAuth(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"youSent": r.Header.Get("Authorization")})
 	})
-	const user, pass, token = "ada", "basic-pass-7f3a9c", "bearer-tok-4d2e8b"
+	const user, pass, token = "ada-lovelace", "basic-pass-7f3a9c", "bearer-tok-4d2e8b" // secrets have at least 8 bytes
 	nd.must(201, "POST", "/api/v1/collections", leads, nil)
 	for name, v := range map[string]string{"USER": user, "PASS": pass, "TOKEN": token} {
 		nd.must(204, "PUT", "/api/v1/secrets/"+name, map[string]any{"value": v}, nil)

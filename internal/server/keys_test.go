@@ -49,7 +49,7 @@ func TestWrongKeyRefusedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := servertest.Client{Base: "http://" + n.Addr, Key: servertest.AdminKey}
-	api.Must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/TOKEN", map[string]any{"value": "s3cret"}, nil)
+	api.Must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/TOKEN", map[string]any{"value": "s3cret-value"}, nil)
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
