@@ -95,7 +95,7 @@ func TestWrongKeyExitsNonZero(t *testing.T) {
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 	p := serveOn(t, bin, tmp, "serve1", "127.0.0.1:0", []string{"AUTOHOOK_SECRET_KEY=" + opsKey(1)}, "--data-dir", data)
-	newAPI(p.base, opsAPIKey, 1).Must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/TOKEN", map[string]any{"value": "s3cret"}, nil)
+	newAPI(p.base, opsAPIKey, 1).Must(t, http.StatusNoContent, "PUT", "/api/v1/secrets/TOKEN", map[string]any{"value": "s3cret-value"}, nil)
 	stopProc(t, p)
 
 	wrong := startProc(t, bin, tmp, "serve2", serveEnv("AUTOHOOK_SECRET_KEY="+opsKey(2)), "serve", "--data-dir", data, "--listen", "127.0.0.1:0")
