@@ -140,9 +140,9 @@ func (v *shapeVisitor) Visit(node *ast.Node) {
 			known = append(known, k)
 		}
 	case RootTrigger:
-		known = TriggerKeys
+		known = slices.Clone(TriggerKeys) // sorted below: the package's lists stay as they are
 	case RootRun:
-		known = RunKeys
+		known = slices.Clone(RunKeys)
 	default:
 		return
 	}
