@@ -138,7 +138,7 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Rate > 0 {
 		res.Mode, res.Rate = "paced", cfg.Rate
 	}
-	sk, err := newSink(cfg.Records, 0)
+	sk, err := newSink("127.0.0.1", cfg.Records, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,10 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	sinks := []*sink{sk}
 	if cfg.Stall > 0 {
 		res.Mode, res.StallMs = res.Mode+"+stall", float64(cfg.Stall.Milliseconds())
-		slow, err := newSink(cfg.Records, cfg.Stall)
+		// The slow receiver is another host (127.0.0.2, loopback too): the
+		// per-destination limit counts a host across its ports, and the
+		// scenario is a stalled destination beside a healthy one.
+		slow, err := newSink("127.0.0.2", cfg.Records, cfg.Stall)
 		if err != nil {
 			return nil, err
 		}
@@ -408,8 +411,8 @@ type sink struct {
 	seen  map[string]time.Time
 }
 
-func newSink(capacity int, delay time.Duration) (*sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newSink(host string, capacity int, delay time.Duration) (*sink, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}
