@@ -7,6 +7,7 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/webhook"
 )
@@ -48,7 +49,7 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 			map[string]any{"type": "test", "at": now.Format(time.RFC3339Nano)},
 			map[string]any{"id": "test", "automationId": comp.ID}, now)
 		ts := TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
-		var failure *webhook.Failure
+		var failure *retry.Failure
 		switch s := step.(type) {
 		case *automation.CallAPI:
 			if f := secretFailure(comp, broken, s); f != nil {

@@ -336,7 +336,7 @@ func (x *execution) step(ctx context.Context) error {
 type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
-	failure  *webhook.Failure
+	failure  *retry.Failure
 	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
 	rateSlot time.Time
 }
@@ -539,7 +539,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 
 // failed records a failed attempt's consequence: a retry when the class is
 // retryable and attempts remain, else the run fails.
-func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.Failure, now time.Time, expectSeq int64) error {
+func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *retry.Failure, now time.Time, expectSeq int64) error {
 	e, run := x.e, x.run
 	state := &run.Steps[i]
 	maxAttempts := e.cfg.DefaultMaxAttempts
@@ -578,33 +578,33 @@ func (x *execution) failed(ctx context.Context, tx *store.Tx, i int, f *webhook.
 // EvalUpdate evaluates an update_record step's assignments against a
 // collection: the field changes, normalised, and the stage (stage when the
 // step does not set it).
-func EvalUpdate(coll *record.Collection, s *automation.UpdateRecord, env render.Env, stage string) (map[string]any, string, *webhook.Failure) {
+func EvalUpdate(coll *record.Collection, s *automation.UpdateRecord, env render.Env, stage string) (map[string]any, string, *retry.Failure) {
 	changes := map[string]any{}
 	for _, as := range s.Set {
 		v, err := as.Value.Eval(env)
 		if err != nil {
-			return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
+			return nil, "", &retry.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
 		}
 		if as.Field == "stage" {
 			stage = render.Stringify(v)
 			if perr := coll.CheckStage("stage", stage); perr != nil {
-				return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set stage: %v", perr)}
+				return nil, "", &retry.Failure{Class: retry.Render, Message: fmt.Sprintf("set stage: %v", perr)}
 			}
 			continue
 		}
 		f, ok := coll.Field(as.Field)
 		if !ok {
-			return nil, "", &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q has no field %q any more", coll.Key, as.Field)}
+			return nil, "", &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q has no field %q any more", coll.Key, as.Field)}
 		}
 		v, err = convertForField(f.Type, v)
 		if err != nil {
-			return nil, "", &webhook.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
+			return nil, "", &retry.Failure{Class: retry.Render, Message: fmt.Sprintf("set %s: %v", as.Field, err)}
 		}
 		changes[as.Field] = v
 	}
 	norm, err := coll.CheckFields(changes)
 	if err != nil {
-		return nil, "", &webhook.Failure{Class: retry.Render, Message: err.Error()}
+		return nil, "", &retry.Failure{Class: retry.Render, Message: err.Error()}
 	}
 	return norm, stage, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
-	"github.com/autohook/autohook/internal/webhook"
 )
 
 // The update_record steps that follow a remote step (or start a run) run
@@ -126,12 +125,12 @@ type localPlan struct {
 // localStep is one planned update_record step.
 type localStep struct {
 	i       int
-	fields  map[string]any   // the attempt's fields: what the step sets
-	failure *webhook.Failure // the step fails (nothing is written)
-	next    *record.Record   // the record to write (Version: the one read); nil when nothing changes
-	after   *record.Record   // next as it will be stored
-	env     map[string]any   // after.Env(): the run's record snapshot from this step on
-	plan    *trigger.Plan    // the runs the change fires
+	fields  map[string]any // the attempt's fields: what the step sets
+	failure *retry.Failure // the step fails (nothing is written)
+	next    *record.Record // the record to write (Version: the one read); nil when nothing changes
+	after   *record.Record // next as it will be stored
+	env     map[string]any // after.Env(): the run's record snapshot from this step on
+	plan    *trigger.Plan  // the runs the change fires
 }
 
 // maxLocalTries bounds how many times the update_record steps are planned
@@ -174,13 +173,13 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 		ls := localStep{i: i}
 		switch {
 		case giveUp:
-			ls.failure = &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s kept changing while the step updated it (%d tries)", run.RecordID, maxLocalTries)}
+			ls.failure = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s kept changing while the step updated it (%d tries)", run.RecordID, maxLocalTries)}
 		case coll == nil:
-			ls.failure = &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
+			ls.failure = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
 		case cur == nil:
 			cur, err = x.e.st.Record(ctx, x.job.OrgID, run.Collection, run.RecordID)
 			if errors.Is(err, store.ErrNotFound) {
-				ls.failure = &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
+				ls.failure = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s no longer exists", run.RecordID)}
 			} else if err != nil {
 				return nil, err
 			}
@@ -212,7 +211,7 @@ func (x *execution) stepAt(i int) automation.Step {
 
 // planUpdate evaluates one update_record step against the record cur and
 // plans the runs its change, made at at, fires.
-func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.Collection, cands *trigger.Candidates, s *automation.UpdateRecord, cur *record.Record, env render.Env, at time.Time) *webhook.Failure {
+func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.Collection, cands *trigger.Candidates, s *automation.UpdateRecord, cur *record.Record, env render.Env, at time.Time) *retry.Failure {
 	changes, stage, f := EvalUpdate(coll, s, env, cur.Stage)
 	if f != nil {
 		return f
@@ -232,7 +231,7 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 	after.Version, after.UpdatedAt = cur.Version+1, at
 	plan, err := x.e.fire.Plan(ctx, trigger.Change{OrgID: x.job.OrgID, Record: &after, Previous: cur, Depth: x.run.Depth + 1, At: at, Candidates: cands})
 	if err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
+		return &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 	}
 	ls.next, ls.after, ls.env, ls.plan = &next, &after, after.Env(), plan
 	return nil
@@ -241,7 +240,7 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 // applyLocal records a planned update_record step in tx: its attempt, and
 // its change and runs when it has one. It returns the step's failure, or
 // errRecordMoved when the record is no longer at the version planned.
-func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (*webhook.Failure, error) {
+func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (*retry.Failure, error) {
 	now := lp.now
 	state := &x.run.Steps[ls.i]
 	a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now, Fields: ls.fields}
@@ -254,10 +253,10 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		case errors.Is(err, store.ErrConflict):
 			return nil, errRecordMoved
 		case err != nil:
-			f = &webhook.Failure{Class: retry.Record, Message: err.Error()}
+			f = &retry.Failure{Class: retry.Record, Message: err.Error()}
 		default:
 			if _, err := ls.plan.Apply(ctx, tx); err != nil {
-				f = &webhook.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
+				f = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 			} else {
 				x.run.Record = ls.env
 			}
@@ -270,7 +269,7 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		state.Status = automation.StepSucceeded
 	}
 	if err := tx.InsertAttempt(ctx, x.run.ID, ls.i, a); err != nil {
-		return &webhook.Failure{Class: retry.Record, Message: err.Error()}, nil
+		return &retry.Failure{Class: retry.Record, Message: err.Error()}, nil
 	}
 	return f, nil
 }

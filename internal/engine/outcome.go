@@ -14,7 +14,6 @@ import (
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/webhook"
 )
 
 // What stops a job.
@@ -115,7 +114,7 @@ func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.
 		if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
 			return err
 		}
-		err := x.failed(ctx, tx, i, &webhook.Failure{Class: f.class, Message: f.msg}, now, job.Seq)
+		err := x.failed(ctx, tx, i, &retry.Failure{Class: f.class, Message: f.msg}, now, job.Seq)
 		if errors.Is(err, store.ErrConflict) {
 			return nil // a person retried or cancelled it meanwhile
 		}
@@ -171,17 +170,17 @@ func cloneRun(r *automation.Run) *automation.Run {
 // secretFailure is why step s of comp cannot be sent on this node, if it
 // cannot: it is signed and the signing secret does not open, or it uses
 // secrets and some (broken) do not open.
-func secretFailure(comp *automation.Compiled, broken []string, s *automation.CallAPI) *webhook.Failure {
+func secretFailure(comp *automation.Compiled, broken []string, s *automation.CallAPI) *retry.Failure {
 	const why = "with this node's keys: sealed with another AUTOHOOK_SECRET_KEY, or damaged. Start the node with the key the database uses (docs/OPERATIONS.md, \"Keys\"), or save it again, then retry the run"
 	switch {
 	case comp.SignerErr != nil:
-		return &webhook.Failure{Class: retry.Secret, Message: "the automation's signing secret does not open " + why}
+		return &retry.Failure{Class: retry.Secret, Message: "the automation's signing secret does not open " + why}
 	case len(broken) == 0 || !usesSecrets(s):
 		return nil
 	case len(broken) == 1:
-		return &webhook.Failure{Class: retry.Secret, Message: "secret " + broken[0] + " does not open " + why}
+		return &retry.Failure{Class: retry.Secret, Message: "secret " + broken[0] + " does not open " + why}
 	}
-	return &webhook.Failure{Class: retry.Secret, Message: "secrets " + strings.Join(broken, ", ") + " do not open " + why}
+	return &retry.Failure{Class: retry.Secret, Message: "secrets " + strings.Join(broken, ", ") + " do not open " + why}
 }
 
 // usesSecrets reports whether a step's request is built from secrets.
