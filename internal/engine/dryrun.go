@@ -12,23 +12,12 @@ import (
 	"github.com/autohook/autohook/internal/webhook"
 )
 
-// TestStep is what one step would do: the request it renders, and when
-// sent, the response and the fields it sets.
-type TestStep struct {
-	ID       string                   `json:"id"`
-	Type     string                   `json:"type"`
-	Request  *automation.HTTPRequest  `json:"request"`
-	Response *automation.HTTPResponse `json:"response"`
-	Fields   map[string]any           `json:"fields"`
-	Error    *automation.AttemptError `json:"error"`
-}
-
 // Test runs a compiled automation against a record without writing
 // anything: each call_api step's request is rendered (and sent only when
 // send is true); each update_record step shows the values it would set.
 // Later steps see the fields earlier steps captured. It stops at the first
 // error.
-func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]TestStep, error) {
+func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error) {
 	secrets, broken, err := OpenSecrets(ctx, e.st, e.box, orgID)
 	if err != nil {
 		return nil, err
@@ -43,12 +32,12 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 	now := e.cfg.Now().UTC()
 	recEnv := rec.Env()
 	fields := map[string]any{}
-	out := make([]TestStep, 0, len(comp.Steps))
+	out := make([]automation.TestStep, 0, len(comp.Steps))
 	for _, step := range comp.Steps {
 		env := render.NewEnv(recEnv, nil, fields, secretEnv,
 			map[string]any{"type": "test", "at": now.Format(time.RFC3339Nano)},
 			map[string]any{"id": "test", "automationId": comp.ID}, now)
-		ts := TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
+		ts := automation.TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
 		var failure *retry.Failure
 		switch s := step.(type) {
 		case *automation.CallAPI:
