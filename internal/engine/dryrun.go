@@ -8,7 +8,6 @@ import (
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
-	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/webhook"
 )
 
@@ -18,30 +17,24 @@ import (
 // Later steps see the fields earlier steps captured. It stops at the first
 // error.
 func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error) {
-	secrets, broken, err := OpenSecrets(ctx, e.st, e.box, orgID)
+	sec, err := e.openSecrets(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	secretEnv := make(map[string]any, len(secrets))
-	values := make([]string, 0, len(secrets))
-	for k, v := range secrets {
-		secretEnv[k] = v
-		values = append(values, v)
-	}
-	redact := secret.NewRedactor(values...)
+	redact := sec.redact
 	now := e.cfg.Now().UTC()
 	recEnv := rec.Env()
 	fields := map[string]any{}
 	out := make([]automation.TestStep, 0, len(comp.Steps))
 	for _, step := range comp.Steps {
-		env := render.NewEnv(recEnv, nil, fields, secretEnv,
+		env := render.NewEnv(recEnv, nil, fields, sec.env,
 			map[string]any{"type": "test", "at": now.Format(time.RFC3339Nano)},
 			map[string]any{"id": "test", "automationId": comp.ID}, now)
 		ts := automation.TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
 		var failure *retry.Failure
 		switch s := step.(type) {
 		case *automation.CallAPI:
-			if f := secretFailure(comp, broken, s); f != nil {
+			if f := secretFailure(comp, sec.broken, s); f != nil {
 				failure = f
 				break
 			}
