@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -9,111 +8,6 @@ import (
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/retry"
-)
-
-// t0 is the fake clock's now: with microseconds, which the stored times keep.
-var t0 = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
-
-func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
-
-// threeSteps: a call_api step with the server's attempts, an update_record
-// step, a call_api step of 2 attempts.
-var threeSteps = []automation.Step{
-	&automation.CallAPI{ID: "notify"},
-	&automation.UpdateRecord{ID: "save"},
-	&automation.CallAPI{ID: "crm", MaxAttempts: 2},
-}
-
-// testPolicy: 3 attempts; waits of 10 s then 30 s with the jitter drawn at a
-// quarter: 7.5 s, then 22.5 s (and 22.5 s again after that).
-var testPolicy = policy{MaxAttempts: 3, Retry: retry.Policy{
-	Schedule: []time.Duration{10 * time.Second, 30 * time.Second},
-	Rand:     func() float64 { return 0.25 },
-}}
-
-// queuedRun is a run of threeSteps as its first job finds it.
-func queuedRun() *automation.Run {
-	return &automation.Run{
-		ID: "run_1", AutomationID: "aut_1", Status: automation.StatusQueued, Seq: 1,
-		Fields: map[string]any{"kept": "yes"},
-		Record: map[string]any{"id": "rec_1", "title": "old"},
-		Steps: []automation.StepState{
-			{ID: "notify", Type: "call_api", Status: automation.StepPending},
-			{ID: "save", Type: "update_record", Status: automation.StepPending},
-			{ID: "crm", Type: "call_api", Status: automation.StepPending},
-		},
-	}
-}
-
-// answered is the failure of an HTTP answer with a Retry-After header, as
-// the webhook package makes it at t0.
-func answered(status int, retryAfter string) *retry.Failure {
-	f := &retry.Failure{Class: retry.HTTP4xx, Message: fmt.Sprintf("the receiver answered %d", status), Status: status}
-	if status >= 500 {
-		f.Class = retry.HTTP5xx
-	}
-	if retry.HonoursRetryAfter(status) {
-		if d, ok := retry.ParseRetryAfter(retryAfter, t0); ok {
-			f.RetryAfter = d
-		}
-	}
-	return f
-}
-
-func runError(f *retry.Failure) *automation.AttemptError {
-	return &automation.AttemptError{Class: f.Class, Message: f.Message}
-}
-
-// retrying is the run after attempt n of step i failed with f, to be tried
-// again after wait.
-func retrying(i, n int, f *retry.Failure, wait time.Duration) func(*automation.Run) {
-	return func(r *automation.Run) {
-		r.Seq++
-		r.Status, r.NextAttemptAt, r.Error = automation.StatusRetrying, at(wait), runError(f)
-		r.Steps[i].Status, r.Steps[i].AttemptCount, r.Steps[i].NextAttemptAt = automation.StepRetrying, n, at(wait)
-	}
-}
-
-// failedAt is the run after attempt n of step i failed with f for good.
-func failedAt(i, n int, f *retry.Failure) func(*automation.Run) {
-	return func(r *automation.Run) {
-		r.Status, r.FinishedAt, r.NextAttemptAt, r.Error = automation.StatusFailed, at(0), nil, runError(f)
-		r.Steps[i].Status, r.Steps[i].AttemptCount, r.Steps[i].NextAttemptAt = automation.StepFailed, n, nil
-		for j := i + 1; j < len(r.Steps); j++ {
-			r.Steps[j].Status = automation.StepCancelled
-		}
-	}
-}
-
-// done marks steps succeeded after one attempt each.
-func done(steps ...int) func(*automation.Run) {
-	return func(r *automation.Run) {
-		for _, i := range steps {
-			r.Steps[i].Status, r.Steps[i].AttemptCount = automation.StepSucceeded, 1
-		}
-	}
-}
-
-func then(fs ...func(*automation.Run)) func(*automation.Run) {
-	return func(r *automation.Run) {
-		for _, f := range fs {
-			f(r)
-		}
-	}
-}
-
-var (
-	err429in3  = answered(429, "3")
-	err429now  = answered(429, "0")
-	err429late = answered(429, "7200")
-	err503in3  = answered(503, "3")
-	err500     = answered(500, "")
-	err502     = answered(502, "")
-	err404     = answered(404, "")
-	err408     = answered(408, "")
-	errRender  = &retry.Failure{Class: retry.Render, Message: "url: unknown name nope"}
-	errRecord  = &retry.Failure{Class: retry.Record, Message: "record rec_1 no longer exists"}
-	errFault   = &retry.Failure{Class: retry.Internal, Message: "automation aut_1 v1 does not compile"}
 )
 
 func TestTransition(t *testing.T) {
@@ -389,35 +283,6 @@ func TestCurrent(t *testing.T) {
 		run := &automation.Run{Status: tc.status, Seq: tc.seq}
 		if got := current(run, tc.jobSeq); got != tc.want {
 			t.Errorf("current(run %s at seq %d, job seq %d) = %v, want %v", tc.status, tc.seq, tc.jobSeq, got, tc.want)
-		}
-	}
-}
-
-// TestDeferUntil: a run waiting for its rate slot keeps it and comes
-// back rateLead before it, without counting a deferral; a run waiting for
-// a busy destination backs off.
-func TestDeferUntil(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	slot := now.Add(3 * time.Second)
-	for misses, lead := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond} {
-		state := automation.StepState{RateMisses: misses}
-		at := deferUntil(&state, slot, now)
-		if !at.Equal(slot.Add(-lead)) || state.RateSlot == nil || !state.RateSlot.Equal(slot) || state.Deferrals != 0 ||
-			state.NextAttemptAt == nil || !state.NextAttemptAt.Equal(slot) {
-			t.Errorf("rate deferral after %d misses: back at %v, state %+v; want at %v, the slot kept and shown, no deferral counted", misses, at, state, slot.Add(-lead))
-		}
-		// Brought back on time, the run waits for its slot in the worker.
-		if near := rateNearFor(misses); near < lead || near > lead+rateNear {
-			t.Errorf("after %d misses a run is brought back %v early but waits in the worker only for slots within %v", misses, lead, near)
-		}
-	}
-	var state automation.StepState
-	state = automation.StepState{}
-	for n, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
-		at := deferUntil(&state, time.Time{}, now)
-		if at.Sub(now) != want || state.Deferrals != n+1 {
-			t.Errorf("busy destination, deferral %d: back after %v (deferrals %d), want %v", n+1, at.Sub(now), state.Deferrals, want)
 		}
 	}
 }
