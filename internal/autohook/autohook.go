@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/catalog"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
@@ -42,7 +41,7 @@ type Service struct {
 	st   *store.Store
 	cat  *catalog.Catalog
 	fire *trigger.Firer
-	eng  *engine.Engine
+	eng  Tester
 	box  *secret.Box
 	log  *slog.Logger
 	now  func() time.Time
@@ -53,7 +52,7 @@ type Config struct {
 	Store   *store.Store
 	Catalog *catalog.Catalog
 	Firer   *trigger.Firer
-	Engine  *engine.Engine // for the Test operation
+	Engine  Tester // for the Test operation (an *engine.Engine)
 	Box     *secret.Box
 	// Keys chooses the key that seals new secrets (keyring.Check); nil
 	// seals with Box's first key.

@@ -5,11 +5,17 @@ import (
 	"errors"
 
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	secretpkg "github.com/autohook/autohook/internal/secret"
 )
+
+// Tester runs the steps of a compiled automation against a record without
+// writing anything (engine.Engine.Test), and sends their requests when send
+// is true.
+type Tester interface {
+	Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error)
+}
 
 // TestInput is a dry run request: an automation document (saved or not), a
 // record (stored, by id, or given inline) and whether to really send.
@@ -23,7 +29,7 @@ type TestInput struct {
 
 // TestAutomation compiles a document and shows what each step would do for
 // the record, without saving or writing anything.
-func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]engine.TestStep, []problem.Problem, error) {
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]automation.TestStep, []problem.Problem, error) {
 	a := in.Automation
 	if a == nil {
 		return nil, nil, problemAt("automation", "is required")
