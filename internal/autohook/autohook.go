@@ -5,17 +5,10 @@
 package autohook
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"time"
 
-	"github.com/autohook/autohook/internal/catalog"
-	"github.com/autohook/autohook/internal/engine"
-	"github.com/autohook/autohook/internal/keyring"
-	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/trigger"
 )
 
 // Errors, for the adapters to map to statuses. Validation problems are
@@ -35,48 +28,3 @@ var (
 // RetryAfter is how long clients are asked to wait (Retry-After) while the
 // database is unavailable.
 const RetryAfter = 5 * time.Second
-
-// Service holds the operations.
-type Service struct {
-	keys *keyring.Keyring
-	st   *store.Store
-	cat  *catalog.Catalog
-	fire *trigger.Firer
-	eng  *engine.Engine
-	box  *secret.Box
-	log  *slog.Logger
-	now  func() time.Time
-}
-
-// Config wires a Service.
-type Config struct {
-	Store   *store.Store
-	Catalog *catalog.Catalog
-	Firer   *trigger.Firer
-	Engine  *engine.Engine // for the Test operation
-	Box     *secret.Box
-	// Keys chooses the key that seals new secrets (keyring.Check); nil
-	// seals with Box's first key.
-	Keys   *keyring.Keyring
-	Logger *slog.Logger
-	Now    func() time.Time
-}
-
-// New returns a Service.
-func New(cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now}
-}
-
-// sealer is the Box that seals the values tx writes (keyring.Sealer).
-func (s *Service) sealer(ctx context.Context, tx *store.Tx) (*secret.Box, error) {
-	if s.keys == nil {
-		return s.box, nil
-	}
-	return s.keys.Sealer(ctx, tx)
-}

@@ -29,7 +29,7 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Config configures the API handler.
 type Config struct {
-	Service      *autohook.Service
+	Service      autohook.Service
 	Logger       *slog.Logger
 	MaxBodyBytes int64
 	// RateLimit is the requests per second allowed per API key (0: the
@@ -49,7 +49,7 @@ type Config struct {
 
 // API serves /api/v1.
 type API struct {
-	svc      *autohook.Service
+	svc      autohook.Service
 	log      *slog.Logger
 	maxBody  int64
 	limit    *throttle.Limiter // requests per API key

@@ -36,6 +36,7 @@ import (
 	"github.com/autohook/autohook/internal/metrics"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/service"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 	"github.com/autohook/autohook/internal/webhook"
@@ -104,7 +105,7 @@ type Config struct {
 // Node is a running Autohook node.
 type Node struct {
 	Addr    string // the address it listens on
-	Service *autohook.Service
+	Service *service.Service
 	Store   *store.Store
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
@@ -215,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
 	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
+	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
 
 	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
@@ -79,7 +78,7 @@ type recordOption struct {
 
 type testResult struct {
 	Sent  bool
-	Steps []engine.TestStep
+	Steps []autohook.TestStep
 }
 
 // Triggers lists the trigger types with their labels, in the order of the

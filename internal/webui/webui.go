@@ -37,7 +37,7 @@ var staticFS embed.FS
 
 // Config wires the UI.
 type Config struct {
-	Service *autohook.Service
+	Service autohook.Service
 	Logger  *slog.Logger
 	// SignInFailureBurst is how many failed sign-ins one client address may
 	// make at once, then one per SignInFailureEvery (0: the default;
@@ -60,7 +60,7 @@ const (
 
 // UI serves the web pages.
 type UI struct {
-	svc      *autohook.Service
+	svc      autohook.Service
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	failures *throttle.Limiter // failed sign-ins per client address

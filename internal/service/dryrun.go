@@ -1,35 +1,25 @@
-package autohook
+package service
 
 import (
 	"context"
 	"errors"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	secretpkg "github.com/autohook/autohook/internal/secret"
 )
 
-// TestInput is a dry run request: an automation document (saved or not), a
-// record (stored, by id, or given inline) and whether to really send.
-type TestInput struct {
-	Automation *automation.Automation
-	RecordID   string
-	Fields     map[string]any
-	Stage      string
-	Send       bool
-}
-
 // TestAutomation compiles a document and shows what each step would do for
 // the record, without saving or writing anything.
-func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]engine.TestStep, []problem.Problem, error) {
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in autohook.TestInput) ([]autohook.TestStep, []problem.Problem, error) {
 	a := in.Automation
 	if a == nil {
 		return nil, nil, problemAt("automation", "is required")
 	}
 	coll, err := s.st.Collection(ctx, orgID, a.Collection)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, nil, problemAt("automation.collection", "unknown collection %q", a.Collection)
 	}
 	if err != nil {
@@ -58,7 +48,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 	switch {
 	case in.RecordID != "":
 		rec, err = s.st.Record(ctx, orgID, coll.Key, in.RecordID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, autohook.ErrNotFound) {
 			return nil, warnings, problemAt("recordId", "collection %q has no record %q", coll.Key, in.RecordID)
 		}
 		if err != nil {
@@ -77,5 +67,13 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 		rec = &record.Record{ID: "rec_test", Collection: coll.Key, Stage: stage, Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
 	}
 	steps, err := s.eng.Test(ctx, orgID, comp, coll, rec, in.Send)
-	return steps, warnings, err
+	if err != nil {
+		return nil, warnings, err
+	}
+	out := make([]autohook.TestStep, len(steps))
+	for i, st := range steps {
+		// the contract's twin of engine.TestStep (autohook.TestStep says why)
+		out[i] = autohook.TestStep(st)
+	}
+	return out, warnings, nil
 }
