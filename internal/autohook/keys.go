@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-
-	"github.com/autohook/autohook/internal/store"
 )
 
 // Principal is who is calling: an API key of an organisation.
@@ -36,12 +34,12 @@ func HashKey(key string) string {
 
 // CreatedKey is a new API key: the key itself is shown only here.
 type CreatedKey struct {
-	*store.APIKey
+	*APIKey
 	Key string `json:"key"`
 }
 
 // CreatedOrganisation is a new organisation with its first admin key.
 type CreatedOrganisation struct {
-	*store.Organisation
+	*Organisation
 	APIKey string `json:"apiKey"`
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // Service is every operation the adapters call, one interface per concept.
@@ -42,7 +41,7 @@ type CollectionService interface {
 	// while an automation uses it.
 	DeleteCollection(ctx context.Context, orgID, key string) error
 	Collection(ctx context.Context, orgID, key string) (*record.Collection, error)
-	Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error)
+	Collections(ctx context.Context, orgID string, page Page) ([]*record.Collection, string, error)
 }
 
 // RecordService writes and reads records. A write and the runs it
@@ -56,7 +55,7 @@ type RecordService interface {
 	Record(ctx context.Context, orgID, collection, id string) (*record.Record, error)
 	// Records lists a collection's records, newest first (ErrBadInput: a
 	// malformed cursor).
-	Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error)
+	Records(ctx context.Context, orgID, collection string, f RecordFilter, page Page) ([]*record.Record, string, error)
 	// RecordActions lists the enabled manual automations of the record's
 	// collection: its menu.
 	RecordActions(ctx context.Context, orgID, collection, id string) ([]Action, error)
@@ -69,11 +68,11 @@ type AutomationService interface {
 	// warnings of a successful save.
 	SaveAutomation(ctx context.Context, orgID string, a *automation.Automation) (*automation.Automation, []problem.Problem, error)
 	Automation(ctx context.Context, orgID, id string) (*automation.Automation, error)
-	Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*automation.Automation, string, error)
+	Automations(ctx context.Context, orgID string, f AutomationFilter, page Page) ([]*automation.Automation, string, error)
 	// DeleteAutomation deletes an automation; its runs stay in history and
 	// the waiting ones are cancelled.
 	DeleteAutomation(ctx context.Context, orgID, id string) error
-	AutomationVersions(ctx context.Context, orgID, id string, page store.Page) ([]*AutomationVersion, string, error)
+	AutomationVersions(ctx context.Context, orgID, id string, page Page) ([]*AutomationVersion, string, error)
 	AutomationVersion(ctx context.Context, orgID, id string, n int64) (*AutomationVersion, error)
 	// RestoreVersion saves a new version equal to version n.
 	RestoreVersion(ctx context.Context, orgID, id string, n int64) (*automation.Automation, []problem.Problem, error)
@@ -90,7 +89,7 @@ type RunService interface {
 	// Run returns a run with every attempt.
 	Run(ctx context.Context, orgID, id string) (*automation.Run, error)
 	// Runs lists runs, newest first, without their attempts.
-	Runs(ctx context.Context, orgID string, f store.RunFilter, page store.Page) ([]*automation.Run, string, error)
+	Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]*automation.Run, string, error)
 	// RetryRun continues a failed or cancelled run (else ErrConflict).
 	RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error)
 	// CancelRun cancels a run that has not finished (else ErrConflict).
@@ -110,7 +109,7 @@ type ConfigService interface {
 // values never come back.
 type SecretService interface {
 	PutSecret(ctx context.Context, orgID, name, value string) error
-	Secrets(ctx context.Context, orgID string) ([]store.Secret, error)
+	Secrets(ctx context.Context, orgID string) ([]Secret, error)
 	DeleteSecret(ctx context.Context, orgID, name string) error
 }
 
@@ -120,12 +119,12 @@ type AccessService interface {
 	// for an unknown or revoked key.
 	Authenticate(ctx context.Context, key string) (*Principal, error)
 	CreateAPIKey(ctx context.Context, orgID, name string) (*CreatedKey, error)
-	APIKeys(ctx context.Context, orgID string, page store.Page) ([]*store.APIKey, string, error)
+	APIKeys(ctx context.Context, orgID string, page Page) ([]*APIKey, string, error)
 	RevokeAPIKey(ctx context.Context, orgID, id string) error
 	// CreateOrganisation and Organisations are the instance admin's
 	// (else ErrForbidden).
 	CreateOrganisation(ctx context.Context, p *Principal, name string) (*CreatedOrganisation, error)
-	Organisations(ctx context.Context, p *Principal, page store.Page) ([]*store.Organisation, string, error)
+	Organisations(ctx context.Context, p *Principal, page Page) ([]*Organisation, string, error)
 }
 
 // SessionService signs people in to the web UI.

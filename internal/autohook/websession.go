@@ -3,8 +3,6 @@ package autohook
 import (
 	"crypto/subtle"
 	"time"
-
-	"github.com/autohook/autohook/internal/store"
 )
 
 // SessionTTL is how long a web UI session lasts.
@@ -17,7 +15,7 @@ const AdminLogin = "admin"
 // its forms must carry.
 type WebSession struct {
 	Principal
-	User      *store.User
+	User      *User
 	CSRF      string
 	ExpiresAt time.Time
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/strictjson"
 	"github.com/autohook/autohook/internal/throttle"
 )
@@ -276,8 +275,8 @@ func writeList[T any](w http.ResponseWriter, items []T, next string) {
 }
 
 // page reads ?limit= and ?cursor=.
-func page(r *http.Request) (store.Page, error) {
-	p := store.Page{Cursor: r.URL.Query().Get("cursor")}
+func page(r *http.Request) (autohook.Page, error) {
+	p := autohook.Page{Cursor: r.URL.Query().Get("cursor")}
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {

@@ -35,7 +35,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*autohook.Princ
 	}
 	k, err := s.st.APIKeyByHash(ctx, autohook.HashKey(key))
 	if err != nil {
-		if err == store.ErrNotFound {
+		if err == autohook.ErrNotFound {
 			return nil, autohook.ErrUnauthorized
 		}
 		return nil, err
@@ -57,7 +57,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*autoho
 		return nil, problemAt("name", "is required (at most 200 characters)")
 	}
 	key := autohook.NewAPIKey()
-	var k *store.APIKey
+	var k *autohook.APIKey
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), autohook.HashKey(key), false)
@@ -70,7 +70,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*autoho
 }
 
 // APIKeys lists the organisation's keys.
-func (s *Service) APIKeys(ctx context.Context, orgID string, page store.Page) ([]*store.APIKey, string, error) {
+func (s *Service) APIKeys(ctx context.Context, orgID string, page autohook.Page) ([]*autohook.APIKey, string, error) {
 	return s.st.APIKeys(ctx, orgID, page)
 }
 
@@ -106,7 +106,7 @@ func (s *Service) CreateOrganisation(ctx context.Context, p *autohook.Principal,
 }
 
 // Organisations lists organisations (instance admin only).
-func (s *Service) Organisations(ctx context.Context, p *autohook.Principal, page store.Page) ([]*store.Organisation, string, error) {
+func (s *Service) Organisations(ctx context.Context, p *autohook.Principal, page autohook.Page) ([]*autohook.Organisation, string, error) {
 	if !p.InstanceAdmin {
 		return nil, "", fmt.Errorf("%w: only the instance admin can list organisations", autohook.ErrForbidden)
 	}
@@ -115,7 +115,7 @@ func (s *Service) Organisations(ctx context.Context, p *autohook.Principal, page
 
 // Bootstrapped says what Bootstrap created on a first start.
 type Bootstrapped struct {
-	Organisation      *store.Organisation
+	Organisation      *autohook.Organisation
 	APIKey            string // the admin API key
 	KeyGenerated      bool   // false when it came from AUTOHOOK_BOOTSTRAP_API_KEY
 	AdminLogin        string // the web UI admin's login
@@ -192,7 +192,7 @@ func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) erro
 }
 
 // Secrets lists secret names and times, never values.
-func (s *Service) Secrets(ctx context.Context, orgID string) ([]store.Secret, error) {
+func (s *Service) Secrets(ctx context.Context, orgID string) ([]autohook.Secret, error) {
 	return s.st.Secrets(ctx, orgID)
 }
 

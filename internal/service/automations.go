@@ -117,7 +117,7 @@ func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation
 }
 
 // Automations lists automations.
-func (s *Service) Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*automation.Automation, string, error) {
+func (s *Service) Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*automation.Automation, string, error) {
 	vs, next, err := s.st.Automations(ctx, orgID, f, page)
 	if err != nil {
 		return nil, "", err
@@ -137,15 +137,15 @@ func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error 
 			return err
 		}
 		tx.OnCommit(s.cat.Invalidate)
-		return s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: id})
+		return s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: id})
 	})
 }
 
 // cancelActive cancels the queued, running and retrying runs that match f.
-func (s *Service) cancelActive(ctx context.Context, tx *store.Tx, orgID string, f store.RunFilter) error {
+func (s *Service) cancelActive(ctx context.Context, tx *store.Tx, orgID string, f autohook.RunFilter) error {
 	for _, status := range []automation.Status{automation.StatusQueued, automation.StatusRunning, automation.StatusRetrying} {
 		f.Status = status
-		page := store.Page{Limit: 500}
+		page := autohook.Page{Limit: 500}
 		for {
 			runs, next, err := tx.Runs(ctx, orgID, f, page)
 			if err != nil {

@@ -13,12 +13,12 @@ import (
 // (autohook.ExportDocument): its collections and automations, without ids,
 // times or secret values.
 func (s *Service) Export(ctx context.Context, orgID string) ([]byte, error) {
-	colls, err := allPages(func(p store.Page) ([]*record.Collection, string, error) { return s.st.Collections(ctx, orgID, p) })
+	colls, err := allPages(func(p autohook.Page) ([]*record.Collection, string, error) { return s.st.Collections(ctx, orgID, p) })
 	if err != nil {
 		return nil, err
 	}
-	vs, err := allPages(func(p store.Page) ([]*store.AutomationVersion, string, error) {
-		return s.st.Automations(ctx, orgID, store.AutomationFilter{}, p)
+	vs, err := allPages(func(p autohook.Page) ([]*store.AutomationVersion, string, error) {
+		return s.st.Automations(ctx, orgID, autohook.AutomationFilter{}, p)
 	})
 	if err != nil {
 		return nil, err
@@ -31,9 +31,9 @@ func (s *Service) Export(ctx context.Context, orgID string) ([]byte, error) {
 }
 
 // allPages reads every page of a list.
-func allPages[T any](list func(store.Page) ([]T, string, error)) ([]T, error) {
+func allPages[T any](list func(autohook.Page) ([]T, string, error)) ([]T, error) {
 	var out []T
-	page := store.Page{Limit: 500}
+	page := autohook.Page{Limit: 500}
 	for {
 		items, next, err := list(page)
 		if err != nil {

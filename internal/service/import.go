@@ -66,10 +66,10 @@ func (s *Service) Import(ctx context.Context, orgID string, f *autohook.ImportFi
 // importReader is what planning reads: the store's read pool for a dry
 // run, the transaction that applies it otherwise.
 type importReader interface {
-	Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error)
-	Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*store.AutomationVersion, string, error)
-	Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error)
-	Secrets(ctx context.Context, orgID string) ([]store.Secret, error)
+	Collections(ctx context.Context, orgID string, page autohook.Page) ([]*record.Collection, string, error)
+	Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*store.AutomationVersion, string, error)
+	Records(ctx context.Context, orgID, collection string, f autohook.RecordFilter, page autohook.Page) ([]*record.Record, string, error)
+	Secrets(ctx context.Context, orgID string) ([]autohook.Secret, error)
 }
 
 // importPlan is a plan with what applying it needs.
@@ -95,7 +95,7 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 	p := &importPlan{result: &autohook.ImportResult{Plan: []autohook.PlanItem{}, Warnings: []problem.Problem{}}}
 	var problems problem.List
 
-	current, err := allPages(func(pg store.Page) ([]*record.Collection, string, error) { return r.Collections(ctx, orgID, pg) })
+	current, err := allPages(func(pg autohook.Page) ([]*record.Collection, string, error) { return r.Collections(ctx, orgID, pg) })
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +149,8 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 		p.add(autohook.KindCollection, c.Key, autohook.ActionUpdate, changes)
 	}
 
-	autos, err := allPages(func(pg store.Page) ([]*store.AutomationVersion, string, error) {
-		return r.Automations(ctx, orgID, store.AutomationFilter{}, pg)
+	autos, err := allPages(func(pg autohook.Page) ([]*store.AutomationVersion, string, error) {
+		return r.Automations(ctx, orgID, autohook.AutomationFilter{}, pg)
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 			if _, ok := inFile[c.Key]; ok {
 				continue
 			}
-			recs, _, err := r.Records(ctx, orgID, c.Key, store.RecordFilter{}, store.Page{Limit: 1})
+			recs, _, err := r.Records(ctx, orgID, c.Key, autohook.RecordFilter{}, autohook.Page{Limit: 1})
 			if err != nil {
 				return nil, err
 			}
@@ -366,9 +366,9 @@ func checkTypeChanges(ctx context.Context, r importReader, orgID, path string, o
 	var problems problem.List
 	bad := make([]int, len(changes))
 	first := make([]string, len(changes))
-	page := store.Page{Limit: 500}
+	page := autohook.Page{Limit: 500}
 	for {
-		recs, next, err := r.Records(ctx, orgID, old.Key, store.RecordFilter{}, page)
+		recs, next, err := r.Records(ctx, orgID, old.Key, autohook.RecordFilter{}, page)
 		if err != nil {
 			return err
 		}
@@ -511,7 +511,7 @@ func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p
 		if err := tx.DeleteAutomation(ctx, orgID, a.ID); err != nil {
 			return err
 		}
-		if err := s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: a.ID}); err != nil {
+		if err := s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: a.ID}); err != nil {
 			return err
 		}
 	}

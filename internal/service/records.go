@@ -57,7 +57,7 @@ func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.
 // automations use cannot be deleted (ErrConflict).
 func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		used, _, err := tx.Automations(ctx, orgID, store.AutomationFilter{Collection: key}, store.Page{Limit: 1})
+		used, _, err := tx.Automations(ctx, orgID, autohook.AutomationFilter{Collection: key}, autohook.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func (s *Service) Collection(ctx context.Context, orgID, key string) (*record.Co
 }
 
 // Collections lists collections.
-func (s *Service) Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error) {
+func (s *Service) Collections(ctx context.Context, orgID string, page autohook.Page) ([]*record.Collection, string, error) {
 	return s.st.Collections(ctx, orgID, page)
 }
 
@@ -220,7 +220,7 @@ func (s *Service) Record(ctx context.Context, orgID, collection, id string) (*re
 }
 
 // Records lists a collection's records.
-func (s *Service) Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error) {
+func (s *Service) Records(ctx context.Context, orgID, collection string, f autohook.RecordFilter, page autohook.Page) ([]*record.Record, string, error) {
 	if _, err := s.st.Collection(ctx, orgID, collection); err != nil {
 		return nil, "", err
 	}

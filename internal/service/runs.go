@@ -29,7 +29,7 @@ func (s *Service) name(ctx context.Context, orgID string, run *automation.Run) {
 }
 
 // Runs lists runs, newest first, without their attempts.
-func (s *Service) Runs(ctx context.Context, orgID string, f store.RunFilter, page store.Page) ([]*automation.Run, string, error) {
+func (s *Service) Runs(ctx context.Context, orgID string, f autohook.RunFilter, page autohook.Page) ([]*automation.Run, string, error) {
 	if f.AutomationID != "" {
 		// Versions outlive a deleted automation, and so does its history.
 		if _, err := s.st.AutomationAt(ctx, orgID, f.AutomationID, 1); err != nil {

@@ -40,7 +40,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 func (s *Service) SignIn(ctx context.Context, login, password string) (string, *autohook.WebSession, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	u, err := s.st.UserByEmail(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return "", nil, autohook.ErrUnauthorized
 	}
@@ -51,7 +51,7 @@ func (s *Service) SignIn(ctx context.Context, login, password string) (string, *
 		return "", nil, autohook.ErrUnauthorized
 	}
 	id := randomToken()
-	sess := &store.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(autohook.SessionTTL)}
+	sess := &autohook.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(autohook.SessionTTL)}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.DeleteExpiredSessions(ctx, s.now()); err != nil {
 			return err
@@ -71,14 +71,14 @@ func (s *Service) Session(ctx context.Context, id string) (*autohook.WebSession,
 		return nil, autohook.ErrUnauthorized
 	}
 	sess, err := s.st.SessionByHash(ctx, autohook.HashKey(id), s.now())
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, autohook.ErrUnauthorized
 	}
 	if err != nil {
 		return nil, err
 	}
 	u, err := s.st.User(ctx, sess.OrgID, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, autohook.ErrUnauthorized
 	}
 	if err != nil {
@@ -101,5 +101,5 @@ func createAdmin(ctx context.Context, tx *store.Tx, orgID, password string) erro
 	if err != nil {
 		return err
 	}
-	return tx.CreateUser(ctx, &store.User{OrgID: orgID, Email: autohook.AdminLogin, Name: "Admin", PasswordHash: h})
+	return tx.CreateUser(ctx, &autohook.User{OrgID: orgID, Email: autohook.AdminLogin, Name: "Admin", PasswordHash: h})
 }

@@ -16,7 +16,7 @@ func versionOf(v *store.AutomationVersion) *autohook.AutomationVersion {
 }
 
 // AutomationVersions lists an automation's versions, newest first.
-func (s *Service) AutomationVersions(ctx context.Context, orgID, id string, page store.Page) ([]*autohook.AutomationVersion, string, error) {
+func (s *Service) AutomationVersions(ctx context.Context, orgID, id string, page autohook.Page) ([]*autohook.AutomationVersion, string, error) {
 	vs, next, err := s.st.AutomationVersions(ctx, orgID, id, page)
 	if err != nil {
 		return nil, "", err
