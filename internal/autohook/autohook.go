@@ -41,7 +41,23 @@ var (
 	// restarting, disk full); nothing was written. Try again after
 	// RetryAfter.
 	ErrUnavailable = errors.New("the database is unavailable")
+	// ErrRateLimited: the caller went over a rate; a *RateLimitError says
+	// how long to wait.
+	ErrRateLimited = errors.New("rate limited")
 )
+
+// RateLimitError refuses a request whose caller went over a rate (an API
+// key's requests, an address's failed authentications): it may be tried
+// again after Wait. It is ErrRateLimited to errors.Is.
+type RateLimitError struct {
+	Message string // what went over which rate, and when to retry
+	Wait    time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Message }
+
+// Unwrap makes the error ErrRateLimited.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // RetryAfter is how long clients are asked to wait (Retry-After) while the
 // database is unavailable.

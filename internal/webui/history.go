@@ -143,7 +143,7 @@ func (u *UI) runAction(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 	case err == nil:
 		setFlash(w, r, flash{Kind: "ok", Msg: done})
 	case errors.Is(err, autohook.ErrConflict):
-		setFlash(w, r, flash{Kind: "error", Msg: conflictMessage(err)})
+		setFlash(w, r, flash{Kind: "error", Msg: conflictMessage(err.Error())})
 	default:
 		return err
 	}

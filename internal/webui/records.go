@@ -490,7 +490,7 @@ func (u *UI) runAutomation(w http.ResponseWriter, r *http.Request, s *autohook.W
 	run, err := u.svc.StartRun(r.Context(), s.OrgID, r.PostFormValue("automation"), id)
 	var perr *problem.Error
 	if err != nil && (errors.Is(err, autohook.ErrConflict) || errors.As(err, &perr)) {
-		msg := "The automation did not run: " + conflictMessage(err)
+		msg := "The automation did not run: " + conflictMessage(err.Error())
 		if perr != nil {
 			msg = "The automation did not run: " + perr.Error()
 		}
