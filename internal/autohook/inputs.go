@@ -30,22 +30,6 @@ type TestInput struct {
 	Send       bool
 }
 
-// TestStep is what one step of a dry run would do: the request it
-// renders, and when sent, the response and the fields it sets.
-//
-// It is engine.TestStep's twin, converted by the service, so that this
-// package does not import the engine; when that type moves to
-// internal/automation (issue 14, the engine split) this becomes an alias of
-// it.
-type TestStep struct {
-	ID       string                   `json:"id"`
-	Type     string                   `json:"type"`
-	Request  *automation.HTTPRequest  `json:"request"`
-	Response *automation.HTTPResponse `json:"response"`
-	Fields   map[string]any           `json:"fields"`
-	Error    *automation.AttemptError `json:"error"`
-}
-
 // AutomationVersion is one saved version of an automation: its document
 // as it was saved (signing secret redacted), when, and by whom.
 type AutomationVersion struct {

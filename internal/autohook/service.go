@@ -78,7 +78,7 @@ type AutomationService interface {
 	RestoreVersion(ctx context.Context, orgID, id string, n int64) (*automation.Automation, []problem.Problem, error)
 	// TestAutomation shows what each step would do for a record, without
 	// saving or writing anything (and sends only with in.Send).
-	TestAutomation(ctx context.Context, orgID string, in TestInput) ([]TestStep, []problem.Problem, error)
+	TestAutomation(ctx context.Context, orgID string, in TestInput) ([]automation.TestStep, []problem.Problem, error)
 }
 
 // RunService starts, reads, retries and cancels runs.

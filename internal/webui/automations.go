@@ -77,7 +77,7 @@ type recordOption struct {
 
 type testResult struct {
 	Sent  bool
-	Steps []autohook.TestStep
+	Steps []automation.TestStep
 }
 
 // Triggers lists the trigger types with their labels, in the order of the
