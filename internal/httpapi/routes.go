@@ -10,7 +10,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 var routes = []route{
@@ -143,7 +142,7 @@ func (a *API) listRecords(w http.ResponseWriter, r *http.Request, p *autohook.Pr
 	if err != nil {
 		return err
 	}
-	items, next, err := a.svc.Records(r.Context(), p.OrgID, r.PathValue("key"), store.RecordFilter{Stage: r.URL.Query().Get("stage")}, pg)
+	items, next, err := a.svc.Records(r.Context(), p.OrgID, r.PathValue("key"), autohook.RecordFilter{Stage: r.URL.Query().Get("stage")}, pg)
 	if err != nil {
 		return err
 	}
@@ -251,7 +250,7 @@ func (a *API) listAutomations(w http.ResponseWriter, r *http.Request, p *autohoo
 	if err != nil {
 		return err
 	}
-	f := store.AutomationFilter{Collection: r.URL.Query().Get("collection"), TriggerType: r.URL.Query().Get("trigger")}
+	f := autohook.AutomationFilter{Collection: r.URL.Query().Get("collection"), TriggerType: r.URL.Query().Get("trigger")}
 	items, next, err := a.svc.Automations(r.Context(), p.OrgID, f, pg)
 	if err != nil {
 		return err
@@ -330,9 +329,9 @@ func (a *API) testAutomation(w http.ResponseWriter, r *http.Request, p *autohook
 	return nil
 }
 
-func runFilter(r *http.Request) (store.RunFilter, error) {
+func runFilter(r *http.Request) (autohook.RunFilter, error) {
 	q := r.URL.Query()
-	f := store.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}
+	f := autohook.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}
 	if f.Status != "" && !slices.Contains(automation.Statuses, f.Status) {
 		return f, problem.New("status", "must be one of queued, running, retrying, succeeded, failed, cancelled")
 	}
@@ -363,7 +362,7 @@ func (a *API) listAutomationRuns(w http.ResponseWriter, r *http.Request, p *auto
 	return a.writeRuns(w, r, p, f)
 }
 
-func (a *API) writeRuns(w http.ResponseWriter, r *http.Request, p *autohook.Principal, f store.RunFilter) error {
+func (a *API) writeRuns(w http.ResponseWriter, r *http.Request, p *autohook.Principal, f autohook.RunFilter) error {
 	pg, err := page(r)
 	if err != nil {
 		return err

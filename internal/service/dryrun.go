@@ -1,9 +1,10 @@
-package autohook
+package service
 
 import (
 	"context"
 	"errors"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
@@ -17,25 +18,15 @@ type Tester interface {
 	Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error)
 }
 
-// TestInput is a dry run request: an automation document (saved or not), a
-// record (stored, by id, or given inline) and whether to really send.
-type TestInput struct {
-	Automation *automation.Automation
-	RecordID   string
-	Fields     map[string]any
-	Stage      string
-	Send       bool
-}
-
 // TestAutomation compiles a document and shows what each step would do for
 // the record, without saving or writing anything.
-func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) ([]automation.TestStep, []problem.Problem, error) {
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in autohook.TestInput) ([]automation.TestStep, []problem.Problem, error) {
 	a := in.Automation
 	if a == nil {
 		return nil, nil, problemAt("automation", "is required")
 	}
 	coll, err := s.st.Collection(ctx, orgID, a.Collection)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, nil, problemAt("automation.collection", "unknown collection %q", a.Collection)
 	}
 	if err != nil {
@@ -64,7 +55,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 	switch {
 	case in.RecordID != "":
 		rec, err = s.st.Record(ctx, orgID, coll.Key, in.RecordID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, autohook.ErrNotFound) {
 			return nil, warnings, problemAt("recordId", "collection %q has no record %q", coll.Key, in.RecordID)
 		}
 		if err != nil {
@@ -83,5 +74,8 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 		rec = &record.Record{ID: "rec_test", Collection: coll.Key, Stage: stage, Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
 	}
 	steps, err := s.eng.Test(ctx, orgID, comp, coll, rec, in.Send)
-	return steps, warnings, err
+	if err != nil {
+		return nil, warnings, err
+	}
+	return steps, warnings, nil
 }
