@@ -2,14 +2,23 @@ package autohook
 
 import (
 	"context"
-
-	"github.com/autohook/autohook/internal/store"
 )
 
 // Actor is who makes a change: an API key, or a person signed in to the web
-// UI. Versions record it as savedBy; the audit log of the teams issue will
-// name its actors the same way.
-type Actor = store.Actor
+// UI. Versions record it as savedBy, stored as JSON ({"type","id","name"}),
+// so that the audit log of the teams issue and users can name their actors
+// the same way and add to it.
+type Actor struct {
+	Type string `json:"type"` // ActorAPIKey or ActorUser
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Actor types. Stored names are stable.
+const (
+	ActorAPIKey = "api_key"
+	ActorUser   = "user"
+)
 
 type actorKey struct{}
 
@@ -34,7 +43,7 @@ func ActorFrom(ctx context.Context) *Actor {
 
 // Actor is the API key as an actor.
 func (p *Principal) Actor() Actor {
-	return Actor{Type: store.ActorAPIKey, ID: p.KeyID, Name: p.KeyName}
+	return Actor{Type: ActorAPIKey, ID: p.KeyID, Name: p.KeyName}
 }
 
 // Actor is the signed-in person as an actor.
@@ -43,5 +52,5 @@ func (ws *WebSession) Actor() Actor {
 	if name == "" {
 		name = ws.User.Email
 	}
-	return Actor{Type: store.ActorUser, ID: ws.User.ID, Name: name}
+	return Actor{Type: ActorUser, ID: ws.User.ID, Name: name}
 }

@@ -1,82 +1,64 @@
-// Package autohook provides the operations that the API, the web UI and the
-// bench share: collections and records (with the runs their changes
-// trigger, in the same transaction), automations, runs, secrets, keys and
-// organisations. Every operation is scoped by the organisation it is given.
+// Package autohook is the contract of Autohook's operations, in the manner
+// of Ben Johnson's wtf: the Service interface that the API and the web UI
+// call (one interface per concept: collections, records, automations, runs,
+// configuration, secrets, access, sessions), the types the operations take
+// and return, their sentinel errors, and the pure functions on
+// configuration documents (export, import, differences).
+//
+// It is a leaf of the domain: it imports record, automation, problem and
+// the other pure packages, never storage, the engine or the network, so
+// that what depends on it alone (internal/httpapi, internal/webui) cannot
+// reach them either (internal/layers_test.go checks it). internal/service
+// implements Service over the store, whose methods take and return the
+// types defined here.
 package autohook
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"time"
-
-	"github.com/autohook/autohook/internal/catalog"
-	"github.com/autohook/autohook/internal/engine"
-	"github.com/autohook/autohook/internal/keyring"
-	"github.com/autohook/autohook/internal/secret"
-	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/trigger"
 )
 
-// Errors, for the adapters to map to statuses. Validation problems are
-// *problem.Error; malformed input is *strictjson.SyntaxError.
+// The sentinel errors of the operations (and of the store beneath them),
+// wrapped with context; internal/httperr maps each to its HTTP status.
+// Validation problems are *problem.Error, each naming its path; malformed
+// JSON is *strictjson.SyntaxError.
 var (
-	ErrNotFound     = store.ErrNotFound
-	ErrConflict     = store.ErrConflict
-	ErrBadInput     = store.ErrBadInput
-	ErrForbidden    = errors.New("forbidden")
+	// ErrNotFound: no such object in the caller's organisation (an object
+	// of another organisation is not found either).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object's state forbids the operation (a key taken,
+	// a run already finished, a record at another version).
+	ErrConflict = errors.New("conflict")
+	// ErrBadInput: input that cannot be used and is not a document with
+	// paths (a malformed cursor, an empty body).
+	ErrBadInput = errors.New("bad input")
+	// ErrForbidden: the caller may not do this (only the instance admin
+	// may).
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: no valid API key or session.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnavailable: the database cannot be used for now (unreachable,
 	// restarting, disk full); nothing was written. Try again after
 	// RetryAfter.
-	ErrUnavailable = store.ErrUnavailable
+	ErrUnavailable = errors.New("the database is unavailable")
+	// ErrRateLimited: the caller went over a rate; a *RateLimitError says
+	// how long to wait.
+	ErrRateLimited = errors.New("rate limited")
 )
+
+// RateLimitError refuses a request whose caller went over a rate (an API
+// key's requests, an address's failed authentications): it may be tried
+// again after Wait. It is ErrRateLimited to errors.Is.
+type RateLimitError struct {
+	Message string // what went over which rate, and when to retry
+	Wait    time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Message }
+
+// Unwrap makes the error ErrRateLimited.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // RetryAfter is how long clients are asked to wait (Retry-After) while the
 // database is unavailable.
 const RetryAfter = 5 * time.Second
-
-// Service holds the operations.
-type Service struct {
-	keys *keyring.Keyring
-	st   *store.Store
-	cat  *catalog.Catalog
-	fire *trigger.Firer
-	eng  *engine.Engine
-	box  *secret.Box
-	log  *slog.Logger
-	now  func() time.Time
-}
-
-// Config wires a Service.
-type Config struct {
-	Store   *store.Store
-	Catalog *catalog.Catalog
-	Firer   *trigger.Firer
-	Engine  *engine.Engine // for the Test operation
-	Box     *secret.Box
-	// Keys chooses the key that seals new secrets (keyring.Check); nil
-	// seals with Box's first key.
-	Keys   *keyring.Keyring
-	Logger *slog.Logger
-	Now    func() time.Time
-}
-
-// New returns a Service.
-func New(cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now}
-}
-
-// sealer is the Box that seals the values tx writes (keyring.Sealer).
-func (s *Service) sealer(ctx context.Context, tx *store.Tx) (*secret.Box, error) {
-	if s.keys == nil {
-		return s.box, nil
-	}
-	return s.keys.Sealer(ctx, tx)
-}

@@ -8,11 +8,11 @@ import (
 	"github.com/autohook/autohook/internal/problem"
 )
 
-// changedPaths returns the paths at which two JSON documents differ, in
+// ChangedPaths returns the paths at which two JSON documents differ, in
 // the form of validation problems (steps[0].url, fields[2].type): an
 // object's keys in sorted order, an array's elements by index, one path for
 // each element only one side has. Numbers compare by value.
-func changedPaths(old, new json.RawMessage) ([]string, error) {
+func ChangedPaths(old, new json.RawMessage) ([]string, error) {
 	a, err := jsonnum.Decode(old)
 	if err != nil {
 		return nil, err

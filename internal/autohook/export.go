@@ -3,14 +3,12 @@ package autohook
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // ExportFormat is the format version an export carries in "formatVersion";
@@ -34,60 +32,35 @@ var (
 	serverAutomationFields = []string{"id", "version", "createdAt", "updatedAt", "state", "pausedAt", "pausedReason", "warnings"}
 )
 
-// Export returns the organisation's collections (by key) and automations
-// (by name, then by creation for equal names) as pretty-printed JSON: two
-// exports of the same configuration are byte for byte the same, and one
-// field per line makes Git's diffs read well. Signing secrets are left out
+// ExportDocument returns an organisation's configuration as Export
+// holds it: its collections (by key) and automations (by name, then by
+// id for equal names) as pretty-printed JSON, so that two exports of the
+// same configuration are byte for byte the same, and one field per line
+// makes Git's diffs read well. Signing secrets are left out
 // ("signing": {"secret": "[redacted]"} says an automation signs); secrets
 // are referenced by name in templates, never by value.
-func (s *Service) Export(ctx context.Context, orgID string) ([]byte, error) {
-	colls, err := allPages(func(p store.Page) ([]*record.Collection, string, error) { return s.st.Collections(ctx, orgID, p) })
-	if err != nil {
-		return nil, err
-	}
-	autos, err := allPages(func(p store.Page) ([]*store.AutomationVersion, string, error) {
-		return s.st.Automations(ctx, orgID, store.AutomationFilter{}, p)
-	})
-	if err != nil {
-		return nil, err
-	}
+func ExportDocument(colls []*record.Collection, autos []*automation.Automation) ([]byte, error) {
+	colls, autos = slices.Clone(colls), slices.Clone(autos)
 	slices.SortFunc(colls, func(a, b *record.Collection) int { return cmp.Compare(a.Key, b.Key) })
-	slices.SortFunc(autos, func(a, b *store.AutomationVersion) int {
-		return cmp.Or(cmp.Compare(a.Doc.Name, b.Doc.Name), cmp.Compare(a.Doc.ID, b.Doc.ID))
+	slices.SortFunc(autos, func(a, b *automation.Automation) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
 	out := Export{FormatVersion: ExportFormat, Collections: []json.RawMessage{}, Automations: []json.RawMessage{}}
 	for _, c := range colls {
-		doc, err := collectionDocument(c)
+		doc, err := CollectionDocument(c)
 		if err != nil {
 			return nil, err
 		}
 		out.Collections = append(out.Collections, doc)
 	}
-	for _, v := range autos {
-		doc, err := AutomationDocument(v.Doc)
+	for _, a := range autos {
+		doc, err := AutomationDocument(a)
 		if err != nil {
 			return nil, err
 		}
 		out.Automations = append(out.Automations, doc)
 	}
 	return encodePretty(out)
-}
-
-// allPages reads every page of a list.
-func allPages[T any](list func(store.Page) ([]T, string, error)) ([]T, error) {
-	var out []T
-	page := store.Page{Limit: 500}
-	for {
-		items, next, err := list(page)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if next == "" {
-			return out, nil
-		}
-		page.Cursor = next
-	}
 }
 
 // AutomationDocument returns an automation as configuration: its document
@@ -98,14 +71,16 @@ func AutomationDocument(a *automation.Automation) (json.RawMessage, error) {
 	return documentOf(a.Redacted(), serverAutomationFields)
 }
 
-func collectionDocument(c *record.Collection) (json.RawMessage, error) {
+// CollectionDocument returns a collection as configuration: without the
+// fields the server sets, compact.
+func CollectionDocument(c *record.Collection) (json.RawMessage, error) {
 	return documentOf(c, serverCollectionFields)
 }
 
 // documentOf encodes v, a JSON object, without the keys in drop, keeping
 // the order of the others.
 func documentOf(v any, drop []string) (json.RawMessage, error) {
-	data, err := encodeJSON(v)
+	data, err := EncodeJSON(v)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +106,7 @@ func documentOf(v any, drop []string) (json.RawMessage, error) {
 		if buf.Len() > 1 {
 			buf.WriteByte(',')
 		}
-		k, err := encodeJSON(key)
+		k, err := EncodeJSON(key)
 		if err != nil {
 			return nil, err
 		}
@@ -143,9 +118,9 @@ func documentOf(v any, drop []string) (json.RawMessage, error) {
 	return buf.Bytes(), nil
 }
 
-// encodeJSON is json.Marshal without escaping <, > and & (templates hold
+// EncodeJSON is json.Marshal without escaping <, > and & (templates hold
 // them; \u003c would read badly in a file kept in Git).
-func encodeJSON(v any) ([]byte, error) {
+func EncodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -155,7 +130,7 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// encodePretty is encodeJSON indented by two spaces, one field per line,
+// encodePretty is EncodeJSON indented by two spaces, one field per line,
 // ending in a newline.
 func encodePretty(v any) ([]byte, error) {
 	var buf bytes.Buffer

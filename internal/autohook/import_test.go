@@ -10,7 +10,6 @@ import (
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/strictjson"
 )
 
@@ -107,7 +106,7 @@ func FuzzDecodeImport(f *testing.F) {
 			if err != nil || !json.Valid(doc) {
 				t.Fatalf("%q: the document of %+v: %v %s", data, a, err, doc)
 			}
-			if paths, err := changedPaths(doc, doc); err != nil || len(paths) != 0 {
+			if paths, err := ChangedPaths(doc, doc); err != nil || len(paths) != 0 {
 				t.Fatalf("a document differs from itself at %v (%v)", paths, err)
 			}
 		}
@@ -130,7 +129,7 @@ func TestChangedPaths(t *testing.T) {
 		{"null and absent", `{"a":null}`, `{}`, []string{"a"}},
 		{"deep", `{"trigger":{"type":"a","fields":["x"]}}`, `{"trigger":{"type":"a","fields":["y"]}}`, []string{"trigger.fields[0]"}},
 	} {
-		got, err := changedPaths(json.RawMessage(c.a), json.RawMessage(c.b))
+		got, err := ChangedPaths(json.RawMessage(c.a), json.RawMessage(c.b))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,19 +155,5 @@ func TestAutomationDocument(t *testing.T) {
 		`"steps":[{"id":"s","type":"update_record","set":[{"field":"a","value":"x"}]}],"signing":{"secret":"[redacted]"}}`
 	if string(doc) != want {
 		t.Errorf("document\n got %s\nwant %s", doc, want)
-	}
-}
-
-func TestMissingSecrets(t *testing.T) {
-	t.Parallel()
-	doc := json.RawMessage(`{"condition":"secrets.GATE != ''","steps":[{"url":"https://x/{secrets.IN_URL}","headers":[{"name":"A","value":"{secrets.HAVE} {secrets.LACK}"}]}],"name":"secrets.NOT_A_TEMPLATE"}`)
-	got := missingSecrets(doc, map[string]bool{"HAVE": true}, render.Options{})
-	var paths []string
-	for _, p := range got {
-		paths = append(paths, p.Path+" "+strings.Fields(p.Message)[1])
-	}
-	want := []string{"condition GATE", "steps[0].headers[0].value LACK", "steps[0].url IN_URL"}
-	if d := cmp.Diff(want, paths); d != "" {
-		t.Errorf("missing secrets (-want +got):\n%s", d)
 	}
 }

@@ -1,34 +1,22 @@
 package autohook
 
-import (
-	"context"
+import "github.com/autohook/autohook/internal/automation"
 
-	"github.com/autohook/autohook/internal/automation"
-)
+// TestResult is what a dry run shows: whether the automation's condition
+// holds for the record (a run would start), and what each step would do.
+// The steps are shown either way, so that a condition that excludes the
+// record does not hide the requests.
+type TestResult struct {
+	ConditionMet bool `json:"conditionMet"`
+	// ConditionError is why the condition could not be evaluated for the
+	// record (a run would be recorded as failed); ConditionMet is false.
+	ConditionError string                `json:"conditionError,omitempty"`
+	Steps          []automation.TestStep `json:"steps"`
+}
 
 // RunStep is what the run page tells about one step of a run: the step as
 // its automation version defines it, and how many attempts it gets.
 type RunStep struct {
 	Spec        automation.StepSpec
 	MaxAttempts int // call_api: the attempts before the run fails
-}
-
-// RunSteps returns the steps of the automation version run follows, by
-// step id: the run page describes each step (its method and URL, the
-// fields it sets) and counts attempts ("attempt 3 of 3"). Versions outlive
-// a deleted automation, so this works for every run in history.
-func (s *Service) RunSteps(ctx context.Context, orgID string, run *automation.Run) (map[string]RunStep, error) {
-	v, err := s.st.AutomationAt(ctx, orgID, run.AutomationID, run.AutomationVersion)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]RunStep, len(v.Doc.Steps))
-	for i, sp := range v.Doc.Steps {
-		id := sp.ID
-		if id == "" && i < len(run.Steps) {
-			id = run.Steps[i].ID // stored documents have their ids; this is a fallback
-		}
-		out[id] = RunStep{Spec: sp, MaxAttempts: s.eng.MaxAttempts(sp.MaxAttempts)}
-	}
-	return out, nil
 }

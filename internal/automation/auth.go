@@ -1,7 +1,7 @@
 package automation
 
 import (
-	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 
@@ -65,7 +65,7 @@ func (c *compiler) auth(path string, s *StepSpec, out *CallAPI) {
 	}
 	ap := path + ".auth"
 	for i, h := range s.Headers {
-		if http.CanonicalHeaderKey(strings.TrimSpace(h.Name)) == "Authorization" {
+		if textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(h.Name)) == "Authorization" {
 			c.problems.Add(problem.Join(path, "headers", i)+".name", "Authorization is set by auth: remove this header or the auth")
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/textproto"
 	"regexp"
 	"slices"
 	"strconv"
@@ -144,7 +144,7 @@ func (s *UpdateRecord) StepType() string { return TypeUpdateRecord }
 
 var (
 	stepIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	methods       = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	methods       = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	// headers Autohook sets itself or that would break the request framing.
 	reservedHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"}
 )
@@ -372,9 +372,9 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 	hasBody := s.Body != nil
 	switch {
 	case s.Method == "" && hasBody:
-		s.Method = http.MethodPost
+		s.Method = "POST"
 	case s.Method == "":
-		s.Method = http.MethodGet
+		s.Method = "GET"
 	case !slices.Contains(methods, s.Method):
 		// In capitals, as HTTP writes them and the OpenAPI document's enum
 		// says: "post" is refused rather than read as POST, so that what
@@ -386,7 +386,7 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		c.problems.Add(path+".method", msg, strings.Join(methods, ", "))
 	}
 	out.Method = s.Method
-	if hasBody && slices.Contains(methods, s.Method) && !slices.Contains([]string{http.MethodPost, http.MethodPut, http.MethodPatch}, s.Method) {
+	if hasBody && slices.Contains(methods, s.Method) && !slices.Contains([]string{"POST", "PUT", "PATCH"}, s.Method) {
 		c.problems.Add(path+".body", "a body is allowed only with POST, PUT or PATCH, not %s", s.Method)
 	}
 	if strings.TrimSpace(s.URL) == "" {
@@ -425,7 +425,7 @@ func (c *compiler) callAPI(path string, s *StepSpec) *CallAPI {
 		if i := strings.IndexFunc(h.Value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }); i >= 0 {
 			c.problems.Add(hp+".value", "holds a control character at position %d: header values cannot contain CR, LF or other control characters", i)
 		}
-		out.Headers = append(out.Headers, CompiledHeader{Name: http.CanonicalHeaderKey(h.Name), Value: c.headerTemplate(hp+".value", h.Value)})
+		out.Headers = append(out.Headers, CompiledHeader{Name: textproto.CanonicalMIMEHeaderKey(h.Name), Value: c.headerTemplate(hp+".value", h.Value)})
 	}
 	if hasBody {
 		c.body(path+".body", s.Body, out)
@@ -588,7 +588,7 @@ func (c *compiler) response(path string, r *Response, out *CallAPI) {
 			if !validHeaderName(m.Header) {
 				c.problems.Add(mp+".header", "%q is not a valid header name", m.Header)
 			}
-			cm.Header = http.CanonicalHeaderKey(m.Header)
+			cm.Header = textproto.CanonicalMIMEHeaderKey(m.Header)
 		case r.Type != ResponseJSON:
 			c.problems.Add(mp+".pointer", "reads a JSON body, so it needs a json response (a %s response captures headers and the status)", r.Type)
 		default:

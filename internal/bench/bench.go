@@ -29,6 +29,7 @@ import (
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/service"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -138,7 +139,7 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Rate > 0 {
 		res.Mode, res.Rate = "paced", cfg.Rate
 	}
-	sk, err := newSink(cfg.Records, 0)
+	sk, err := newSink("127.0.0.1", cfg.Records, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +147,10 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	sinks := []*sink{sk}
 	if cfg.Stall > 0 {
 		res.Mode, res.StallMs = res.Mode+"+stall", float64(cfg.Stall.Milliseconds())
-		slow, err := newSink(cfg.Records, cfg.Stall)
+		// The slow receiver is another host (127.0.0.2, loopback too): the
+		// per-destination limit counts a host across its ports, and the
+		// scenario is a stalled destination beside a healthy one.
+		slow, err := newSink("127.0.0.2", cfg.Records, cfg.Stall)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +274,7 @@ func waitDone(ctx context.Context, cfg Config, obs *counter, healthy *sink, want
 // record_added → call_api POST with a JSON body of five typed fields and a
 // response pointer → update_record storing the extracted value. A record's
 // "sink" field holds the receiver's base URL.
-func setup(ctx context.Context, svc *autohook.Service, st *store.Store) (string, error) {
+func setup(ctx context.Context, svc *service.Service, st *store.Store) (string, error) {
 	var orgID string
 	err := st.Write(ctx, func(tx *store.Tx) error {
 		org, err := tx.CreateOrganisation(ctx, "bench")
@@ -310,7 +314,7 @@ func setup(ctx context.Context, svc *autohook.Service, st *store.Store) (string,
 
 // create creates the records: all at once with cfg.Creators goroutines, or
 // paced at cfg.Rate per second. commits[i] is record i's commit time.
-func create(ctx context.Context, cfg Config, svc *autohook.Service, orgID string, sinks []*sink, commits []time.Time, ids []string) error {
+func create(ctx context.Context, cfg Config, svc *service.Service, orgID string, sinks []*sink, commits []time.Time, ids []string) error {
 	one := func(i int) error {
 		rec, err := svc.CreateRecord(ctx, orgID, "orders", autohook.RecordInput{Fields: map[string]any{
 			"customer": "customer " + strconv.Itoa(i), "amount": float64(i%1000) + 0.5, "vip": i%2 == 0,
@@ -408,8 +412,8 @@ type sink struct {
 	seen  map[string]time.Time
 }
 
-func newSink(capacity int, delay time.Duration) (*sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newSink(host string, capacity int, delay time.Duration) (*sink, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}

@@ -7,51 +7,34 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
-	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/webhook"
 )
-
-// TestStep is what one step would do: the request it renders, and when
-// sent, the response and the fields it sets.
-type TestStep struct {
-	ID       string                   `json:"id"`
-	Type     string                   `json:"type"`
-	Request  *automation.HTTPRequest  `json:"request"`
-	Response *automation.HTTPResponse `json:"response"`
-	Fields   map[string]any           `json:"fields"`
-	Error    *automation.AttemptError `json:"error"`
-}
 
 // Test runs a compiled automation against a record without writing
 // anything: each call_api step's request is rendered (and sent only when
 // send is true); each update_record step shows the values it would set.
 // Later steps see the fields earlier steps captured. It stops at the first
 // error.
-func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]TestStep, error) {
-	secrets, broken, err := OpenSecrets(ctx, e.st, e.box, orgID)
+func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error) {
+	sec, err := e.openSecrets(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	secretEnv := make(map[string]any, len(secrets))
-	values := make([]string, 0, len(secrets))
-	for k, v := range secrets {
-		secretEnv[k] = v
-		values = append(values, v)
-	}
-	redact := secret.NewRedactor(values...)
+	redact := sec.redact
 	now := e.cfg.Now().UTC()
 	recEnv := rec.Env()
 	fields := map[string]any{}
-	out := make([]TestStep, 0, len(comp.Steps))
+	out := make([]automation.TestStep, 0, len(comp.Steps))
 	for _, step := range comp.Steps {
-		env := render.NewEnv(recEnv, nil, fields, secretEnv,
+		env := render.NewEnv(recEnv, nil, fields, sec.env,
 			map[string]any{"type": "test", "at": now.Format(time.RFC3339Nano)},
 			map[string]any{"id": "test", "automationId": comp.ID}, now)
-		ts := TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
-		var failure *webhook.Failure
+		ts := automation.TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
+		var failure *retry.Failure
 		switch s := step.(type) {
 		case *automation.CallAPI:
-			if f := secretFailure(comp, broken, s); f != nil {
+			if f := secretFailure(comp, sec.broken, s); f != nil {
 				failure = f
 				break
 			}

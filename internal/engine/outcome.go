@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/retry"
-	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/webhook"
 )
 
 // What stops a job.
@@ -102,20 +97,19 @@ func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.
 			_, err := tx.FailRun(ctx, job.OrgID, job.RunID, job.Seq, f.class, f.msg)
 			return err
 		}
-		x := &execution{e: e, job: job, run: cloneRun(run), redact: secret.NewRedactor()}
 		now := e.cfg.Now().UTC()
-		i := x.run.NextStep()
-		if i >= len(x.run.Steps) {
+		i := run.NextStep()
+		if i >= len(run.Steps) {
 			_, err := tx.FailRun(ctx, job.OrgID, job.RunID, job.Seq, f.class, f.msg)
 			return err
 		}
-		state := &x.run.Steps[i]
-		a := &automation.Attempt{N: state.AttemptCount + 1, StartedAt: now, Error: &automation.AttemptError{Class: f.class, Message: f.msg}}
-		state.AttemptCount = a.N
+		a := &automation.Attempt{N: run.Steps[i].AttemptCount + 1, StartedAt: now, Error: &automation.AttemptError{Class: f.class, Message: f.msg}}
 		if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
 			return err
 		}
-		err := x.failed(ctx, tx, i, &webhook.Failure{Class: f.class, Message: f.msg}, now, job.Seq)
+		r := stepResult{Kind: local, Step: i, Attempt: a.N, Failure: &retry.Failure{Class: f.class, Message: f.msg}}
+		next, d := transition(run, nil, r, now, e.policy())
+		err := e.save(ctx, tx, job.OrgID, next, d, job.Seq)
 		if errors.Is(err, store.ErrConflict) {
 			return nil // a person retried or cancelled it meanwhile
 		}
@@ -140,64 +134,4 @@ func (e *Engine) untilAvailable(ctx context.Context, f func() error) error {
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
-}
-
-// write runs fn, which changes x.run, in a write transaction. While the
-// database is unavailable it tries again, from the run as it was: the
-// request is not sent again for want of a place to record it. A commit whose
-// outcome is unknown (the connection dropped during it) leaves x.unsure set:
-// a conflict that follows may be that commit's own doing.
-func (x *execution) write(ctx context.Context, fn func(tx *store.Tx) error) error {
-	saved := cloneRun(x.run)
-	first := true
-	return x.e.untilAvailable(ctx, func() error {
-		if !first {
-			x.run = cloneRun(saved)
-			x.unsure = true
-		}
-		first = false
-		return x.e.st.Write(ctx, fn)
-	})
-}
-
-// cloneRun copies what commit changes in a run.
-func cloneRun(r *automation.Run) *automation.Run {
-	c := *r
-	c.Steps = slices.Clone(r.Steps)
-	c.Fields = maps.Clone(r.Fields)
-	return &c
-}
-
-// secretFailure is why step s of comp cannot be sent on this node, if it
-// cannot: it is signed and the signing secret does not open, or it uses
-// secrets and some (broken) do not open.
-func secretFailure(comp *automation.Compiled, broken []string, s *automation.CallAPI) *webhook.Failure {
-	const why = "with this node's keys: sealed with another AUTOHOOK_SECRET_KEY, or damaged. Start the node with the key the database uses (docs/OPERATIONS.md, \"Keys\"), or save it again, then retry the run"
-	switch {
-	case comp.SignerErr != nil:
-		return &webhook.Failure{Class: retry.Secret, Message: "the automation's signing secret does not open " + why}
-	case len(broken) == 0 || !usesSecrets(s):
-		return nil
-	case len(broken) == 1:
-		return &webhook.Failure{Class: retry.Secret, Message: "secret " + broken[0] + " does not open " + why}
-	}
-	return &webhook.Failure{Class: retry.Secret, Message: "secrets " + strings.Join(broken, ", ") + " do not open " + why}
-}
-
-// usesSecrets reports whether a step's request is built from secrets.
-func usesSecrets(s *automation.CallAPI) bool {
-	if s.URL != nil && s.URL.Uses("secrets") || s.Text != nil && s.Text.Uses("secrets") {
-		return true
-	}
-	for _, h := range s.Headers {
-		if h.Value != nil && h.Value.Uses("secrets") {
-			return true
-		}
-	}
-	for _, f := range s.JSONFields {
-		if f.Value != nil && f.Value.Uses("secrets") {
-			return true
-		}
-	}
-	return false
 }

@@ -101,17 +101,3 @@ func (x *execution) awaitRate(ctx context.Context, i int, s *automation.CallAPI)
 	}
 	return nil, true
 }
-
-// deferredUntil records in state why the step waits and returns when its
-// run is to be worked again: just before its reserved rate slot, or after a
-// busy destination's backoff.
-func (p *pending) deferredUntil(state *automation.StepState, now time.Time) time.Time {
-	if !p.rateSlot.IsZero() {
-		slot := p.rateSlot.UTC()
-		state.RateSlot = &slot
-		state.NextAttemptAt = &slot
-		return slot.Add(-rateLead(state.RateMisses))
-	}
-	state.Deferrals++
-	return now.Add(deferDelay(state.Deferrals - 1))
-}

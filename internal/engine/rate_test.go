@@ -26,16 +26,16 @@ func TestRateInterval(t *testing.T) {
 	}
 }
 
-// TestDeferredUntil: a run waiting for its rate slot keeps it and comes
+// TestDeferUntil: a run waiting for its rate slot keeps it and comes
 // back rateLead before it, without counting a deferral; a run waiting for
 // a busy destination backs off.
-func TestDeferredUntil(t *testing.T) {
+func TestDeferUntil(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	slot := now.Add(3 * time.Second)
 	for misses, lead := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond} {
 		state := automation.StepState{RateMisses: misses}
-		at := (&pending{deferred: true, rateSlot: slot}).deferredUntil(&state, now)
+		at := deferUntil(&state, slot, now)
 		if !at.Equal(slot.Add(-lead)) || state.RateSlot == nil || !state.RateSlot.Equal(slot) || state.Deferrals != 0 ||
 			state.NextAttemptAt == nil || !state.NextAttemptAt.Equal(slot) {
 			t.Errorf("rate deferral after %d misses: back at %v, state %+v; want at %v, the slot kept and shown, no deferral counted", misses, at, state, slot.Add(-lead))
@@ -48,7 +48,7 @@ func TestDeferredUntil(t *testing.T) {
 	var state automation.StepState
 	state = automation.StepState{}
 	for n, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
-		at := (&pending{deferred: true}).deferredUntil(&state, now)
+		at := deferUntil(&state, time.Time{}, now)
 		if at.Sub(now) != want || state.Deferrals != n+1 {
 			t.Errorf("busy destination, deferral %d: back after %v (deferrals %d), want %v", n+1, at.Sub(now), state.Deferrals, want)
 		}

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -18,8 +17,8 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/httperr"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/strictjson"
 	"github.com/autohook/autohook/internal/throttle"
 )
@@ -29,7 +28,7 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Config configures the API handler.
 type Config struct {
-	Service      *autohook.Service
+	Service      autohook.Service
 	Logger       *slog.Logger
 	MaxBodyBytes int64
 	// RateLimit is the requests per second allowed per API key (0: the
@@ -49,7 +48,7 @@ type Config struct {
 
 // API serves /api/v1.
 type API struct {
-	svc      *autohook.Service
+	svc      autohook.Service
 	log      *slog.Logger
 	maxBody  int64
 	limit    *throttle.Limiter // requests per API key
@@ -153,8 +152,7 @@ func (a *API) authenticated(h handler) http.Handler {
 		}
 		end, wait := a.failures.Begin(r.Context(), throttle.ClientKey(r, a.proxies))
 		if end == nil {
-			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from this address; retry after "+throttle.RetryAfter(wait)+" s", nil)
+			a.fail(w, r, rateLimited("too many failed authentications from this address", wait))
 			return
 		}
 		p, err := a.svc.Authenticate(r.Context(), key)
@@ -164,8 +162,7 @@ func (a *API) authenticated(h handler) http.Handler {
 			return
 		}
 		if ok, wait := a.limit.Allow(p.KeyID); !ok {
-			w.Header().Set("Retry-After", throttle.RetryAfter(wait))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+throttle.RetryAfter(wait)+" s", nil)
+			a.fail(w, r, rateLimited("too many requests for this API key", wait))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
@@ -174,6 +171,11 @@ func (a *API) authenticated(h handler) http.Handler {
 			a.fail(w, r, err)
 		}
 	})
+}
+
+// rateLimited is the error of a request over a limit: retry after wait.
+func rateLimited(what string, wait time.Duration) error {
+	return &autohook.RateLimitError{Message: what + "; retry after " + throttle.RetryAfter(wait) + " s", Wait: wait}
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -200,51 +202,47 @@ func writeError(w http.ResponseWriter, status int, code, msg string, details []p
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, Details: details}})
 }
 
-// fail maps an error to its status and code: the one table of the API.
+// fail answers a handler's error with the error table (httperr) in the
+// API's presentation: the error envelope.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		perr  *problem.Error
-		serr  *strictjson.SyntaxError
-		mberr *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &perr):
-		writeError(w, http.StatusUnprocessableEntity, "validation_failed", perr.Error(), perr.Problems)
-	case errors.As(err, &serr):
-		writeError(w, http.StatusBadRequest, "bad_request", serr.Error(), nil)
-	case errors.As(err, &mberr):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", mberr.Limit), nil)
-	case errors.Is(err, autohook.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="autohook", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "the API key is unknown or revoked", nil)
-	case errors.Is(err, autohook.ErrForbidden):
-		writeError(w, http.StatusForbidden, "forbidden", err.Error(), nil)
-	case errors.Is(err, autohook.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", notFoundMessage(err), nil)
-	case errors.Is(err, autohook.ErrConflict):
-		writeError(w, http.StatusConflict, "conflict", err.Error(), nil)
-	case errors.Is(err, autohook.ErrBadInput), errors.Is(err, errBadRequest):
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error(), nil)
-	case errors.Is(err, context.Canceled):
-		// the client went away
-	case errors.Is(err, autohook.ErrUnavailable):
+	rep := httperr.Of(err)
+	switch rep.Status {
+	case httperr.StatusClientClosed:
+		return // the client went away
+	case http.StatusServiceUnavailable:
 		a.log.WarnContext(r.Context(), "api request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable for now, so nothing was changed; retry after "+strconv.Itoa(int(autohook.RetryAfter.Seconds()))+" s", nil)
-	default:
+	case http.StatusInternalServerError:
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side; the server log has the details", nil)
 	}
+	if rep.Code == httperr.CodeUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="autohook", error="invalid_token"`)
+		rep.Message = "the API key is unknown or revoked"
+	}
+	write(w, rep)
 }
 
-func notFoundMessage(err error) string {
-	if err == autohook.ErrNotFound {
-		return "not found"
+// write writes the envelope of rep, with its Retry-After.
+func write(w http.ResponseWriter, rep httperr.Reply) {
+	if rep.RetryAfter > 0 {
+		w.Header().Set("Retry-After", throttle.RetryAfter(rep.RetryAfter))
 	}
-	return err.Error()
+	writeError(w, rep.Status, rep.Code, rep.Message, rep.Problems)
 }
 
-var errBadRequest = errors.New("bad request")
+// Panicked answers a request whose handler panicked (the caller has logged
+// it): 500 in the error envelope.
+func (a *API) Panicked(w http.ResponseWriter, _ *http.Request) {
+	write(w, httperr.Internal)
+}
+
+// errBadRequest is bad input the API finds itself (an empty body): it reads
+// "bad request" and is autohook.ErrBadInput to the error table.
+var errBadRequest error = badRequest{}
+
+type badRequest struct{}
+
+func (badRequest) Error() string { return "bad request" }
+func (badRequest) Unwrap() error { return autohook.ErrBadInput }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -280,8 +278,8 @@ func writeList[T any](w http.ResponseWriter, items []T, next string) {
 }
 
 // page reads ?limit= and ?cursor=.
-func page(r *http.Request) (store.Page, error) {
-	p := store.Page{Cursor: r.URL.Query().Get("cursor")}
+func page(r *http.Request) (autohook.Page, error) {
+	p := autohook.Page{Cursor: r.URL.Query().Get("cursor")}
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {

@@ -11,7 +11,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 var routes = []route{
@@ -144,7 +143,7 @@ func (a *API) listRecords(w http.ResponseWriter, r *http.Request, p *autohook.Pr
 	if err != nil {
 		return err
 	}
-	items, next, err := a.svc.Records(r.Context(), p.OrgID, r.PathValue("key"), store.RecordFilter{Stage: r.URL.Query().Get("stage")}, pg)
+	items, next, err := a.svc.Records(r.Context(), p.OrgID, r.PathValue("key"), autohook.RecordFilter{Stage: r.URL.Query().Get("stage")}, pg)
 	if err != nil {
 		return err
 	}
@@ -252,7 +251,7 @@ func (a *API) listAutomations(w http.ResponseWriter, r *http.Request, p *autohoo
 	if err != nil {
 		return err
 	}
-	f := store.AutomationFilter{Collection: r.URL.Query().Get("collection"), TriggerType: r.URL.Query().Get("trigger")}
+	f := autohook.AutomationFilter{Collection: r.URL.Query().Get("collection"), TriggerType: r.URL.Query().Get("trigger")}
 	if f.TriggerType != "" && !slices.Contains(automation.TriggerTypes, f.TriggerType) {
 		return problem.New("trigger", "must be one of %s", strings.Join(automation.TriggerTypes, ", "))
 	}
@@ -340,9 +339,9 @@ type testResponse struct {
 	Warnings []problem.Problem `json:"warnings"`
 }
 
-func runFilter(r *http.Request) (store.RunFilter, error) {
+func runFilter(r *http.Request) (autohook.RunFilter, error) {
 	q := r.URL.Query()
-	f := store.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}
+	f := autohook.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}
 	if f.Status != "" && !slices.Contains(automation.Statuses, f.Status) {
 		return f, problem.New("status", "must be one of queued, running, retrying, succeeded, failed, cancelled")
 	}
@@ -373,7 +372,7 @@ func (a *API) listAutomationRuns(w http.ResponseWriter, r *http.Request, p *auto
 	return a.writeRuns(w, r, p, f)
 }
 
-func (a *API) writeRuns(w http.ResponseWriter, r *http.Request, p *autohook.Principal, f store.RunFilter) error {
+func (a *API) writeRuns(w http.ResponseWriter, r *http.Request, p *autohook.Principal, f autohook.RunFilter) error {
 	pg, err := page(r)
 	if err != nil {
 		return err

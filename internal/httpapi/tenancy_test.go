@@ -12,12 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/riverqueue/river"
 
-	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/service"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 	"github.com/autohook/autohook/internal/webhook"
@@ -53,7 +53,7 @@ func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Han
 	web := webhook.New(webhook.Config{UserAgent: "Autohook/test"})
 	eng := engine.New(st, cat, fire, web, box, engine.Config{Logger: log})
 	eng.Register(workers)
-	svc := autohook.New(autohook.Config{Store: st, Catalog: cat, Firer: fire, Engine: eng, Box: box, Logger: log})
+	svc := service.New(service.Config{Store: st, Catalog: cat, Firer: fire, Engine: eng, Box: box, Logger: log})
 	if _, err := svc.Bootstrap(ctx, testAdminKey, testAdminPassword); err != nil {
 		tb.Fatalf("bootstrap: %v", err)
 	}

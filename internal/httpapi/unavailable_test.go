@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/autohook"
 )
 
 // An error that says the database is unavailable, however deeply wrapped,
@@ -18,8 +18,8 @@ func TestUnavailableAnswers503(t *testing.T) {
 	t.Parallel()
 	a := &API{log: slog.New(slog.DiscardHandler)}
 	for _, err := range []error{
-		store.ErrUnavailable,
-		fmt.Errorf("create record: insert: %w", store.ErrUnavailable),
+		autohook.ErrUnavailable,
+		fmt.Errorf("create record: insert: %w", autohook.ErrUnavailable),
 	} {
 		rec := httptest.NewRecorder()
 		a.fail(rec, httptest.NewRequest("POST", "/api/v1/collections/leads/records", nil), err)

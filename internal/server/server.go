@@ -36,6 +36,7 @@ import (
 	"github.com/autohook/autohook/internal/metrics"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/service"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
 	"github.com/autohook/autohook/internal/webhook"
@@ -104,7 +105,7 @@ type Config struct {
 // Node is a running Autohook node.
 type Node struct {
 	Addr    string // the address it listens on
-	Service *autohook.Service
+	Service *service.Service
 	Store   *store.Store
 	Engine  *engine.Engine
 	Metrics *metrics.Metrics
@@ -215,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
 	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = autohook.New(autohook.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
+	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
 
 	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
 	if err != nil {
@@ -242,8 +243,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bg.Go(func() { resumeLostJobs(bgCtx, st, eng, nodeID, log) })
 
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
-	webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock}).Register(mux)
+	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	api.Register(mux)
+	ui := webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	ui.Register(mux)
 	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, n.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -268,7 +271,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Addr = n.listener.Addr().String()
 	web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
 	n.http = &http.Server{
-		Handler:           recoverPanics(mux, log),
+		Handler:           recoverPanics(mux, log, api.Panicked, ui.Panicked),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      150 * time.Second, // a dry run may wait for a step's 120 s
@@ -448,8 +451,10 @@ func loadNodeID(dir string) (string, error) {
 }
 
 // recoverPanics turns a panic in a handler into a logged 500, so that no
-// request can take the node down or leave a connection hanging.
-func recoverPanics(h http.Handler, log *slog.Logger) http.Handler {
+// request can take the process down. It is answered as the part of the
+// site that panicked answers its errors: api (the JSON envelope) under
+// /api/, ui (a page, or JSON for the UI's script) elsewhere.
+func recoverPanics(h http.Handler, log *slog.Logger, api, ui http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -457,7 +462,11 @@ func recoverPanics(h http.Handler, log *slog.Logger) http.Handler {
 					panic(p)
 				}
 				log.ErrorContext(r.Context(), "panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				http.Error(w, `{"error":{"code":"internal","message":"something went wrong on our side"}}`, http.StatusInternalServerError)
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					api(w, r)
+				} else {
+					ui(w, r)
+				}
 			}
 		}()
 		h.ServeHTTP(w, r)

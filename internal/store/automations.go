@@ -118,12 +118,6 @@ func scanVersion(r row) (*AutomationVersion, error) {
 	return v, err
 }
 
-// AutomationFilter narrows an automation list.
-type AutomationFilter struct {
-	Collection  string
-	TriggerType string
-}
-
 // Automations lists the current versions of an organisation's automations,
 // newest first.
 func (o ops) Automations(ctx context.Context, orgID string, f AutomationFilter, page Page) ([]*AutomationVersion, string, error) {

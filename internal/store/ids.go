@@ -28,25 +28,8 @@ func idAt(prefix string, t time.Time) string {
 	return prefix + "_" + strings.ToLower(id.String())
 }
 
-// Page selects one page of a list, newest first.
-type Page struct {
-	Cursor string // from a previous page's Next; "" for the first page
-	Limit  int
-}
-
-// limit returns the page size: default 50, at most 500.
-func (p Page) limit() int {
-	switch {
-	case p.Limit <= 0:
-		return 50
-	case p.Limit > 500:
-		return 500
-	}
-	return p.Limit
-}
-
-// after decodes the cursor: the id of the last item already seen.
-func (p Page) after() (string, error) {
+// cursorAfter decodes the cursor: the id of the last item already seen.
+func cursorAfter(p Page) (string, error) {
 	if p.Cursor == "" {
 		return "", nil
 	}
@@ -58,9 +41,6 @@ func (p Page) after() (string, error) {
 }
 
 func cursorFor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
-
-// ErrBadInput is an input the store cannot use (a malformed cursor).
-var ErrBadInput = fmt.Errorf("bad input")
 
 // encJSON and decJSON encode the JSON columns (a run's record snapshot,
 // steps and fields; an attempt's request and response). They use

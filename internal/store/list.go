@@ -26,7 +26,7 @@ func (w *where) String() string {
 // list runs "SELECT cols FROM from WHERE ... ORDER BY id DESC" one page at a
 // time: newest first, keyed by id (ids sort by creation time).
 func list[T any](ctx context.Context, o ops, page Page, cols, from string, w where, scan func(rows) (T, error), id func(T) string) ([]T, string, error) {
-	after, err := page.after()
+	after, err := cursorAfter(page)
 	if err != nil {
 		return nil, "", err
 	}
@@ -34,7 +34,7 @@ func list[T any](ctx context.Context, o ops, page Page, cols, from string, w whe
 		w.add("id < ?", after)
 	}
 	q := "SELECT " + cols + " FROM " + from + w.String() + " ORDER BY id DESC LIMIT ?"
-	return queryPage(ctx, o, q, w.args, page.limit(), scan, func(v T) string { return cursorFor(id(v)) })
+	return queryPage(ctx, o, q, w.args, page.Size(), scan, func(v T) string { return cursorFor(id(v)) })
 }
 
 // queryPage runs q, a query that ends in "LIMIT ?", for one page of n

@@ -7,26 +7,6 @@ import (
 	"time"
 )
 
-// Organisation is a tenant: everything else belongs to exactly one.
-type Organisation struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-// APIKey is an API key's stored form; the key itself is only ever known to
-// whoever created it (the store keeps its SHA-256).
-type APIKey struct {
-	ID            string     `json:"id"`
-	OrgID         string     `json:"-"`
-	Name          string     `json:"name"`
-	Prefix        string     `json:"prefix"`
-	InstanceAdmin bool       `json:"instanceAdmin,omitempty"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	LastUsedAt    *time.Time `json:"lastUsedAt"`
-	RevokedAt     *time.Time `json:"revokedAt,omitempty"`
-}
-
 // CreateOrganisation adds an organisation.
 func (tx *Tx) CreateOrganisation(ctx context.Context, name string) (*Organisation, error) {
 	o := &Organisation{ID: newID("org"), Name: name, CreatedAt: tx.Now()}

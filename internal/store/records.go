@@ -212,11 +212,6 @@ func (o ops) RecordByID(ctx context.Context, orgID, id string) (*record.Record, 
 	return r, err
 }
 
-// RecordFilter narrows a record list.
-type RecordFilter struct {
-	Stage string
-}
-
 // Records lists a collection's records, newest first.
 func (o ops) Records(ctx context.Context, orgID, collection string, f RecordFilter, page Page) ([]*record.Record, string, error) {
 	var w where

@@ -244,14 +244,6 @@ func (o ops) RunWithAttempts(ctx context.Context, orgID, id string) (*automation
 	return r, rs.Err()
 }
 
-// RunFilter narrows a run list.
-type RunFilter struct {
-	AutomationID string
-	RecordID     string
-	Status       automation.Status
-	Since, Until time.Time
-}
-
 // Runs lists runs, newest first.
 func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]*automation.Run, string, error) {
 	var w where

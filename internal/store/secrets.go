@@ -5,16 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 )
-
-// Secret is a stored secret's name and times; its value is sealed and never
-// leaves the store except through SealedSecrets.
-type Secret struct {
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-}
 
 // PutSecret creates or replaces a secret's sealed value.
 func (tx *Tx) PutSecret(ctx context.Context, orgID, name, sealed string) error {

@@ -21,12 +21,6 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// Errors returned by the store.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-)
-
 // Config configures Open.
 type Config struct {
 	// URL is "sqlite:PATH" or a "postgres://" URL.

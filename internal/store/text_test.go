@@ -100,7 +100,7 @@ func FuzzCursor(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cursor string) {
-		after, err := Page{Cursor: cursor}.after()
+		after, err := cursorAfter(Page{Cursor: cursor})
 		if err != nil {
 			if !errors.Is(err, ErrBadInput) {
 				t.Fatalf("cursor %q: %v, want ErrBadInput", cursor, err)

@@ -14,15 +14,6 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// ErrUnavailable is wrapped by every error that means the database cannot be
-// used for now, as opposed to a query that is wrong: PostgreSQL unreachable,
-// restarting or shutting down, out of connections or disk; SQLite's disk
-// full, its file read-only or failing I/O, or its lock held too long by
-// another process. Nothing was written by the call that returns it (a
-// transaction is all or nothing); the caller can try again later, and the
-// API answers 503 with Retry-After.
-var ErrUnavailable = errors.New("the database is unavailable")
-
 // ErrClosed is returned by Write once the store is closed (the node is
 // shutting down).
 var ErrClosed = errors.New("store closed")

@@ -6,26 +6,6 @@ import (
 	"time"
 )
 
-// User is a person who signs in to the web UI.
-type User struct {
-	ID           string    `json:"id"`
-	OrgID        string    `json:"-"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"-"`
-	CreatedAt    time.Time `json:"createdAt"`
-}
-
-// Session is a signed-in browser. The store keeps the SHA-256 of the
-// session id, never the id itself.
-type Session struct {
-	UserID    string
-	OrgID     string
-	CSRF      string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
 // CreateUser adds a user; ErrConflict when the email is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u *User) error {
 	var n int

@@ -11,21 +11,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 )
 
-// Actor is who made a change: an API key or a person signed in to the web
-// UI. Stored as JSON ({"type","id","name"}), so that the teams issue's
-// audit log and users can name their actors the same way and add to it.
-type Actor struct {
-	Type string `json:"type"` // ActorAPIKey or ActorUser
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// Actor types. Stored names are stable.
-const (
-	ActorAPIKey = "api_key"
-	ActorUser   = "user"
-)
-
 // VersionMeta is what SaveAutomationBy records beside a version's
 // document.
 type VersionMeta struct {
@@ -113,7 +98,7 @@ func (o ops) AutomationVersions(ctx context.Context, orgID, id string, page Page
 		w.add("version < ?", before)
 	}
 	q := `SELECT ` + versionCols("") + ` FROM automation_versions` + w.String() + ` ORDER BY version DESC LIMIT ?`
-	return queryPage(ctx, o, q, w.args, page.limit(), func(r rows) (*AutomationVersion, error) { return scanVersionCols(r) },
+	return queryPage(ctx, o, q, w.args, page.Size(), func(r rows) (*AutomationVersion, error) { return scanVersionCols(r) },
 		func(v *AutomationVersion) string {
 			return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(v.Doc.Version, 10)))
 		})

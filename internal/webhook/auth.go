@@ -22,11 +22,11 @@ import (
 // Every credential joins req.Derived, so history hides it wherever it
 // shows up (a receiver echoing it, an error quoting it), even when it was
 // written into the document rather than taken from secrets.
-func applyAuth(a *automation.CompiledAuth, env render.Env, req *Request) *Failure {
+func applyAuth(a *automation.CompiledAuth, env render.Env, req *Request) *retry.Failure {
 	if a == nil {
 		return nil
 	}
-	value := func(name string, t *render.Template) (string, *Failure) {
+	value := func(name string, t *render.Template) (string, *retry.Failure) {
 		v, err := t.String(env)
 		if err != nil {
 			return "", fail(retry.Render, "auth.%s: %v", name, err)
@@ -95,7 +95,7 @@ func appendCredentials(dst []string, values ...string) []string {
 }
 
 // checkCredential refuses a credential that cannot travel in a header.
-func checkCredential(name, v string) *Failure {
+func checkCredential(name, v string) *retry.Failure {
 	if i := strings.IndexFunc(v, isControl); i >= 0 {
 		return fail(retry.Render, "auth.%s: the value holds a control character at position %d", name, i)
 	}
@@ -145,7 +145,7 @@ func bearer(tok *oauth2.Token) string { return tok.Type() + " " + tok.AccessToke
 
 // token returns a token for cfg from the cache, or requests one; with
 // stale, a token other than stale. A failure names the token request.
-func (c *Client) token(ctx, stepCtx context.Context, step *automation.CallAPI, cfg clientcreds.Config, stale *oauth2.Token) (*oauth2.Token, *Failure) {
+func (c *Client) token(ctx, stepCtx context.Context, step *automation.CallAPI, cfg clientcreds.Config, stale *oauth2.Token) (*oauth2.Token, *retry.Failure) {
 	u, err := url.Parse(cfg.TokenURL)
 	if err != nil {
 		return nil, fail(retry.InvalidURL, "token request: %v", err)
@@ -171,7 +171,7 @@ func (c *Client) token(ctx, stepCtx context.Context, step *automation.CallAPI, c
 // its Retry-After), or the transport error. Messages start with "token
 // request:" and quote the endpoint's error code and description, never its
 // body.
-func tokenFailure(ctx, stepCtx context.Context, err error, timeout time.Duration) *Failure {
+func tokenFailure(ctx, stepCtx context.Context, err error, timeout time.Duration) *retry.Failure {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		if re.Response.StatusCode < 200 || re.Response.StatusCode > 299 {
@@ -201,7 +201,7 @@ func tokenFailure(ctx, stepCtx context.Context, err error, timeout time.Duration
 
 // checkDestination refuses a request to a host the destination policy
 // denies, or to this server's own address.
-func (c *Client) checkDestination(u *url.URL) *Failure {
+func (c *Client) checkDestination(u *url.URL) *retry.Failure {
 	if host := u.Hostname(); host != "" {
 		if err := c.cfg.Policy.CheckHost(host); err != nil {
 			return fail(retry.BlockedDestination, "%v", err)

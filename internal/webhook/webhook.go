@@ -206,18 +206,8 @@ func derivedFromSecrets(dst []string, t interface {
 // count) would hide every equal string of the response too.
 const minDerived = 8
 
-// Failure is a classified failure of an attempt.
-type Failure struct {
-	Class      retry.Class
-	Message    string
-	Status     int           // the HTTP status of an http_4xx or http_5xx failure
-	RetryAfter time.Duration // from a 429 or 503 response
-}
-
-func (f *Failure) Error() string { return string(f.Class) + ": " + f.Message }
-
-func fail(class retry.Class, format string, args ...any) *Failure {
-	return &Failure{Class: class, Message: fmt.Sprintf(format, args...)}
+func fail(class retry.Class, format string, args ...any) *retry.Failure {
+	return &retry.Failure{Class: class, Message: fmt.Sprintf(format, args...)}
 }
 
 // Build renders a call_api step's request: URL, body and headers from the
@@ -228,9 +218,9 @@ func fail(class retry.Class, format string, args ...any) *Failure {
 //
 // The request is returned with its failure too, holding only Derived, so
 // that the failure's message can be redacted like the request would be.
-func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *Failure) {
+func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, signer *signing.Signer, now time.Time) (*Request, *retry.Failure) {
 	req := &Request{Method: step.Method, Header: http.Header{}, Derived: stepDerived(step, env)}
-	failed := func(f *Failure) (*Request, *Failure) { return &Request{Derived: req.Derived}, f }
+	failed := func(f *retry.Failure) (*Request, *retry.Failure) { return &Request{Derived: req.Derived}, f }
 	u, err := step.URL.Eval(env)
 	if err != nil {
 		if errors.Is(err, render.ErrInvalidURL) {
@@ -279,7 +269,7 @@ func (c *Client) Build(step *automation.CallAPI, env render.Env, id string, sign
 
 // renderBody renders the step's body, at most limit bytes, and names its
 // content type; nil and "" for a step without a body.
-func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, string, *Failure) {
+func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, string, *retry.Failure) {
 	switch step.ContentType {
 	case automation.ContentText:
 		s, err := step.Text.String(env)
@@ -306,7 +296,7 @@ func renderBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, st
 const maxRequestBytes = render.DefaultMaxResult
 
 // tooLarge is the failure of a request over maxRequestBytes, found at what.
-func tooLarge(what string) *Failure {
+func tooLarge(what string) *retry.Failure {
 	return fail(retry.Render, "%s: the request would be larger than %d MiB", what, maxRequestBytes>>20)
 }
 
@@ -320,7 +310,7 @@ func setDefault(h http.Header, name, value string) {
 
 // jsonBody renders the typed fields of a JSON body, in their declared
 // order, at most limit bytes.
-func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
+func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *retry.Failure) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, f := range step.JSONFields {
@@ -357,7 +347,7 @@ func jsonBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Fai
 // formBody renders a form body (application/x-www-form-urlencoded): the
 // fields in their declared order, repeated keys kept, keys and values
 // escaped as url.Values.Encode does (a space is "+"), nil as "".
-func formBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *Failure) {
+func formBody(step *automation.CallAPI, env render.Env, limit int) ([]byte, *retry.Failure) {
 	var b strings.Builder
 	for i, f := range step.FormFields {
 		v, err := f.Value.String(env)
@@ -382,7 +372,7 @@ type Result struct {
 	Header   http.Header
 	Body     []byte // at most MaxResponseBytes
 	Fields   map[string]any
-	Failure  *Failure
+	Failure  *retry.Failure
 	Duration time.Duration
 	// Derived holds credentials learned while sending (an OAuth 2.0
 	// access token), which history hides like the request's Derived.
@@ -493,7 +483,7 @@ func readBounded(r io.Reader, limit int64) ([]byte, bool, error) {
 	return data, false, nil
 }
 
-func statusFailure(resp *http.Response, now time.Time) *Failure {
+func statusFailure(resp *http.Response, now time.Time) *retry.Failure {
 	class := retry.HTTP4xx
 	if resp.StatusCode >= 500 {
 		class = retry.HTTP5xx
@@ -510,7 +500,7 @@ func statusFailure(resp *http.Response, now time.Time) *Failure {
 
 // classify names the class of a transport error. ctx is the run's context
 // (cancelled when the node shuts down), stepCtx the step's.
-func classify(ctx, stepCtx context.Context, err error, timeout time.Duration) *Failure {
+func classify(ctx, stepCtx context.Context, err error, timeout time.Duration) *retry.Failure {
 	var nerr net.Error
 	var dnsErr *net.DNSError
 	switch {
@@ -549,7 +539,7 @@ func unwrapURLError(err error) string {
 // Numbers of a JSON body are json.Number, their text as received, so that
 // they keep every digit; the status is a json.Number too, the form every
 // number has once stored.
-func capture(r automation.CompiledResponse, resp *http.Response, body []byte, tooLarge bool, limit int64) (map[string]any, *Failure) {
+func capture(r automation.CompiledResponse, resp *http.Response, body []byte, tooLarge bool, limit int64) (map[string]any, *retry.Failure) {
 	if tooLarge && r.Type != automation.ResponseNone {
 		return nil, fail(retry.Response, "response body exceeds %d bytes (--max-response-bytes)", limit)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // automationRow is one line of the automations list.
@@ -24,7 +23,7 @@ type automationRow struct {
 }
 
 func (u *UI) automationsPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
-	as, _, err := u.svc.Automations(r.Context(), s.OrgID, store.AutomationFilter{}, store.Page{Limit: 500})
+	as, _, err := u.svc.Automations(r.Context(), s.OrgID, autohook.AutomationFilter{}, autohook.Page{Limit: 500})
 	if err != nil {
 		return err
 	}
@@ -42,7 +41,7 @@ func (u *UI) automationsPage(w http.ResponseWriter, r *http.Request, s *autohook
 		if rows[i].CollName == "" {
 			rows[i].CollName = a.Collection
 		}
-		last, _, err := u.svc.Runs(r.Context(), s.OrgID, store.RunFilter{AutomationID: a.ID}, store.Page{Limit: 1})
+		last, _, err := u.svc.Runs(r.Context(), s.OrgID, autohook.RunFilter{AutomationID: a.ID}, autohook.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -187,7 +186,7 @@ func (u *UI) formExtras(r *http.Request, s *autohook.WebSession, f *automationFo
 	}
 	f.Records = map[string][]recordOption{}
 	for _, c := range f.Collections {
-		recs, _, err := u.svc.Records(r.Context(), s.OrgID, c.Key, store.RecordFilter{}, store.Page{Limit: 20})
+		recs, _, err := u.svc.Records(r.Context(), s.OrgID, c.Key, autohook.RecordFilter{}, autohook.Page{Limit: 20})
 		if err != nil {
 			return err
 		}

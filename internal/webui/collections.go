@@ -118,7 +118,7 @@ func (u *UI) deleteCollection(w http.ResponseWriter, r *http.Request, s *autohoo
 	case err == nil:
 		setFlash(w, r, flash{Kind: "ok", Msg: "Collection " + key + " and its records deleted."})
 	case errors.Is(err, autohook.ErrConflict):
-		setFlash(w, r, flash{Kind: "error", Msg: strings.TrimSuffix(conflictMessage(err), ".") + "."})
+		setFlash(w, r, flash{Kind: "error", Msg: strings.TrimSuffix(conflictMessage(err.Error()), ".") + "."})
 	default:
 		return err
 	}

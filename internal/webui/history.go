@@ -11,7 +11,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/retry"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // runsPerPage is the page size of History.
@@ -40,14 +39,14 @@ func (u *UI) historyPage(w http.ResponseWriter, r *http.Request, s *autohook.Web
 	if d.Coll, err = u.svc.Collection(r.Context(), s.OrgID, a.Collection); err != nil && !errors.Is(err, autohook.ErrNotFound) {
 		return err
 	}
-	f := store.RunFilter{AutomationID: a.ID}
+	f := autohook.RunFilter{AutomationID: a.ID}
 	for _, st := range automation.Statuses {
 		if string(st) == q.Get("status") {
 			f.Status, d.Status = st, string(st)
 		}
 	}
 	cursor := q.Get("cursor")
-	runs, next, err := u.svc.Runs(r.Context(), s.OrgID, f, store.Page{Cursor: cursor, Limit: runsPerPage})
+	runs, next, err := u.svc.Runs(r.Context(), s.OrgID, f, autohook.Page{Cursor: cursor, Limit: runsPerPage})
 	if errors.Is(err, autohook.ErrBadInput) {
 		redirect(w, r, r.URL.Path)
 		return nil
@@ -168,7 +167,7 @@ func (u *UI) runAction(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 	case err == nil:
 		setFlash(w, r, flash{Kind: "ok", Msg: done})
 	case errors.Is(err, autohook.ErrConflict):
-		setFlash(w, r, flash{Kind: "error", Msg: conflictMessage(err)})
+		setFlash(w, r, flash{Kind: "error", Msg: conflictMessage(err.Error())})
 	default:
 		return err
 	}

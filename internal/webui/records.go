@@ -17,7 +17,6 @@ import (
 	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // recordsPerPage is the page size of the records table.
@@ -25,7 +24,7 @@ const recordsPerPage = 25
 
 // allCollections lists the organisation's collections by name.
 func (u *UI) allCollections(r *http.Request, orgID string) ([]*record.Collection, error) {
-	cs, _, err := u.svc.Collections(r.Context(), orgID, store.Page{Limit: 500})
+	cs, _, err := u.svc.Collections(r.Context(), orgID, autohook.Page{Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +61,7 @@ type recordsData struct {
 // manualActions lists a collection's enabled manual automations: what a
 // record's menu offers (the same as RecordActions, once for all rows).
 func (u *UI) manualActions(r *http.Request, orgID, coll string) ([]autohook.Action, error) {
-	as, _, err := u.svc.Automations(r.Context(), orgID, store.AutomationFilter{Collection: coll, TriggerType: automation.Manual}, store.Page{Limit: 500})
+	as, _, err := u.svc.Automations(r.Context(), orgID, autohook.AutomationFilter{Collection: coll, TriggerType: automation.Manual}, autohook.Page{Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +92,7 @@ func (u *UI) recordsPage(w http.ResponseWriter, r *http.Request, s *autohook.Web
 	cursor := q.Get("cursor")
 	var recs []*record.Record
 	var next string
-	recs, next, err = u.svc.Records(r.Context(), s.OrgID, coll.Key, store.RecordFilter{Stage: d.Stage}, store.Page{Cursor: cursor, Limit: recordsPerPage})
+	recs, next, err = u.svc.Records(r.Context(), s.OrgID, coll.Key, autohook.RecordFilter{Stage: d.Stage}, autohook.Page{Cursor: cursor, Limit: recordsPerPage})
 	if errors.Is(err, autohook.ErrBadInput) {
 		redirect(w, r, "/records/"+url.PathEscape(coll.Key))
 		return nil
@@ -201,13 +200,13 @@ func (u *UI) recordExtras(r *http.Request, s *autohook.WebSession, f *recordForm
 	if f.Actions, err = u.manualActions(r, s.OrgID, f.Coll.Key); err != nil {
 		return err
 	}
-	if f.Runs, _, err = u.svc.Runs(r.Context(), s.OrgID, store.RunFilter{RecordID: f.Rec.ID}, store.Page{Limit: 10}); err != nil {
+	if f.Runs, _, err = u.svc.Runs(r.Context(), s.OrgID, autohook.RunFilter{RecordID: f.Rec.ID}, autohook.Page{Limit: 10}); err != nil {
 		return err
 	}
 	if len(f.Runs) == 0 {
 		return nil
 	}
-	as, _, err := u.svc.Automations(r.Context(), s.OrgID, store.AutomationFilter{Collection: f.Coll.Key}, store.Page{Limit: 500})
+	as, _, err := u.svc.Automations(r.Context(), s.OrgID, autohook.AutomationFilter{Collection: f.Coll.Key}, autohook.Page{Limit: 500})
 	if err != nil {
 		return err
 	}
@@ -498,7 +497,7 @@ func (u *UI) runAutomation(w http.ResponseWriter, r *http.Request, s *autohook.W
 	run, err := u.svc.StartRun(r.Context(), s.OrgID, r.PostFormValue("automation"), id)
 	var perr *problem.Error
 	if err != nil && (errors.Is(err, autohook.ErrConflict) || errors.As(err, &perr)) {
-		msg := "The automation did not run: " + conflictMessage(err)
+		msg := "The automation did not run: " + conflictMessage(err.Error())
 		if perr != nil {
 			msg = "The automation did not run: " + perr.Error()
 		}

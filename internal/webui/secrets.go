@@ -7,11 +7,10 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/store"
 )
 
 type secretsData struct {
-	Secrets []store.Secret
+	Secrets []autohook.Secret
 	Name    string // kept when the form comes back with a problem; never the value
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // startedFlash is the message after a record was written: done ("Record
@@ -18,7 +17,7 @@ import (
 // then on are the write's.
 func (u *UI) startedFlash(ctx context.Context, s *autohook.WebSession, rec *record.Record, since time.Time, done string) flash {
 	f := flash{Kind: "ok", Msg: done, Link: recordURL(rec), Label: "Open the record"}
-	runs, _, err := u.svc.Runs(ctx, s.OrgID, store.RunFilter{RecordID: rec.ID, Since: since}, store.Page{Limit: 20})
+	runs, _, err := u.svc.Runs(ctx, s.OrgID, autohook.RunFilter{RecordID: rec.ID, Since: since}, autohook.Page{Limit: 20})
 	if err != nil || len(runs) == 0 {
 		return f // the write is done either way; the record's page lists its runs
 	}

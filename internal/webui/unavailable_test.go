@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/autohook"
 )
 
 // While the database is unavailable a page answers 503 with a page that
@@ -17,7 +17,7 @@ import (
 func TestUnavailablePage(t *testing.T) {
 	t.Parallel()
 	u := &UI{log: slog.New(slog.DiscardHandler), pages: parseTemplates()}
-	err := fmt.Errorf("list records: %w", store.ErrUnavailable)
+	err := fmt.Errorf("list records: %w", autohook.ErrUnavailable)
 
 	rec := httptest.NewRecorder()
 	u.fail(rec, httptest.NewRequest("GET", "/records/leads", nil), nil, err)

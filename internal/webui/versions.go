@@ -12,7 +12,6 @@ import (
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/store"
 )
 
 // versionsPerPage is the page size of an automation's Versions.
@@ -35,7 +34,7 @@ func (u *UI) versionsPage(w http.ResponseWriter, r *http.Request, s *autohook.We
 		return err
 	}
 	cursor := r.URL.Query().Get("cursor")
-	vs, next, err := u.svc.AutomationVersions(r.Context(), s.OrgID, a.ID, store.Page{Cursor: cursor, Limit: versionsPerPage})
+	vs, next, err := u.svc.AutomationVersions(r.Context(), s.OrgID, a.ID, autohook.Page{Cursor: cursor, Limit: versionsPerPage})
 	if errors.Is(err, autohook.ErrBadInput) {
 		redirect(w, r, r.URL.Path)
 		return nil

@@ -8,7 +8,6 @@ package webui
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,14 +17,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/autohook/autohook/internal/autohook"
-	"github.com/autohook/autohook/internal/problem"
+	"github.com/autohook/autohook/internal/httperr"
 	"github.com/autohook/autohook/internal/throttle"
 )
 
@@ -37,7 +35,7 @@ var staticFS embed.FS
 
 // Config wires the UI.
 type Config struct {
-	Service *autohook.Service
+	Service autohook.Service
 	Logger  *slog.Logger
 	// SignInFailureBurst is how many failed sign-ins one client address may
 	// make at once, then one per SignInFailureEvery (0: the default;
@@ -60,7 +58,7 @@ const (
 
 // UI serves the web pages.
 type UI struct {
-	svc      *autohook.Service
+	svc      autohook.Service
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	failures *throttle.Limiter // failed sign-ins per client address
@@ -314,47 +312,76 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
-// fail answers an error of a handler: the one table of the UI.
+// fail answers an error of a handler with the error table (httperr) in the
+// UI's presentation: a page, or JSON for the UI's script.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *autohook.WebSession, err error) {
-	var (
-		perr  *problem.Error
-		mberr *http.MaxBytesError
-	)
-	status, title, msg := http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side; the server log has the details."
-	switch {
-	case errors.As(err, &perr):
-		status, title, msg = http.StatusUnprocessableEntity, "Not saved", perr.Error()
-	case errors.As(err, &mberr):
-		status, title, msg = http.StatusRequestEntityTooLarge, "Too large", fmt.Sprintf("The form is larger than %d bytes.", mberr.Limit)
-	case errors.Is(err, autohook.ErrNotFound):
-		status, title, msg = http.StatusNotFound, "Not found", "This page does not exist, or what it showed has been deleted."
-	case errors.Is(err, autohook.ErrConflict):
-		status, title, msg = http.StatusConflict, "Cannot do that now", conflictMessage(err)
-	case errors.Is(err, autohook.ErrBadInput):
-		status, title, msg = http.StatusBadRequest, "Bad request", err.Error()
-	case errors.Is(err, context.Canceled):
+	rep := httperr.Of(err)
+	switch rep.Status {
+	case httperr.StatusClientClosed:
 		return
-	case errors.Is(err, autohook.ErrUnavailable):
+	case http.StatusServiceUnavailable:
 		u.log.WarnContext(r.Context(), "ui request: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
-		status, title = http.StatusServiceUnavailable, "Database unavailable"
-		msg = "Autohook cannot use its database right now, so nothing was saved. It recovers by itself when the database is back: try again in a few seconds."
-	default:
+	case http.StatusInternalServerError:
 		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	u.answer(w, r, s, rep)
+}
+
+// Panicked answers a request whose handler panicked (the caller has logged
+// it): the 500 page, or JSON for the UI's script.
+func (u *UI) Panicked(w http.ResponseWriter, r *http.Request) {
+	u.answer(w, r, nil, httperr.Internal)
+}
+
+// answer presents rep: the UI's own words for each code of the table.
+func (u *UI) answer(w http.ResponseWriter, r *http.Request, s *autohook.WebSession, rep httperr.Reply) {
+	title, msg := "Something went wrong", "Something went wrong on our side; the server log has the details."
+	switch rep.Code {
+	case httperr.CodeValidationFailed:
+		title, msg = "Not saved", rep.Message
+	case httperr.CodeTooLarge:
+		title, msg = "Too large", fmt.Sprintf("The form is larger than %d bytes.", rep.Limit)
+	case httperr.CodeNotFound:
+		title, msg = "Not found", "This page does not exist, or what it showed has been deleted."
+	case httperr.CodeConflict:
+		title, msg = "Cannot do that now", conflictMessage(rep.Message)
+	case httperr.CodeBadRequest:
+		title, msg = "Bad request", rep.Message
+	case httperr.CodeUnauthorized:
+		title, msg = "Not signed in", "Your session has ended. Sign in again."
+	case httperr.CodeForbidden:
+		title, msg = "Not allowed", sentence(rep.Message)
+	case httperr.CodeRateLimited:
+		title, msg = "Too many requests", sentence(rep.Message)
+	case httperr.CodeUnavailable:
+		title = "Database unavailable"
+		msg = "Autohook cannot use its database right now, so nothing was saved. It recovers by itself when the database is back: try again in a few seconds."
+	}
+	if rep.RetryAfter > 0 {
+		w.Header().Set("Retry-After", throttle.RetryAfter(rep.RetryAfter))
+	}
 	if wantsJSON(r) {
-		writeJSON(w, status, map[string]string{"error": msg})
+		writeJSON(w, rep.Status, map[string]string{"error": msg})
 		return
 	}
-	u.errorPage(w, r, s, status, title, msg)
+	u.errorPage(w, r, s, rep.Status, title, msg)
 }
 
 // conflictMessage turns "conflict: the run is already failed" into "The run
 // is already failed."
-func conflictMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), autohook.ErrConflict.Error()+": ")
+func conflictMessage(msg string) string {
+	msg = strings.TrimPrefix(msg, autohook.ErrConflict.Error()+": ")
 	if msg == "" {
 		return "Someone changed this meanwhile."
+	}
+	return sentence(msg)
+}
+
+// sentence turns a message in the API's words into a sentence: capital
+// first letter, final stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
 	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }

@@ -1,10 +1,11 @@
-package autohook
+package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/problem"
@@ -20,7 +21,7 @@ import (
 // successful save. The returned document has its signing secret redacted.
 func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automation.Automation) (*automation.Automation, []problem.Problem, error) {
 	coll, err := s.st.Collection(ctx, orgID, a.Collection)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, autohook.ErrNotFound) {
 		return nil, nil, err
 	}
 	var signingSecret string
@@ -57,7 +58,7 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 		if err != nil {
 			return err
 		}
-		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: ActorFrom(ctx)})
+		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: autohook.ActorFrom(ctx)})
 	})
 	if err != nil {
 		return nil, warnings, err
@@ -116,7 +117,7 @@ func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation
 }
 
 // Automations lists automations.
-func (s *Service) Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*automation.Automation, string, error) {
+func (s *Service) Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*automation.Automation, string, error) {
 	vs, next, err := s.st.Automations(ctx, orgID, f, page)
 	if err != nil {
 		return nil, "", err
@@ -136,15 +137,15 @@ func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error 
 			return err
 		}
 		tx.OnCommit(s.cat.Invalidate)
-		return s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: id})
+		return s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: id})
 	})
 }
 
 // cancelActive cancels the queued, running and retrying runs that match f.
-func (s *Service) cancelActive(ctx context.Context, tx *store.Tx, orgID string, f store.RunFilter) error {
+func (s *Service) cancelActive(ctx context.Context, tx *store.Tx, orgID string, f autohook.RunFilter) error {
 	for _, status := range []automation.Status{automation.StatusQueued, automation.StatusRunning, automation.StatusRetrying} {
 		f.Status = status
-		page := store.Page{Limit: 500}
+		page := autohook.Page{Limit: 500}
 		for {
 			runs, next, err := tx.Runs(ctx, orgID, f, page)
 			if err != nil {
@@ -172,14 +173,14 @@ func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID st
 		return nil, err
 	}
 	if !v.Doc.Enabled {
-		return nil, fmt.Errorf("%w: automation %q is disabled", ErrConflict, v.Doc.Name)
+		return nil, fmt.Errorf("%w: automation %q is disabled", autohook.ErrConflict, v.Doc.Name)
 	}
 	comp, err := s.cat.Get(ctx, orgID, automationID, v.Doc.Version)
 	if err != nil {
 		return nil, err
 	}
 	rec, err := s.st.Record(ctx, orgID, comp.Collection, recordID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, problemAt("recordId", "collection %q has no record %q", comp.Collection, recordID)
 	}
 	if err != nil {
@@ -188,7 +189,7 @@ func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID st
 	// The condition is evaluated before the transaction, which only writes.
 	plan, err := s.fire.PlanStart(orgID, comp, rec, s.st.Now())
 	if errors.Is(err, trigger.ErrConditionFalse) {
-		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+		return nil, fmt.Errorf("%w: %v", autohook.ErrConflict, err)
 	}
 	if err != nil {
 		return nil, err

@@ -1,35 +1,19 @@
-package autohook
+package service
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/store"
 )
-
-// SessionTTL is how long a web UI session lasts.
-const SessionTTL = 12 * time.Hour
-
-// AdminLogin is the login of the web UI admin created on first start.
-const AdminLogin = "admin"
-
-// WebSession is a signed-in browser: who, which organisation, and the token
-// its forms must carry.
-type WebSession struct {
-	Principal
-	User      *store.User
-	CSRF      string
-	ExpiresAt time.Time
-}
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -53,64 +37,59 @@ var dummyHash = sync.OnceValue(func() []byte {
 // SignIn checks a login and password and starts a session; it returns the
 // session id (for the cookie) and the session. ErrUnauthorized for a wrong
 // login or password, without saying which.
-func (s *Service) SignIn(ctx context.Context, login, password string) (string, *WebSession, error) {
+func (s *Service) SignIn(ctx context.Context, login, password string) (string, *autohook.WebSession, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	u, err := s.st.UserByEmail(ctx, login)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return "", nil, ErrUnauthorized
+		return "", nil, autohook.ErrUnauthorized
 	}
 	if err != nil {
 		return "", nil, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		return "", nil, ErrUnauthorized
+		return "", nil, autohook.ErrUnauthorized
 	}
 	id := randomToken()
-	sess := &store.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(SessionTTL)}
+	sess := &autohook.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(autohook.SessionTTL)}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.DeleteExpiredSessions(ctx, s.now()); err != nil {
 			return err
 		}
-		return tx.CreateSession(ctx, HashKey(id), sess)
+		return tx.CreateSession(ctx, autohook.HashKey(id), sess)
 	})
 	if err != nil {
 		return "", nil, err
 	}
-	return id, &WebSession{Principal: Principal{OrgID: u.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
+	return id, &autohook.WebSession{Principal: autohook.Principal{OrgID: u.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // Session returns the session of a session id; ErrUnauthorized when it is
 // unknown or expired.
-func (s *Service) Session(ctx context.Context, id string) (*WebSession, error) {
+func (s *Service) Session(ctx context.Context, id string) (*autohook.WebSession, error) {
 	if id == "" {
-		return nil, ErrUnauthorized
+		return nil, autohook.ErrUnauthorized
 	}
-	sess, err := s.st.SessionByHash(ctx, HashKey(id), s.now())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthorized
+	sess, err := s.st.SessionByHash(ctx, autohook.HashKey(id), s.now())
+	if errors.Is(err, autohook.ErrNotFound) {
+		return nil, autohook.ErrUnauthorized
 	}
 	if err != nil {
 		return nil, err
 	}
 	u, err := s.st.User(ctx, sess.OrgID, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthorized
+	if errors.Is(err, autohook.ErrNotFound) {
+		return nil, autohook.ErrUnauthorized
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &WebSession{Principal: Principal{OrgID: sess.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
-}
-
-// CheckCSRF reports whether token is the session's CSRF token.
-func (ws *WebSession) CheckCSRF(token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(ws.CSRF)) == 1
+	return &autohook.WebSession{Principal: autohook.Principal{OrgID: sess.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // SignOut ends a session.
 func (s *Service) SignOut(ctx context.Context, id string) error {
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, HashKey(id)) })
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, autohook.HashKey(id)) })
 }
 
 // createAdmin adds the web UI admin of the first organisation.
@@ -122,5 +101,5 @@ func createAdmin(ctx context.Context, tx *store.Tx, orgID, password string) erro
 	if err != nil {
 		return err
 	}
-	return tx.CreateUser(ctx, &store.User{OrgID: orgID, Email: AdminLogin, Name: "Admin", PasswordHash: h})
+	return tx.CreateUser(ctx, &autohook.User{OrgID: orgID, Email: autohook.AdminLogin, Name: "Admin", PasswordHash: h})
 }

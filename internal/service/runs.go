@@ -1,4 +1,4 @@
-package autohook
+package service
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/store"
 )
@@ -28,7 +29,7 @@ func (s *Service) name(ctx context.Context, orgID string, run *automation.Run) {
 }
 
 // Runs lists runs, newest first, without their attempts.
-func (s *Service) Runs(ctx context.Context, orgID string, f store.RunFilter, page store.Page) ([]*automation.Run, string, error) {
+func (s *Service) Runs(ctx context.Context, orgID string, f autohook.RunFilter, page autohook.Page) ([]*automation.Run, string, error) {
 	if f.AutomationID != "" {
 		// Versions outlive a deleted automation, and so does its history.
 		if _, err := s.st.AutomationAt(ctx, orgID, f.AutomationID, 1); err != nil {
@@ -59,7 +60,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 			return err
 		}
 		if run.Status != automation.StatusFailed && run.Status != automation.StatusCancelled {
-			return fmt.Errorf("%w: only a failed or cancelled run can be retried; this one is %s", ErrConflict, run.Status)
+			return fmt.Errorf("%w: only a failed or cancelled run can be retried; this one is %s", autohook.ErrConflict, run.Status)
 		}
 		if err := s.rebind(ctx, tx, orgID, run); err != nil {
 			return err
@@ -92,7 +93,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 // of the steps whose ids are still there.
 func (s *Service) rebind(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run) error {
 	cur, err := tx.Automation(ctx, orgID, run.AutomationID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil // deleted: retry with the version the run has
 	}
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Service) CancelRun(ctx context.Context, orgID, id string) (*automation.
 			return err
 		}
 		if run.Status.Finished() {
-			return fmt.Errorf("%w: the run is already %s", ErrConflict, run.Status)
+			return fmt.Errorf("%w: the run is already %s", autohook.ErrConflict, run.Status)
 		}
 		return cancel(ctx, tx, orgID, run, tx.Now())
 	})

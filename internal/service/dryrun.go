@@ -1,48 +1,35 @@
-package autohook
+package service
 
 import (
 	"context"
 	"errors"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	secretpkg "github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/trigger"
 )
 
-// TestInput is a dry run request: an automation document (saved or not), a
-// record (stored, by id, or given inline) and whether to really send.
-type TestInput struct {
-	Automation *automation.Automation
-	RecordID   string
-	Fields     map[string]any
-	Stage      string
-	Send       bool
-}
-
-// TestResult is what a dry run shows: whether the automation's condition
-// holds for the record (a run would start), and what each step would do.
-// The steps are shown either way, so that a condition that excludes the
-// record does not hide the requests.
-type TestResult struct {
-	ConditionMet bool `json:"conditionMet"`
-	// ConditionError is why the condition could not be evaluated for the
-	// record (a run would be recorded as failed); ConditionMet is false.
-	ConditionError string            `json:"conditionError,omitempty"`
-	Steps          []engine.TestStep `json:"steps"`
+// Tester runs the steps of a compiled automation against a record without
+// writing anything (engine.Engine.Test), and sends their requests when send
+// is true; MaxAttempts is how many attempts a call_api step with maxAttempts
+// stepMax gets (engine.Engine.MaxAttempts), for the run page.
+type Tester interface {
+	Test(ctx context.Context, orgID string, comp *automation.Compiled, coll *record.Collection, rec *record.Record, send bool) ([]automation.TestStep, error)
+	MaxAttempts(stepMax int) int
 }
 
 // TestAutomation compiles a document and shows what each step would do for
 // the record, without saving or writing anything.
-func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput) (*TestResult, []problem.Problem, error) {
+func (s *Service) TestAutomation(ctx context.Context, orgID string, in autohook.TestInput) (*autohook.TestResult, []problem.Problem, error) {
 	a := in.Automation
 	if a == nil {
 		return nil, nil, problemAt("automation", "is required")
 	}
 	coll, err := s.st.Collection(ctx, orgID, a.Collection)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, autohook.ErrNotFound) {
 		return nil, nil, problemAt("automation.collection", "unknown collection %q", a.Collection)
 	}
 	if err != nil {
@@ -71,7 +58,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 	switch {
 	case in.RecordID != "":
 		rec, err = s.st.Record(ctx, orgID, coll.Key, in.RecordID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, autohook.ErrNotFound) {
 			return nil, warnings, problemAt("recordId", "collection %q has no record %q", coll.Key, in.RecordID)
 		}
 		if err != nil {
@@ -89,7 +76,7 @@ func (s *Service) TestAutomation(ctx context.Context, orgID string, in TestInput
 		now := s.now().UTC()
 		rec = &record.Record{ID: "rec_test", Collection: coll.Key, Stage: stage, Fields: fields, CreatedAt: now, UpdatedAt: now, Version: 1}
 	}
-	out := &TestResult{ConditionMet: true}
+	out := &autohook.TestResult{ConditionMet: true}
 	if err := trigger.Condition(comp, rec, nil, comp.Trigger.Type, s.now()); err != nil {
 		out.ConditionMet = false
 		if !errors.Is(err, trigger.ErrConditionFalse) {

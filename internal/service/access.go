@@ -1,51 +1,24 @@
-package autohook
+package service
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/store"
 )
-
-// Principal is who is calling: an API key of an organisation.
-type Principal struct {
-	OrgID         string
-	KeyID         string
-	KeyName       string
-	InstanceAdmin bool
-}
-
-// KeyPrefix starts every API key, so that a leaked key is easy to spot.
-const KeyPrefix = "ahk_"
-
-// NewAPIKey returns a new random API key.
-func NewAPIKey() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
-
-// HashKey is how keys are stored: high-entropy keys need no salt or slow
-// hash, and a fixed hash lets a key be found by it.
-func HashKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
 
 // displayPrefix is the part of a key that lists show, to tell keys apart:
 // six characters after ahk_ for the 43-character keys Autohook makes, at
 // most a quarter of any other (a bootstrap key chosen by the operator).
 func displayPrefix(key string) string {
-	if strings.HasPrefix(key, KeyPrefix) && len(key) >= len(KeyPrefix)+32 {
-		return key[:len(KeyPrefix)+6]
+	if strings.HasPrefix(key, autohook.KeyPrefix) && len(key) >= len(autohook.KeyPrefix)+32 {
+		return key[:len(autohook.KeyPrefix)+6]
 	}
 	return key[:min(4, len(key)/4)]
 }
@@ -56,14 +29,14 @@ const touchEvery = time.Minute
 
 // Authenticate returns the principal of an API key; ErrUnauthorized for an
 // unknown or revoked key.
-func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, error) {
+func (s *Service) Authenticate(ctx context.Context, key string) (*autohook.Principal, error) {
 	if key == "" {
-		return nil, ErrUnauthorized
+		return nil, autohook.ErrUnauthorized
 	}
-	k, err := s.st.APIKeyByHash(ctx, HashKey(key))
+	k, err := s.st.APIKeyByHash(ctx, autohook.HashKey(key))
 	if err != nil {
-		if err == store.ErrNotFound {
-			return nil, ErrUnauthorized
+		if err == autohook.ErrNotFound {
+			return nil, autohook.ErrUnauthorized
 		}
 		return nil, err
 	}
@@ -74,36 +47,30 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, err
 			s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
 		}
 	}
-	return &Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin}, nil
-}
-
-// CreatedKey is a new API key: the key itself is shown only here.
-type CreatedKey struct {
-	*store.APIKey
-	Key string `json:"key"`
+	return &autohook.Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin}, nil
 }
 
 // CreateAPIKey creates an API key for the organisation.
-func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*CreatedKey, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*autohook.CreatedKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, problemAt("name", "is required (at most 200 characters)")
 	}
-	key := NewAPIKey()
-	var k *store.APIKey
+	key := autohook.NewAPIKey()
+	var k *autohook.APIKey
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), HashKey(key), false)
+		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), autohook.HashKey(key), false)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &CreatedKey{APIKey: k, Key: key}, nil
+	return &autohook.CreatedKey{APIKey: k, Key: key}, nil
 }
 
 // APIKeys lists the organisation's keys.
-func (s *Service) APIKeys(ctx context.Context, orgID string, page store.Page) ([]*store.APIKey, string, error) {
+func (s *Service) APIKeys(ctx context.Context, orgID string, page autohook.Page) ([]*autohook.APIKey, string, error) {
 	return s.st.APIKeys(ctx, orgID, page)
 }
 
@@ -112,49 +79,43 @@ func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.RevokeAPIKey(ctx, orgID, id) })
 }
 
-// CreatedOrganisation is a new organisation with its first admin key.
-type CreatedOrganisation struct {
-	*store.Organisation
-	APIKey string `json:"apiKey"`
-}
-
 // CreateOrganisation creates an organisation and its admin API key. Only the
 // instance admin may.
-func (s *Service) CreateOrganisation(ctx context.Context, p *Principal, name string) (*CreatedOrganisation, error) {
+func (s *Service) CreateOrganisation(ctx context.Context, p *autohook.Principal, name string) (*autohook.CreatedOrganisation, error) {
 	if !p.InstanceAdmin {
-		return nil, fmt.Errorf("%w: only the instance admin can create organisations", ErrForbidden)
+		return nil, fmt.Errorf("%w: only the instance admin can create organisations", autohook.ErrForbidden)
 	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, problemAt("name", "is required (at most 200 characters)")
 	}
-	key := NewAPIKey()
-	var out *CreatedOrganisation
+	key := autohook.NewAPIKey()
+	var out *autohook.CreatedOrganisation
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		org, err := tx.CreateOrganisation(ctx, name)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CreateAPIKey(ctx, org.ID, "admin", displayPrefix(key), HashKey(key), false); err != nil {
+		if _, err := tx.CreateAPIKey(ctx, org.ID, "admin", displayPrefix(key), autohook.HashKey(key), false); err != nil {
 			return err
 		}
-		out = &CreatedOrganisation{Organisation: org, APIKey: key}
+		out = &autohook.CreatedOrganisation{Organisation: org, APIKey: key}
 		return nil
 	})
 	return out, err
 }
 
 // Organisations lists organisations (instance admin only).
-func (s *Service) Organisations(ctx context.Context, p *Principal, page store.Page) ([]*store.Organisation, string, error) {
+func (s *Service) Organisations(ctx context.Context, p *autohook.Principal, page autohook.Page) ([]*autohook.Organisation, string, error) {
 	if !p.InstanceAdmin {
-		return nil, "", fmt.Errorf("%w: only the instance admin can list organisations", ErrForbidden)
+		return nil, "", fmt.Errorf("%w: only the instance admin can list organisations", autohook.ErrForbidden)
 	}
 	return s.st.Organisations(ctx, page)
 }
 
 // Bootstrapped says what Bootstrap created on a first start.
 type Bootstrapped struct {
-	Organisation      *store.Organisation
+	Organisation      *autohook.Organisation
 	APIKey            string // the admin API key
 	KeyGenerated      bool   // false when it came from AUTOHOOK_BOOTSTRAP_API_KEY
 	AdminLogin        string // the web UI admin's login
@@ -170,12 +131,12 @@ func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstr
 	if err != nil || n > 0 {
 		return nil, err
 	}
-	out := &Bootstrapped{APIKey: key, AdminLogin: AdminLogin, AdminPassword: password}
+	out := &Bootstrapped{APIKey: key, AdminLogin: autohook.AdminLogin, AdminPassword: password}
 	if password == "" {
 		out.AdminPassword, out.PasswordGenerated = randomToken()[:20], true
 	}
 	if key == "" {
-		out.APIKey, out.KeyGenerated = NewAPIKey(), true
+		out.APIKey, out.KeyGenerated = autohook.NewAPIKey(), true
 	} else if len(key) < 16 {
 		return nil, fmt.Errorf("AUTOHOOK_BOOTSTRAP_API_KEY must be at least 16 characters")
 	}
@@ -196,7 +157,7 @@ func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstr
 			return err
 		}
 		out.Organisation = org
-		if _, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), HashKey(out.APIKey), true); err != nil {
+		if _, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), autohook.HashKey(out.APIKey), true); err != nil {
 			return err
 		}
 		return createAdmin(ctx, tx, org.ID, out.AdminPassword)
@@ -242,7 +203,7 @@ func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) erro
 }
 
 // Secrets lists secret names and times, never values.
-func (s *Service) Secrets(ctx context.Context, orgID string) ([]store.Secret, error) {
+func (s *Service) Secrets(ctx context.Context, orgID string) ([]autohook.Secret, error) {
 	return s.st.Secrets(ctx, orgID)
 }
 

@@ -1,4 +1,4 @@
-package autohook
+package service
 
 import (
 	"context"
@@ -7,117 +7,14 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/jsonnum"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/strictjson"
 )
-
-// Plan actions. Stable strings: the CLI and scripts read them.
-const (
-	ActionCreate    = "create"
-	ActionUpdate    = "update"
-	ActionUnchanged = "unchanged"
-	ActionDelete    = "delete"
-)
-
-// Plan item kinds.
-const (
-	KindCollection = "collection"
-	KindAutomation = "automation"
-)
-
-// ImportFile is a decoded export: the configuration to apply.
-type ImportFile struct {
-	Collections []*record.Collection
-	Automations []*automation.Automation
-}
-
-// ImportOptions say how Import treats a file.
-type ImportOptions struct {
-	// DryRun plans without changing anything.
-	DryRun bool
-	// Prune deletes the organisation's collections and automations that
-	// the file does not hold; without it they are kept.
-	Prune bool
-}
-
-// PlanItem is what an import does, or would do, to one object.
-type PlanItem struct {
-	Kind    string   `json:"kind"`    // KindCollection or KindAutomation
-	Name    string   `json:"name"`    // a collection's key, an automation's name
-	Action  string   `json:"action"`  // ActionCreate, ActionUpdate, ActionUnchanged or ActionDelete
-	Changes []string `json:"changes"` // update: the paths that change
-}
-
-// ImportResult is an import's plan, its warnings (paths into the file),
-// and whether it was applied.
-type ImportResult struct {
-	Plan     []PlanItem        `json:"plan"`
-	Warnings []problem.Problem `json:"warnings"`
-	Applied  bool              `json:"applied"`
-}
-
-// Changed reports whether the plan changes anything.
-func (r *ImportResult) Changed() bool {
-	return slices.ContainsFunc(r.Plan, func(p PlanItem) bool { return p.Action != ActionUnchanged })
-}
-
-// importCollection is a collection as a file holds it; the fields a
-// collection read from the API also has are accepted and ignored.
-type importCollection struct {
-	Key       string         `json:"key"`
-	Name      string         `json:"name"`
-	Fields    []record.Field `json:"fields"`
-	Stages    []string       `json:"stages"`
-	ID        string         `json:"id"`
-	CreatedAt string         `json:"createdAt"`
-	UpdatedAt string         `json:"updatedAt"`
-}
-
-// DecodeImport parses an export strictly: malformed JSON is a
-// *strictjson.SyntaxError; unknown fields, wrongly typed values and another
-// format version are a *problem.Error naming each path
-// (automations[2].steps[0].urll). An automation without "enabled" is
-// enabled, as in the API; its id, version and times, if given, are
-// ignored: objects match by collection key and automation name.
-func DecodeImport(data []byte) (*ImportFile, error) {
-	// First every path at once, the automations typed...
-	var typed struct {
-		FormatVersion *int                     `json:"formatVersion"`
-		Collections   []importCollection       `json:"collections"`
-		Automations   []*automation.Automation `json:"automations"`
-	}
-	if err := strictjson.Decode(data, &typed); err != nil {
-		return nil, err
-	}
-	if typed.FormatVersion != nil && *typed.FormatVersion != ExportFormat {
-		return nil, problem.New("formatVersion", "this server reads format %d, the file is format %d: export it again from a server of this version", ExportFormat, *typed.FormatVersion)
-	}
-	// ...then each automation as the API decodes one, for its defaults.
-	var raw struct {
-		Automations []json.RawMessage `json:"automations"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, err
-	}
-	f := &ImportFile{}
-	for _, c := range typed.Collections {
-		f.Collections = append(f.Collections, &record.Collection{Key: c.Key, Name: c.Name, Fields: c.Fields, Stages: c.Stages})
-	}
-	for i, r := range raw.Automations {
-		a, err := automation.Decode(r)
-		if err != nil {
-			return nil, problem.Prefix(problem.Join("automations", i), err)
-		}
-		a.ID, a.Version, a.CreatedAt, a.UpdatedAt = "", 0, nil, nil
-		f.Automations = append(f.Automations, a)
-	}
-	return f, nil
-}
 
 // Import plans a file against the organisation and, unless opts.DryRun,
 // applies the plan in one transaction: everything or, on any problem,
@@ -133,7 +30,7 @@ func DecodeImport(data []byte) (*ImportFile, error) {
 // opts.Prune (a collection that still holds records is not deleted: that
 // is a problem). A secret a template names that the organisation lacks is
 // a warning. Signing secrets: see importSigning.
-func (s *Service) Import(ctx context.Context, orgID string, f *ImportFile, opts ImportOptions) (*ImportResult, error) {
+func (s *Service) Import(ctx context.Context, orgID string, f *autohook.ImportFile, opts autohook.ImportOptions) (*autohook.ImportResult, error) {
 	if opts.DryRun {
 		p, err := s.planImport(ctx, s.st, orgID, f, opts)
 		if err != nil {
@@ -141,8 +38,8 @@ func (s *Service) Import(ctx context.Context, orgID string, f *ImportFile, opts 
 		}
 		return p.result, nil
 	}
-	by := ActorFrom(ctx)
-	var res *ImportResult
+	by := autohook.ActorFrom(ctx)
+	var res *autohook.ImportResult
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		// Planned in the transaction, so that what is applied is what was
 		// planned: nothing can change in between.
@@ -169,15 +66,15 @@ func (s *Service) Import(ctx context.Context, orgID string, f *ImportFile, opts 
 // importReader is what planning reads: the store's read pool for a dry
 // run, the transaction that applies it otherwise.
 type importReader interface {
-	Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error)
-	Automations(ctx context.Context, orgID string, f store.AutomationFilter, page store.Page) ([]*store.AutomationVersion, string, error)
-	Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error)
-	Secrets(ctx context.Context, orgID string) ([]store.Secret, error)
+	Collections(ctx context.Context, orgID string, page autohook.Page) ([]*record.Collection, string, error)
+	Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*store.AutomationVersion, string, error)
+	Records(ctx context.Context, orgID, collection string, f autohook.RecordFilter, page autohook.Page) ([]*record.Record, string, error)
+	Secrets(ctx context.Context, orgID string) ([]autohook.Secret, error)
 }
 
 // importPlan is a plan with what applying it needs.
 type importPlan struct {
-	result      *ImportResult
+	result      *autohook.ImportResult
 	createColls []*record.Collection
 	updateColls []*record.Collection
 	deleteColls []string
@@ -194,11 +91,11 @@ type plannedAutomation struct {
 	plainSecret string
 }
 
-func (s *Service) planImport(ctx context.Context, r importReader, orgID string, f *ImportFile, opts ImportOptions) (*importPlan, error) {
-	p := &importPlan{result: &ImportResult{Plan: []PlanItem{}, Warnings: []problem.Problem{}}}
+func (s *Service) planImport(ctx context.Context, r importReader, orgID string, f *autohook.ImportFile, opts autohook.ImportOptions) (*importPlan, error) {
+	p := &importPlan{result: &autohook.ImportResult{Plan: []autohook.PlanItem{}, Warnings: []problem.Problem{}}}
 	var problems problem.List
 
-	current, err := allPages(func(pg store.Page) ([]*record.Collection, string, error) { return r.Collections(ctx, orgID, pg) })
+	current, err := allPages(func(pg autohook.Page) ([]*record.Collection, string, error) { return r.Collections(ctx, orgID, pg) })
 	if err != nil {
 		return nil, err
 	}
@@ -228,15 +125,15 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 		old, ok := currentColl[c.Key]
 		if !ok {
 			p.createColls = append(p.createColls, c)
-			p.add(KindCollection, c.Key, ActionCreate, nil)
+			p.add(autohook.KindCollection, c.Key, autohook.ActionCreate, nil)
 			continue
 		}
-		changes, err := documentChanges(old, c, collectionDocument)
+		changes, err := documentChanges(old, c, autohook.CollectionDocument)
 		if err != nil {
 			return nil, err
 		}
 		if len(changes) == 0 {
-			p.add(KindCollection, c.Key, ActionUnchanged, nil)
+			p.add(autohook.KindCollection, c.Key, autohook.ActionUnchanged, nil)
 			continue
 		}
 		if err := checkTypeChanges(ctx, r, orgID, path, old, c); err != nil {
@@ -249,11 +146,11 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 		}
 		c.ID, c.CreatedAt = old.ID, old.CreatedAt
 		p.updateColls = append(p.updateColls, c)
-		p.add(KindCollection, c.Key, ActionUpdate, changes)
+		p.add(autohook.KindCollection, c.Key, autohook.ActionUpdate, changes)
 	}
 
-	autos, err := allPages(func(pg store.Page) ([]*store.AutomationVersion, string, error) {
-		return r.Automations(ctx, orgID, store.AutomationFilter{}, pg)
+	autos, err := allPages(func(pg autohook.Page) ([]*store.AutomationVersion, string, error) {
+		return r.Automations(ctx, orgID, autohook.AutomationFilter{}, pg)
 	})
 	if err != nil {
 		return nil, err
@@ -277,7 +174,7 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 			if _, ok := inFile[c.Key]; ok {
 				continue
 			}
-			recs, _, err := r.Records(ctx, orgID, c.Key, store.RecordFilter{}, store.Page{Limit: 1})
+			recs, _, err := r.Records(ctx, orgID, c.Key, autohook.RecordFilter{}, autohook.Page{Limit: 1})
 			if err != nil {
 				return nil, err
 			}
@@ -323,23 +220,23 @@ func (s *Service) planImport(ctx context.Context, r importReader, orgID string, 
 		switch {
 		case old == nil:
 			p.saveAutos = append(p.saveAutos, planned)
-			p.add(KindAutomation, a.Name, ActionCreate, nil)
+			p.add(autohook.KindAutomation, a.Name, autohook.ActionCreate, nil)
 		case len(changes) > 0:
 			p.saveAutos = append(p.saveAutos, planned)
-			p.add(KindAutomation, a.Name, ActionUpdate, changes)
+			p.add(autohook.KindAutomation, a.Name, autohook.ActionUpdate, changes)
 		default:
-			p.add(KindAutomation, a.Name, ActionUnchanged, nil)
+			p.add(autohook.KindAutomation, a.Name, autohook.ActionUnchanged, nil)
 		}
 	}
 	if opts.Prune {
 		for _, v := range autos {
 			if _, ok := names[v.Doc.Name]; !ok {
 				p.deleteAutos = append(p.deleteAutos, v.Doc)
-				p.add(KindAutomation, v.Doc.Name, ActionDelete, nil)
+				p.add(autohook.KindAutomation, v.Doc.Name, autohook.ActionDelete, nil)
 			}
 		}
 		for _, key := range p.deleteColls {
-			p.add(KindCollection, key, ActionDelete, nil)
+			p.add(autohook.KindCollection, key, autohook.ActionDelete, nil)
 		}
 	}
 	if err := problems.Err(); err != nil {
@@ -352,7 +249,7 @@ func (p *importPlan) add(kind, name, action string, changes []string) {
 	if changes == nil {
 		changes = []string{}
 	}
-	p.result.Plan = append(p.result.Plan, PlanItem{Kind: kind, Name: name, Action: action, Changes: changes})
+	p.result.Plan = append(p.result.Plan, autohook.PlanItem{Kind: kind, Name: name, Action: action, Changes: changes})
 }
 
 // planAutomation checks one automation of the file against its collection
@@ -380,7 +277,7 @@ func (s *Service) planAutomation(orgID string, a *automation.Automation, old *st
 			planned.plainSecret = plain
 		}
 	}
-	mine, err := AutomationDocument(&doc)
+	mine, err := autohook.AutomationDocument(&doc)
 	if err != nil {
 		return planned, nil, warnings, err
 	}
@@ -388,7 +285,7 @@ func (s *Service) planAutomation(orgID string, a *automation.Automation, old *st
 	if old == nil {
 		return planned, nil, warnings, nil
 	}
-	changes, err := documentChanges(old.Doc, &doc, AutomationDocument)
+	changes, err := documentChanges(old.Doc, &doc, autohook.AutomationDocument)
 	if err != nil {
 		return planned, nil, warnings, err
 	}
@@ -443,7 +340,7 @@ func documentChanges[T any](old, new T, document func(T) (json.RawMessage, error
 	if err != nil {
 		return nil, err
 	}
-	return changedPaths(a, b)
+	return autohook.ChangedPaths(a, b)
 }
 
 // checkTypeChanges refuses a collection update that changes a field's type
@@ -469,9 +366,9 @@ func checkTypeChanges(ctx context.Context, r importReader, orgID, path string, o
 	var problems problem.List
 	bad := make([]int, len(changes))
 	first := make([]string, len(changes))
-	page := store.Page{Limit: 500}
+	page := autohook.Page{Limit: 500}
 	for {
-		recs, next, err := r.Records(ctx, orgID, old.Key, store.RecordFilter{}, page)
+		recs, next, err := r.Records(ctx, orgID, old.Key, autohook.RecordFilter{}, page)
 		if err != nil {
 			return err
 		}
@@ -504,7 +401,7 @@ func checkTypeChanges(ctx context.Context, r importReader, orgID, path string, o
 }
 
 func compactValue(v any) string {
-	b, err := encodeJSON(v)
+	b, err := autohook.EncodeJSON(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}
@@ -584,7 +481,7 @@ func prefixed(prefix string, err error) []problem.Problem {
 }
 
 // applyImport writes a plan in tx.
-func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p *importPlan, by *Actor) error {
+func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p *importPlan, by *autohook.Actor) error {
 	if len(p.result.Plan) > 0 {
 		tx.OnCommit(s.cat.Invalidate)
 	}
@@ -614,7 +511,7 @@ func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p
 		if err := tx.DeleteAutomation(ctx, orgID, a.ID); err != nil {
 			return err
 		}
-		if err := s.cancelActive(ctx, tx, orgID, store.RunFilter{AutomationID: a.ID}); err != nil {
+		if err := s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: a.ID}); err != nil {
 			return err
 		}
 	}

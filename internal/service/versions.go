@@ -1,37 +1,27 @@
-package autohook
+package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/store"
 )
 
-// AutomationVersion is one saved version of an automation: its document
-// as it was saved (signing secret redacted), when, and by whom.
-type AutomationVersion struct {
-	Version      int64                  `json:"version"`
-	SavedAt      time.Time              `json:"savedAt"`
-	SavedBy      *Actor                 `json:"savedBy"` // null when not known (a version saved before it was kept, or by a tool)
-	RestoredFrom int64                  `json:"restoredFrom,omitempty"`
-	Document     *automation.Automation `json:"document"`
-}
-
-func versionOf(v *store.AutomationVersion) *AutomationVersion {
-	return &AutomationVersion{Version: v.Doc.Version, SavedAt: v.SavedAt, SavedBy: v.SavedBy, RestoredFrom: v.RestoredFrom, Document: v.Doc.Redacted()}
+func versionOf(v *store.AutomationVersion) *autohook.AutomationVersion {
+	return &autohook.AutomationVersion{Version: v.Doc.Version, SavedAt: v.SavedAt, SavedBy: v.SavedBy, RestoredFrom: v.RestoredFrom, Document: v.Doc.Redacted()}
 }
 
 // AutomationVersions lists an automation's versions, newest first.
-func (s *Service) AutomationVersions(ctx context.Context, orgID, id string, page store.Page) ([]*AutomationVersion, string, error) {
+func (s *Service) AutomationVersions(ctx context.Context, orgID, id string, page autohook.Page) ([]*autohook.AutomationVersion, string, error) {
 	vs, next, err := s.st.AutomationVersions(ctx, orgID, id, page)
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]*AutomationVersion, len(vs))
+	out := make([]*autohook.AutomationVersion, len(vs))
 	for i, v := range vs {
 		out[i] = versionOf(v)
 	}
@@ -40,7 +30,7 @@ func (s *Service) AutomationVersions(ctx context.Context, orgID, id string, page
 
 // AutomationVersion returns version n of an automation that exists (the
 // versions of a deleted automation are kept for its runs, not shown here).
-func (s *Service) AutomationVersion(ctx context.Context, orgID, id string, n int64) (*AutomationVersion, error) {
+func (s *Service) AutomationVersion(ctx context.Context, orgID, id string, n int64) (*autohook.AutomationVersion, error) {
 	v, err := s.version(ctx, orgID, id, n)
 	if err != nil {
 		return nil, err
@@ -53,8 +43,8 @@ func (s *Service) version(ctx context.Context, orgID, id string, n int64) (*stor
 		return nil, err
 	}
 	v, err := s.st.AutomationAt(ctx, orgID, id, n)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: automation %s has no version %d", ErrNotFound, id, n)
+	if errors.Is(err, autohook.ErrNotFound) {
+		return nil, fmt.Errorf("%w: automation %s has no version %d", autohook.ErrNotFound, id, n)
 	}
 	return v, err
 }
@@ -72,7 +62,7 @@ func (s *Service) RestoreVersion(ctx context.Context, orgID, id string, n int64)
 	doc := *v.Doc
 	doc.Steps = append([]automation.StepSpec(nil), v.Doc.Steps...)
 	coll, err := s.st.Collection(ctx, orgID, doc.Collection)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, autohook.ErrNotFound) {
 		return nil, nil, err
 	}
 	secret, err := s.cat.OpenSigningSecret(orgID, v)
@@ -83,7 +73,7 @@ func (s *Service) RestoreVersion(ctx context.Context, orgID, id string, n int64)
 	if err != nil {
 		return nil, warnings, err
 	}
-	by := ActorFrom(ctx)
+	by := autohook.ActorFrom(ctx)
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		// Audit (the teams issue): record "automation.restored" here, in
 		// this transaction: actor by, target {automation, id, doc.Name},

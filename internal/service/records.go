@@ -1,4 +1,4 @@
-package autohook
+package service
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/problem"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
@@ -57,12 +57,12 @@ func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.
 // automations use cannot be deleted (ErrConflict).
 func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		used, _, err := tx.Automations(ctx, orgID, store.AutomationFilter{Collection: key}, store.Page{Limit: 1})
+		used, _, err := tx.Automations(ctx, orgID, autohook.AutomationFilter{Collection: key}, autohook.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
 		if len(used) > 0 {
-			return fmt.Errorf("%w: automation %q uses collection %q; delete it or point it at another collection first", ErrConflict, used[0].Doc.Name, key)
+			return fmt.Errorf("%w: automation %q uses collection %q; delete it or point it at another collection first", autohook.ErrConflict, used[0].Doc.Name, key)
 		}
 		tx.OnCommit(s.cat.Invalidate)
 		return tx.DeleteCollection(ctx, orgID, key)
@@ -75,23 +75,15 @@ func (s *Service) Collection(ctx context.Context, orgID, key string) (*record.Co
 }
 
 // Collections lists collections.
-func (s *Service) Collections(ctx context.Context, orgID string, page store.Page) ([]*record.Collection, string, error) {
+func (s *Service) Collections(ctx context.Context, orgID string, page autohook.Page) ([]*record.Collection, string, error) {
 	return s.st.Collections(ctx, orgID, page)
-}
-
-// RecordInput is a record write: fields (a nil value clears one) and
-// optionally a stage and the version the writer last saw.
-type RecordInput struct {
-	Fields  map[string]any `json:"fields"`
-	Stage   *string        `json:"stage,omitempty"`
-	Version *int64         `json:"version,omitempty"`
 }
 
 // CreateRecord adds a record and, in the same transaction, the runs it
 // triggers. The automations' conditions are evaluated before the
 // transaction, against the record as it will be stored (its id and
 // creation time chosen beforehand): the transaction only writes.
-func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in RecordInput) (*record.Record, error) {
+func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in autohook.RecordInput) (*record.Record, error) {
 	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
@@ -144,7 +136,7 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 // node in between (PostgreSQL) makes the update start again, read, merged
 // and evaluated anew, up to maxUpdateTries times without in.Version, and
 // fail with ErrConflict with it.
-func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in RecordInput) (*record.Record, error) {
+func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in autohook.RecordInput) (*record.Record, error) {
 	c, err := s.cat.Collection(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
@@ -169,7 +161,7 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 	defer unlock()
 	for try := 1; ; try++ {
 		out, err := s.updateRecord(ctx, orgID, c.Key, id, in, changes, cands)
-		if errors.Is(err, ErrConflict) && in.Version == nil && try < maxUpdateTries {
+		if errors.Is(err, autohook.ErrConflict) && in.Version == nil && try < maxUpdateTries {
 			continue
 		}
 		return out, err
@@ -181,13 +173,13 @@ func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string
 const maxUpdateTries = 5
 
 // updateRecord is one try of UpdateRecord.
-func (s *Service) updateRecord(ctx context.Context, orgID, collection, id string, in RecordInput, changes map[string]any, cands *trigger.Candidates) (*record.Record, error) {
+func (s *Service) updateRecord(ctx context.Context, orgID, collection, id string, in autohook.RecordInput, changes map[string]any, cands *trigger.Candidates) (*record.Record, error) {
 	prev, err := s.st.Record(ctx, orgID, collection, id)
 	if err != nil {
 		return nil, err
 	}
 	if in.Version != nil && *in.Version != prev.Version {
-		return nil, fmt.Errorf("%w: record %s is at version %d, not %d", ErrConflict, id, prev.Version, *in.Version)
+		return nil, fmt.Errorf("%w: record %s is at version %d, not %d", autohook.ErrConflict, id, prev.Version, *in.Version)
 	}
 	next := *prev
 	next.Fields = record.Merge(prev.Fields, changes)
@@ -228,22 +220,16 @@ func (s *Service) Record(ctx context.Context, orgID, collection, id string) (*re
 }
 
 // Records lists a collection's records.
-func (s *Service) Records(ctx context.Context, orgID, collection string, f store.RecordFilter, page store.Page) ([]*record.Record, string, error) {
+func (s *Service) Records(ctx context.Context, orgID, collection string, f autohook.RecordFilter, page autohook.Page) ([]*record.Record, string, error) {
 	if _, err := s.st.Collection(ctx, orgID, collection); err != nil {
 		return nil, "", err
 	}
 	return s.st.Records(ctx, orgID, collection, f, page)
 }
 
-// Action is a manual automation offered on a record's menu.
-type Action struct {
-	AutomationID string `json:"automationId"`
-	Name         string `json:"name"`
-}
-
 // RecordActions lists the enabled manual automations of a record's
 // collection: the record's right-click menu.
-func (s *Service) RecordActions(ctx context.Context, orgID, collection, id string) ([]Action, error) {
+func (s *Service) RecordActions(ctx context.Context, orgID, collection, id string) ([]autohook.Action, error) {
 	if _, err := s.st.Record(ctx, orgID, collection, id); err != nil {
 		return nil, err
 	}
@@ -251,16 +237,13 @@ func (s *Service) RecordActions(ctx context.Context, orgID, collection, id strin
 	if err != nil {
 		return nil, err
 	}
-	out := []Action{}
+	out := []autohook.Action{}
 	for _, ref := range refs {
 		comp, err := s.cat.Get(ctx, orgID, ref.ID, ref.Version)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Action{AutomationID: comp.ID, Name: comp.Name})
+		out = append(out, autohook.Action{AutomationID: comp.ID, Name: comp.Name})
 	}
 	return out, nil
 }
-
-// problemAt is a one-problem validation error.
-func problemAt(path, format string, args ...any) error { return problem.New(path, format, args...) }

@@ -1,0 +1,13 @@
+package automation
+
+// TestStep is what one step would do in a dry run (a test of an automation
+// against a record, nothing written): the request it renders, and when
+// sent, the response and the fields it sets; Error when it stops there.
+type TestStep struct {
+	ID       string         `json:"id"`
+	Type     string         `json:"type"`
+	Request  *HTTPRequest   `json:"request"`
+	Response *HTTPResponse  `json:"response"`
+	Fields   map[string]any `json:"fields"`
+	Error    *AttemptError  `json:"error"`
+}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/secret"
+	"github.com/autohook/autohook/internal/store"
+	"github.com/autohook/autohook/internal/webhook"
+)
+
+// pending is a remote attempt waiting to be committed.
+type pending struct {
+	attempt  *automation.Attempt
+	fields   map[string]any
+	failure  *retry.Failure
+	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
+	rateSlot time.Time
+}
+
+// result is what p means to the state machine for step i, its failure's
+// message hidden by redact.
+func (p *pending) result(i int, redact *secret.Redactor) stepResult {
+	if p.deferred {
+		return stepResult{Kind: deferred, Step: i, RateSlot: p.rateSlot}
+	}
+	r := stepResult{Kind: sent, Step: i, Attempt: p.attempt.N, Fields: p.fields}
+	if p.failure != nil {
+		f := *p.failure
+		f.Message = redact.String(f.Message)
+		r.Failure = &f
+	}
+	return r
+}
+
+// hostWait is how long a run waits for room at a busy destination before
+// it steps back into the queue.
+const hostWait = 200 * time.Millisecond
+
+// callAPI sends step i once and returns the attempt to commit; nil when the
+// node is shutting down before anything was sent.
+func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *pending {
+	e := x.e
+	state := &x.run.Steps[i]
+	n := state.AttemptCount + 1
+	start := e.cfg.Now()
+	if n == 1 && i == 0 {
+		e.cfg.Metrics.FirstRequest(start.Sub(x.run.Trigger.At))
+	}
+	// Show the run as running only when the step takes a while.
+	marked := make(chan struct{})
+	timer := time.AfterFunc(runningAfter, func() {
+		defer close(marked)
+		err := e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+			return tx.MarkRunRunning(ctx, x.job.OrgID, x.run.ID, x.run.Seq)
+		})
+		if err != nil {
+			e.log.WarnContext(ctx, "mark run running", "run", x.run.ID, "err", err)
+		}
+	})
+	defer func() {
+		if !timer.Stop() {
+			<-marked
+		}
+	}()
+	a := &automation.Attempt{N: n, StartedAt: start.UTC()}
+	p := &pending{attempt: a}
+	if f := secretFailure(x.comp, x.sec.broken, s); f != nil {
+		p.failure = f
+		a.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
+		e.cfg.Metrics.Attempt(f.Class, 0)
+		return p
+	}
+	req, f := e.web.Build(s, x.env(x.run.Record, x.run.Fields, start), IdempotencyKey(x.run.ID, s.ID), x.comp.Signer, start)
+	req.Org = x.job.OrgID
+	// Values computed from secrets are hidden like the secrets.
+	redact := x.sec.redact.With(req.Derived...)
+	if f != nil {
+		f.Message = redact.String(f.Message) // also in the run's error
+		p.failure = f
+		a.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
+		a.DurationMs = ms(e.cfg.Now().Sub(start))
+		e.cfg.Metrics.Attempt(f.Class, 0)
+		return p
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	release, ok := e.web.Reserve(ctx, x.job.OrgID, req.URL, hostWait)
+	if !ok {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return &pending{deferred: true}
+	}
+	defer release()
+	if p, ok := x.awaitRate(ctx, i, s); !ok {
+		return p
+	}
+	res := e.web.Do(ctx, s, req)
+	if ctx.Err() != nil && res.Status == 0 {
+		return nil
+	}
+	redact = redact.With(res.Derived...) // an OAuth 2.0 access token
+	a.DurationMs = ms(res.Duration)
+	a.Request = webhook.HistoryRequest(req, redact, e.cfg.HistoryBodyLimit)
+	if res.Status != 0 {
+		a.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
+	}
+	class := retry.Class("")
+	if res.Failure != nil {
+		res.Failure.Message = redact.String(res.Failure.Message) // also in the run's error
+		p.failure = res.Failure
+		class = res.Failure.Class
+		a.Error = &automation.AttemptError{Class: class, Message: res.Failure.Message}
+	} else {
+		// A captured value holding a secret (a receiver echoing a token)
+		// is kept redacted, in history and for later steps alike: secret
+		// values live only in the secrets table.
+		p.fields = redactFields(redact, res.Fields)
+		a.Fields = p.fields
+	}
+	e.cfg.Metrics.Attempt(class, res.Duration)
+	return p
+}
+
+// IdempotencyKey is the stable id of one step of one run, sent as
+// Idempotency-Key and webhook-id on every attempt of that step.
+func IdempotencyKey(runID, stepID string) string { return runID + "." + stepID }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/store"
+)
+
+// execution is the state of one Work call.
+type execution struct {
+	e      *Engine
+	job    store.RunJob
+	run    *automation.Run
+	comp   *automation.Compiled
+	sec    opened // the organisation's secrets
+	unsure bool   // a commit failed in a way that may have hidden its success
+	// the update_record steps that run in the write transaction, planned
+	// before it (local.go)
+	local *localPlan
+}
+
+// load reads what a job needs to work its run: nil when there is nothing
+// to do (the run is gone, finished, or moved on without the job). The run
+// comes back even with an error when it was read.
+func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *automation.Run, error) {
+	run, err := e.st.Run(ctx, job.OrgID, job.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil // deleted or pruned
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !current(run, job.Seq) {
+		return nil, nil, nil // a stale job: the run moved on without it
+	}
+	comp, err := e.cat.Get(ctx, job.OrgID, run.AutomationID, run.AutomationVersion)
+	if err != nil {
+		return nil, run, err
+	}
+	if len(comp.Steps) != len(run.Steps) {
+		return nil, run, fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
+	}
+	sec, err := e.openSecrets(ctx, job.OrgID)
+	if err != nil {
+		return nil, run, err
+	}
+	return &execution{e: e, job: job, run: run, comp: comp, sec: sec}, run, nil
+}
+
+// env is what a step's expressions see at now, with the run's record as
+// record and its fields as fields.
+func (x *execution) env(record, fields map[string]any, now time.Time) render.Env {
+	r := x.run
+	return render.NewEnv(record, r.Previous, fields, x.sec.env,
+		map[string]any{"type": r.Trigger.Type, "at": r.Trigger.At.Format(time.RFC3339Nano)},
+		map[string]any{"id": r.ID, "automationId": r.AutomationID}, now)
+}
+
+// step runs the next remote step (if the next step is remote), then, in one
+// transaction, records it and runs the local steps that follow.
+func (x *execution) step(ctx context.Context) error {
+	i := x.run.NextStep()
+	var remote *pending
+	if i < len(x.comp.Steps) {
+		if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
+			remote = x.callAPI(ctx, i, s)
+			if remote == nil {
+				return ctx.Err() // shutting down: the job will run again
+			}
+		}
+	}
+	if remote != nil && remote.deferred {
+		return x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+	}
+	return x.record(ctx, i, remote)
+}
+
+// commit records the remote attempt (if any) of step i and the local steps
+// that follow, each taken through the state machine (transition.go), and
+// writes what it decided: the run, and another job, a retry, or the end.
+func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pending) error {
+	now := x.e.cfg.Now().UTC()
+	expectSeq := x.run.Seq
+	r := stepResult{Kind: resumed, Step: i}
+	if remote != nil {
+		r = remote.result(i, x.sec.redact)
+		if !remote.deferred {
+			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
+				return err
+			}
+		}
+	}
+	var d decision
+	x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
+	// Local steps, planned before this transaction, are written in it.
+	for n := 0; d.Local; n++ {
+		if x.local == nil || n >= len(x.local.steps) || x.local.steps[n].i != d.Next {
+			return fmt.Errorf("run %s: update_record step %d was not planned", x.run.ID, d.Next)
+		}
+		r, err := x.applyLocal(ctx, tx, x.local.steps[n], x.local)
+		if err != nil {
+			return err
+		}
+		x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
+	}
+	return x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq)
+}
+
+// save writes a run's new state in tx (if it is still at expectSeq, else
+// store.ErrConflict) with the job its transition decided on.
+func (e *Engine) save(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, d decision, expectSeq int64) error {
+	if d.Enqueue {
+		tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, d.At)
+	}
+	if err := tx.UpdateRun(ctx, orgID, run, expectSeq); err != nil {
+		return err
+	}
+	switch {
+	case d.Retrying:
+		tx.OnCommit(e.cfg.Metrics.RunRetrying)
+	case d.Finished != "":
+		tx.OnCommit(func() { e.cfg.Metrics.RunFinished(d.Finished) })
+	}
+	return nil
+}
+
+// write runs fn, which changes x.run, in a write transaction. While the
+// database is unavailable it tries again, from the run as it was: the
+// request is not sent again for want of a place to record it. A commit whose
+// outcome is unknown (the connection dropped during it) leaves x.unsure set:
+// a conflict that follows may be that commit's own doing.
+func (x *execution) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	saved := cloneRun(x.run)
+	first := true
+	return x.e.untilAvailable(ctx, func() error {
+		if !first {
+			x.run = cloneRun(saved)
+			x.unsure = true
+		}
+		first = false
+		return x.e.st.Write(ctx, fn)
+	})
+}
