@@ -21,6 +21,30 @@ func (s *Service) Run(ctx context.Context, orgID, id string) (*automation.Run, e
 	return run, nil
 }
 
+// asWritten returns run as a write left it (retried: queued; cancelled),
+// in the shape Run returns: with its automation's name and the attempts
+// it had then, read after the write (the engine may already be working
+// the run: a fresh read could show it further on).
+func (s *Service) asWritten(ctx context.Context, orgID string, run *automation.Run) (*automation.Run, error) {
+	full, err := s.st.RunWithAttempts(ctx, orgID, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range run.Steps {
+		st := &run.Steps[i]
+		st.Attempts = []automation.Attempt{}
+		if j := full.StepIndex(st.ID); j >= 0 {
+			for _, a := range full.Steps[j].Attempts {
+				if a.N <= st.AttemptCount {
+					st.Attempts = append(st.Attempts, a)
+				}
+			}
+		}
+	}
+	s.name(ctx, orgID, run)
+	return run, nil
+}
+
 // name fills in the name of the automation version a run belongs to.
 func (s *Service) name(ctx context.Context, orgID string, run *automation.Run) {
 	if comp, err := s.cat.Get(ctx, orgID, run.AutomationID, run.AutomationVersion); err == nil {
@@ -86,7 +110,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 	if err != nil {
 		return nil, err
 	}
-	return s.Run(ctx, orgID, id) // the shape GET /runs/{id} has: attempts and the automation's name
+	return s.asWritten(ctx, orgID, run) // the shape GET /runs/{id} has: attempts and the automation's name
 }
 
 // rebind moves a run to its automation's current version, keeping the state
@@ -138,7 +162,7 @@ func (s *Service) CancelRun(ctx context.Context, orgID, id string) (*automation.
 	if err != nil {
 		return nil, err
 	}
-	return s.Run(ctx, orgID, id)
+	return s.asWritten(ctx, orgID, run)
 }
 
 func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, now time.Time) error {
