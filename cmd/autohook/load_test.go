@@ -3,7 +3,8 @@ package main
 // Paced load and the accounting the fault tests share (ops_test.go and the
 // chaos suite): records created at a steady rate through whichever nodes
 // are up, by clients that behave as the API asks (a 503 `unavailable` is
-// tried again after a pause: nothing was changed), then, once every run has
+// tried again after a pause, with the same Idempotency-Key: a commit cut
+// off by the outage may have gone through), then, once every run has
 // settled, the figures of docs/RELIABILITY.md — committed, delivered, lost,
 // duplicated — with the checks behind them.
 
@@ -77,8 +78,9 @@ func startLoad(cfg loadConfig) *load {
 	return l
 }
 
-// create creates one record, trying again after a 503 until it is
-// acknowledged, the load stops, or a request gets no answer.
+// create creates one record, trying again after a 503 (with the same
+// Idempotency-Key, as the API asks) until it is acknowledged, the load
+// stops, or a request gets no answer.
 func (l *load) create(name string, rr *atomic.Int64) {
 	body := map[string]any{"fields": map[string]any{"name": name}}
 	for {
@@ -90,7 +92,10 @@ func (l *load) create(name string, rr *atomic.Int64) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		api := targets[int(rr.Add(1))%len(targets)]
+		// The record's name is its Idempotency-Key: a 503 whose commit went
+		// through after all (the connection dropped during COMMIT) is
+		// answered, when tried again, with the record it created.
+		api := targets[int(rr.Add(1))%len(targets)].With("Idempotency-Key", name)
 		a, err := api.Send(context.Background(), "POST", "/api/v1/collections/leads/records", body)
 		l.mu.Lock()
 		l.lastAt = time.Now()
@@ -220,8 +225,8 @@ func settle(t *testing.T, api *servertest.Client, autoID string, within time.Dur
 //     the push automation, succeeded, with exactly one successful call_api
 //     attempt and one update_record attempt (no succeeded step ran twice),
 //     and holds the value written back (checkRecordsAndRuns);
-//   - no record name exists twice (a 503 answered a write that had
-//     committed: "nothing was changed" was not true);
+//   - no record name exists twice (a write answered 503 and tried again
+//     with its Idempotency-Key was created once);
 //   - every record's request reached the receiver; a key that arrived more
 //     than once is a duplicate, allowed (at-least-once, same
 //     Idempotency-Key) and counted.
@@ -243,7 +248,7 @@ func account(t *testing.T, fault string, api *servertest.Client, l *load, rc *cr
 	}
 	for name, ids := range byName {
 		if len(ids) > 1 {
-			t.Errorf("record %q exists %d times (%v): a write answered 503 had been committed", name, len(ids), ids)
+			t.Errorf("record %q exists %d times (%v): a write tried again with its Idempotency-Key was created twice", name, len(ids), ids)
 		}
 	}
 

@@ -12,6 +12,11 @@ type RecordInput struct {
 	Fields  map[string]any `json:"fields"`
 	Stage   *string        `json:"stage,omitempty"`
 	Version *int64         `json:"version,omitempty"`
+	// IdempotencyKey, when set on a creation (the API's Idempotency-Key
+	// header), makes a repeated request with the same key and the same
+	// input answer the record the first one created, for a day, instead
+	// of creating another (see CreateRecord).
+	IdempotencyKey string `json:"-"`
 }
 
 // Action is a manual automation offered on a record's menu.

@@ -277,7 +277,7 @@ func TestRunStall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole node")
 	}
-	const records, stall = 200, 300 * time.Millisecond
+	const records, stall = 200, time.Second
 	r, _ := runOne(t, bench.Config{Records: records, Rate: 200, Creators: 8, Runs: 1, Stall: stall, Logger: discard()})
 	if !strings.Contains(r.Mode, "stall") {
 		t.Errorf("Mode = %q, want it to contain stall", r.Mode)

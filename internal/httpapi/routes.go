@@ -130,6 +130,11 @@ func (a *API) createRecord(w http.ResponseWriter, r *http.Request, p *autohook.P
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	in.IdempotencyKey = key
 	rec, err := a.svc.CreateRecord(r.Context(), p.OrgID, r.PathValue("key"), in)
 	if err != nil {
 		return err
@@ -505,4 +510,29 @@ func (a *API) listOrganisations(w http.ResponseWriter, r *http.Request, p *autoh
 	}
 	writeList(w, items, next)
 	return nil
+}
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted (a UUID is 36).
+const maxIdempotencyKey = 255
+
+// idempotencyKey returns the request's Idempotency-Key header ("" for
+// none): printable ASCII without spaces, at most maxIdempotencyKey bytes.
+func idempotencyKey(r *http.Request) (string, error) {
+	vs := r.Header.Values("Idempotency-Key")
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", problem.New("Idempotency-Key", "give one header, not %d", len(vs))
+	}
+	k := vs[0]
+	if k == "" || len(k) > maxIdempotencyKey {
+		return "", problem.New("Idempotency-Key", "must be 1 to %d characters", maxIdempotencyKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return "", problem.New("Idempotency-Key", "must be printable ASCII without spaces (a UUID, say)")
+		}
+	}
+	return k, nil
 }

@@ -65,8 +65,14 @@ func (p *pruner) Work(ctx context.Context, _ *river.Job[PruneJob]) error {
 	return err
 }
 
-// prune deletes runs older than the retention period, for at most the
-// budget (and well within the job's timeout), and reports how many it
+// IdempotencyKeyTTL is how long an API write's Idempotency-Key answers a
+// repeated request with what the first one created; the pruner deletes
+// older keys.
+const IdempotencyKeyTTL = 24 * time.Hour
+
+// prune deletes runs older than the retention period (and idempotency
+// keys older than IdempotencyKeyTTL), for at most the budget (and well
+// within the job's timeout), and reports how many runs it
 // deleted; the next pass goes on where it stopped.
 func (p *pruner) prune(ctx context.Context) (int, error) {
 	total := 0
@@ -75,15 +81,19 @@ func (p *pruner) prune(ctx context.Context) (int, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-5*time.Second).Before(stop) {
 		stop = dl.Add(-5 * time.Second) // end the job before River's timeout does
 	}
+	keysCutoff := p.now().Add(-IdempotencyKeyTTL)
 	for {
-		var n int
+		var n, keys int
 		err := p.st.Write(ctx, func(tx *store.Tx) error {
 			var err error
-			n, err = tx.PruneRuns(ctx, cutoff, p.batch)
+			if n, err = tx.PruneRuns(ctx, cutoff, p.batch); err != nil {
+				return err
+			}
+			keys, err = tx.PruneIdempotencyKeys(ctx, keysCutoff, p.batch)
 			return err
 		})
 		total += n
-		if err != nil || n < p.batch || time.Now().After(stop) {
+		if err != nil || (n < p.batch && keys < p.batch) || time.Now().After(stop) {
 			return total, err
 		}
 		// let other writers in between batches

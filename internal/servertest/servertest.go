@@ -82,15 +82,28 @@ func Start(t testing.TB, options ...func(*server.Config)) *Node {
 
 // Client calls a node's JSON API with one API key.
 type Client struct {
-	Base string       // http://host:port
-	Key  string       // sent as a bearer token
-	HTTP *http.Client // nil for http.DefaultClient
+	Base   string       // http://host:port
+	Key    string       // sent as a bearer token
+	HTTP   *http.Client // nil for http.DefaultClient
+	Header http.Header  // more headers sent with every request
 }
 
 // As returns a client of the same node that sends key instead.
 func (c *Client) As(key string) *Client {
 	other := *c
 	other.Key = key
+	return &other
+}
+
+// With returns a client of the same node that also sends the header name:
+// value with every request.
+func (c *Client) With(name, value string) *Client {
+	other := *c
+	other.Header = c.Header.Clone()
+	if other.Header == nil {
+		other.Header = http.Header{}
+	}
+	other.Header.Set(name, value)
 	return &other
 }
 
@@ -132,6 +145,9 @@ func (c *Client) Send(ctx context.Context, method, path string, body any) (Answe
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
 		return Answer{}, err
+	}
+	for name, vs := range c.Header {
+		req.Header[name] = vs
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Key)
 	if body != nil {

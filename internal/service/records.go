@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,6 +91,13 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 	if err != nil {
 		return nil, err
 	}
+	var idem *store.IdempotencyKey
+	if in.IdempotencyKey != "" {
+		idem = &store.IdempotencyKey{OrgID: orgID, Key: in.IdempotencyKey, RequestHash: requestHash(c.Key, in)}
+		if rec, err := s.replay(ctx, c.Key, idem); !errors.Is(err, autohook.ErrNotFound) {
+			return rec, err
+		}
+	}
 	fields, err := c.CheckFields(in.Fields)
 	if err != nil {
 		return nil, err
@@ -114,16 +124,62 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 		return nil, err
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if idem != nil {
+			idem.RecordID = rec.ID
+			if err := tx.PutIdempotencyKey(ctx, idem); err != nil {
+				return err
+			}
+		}
 		if err := tx.InsertRecord(ctx, orgID, rec); err != nil {
 			return err
 		}
 		_, err := plan.Apply(ctx, tx)
 		return err
 	})
+	if idem != nil && errors.Is(err, autohook.ErrConflict) {
+		// A request with the same key committed meanwhile (sent twice at
+		// once, or retried while the first was still being written).
+		return s.replay(ctx, c.Key, idem)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// replay answers a creation whose idempotency key was used before: the
+// record that request created, if this request is the same one;
+// ErrNotFound when the key was not used.
+func (s *Service) replay(ctx context.Context, collection string, k *store.IdempotencyKey) (*record.Record, error) {
+	used, err := s.st.IdempotencyKey(ctx, k.OrgID, k.Key)
+	if err != nil {
+		return nil, err
+	}
+	if used.RequestHash != k.RequestHash {
+		return nil, fmt.Errorf("%w: the Idempotency-Key %q was used for another request (another collection, fields or stage); use a new key for a new record", autohook.ErrConflict, k.Key)
+	}
+	rec, err := s.st.Record(ctx, k.OrgID, collection, used.RecordID)
+	if errors.Is(err, autohook.ErrNotFound) {
+		return nil, fmt.Errorf("%w: the record %s created with the Idempotency-Key %q was deleted since", autohook.ErrConflict, used.RecordID, k.Key)
+	}
+	return rec, err
+}
+
+// requestHash identifies a creation request for its idempotency key: the
+// collection and the input as given (maps encode with sorted keys).
+func requestHash(collection string, in autohook.RecordInput) string {
+	b, err := json.Marshal(struct {
+		Collection string         `json:"c"`
+		Fields     map[string]any `json:"f"`
+		Stage      *string        `json:"s"`
+	}{collection, in.Fields, in.Stage})
+	if err != nil {
+		// Input decoded from JSON always encodes; a value that does not
+		// gets a hash no repetition can match.
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // UpdateRecord changes some of a record's fields and/or its stage and, in

@@ -10,7 +10,8 @@ import (
 )
 
 // copyTables are the tables Copy moves, parents first, with their columns.
-// Sessions are not copied (people sign in again); the queue's own tables are
+// Sessions are not copied (people sign in again), nor idempotency keys (a
+// day's protection against repeated requests); the queue's own tables are
 // rebuilt from the runs that still have work to do.
 var copyTables = []struct {
 	name string

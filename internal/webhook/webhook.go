@@ -492,7 +492,9 @@ func statusFailure(resp *http.Response, now time.Time) *retry.Failure {
 	f.Status = resp.StatusCode
 	if retry.HonoursRetryAfter(resp.StatusCode) {
 		if d, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
-			f.RetryAfter = d
+			// 0 (or a date gone by) asks for "now": the shortest wait,
+			// not the schedule's, which a zero RetryAfter would mean.
+			f.RetryAfter = max(d, retry.MinRetryAfter)
 		}
 	}
 	return f

@@ -817,6 +817,12 @@ func TestDoFailures(t *testing.T) {
 			class: retry.HTTP5xx, wantStatus: 503, minRetry: 120 * time.Second, maxRetry: 120 * time.Second,
 		},
 		{
+			// "now": the floor that keeps it from becoming a tight loop,
+			// not the schedule's minutes.
+			name: "429 Retry-After 0", status: 429, header: func() http.Header { return header("Retry-After", "0") },
+			class: retry.HTTP4xx, wantStatus: 429, minRetry: retry.MinRetryAfter, maxRetry: retry.MinRetryAfter,
+		},
+		{
 			name: "500 Retry-After ignored", status: 500, header: func() http.Header { return header("Retry-After", "7") },
 			class: retry.HTTP5xx, wantStatus: 500,
 		},
