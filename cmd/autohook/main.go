@@ -32,9 +32,12 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/bench"
+	"github.com/autohook/autohook/internal/engine"
+	"github.com/autohook/autohook/internal/httpapi"
 	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/webhook"
 )
 
@@ -140,26 +143,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logFormat  string
 		schedule   string
 	)
-	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", server.DefaultDataDir), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
 	fs.StringVar(&cfg.Listen, "listen", env("AUTOHOOK_LISTEN", server.DefaultListen), "address of the API and UI (AUTOHOOK_LISTEN)")
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", envBool("AUTOHOOK_ALLOW_PRIVATE_NETWORKS"), "let Call API reach loopback and private addresses (AUTOHOOK_ALLOW_PRIVATE_NETWORKS)")
 	fs.StringVar(&allowCIDRs, "allow-cidrs", env("AUTOHOOK_ALLOW_CIDRS", ""), "comma-separated CIDRs Call API may reach even though private (AUTOHOOK_ALLOW_CIDRS)")
 	fs.StringVar(&denyHosts, "deny-hosts", env("AUTOHOOK_DENY_HOSTS", ""), "comma-separated host names Call API must never reach, '*.example.com' allowed (AUTOHOOK_DENY_HOSTS)")
-	fs.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", int64(envInt("AUTOHOOK_MAX_RESPONSE_BYTES", 1<<20)), "how much of a response body Call API reads (AUTOHOOK_MAX_RESPONSE_BYTES)")
-	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", 0), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS; default 9)")
-	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", 0), "runs in flight on this node (AUTOHOOK_MAX_WORKERS; default 500)")
-	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", 0), "requests in flight from one organisation to one destination host, all ports (AUTOHOOK_MAX_PER_HOST; default 64)")
+	fs.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", int64(envInt("AUTOHOOK_MAX_RESPONSE_BYTES", webhook.DefaultMaxResponseBytes)), "how much of a response body Call API reads (AUTOHOOK_MAX_RESPONSE_BYTES)")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", engine.DefaultMaxAttempts), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS)")
+	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", store.DefaultMaxWorkers), "runs in flight on this node (AUTOHOOK_MAX_WORKERS)")
+	fs.IntVar(&cfg.MaxPerHost, "max-per-host", envInt("AUTOHOOK_MAX_PER_HOST", webhook.DefaultMaxPerHost), "requests in flight from one organisation to one destination host, all ports (AUTOHOOK_MAX_PER_HOST)")
 	fs.IntVar(&cfg.MaxRunsPerOrg, "max-runs-per-org", envInt("AUTOHOOK_MAX_RUNS_PER_ORG", 0), "runs of one organisation in flight on this node: 0 a fair share of --max-workers (nine tenths, divided among the busy organisations), N at most N, -1 no bound (AUTOHOOK_MAX_RUNS_PER_ORG)")
 	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", envDuration("AUTOHOOK_HEADER_TIMEOUT", 0), "Call API: longest wait for response headers after sending, within the step's timeout (AUTOHOOK_HEADER_TIMEOUT; default: the step's timeout)")
 	fs.DurationVar(&cfg.BodyIdleTimeout, "body-idle-timeout", envDuration("AUTOHOOK_BODY_IDLE_TIMEOUT", webhook.DefaultBodyIdleTimeout), "Call API: longest pause while reading a response body, within the step's timeout (AUTOHOOK_BODY_IDLE_TIMEOUT)")
-	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", 100), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
+	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", httpapi.DefaultRateLimit), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
 	fs.StringVar(&proxies, "trusted-proxies", env("AUTOHOOK_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client, for the failed sign-in and API key limits (AUTOHOOK_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
-	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
+	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", store.DefaultRescueAfter), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
-	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default 10s,30s,2m,10m,30m,1h,3h,6h)")
+	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default "+scheduleText(retry.DefaultSchedule)+")")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -238,6 +241,22 @@ func envDuration(name string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// scheduleText writes a retry schedule as --retry-schedule takes it.
+func scheduleText(waits []time.Duration) string {
+	parts := make([]string, len(waits))
+	for i, d := range waits {
+		s := d.String() // 10s, 2m0s, 1h0m0s
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ",")
 }
 
 func splitList(s string) []string {
@@ -337,7 +356,7 @@ func isTerminal(f *os.File) bool {
 func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("from", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the SQLite data dir to copy (the server using it must be stopped)")
+	from := fs.String("from", env("AUTOHOOK_DATA_DIR", server.DefaultDataDir), "the SQLite data dir to copy (the server using it must be stopped)")
 	to := fs.String("to", "", "postgres://... URL of an empty database")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -359,7 +378,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the data dir whose SQLite database to copy (AUTOHOOK_DATA_DIR); serve may be running on it")
+	dataDir := fs.String("data-dir", env("AUTOHOOK_DATA_DIR", server.DefaultDataDir), "the data dir whose SQLite database to copy (AUTOHOOK_DATA_DIR); serve may be running on it")
 	database := fs.String("database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH of the database, if not the data dir's (AUTOHOOK_DATABASE_URL)")
 	to := fs.String("to", "", "the file to write (must not exist)")
 	if err := fs.Parse(args); err != nil {
@@ -385,7 +404,7 @@ func runRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := server.RotateConfig{SecretKey: os.Getenv("AUTOHOOK_SECRET_KEY"), SecretKeyPrevious: os.Getenv("AUTOHOOK_SECRET_KEY_PREVIOUS")}
-	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", "./autohook-data"), "the data dir, as serve uses it (AUTOHOOK_DATA_DIR): its database and, without AUTOHOOK_SECRET_KEY, its secret.key")
+	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", server.DefaultDataDir), "the data dir, as serve uses it (AUTOHOOK_DATA_DIR): its database and, without AUTOHOOK_SECRET_KEY, its secret.key")
 	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
 	fs.StringVar(&cfg.NewKey, "new-key", env("AUTOHOOK_NEW_SECRET_KEY", ""), "the new key: 32 bytes as base64 or 64 hex digits (AUTOHOOK_NEW_SECRET_KEY keeps it out of the process list)")
 	fs.BoolVar(&cfg.UpdateKeyFile, "update-key-file", false, "when done, write the new key into the data dir's secret.key (when the key came from that file)")

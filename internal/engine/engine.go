@@ -45,7 +45,7 @@ const (
 // Config configures an Engine.
 type Config struct {
 	// MaxInFlight bounds the runs being worked at once on this node
-	// (default 500).
+	// (default store.DefaultMaxWorkers, the queue's own bound).
 	MaxInFlight int
 	// MaxPerOrg bounds one organisation's runs in flight on this node:
 	// 0 (the default) a fair share that adapts to how many organisations
@@ -112,7 +112,7 @@ func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhoo
 		cfg.Retry.Schedule = retry.DefaultSchedule
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 500
+		cfg.MaxInFlight = store.DefaultMaxWorkers
 	}
 	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.MaxInFlight, cfg.MaxPerOrg)}
 }

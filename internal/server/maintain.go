@@ -10,16 +10,9 @@ import (
 	"github.com/autohook/autohook/internal/store"
 )
 
-// DefaultRetention is how long run history is kept.
-const DefaultRetention = 30 * 24 * time.Hour
-
-// pruneEvery is how often history is pruned; pruneBudget how long one
-// pruning job may spend before it leaves the rest to the next (a job must
-// end well within River's job timeout).
-const (
-	pruneEvery  = 10 * time.Minute
-	pruneBudget = time.Minute
-)
+// pruneBudget is how long one pruning job may spend before it leaves the
+// rest to the next (a job must end well within River's job timeout).
+const pruneBudget = time.Minute
 
 // PruneJob is the periodic queue job that prunes history. River's elected
 // leader alone enqueues periodic jobs, so pruning runs once cluster-wide.
@@ -32,11 +25,8 @@ func (PruneJob) Kind() string { return "autohook.prune" }
 func (PruneJob) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
 
 // prunePeriodically is the periodic job, run at start and every interval
-// (0: pruneEvery).
+// (Config.PruneEvery).
 func prunePeriodically(every time.Duration) *river.PeriodicJob {
-	if every <= 0 {
-		every = pruneEvery
-	}
 	return river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) { return PruneJob{}, nil },
 		&river.PeriodicJobOpts{ID: "autohook.prune", RunOnStart: true})

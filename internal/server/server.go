@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -43,65 +42,6 @@ import (
 	"github.com/autohook/autohook/internal/webui"
 )
 
-// Config is one node's configuration; cmd/autohook fills it from flags and
-// AUTOHOOK_* variables.
-type Config struct {
-	DataDir         string
-	DatabaseURL     string // "" = SQLite in DataDir
-	Listen          string
-	BootstrapAPIKey string
-	AdminPassword   string
-	SecretKey       string
-	// SecretKeyPrevious is the key being replaced during a key change
-	// (AUTOHOOK_SECRET_KEY_PREVIOUS): values sealed with it still open.
-	SecretKeyPrevious    string
-	AllowPrivateNetworks bool
-	AllowCIDRs           []netip.Prefix
-	DenyHosts            []string
-	MaxResponseBytes     int64
-	MaxAttempts          int
-	MaxWorkers           int
-	MaxPerHost           int
-	// MaxRunsPerOrg bounds one organisation's runs in flight on the node
-	// (engine.Config.MaxPerOrg): 0 a fair share of MaxWorkers that adapts
-	// to how many organisations are busy, N at most N, negative no bound.
-	MaxRunsPerOrg int
-	// HeaderTimeout and BodyIdleTimeout are Call API's time layers within
-	// a step's timeout (webhook.Config); zero keeps their defaults.
-	HeaderTimeout, BodyIdleTimeout time.Duration
-	RateLimit                      float64 // API requests per second per key: 0 the default (100), negative none
-	// MetricsToken, when set, is the Bearer token GET /metrics requires.
-	MetricsToken string
-	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
-	// header names the client, for the per-address limits.
-	TrustedProxies []netip.Prefix
-	// LimitClock is the clock of the API's rate limits and of the sign-in
-	// failure limit (tests); nil means time.Now.
-	LimitClock func() time.Time
-	DBConns    int
-	Version    string
-	Logger     *slog.Logger
-	// Out receives the lines meant for the person who started the server
-	// (how to reach it, the generated key); nil means os.Stdout.
-	Out io.Writer
-	// Retry overrides the retry schedule (tests); nil keeps the default.
-	Retry *retry.Policy
-	// Retention is how long run history is kept; default 30 days.
-	Retention time.Duration
-	// PruneEvery is how often history is pruned; default 10 min.
-	PruneEvery time.Duration
-	// DueInterval is how often due triggers are scanned; default 1 s.
-	DueInterval time.Duration
-	// RescueAfter is how long a job may stay running before another node
-	// takes it over (its node died); default 2 min 50 s. Shorter also cuts
-	// the longest a job may run (RescueAfter - 10 s), and so steps with
-	// longer timeouts.
-	RescueAfter time.Duration
-	// Observer also receives what the engine observes (the bench uses it);
-	// nil for none.
-	Observer engine.Metrics
-}
-
 // Node is a running Autohook node.
 type Node struct {
 	Addr    string // the address it listens on
@@ -111,99 +51,120 @@ type Node struct {
 	Metrics *metrics.Metrics
 	Firer   *trigger.Firer // which runs record changes fire
 
-	cfg         Config
+	cfg         Config // with its defaults
+	log         *slog.Logger
+	nodeID      string
+	box         *secret.Box
+	keys        *keyring.Keyring
+	workers     *river.Workers
+	web         *webhook.Client
+	scanner     *trigger.Scanner
 	shutdown    sync.Once
 	shutdownErr error
 	bgStop      context.CancelFunc
-	bg          sync.WaitGroup
+	bg          sync.WaitGroup // the due scanner and the lost-jobs sweep
 	lock        *os.File
 	listener    net.Listener
 	http        *http.Server
+	serving     sync.WaitGroup // http.Serve
 }
 
-// DefaultListen is where a node listens unless told otherwise.
-const DefaultListen = "127.0.0.1:8080"
+// Start builds a node and starts it, in steps: settings (defaults and
+// checks), storage (data dir, key, database), wiring (the engine and the
+// services over the store), background work (the queue, the due scanner,
+// the lost-jobs sweep), HTTP, and the lines for the person who started it.
+// A step that fails undoes the ones before. Stop the node with Shutdown.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger}
+	if err := n.start(ctx); err != nil {
+		n.close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return n, nil
+}
 
-// Start builds a node and starts it: queue workers and HTTP server. Stop it
-// with Shutdown.
-func Start(ctx context.Context, cfg Config) (n *Node, err error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+// start runs Start's steps on n, whose close undoes what they did.
+func (n *Node) start(ctx context.Context) error {
+	if err := n.openStore(ctx); err != nil {
+		return err
 	}
-	if cfg.Out == nil {
-		cfg.Out = os.Stdout
+	n.wire()
+	boot, err := n.Service.Bootstrap(ctx, n.cfg.BootstrapAPIKey, n.cfg.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
 	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = "autohook-data"
+	if err := n.startWork(ctx); err != nil {
+		return err
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = DefaultListen
+	if err := n.serve(); err != nil {
+		return err
 	}
-	if cfg.Version == "" {
-		cfg.Version = "dev"
-	}
-	log := cfg.Logger
-	node := &Node{cfg: cfg}
-	n = node
-	defer func() {
-		if err != nil {
-			// n is nil here (every error return sets it): close node.
-			node.close(context.WithoutCancel(ctx))
-		}
-	}()
+	n.banner(boot)
+	return nil
+}
+
+// openStore locks the data dir, loads the node id and the secret key, and
+// opens the store (migrated, its queue not yet working).
+func (n *Node) openStore(ctx context.Context) error {
+	cfg := n.cfg
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+		return fmt.Errorf("data dir: %w", err)
 	}
-	url := databaseURL(cfg.DataDir, cfg.DatabaseURL)
 	// One data dir belongs to one process: with SQLite, one file has one
 	// writer; on PostgreSQL, the node id kept in the data dir names one
 	// process. Jobs left running by this node's previous process can then be
 	// resumed at once, safely.
-	if node.lock, err = lockDir(cfg.DataDir); err != nil {
-		return nil, err
+	var err error
+	if n.lock, err = lockDir(cfg.DataDir); err != nil {
+		return err
 	}
-	nodeID, err := loadNodeID(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	if n.nodeID, err = loadNodeID(cfg.DataDir); err != nil {
+		return err
 	}
 	key, generated, err := secret.LoadKey(cfg.DataDir, cfg.SecretKey)
 	if err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
+		return fmt.Errorf("secret key: %w", err)
 	}
 	if generated {
-		log.Info("generated the key that encrypts secrets at rest", "file", filepath.Join(cfg.DataDir, secret.KeyFile))
+		n.log.Info("generated the key that encrypts secrets at rest", "file", filepath.Join(cfg.DataDir, secret.KeyFile))
 	}
-	box, err := newBox(key, cfg.SecretKeyPrevious)
-	if err != nil {
-		return nil, err
+	if n.box, err = newBox(key, cfg.SecretKeyPrevious); err != nil {
+		return err
 	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = DefaultRetention
-	}
-	workers := river.NewWorkers()
+	n.workers = river.NewWorkers()
 	n.Store, err = store.Open(ctx, store.Config{
-		URL:          url,
-		Workers:      workers,
+		URL:          databaseURL(cfg.DataDir, cfg.DatabaseURL),
+		Workers:      n.workers,
 		PeriodicJobs: []*river.PeriodicJob{prunePeriodically(cfg.PruneEvery)},
 		Queue:        store.QueueConfig{MaxWorkers: cfg.MaxWorkers, RescueAfter: cfg.RescueAfter, JobTimeout: jobTimeout(cfg.RescueAfter)},
-		NodeID:       nodeID,
+		NodeID:       n.nodeID,
 		MaxConns:     cfg.DBConns,
-		Logger:       log.With("component", "queue"),
+		Logger:       n.log.With("component", "queue"),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	keys, err := keyring.Check(ctx, n.Store, box)
-	if err != nil {
-		return nil, wrongKey(cfg, generated, err)
+	if n.keys, err = keyring.Check(ctx, n.Store, n.box); err != nil {
+		return wrongKey(cfg, generated, err)
 	}
-	cat := catalog.New(n.Store, box, automation.Options{}, n.Store.Kind() == "postgres")
+	return nil
+}
+
+// wire builds what runs over the store: catalog, triggers, metrics, Call
+// API, the engine (its workers registered) and the services.
+func (n *Node) wire() {
+	cfg, log := n.cfg, n.log
+	cat := catalog.New(n.Store, n.box, automation.Options{}, n.Store.Kind() == "postgres")
 	fire := trigger.New(cat, log)
 	n.Firer = fire
 	n.Metrics = metrics.New(n.Store, log)
 	fire.Skipped = n.Metrics.ConditionFalse
 	policy := &egress.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowCIDRs, DenyHosts: cfg.DenyHosts}
-	web := webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version, MaxPerHost: cfg.MaxPerHost,
+	n.web = webhook.New(webhook.Config{Policy: policy, MaxResponseBytes: cfg.MaxResponseBytes, UserAgent: "Autohook/" + cfg.Version, MaxPerHost: cfg.MaxPerHost,
 		HeaderTimeout: cfg.HeaderTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	var observer engine.Metrics = n.Metrics
 	if cfg.Observer != nil {
@@ -213,35 +174,39 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Retry != nil {
 		ecfg.Retry = *cfg.Retry
 	}
-	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
-	n.Engine.Register(workers)
-	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
+	n.Engine = engine.New(n.Store, cat, fire, n.web, n.box, ecfg)
+	n.Engine.Register(n.workers)
+	river.AddWorker(n.workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
+	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: n.box, Keys: n.keys, Logger: log})
+	n.scanner = trigger.NewScanner(n.Store, fire, cat, time.Now, log)
+}
 
-	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
+// startWork resumes the jobs the previous process left running, starts
+// the queue, and the background loops (the due scanner, the lost-jobs
+// sweep), which close stops and waits for before the store closes.
+func (n *Node) startWork(ctx context.Context) error {
+	resumed, err := n.Store.ResumeOrphanedJobs(ctx, n.nodeID)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
-	}
-	resumed, err := n.Store.ResumeOrphanedJobs(ctx, nodeID)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	if resumed > 0 {
-		log.Info("resuming runs interrupted by the previous stop", "jobs", resumed)
+		n.log.Info("resuming runs interrupted by the previous stop", "jobs", resumed)
 	}
 	if err := n.Store.Start(ctx); err != nil {
-		return nil, fmt.Errorf("start queue: %w", err)
-	}
-	if cfg.DueInterval <= 0 {
-		cfg.DueInterval = time.Second
+		return fmt.Errorf("start queue: %w", err)
 	}
 	bgCtx, bgStop := context.WithCancel(context.WithoutCancel(ctx))
 	n.bgStop = bgStop
-	scanner := trigger.NewScanner(n.Store, fire, cat, time.Now, log)
-	n.bg.Go(func() { scanner.Run(bgCtx, cfg.DueInterval) })
-	st, eng := n.Store, n.Engine // not n: Start's result, which a failed start sets to nil
+	st, eng, scanner, nodeID, log, every := n.Store, n.Engine, n.scanner, n.nodeID, n.log, n.cfg.DueInterval
+	n.bg.Go(func() { scanner.Run(bgCtx, every) })
 	n.bg.Go(func() { resumeLostJobs(bgCtx, st, eng, nodeID, log) })
+	return nil
+}
 
+// serve listens and serves the API, the UI, /metrics and the health
+// checks.
+func (n *Node) serve() error {
+	cfg, log := n.cfg, n.log
 	mux := http.NewServeMux()
 	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
 	api.Register(mux)
@@ -252,11 +217,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
+	st := n.Store
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
-		if err := n.Store.Ready(ctx); err != nil {
+		if err := st.Ready(ctx); err != nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int(autohook.RetryAfter.Seconds())))
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = fmt.Fprintf(w, `{"status":"unavailable","reason":%q}`+"\n", err.Error())
@@ -264,12 +230,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 		_, _ = io.WriteString(w, `{"status":"ready"}`+"\n")
 	})
+	var err error
 	n.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	n.Addr = n.listener.Addr().String()
-	web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
+	n.web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
 	n.http = &http.Server{
 		Handler:           recoverPanics(mux, log, api.Panicked, ui.Panicked),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -278,11 +245,19 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go func() {
-		if err := n.http.Serve(n.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	srv, l := n.http, n.listener
+	n.serving.Go(func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
 		}
-	}()
+	})
+	return nil
+}
+
+// banner tells the person who started the node how to reach it (and, on
+// the first start, the keys it made).
+func (n *Node) banner(boot *service.Bootstrapped) {
+	cfg := n.cfg
 	base := "http://" + n.Addr
 	if boot != nil {
 		fmt.Fprintf(cfg.Out, "First start: created organisation %q.\n", boot.Organisation.Name)
@@ -299,16 +274,21 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		fmt.Fprintf(cfg.Out, "Try: curl -H 'Authorization: Bearer <key>' %s/api/v1/collections\n", base)
 	}
 	fmt.Fprintf(cfg.Out, "autohook %s ready on %s (database: %s, data dir: %s)\n", cfg.Version, base, n.Store.Kind(), cfg.DataDir)
-	return n, nil
 }
 
-// Shutdown stops taking requests, lets jobs in flight finish (up to ctx's
-// deadline), and closes the database. Calling it again does nothing.
+// Shutdown stops the node, in the reverse order of Start: it stops taking
+// requests (waiting for those under way), stops the due scanner and the
+// lost-jobs sweep (waiting for them), lets jobs in flight finish, stops the
+// store's own goroutines (waiting for them too) and only then closes the
+// database and releases the data dir. ctx bounds the waits for requests and
+// jobs; a job still running when it ends is cancelled, and resumed by the
+// node's next start. Calling it again does nothing and returns the same.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdown.Do(func() {
 		var errs []error
 		if n.http != nil {
 			errs = append(errs, n.http.Shutdown(ctx))
+			n.serving.Wait()
 		}
 		errs = append(errs, n.close(ctx))
 		n.shutdownErr = errors.Join(errs...)
@@ -316,6 +296,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return n.shutdownErr
 }
 
+// close undoes what Start did, whichever step it reached (all but HTTP,
+// which Shutdown stops).
 func (n *Node) close(ctx context.Context) error {
 	if n.bgStop != nil {
 		n.bgStop()

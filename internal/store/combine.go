@@ -56,16 +56,21 @@ type combiner struct {
 	reqs        chan *writeReq
 	stopped     chan struct{}
 	stopOnce    sync.Once
+	loops       sync.WaitGroup
+	// ctx is the batches' context: cancelled by stop once the calls
+	// already taken are answered (or stop's own context ends first).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
-// newCombiner starts the combining goroutine.
 // newCombiner starts `parallel` combining goroutines: one for SQLite (one
 // writer), several for PostgreSQL, whose round trips would otherwise leave
 // one connection's worth of throughput.
 func newCombiner(parallel int, begin func(ctx context.Context) (batchTx, error), newTx func(q querier) *Tx, afterCommit func([]river.InsertManyParams)) *combiner {
 	c := &combiner{begin: begin, afterCommit: afterCommit, reqs: make(chan *writeReq), stopped: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	for range max(parallel, 1) {
-		go c.loop(newTx)
+		c.loops.Go(func() { c.loop(newTx) })
 	}
 	return c
 }
@@ -98,13 +103,13 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	hooks := make([][]func(), len(batch))
 	var jobs []river.InsertManyParams
 	err := func() error {
-		ctx := context.Background()
+		ctx := c.ctx
 		btx, err := c.begin(ctx)
 		if err != nil {
 			return classify(fmt.Errorf("begin: %w", err))
 		}
-		guard := &batchGuard{q: detached{btx.querier()}}
-		gbtx := guardedBatch{btx, guard}
+		guard := &batchGuard{q: detached{btx.querier(), ctx}}
+		gbtx := guardedBatch{btx, guard, ctx}
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -183,6 +188,8 @@ func retryable(err error) bool {
 // its connection (pgx) or rolls back the whole transaction (SQLite's
 // interrupt), and so would fail every call of the batch. The caller's
 // cancellation counts before the call starts (run) and once fn returns.
+// They end with the batch's context instead (detached, guardedBatch), which
+// only a stop that runs out of time cancels.
 func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
 	sctx := context.WithoutCancel(ctx)
 	if err := btx.exec(sctx, "SAVEPOINT w"); err != nil {
@@ -213,20 +220,32 @@ func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res 
 }
 
 // detached is a batch call's querier: its statements run without the
-// caller's cancellation (see runOnce).
-type detached struct{ querier }
+// caller's cancellation, but end with the batch's (see runOnce).
+type detached struct {
+	querier
+	batch context.Context
+}
 
 func (q detached) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return q.querier.exec(context.WithoutCancel(ctx), query, args...)
+	return q.querier.exec(valuesOf{q.batch, ctx}, query, args...)
 }
 
 func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {
-	return q.querier.query(context.WithoutCancel(ctx), query, args...)
+	return q.querier.query(valuesOf{q.batch, ctx}, query, args...)
 }
 
 func (q detached) queryRow(ctx context.Context, query string, args ...any) row {
-	return q.querier.queryRow(context.WithoutCancel(ctx), query, args...)
+	return q.querier.queryRow(valuesOf{q.batch, ctx}, query, args...)
 }
+
+// valuesOf is a context with the cancellation of one (the batch's) and
+// the values of another (the caller's).
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesOf) Value(key any) any { return c.values.Value(key) }
 
 // write hands a call to the combiner and waits for its result.
 func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
@@ -245,18 +264,38 @@ func (c *combiner) write(ctx context.Context, fn func(tx *Tx) error) error {
 	return classify(res.err)
 }
 
-// guardedBatch sends the batch's SAVEPOINT statements through its guard.
+// guardedBatch sends the batch's SAVEPOINT statements through its guard,
+// with the batch's cancellation.
 type guardedBatch struct {
 	batchTx
-	g *batchGuard
+	g     *batchGuard
+	batch context.Context
 }
 
 func (b guardedBatch) exec(ctx context.Context, stmt string) error {
 	if b.g.poison != nil {
 		return b.g.poison
 	}
-	return b.g.check(b.batchTx.exec(ctx, stmt))
+	return b.g.check(b.batchTx.exec(valuesOf{b.batch, ctx}, stmt))
 }
 
-// stop ends the combining goroutine; safe to call twice.
-func (c *combiner) stop() { c.stopOnce.Do(func() { close(c.stopped) }) }
+// stop ends the combining goroutines and waits for them: a batch under way
+// runs to its end, so that every call taken is answered; calls not yet
+// taken answer ErrClosed. When ctx ends first, the batches' statements are
+// cancelled (their calls fail) and stop still waits for the goroutines.
+// Safe to call twice.
+func (c *combiner) stop(ctx context.Context) {
+	c.stopOnce.Do(func() { close(c.stopped) })
+	done := make(chan struct{})
+	go func() {
+		c.loops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.cancel()
+		<-done
+	}
+	c.cancel()
+}

@@ -36,7 +36,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = int32(cfg.MaxConns)
 	} else {
-		pcfg.MaxConns = 25 // three nodes fit PostgreSQL's default 100 connections
+		pcfg.MaxConns = DefaultPostgresConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -153,9 +153,11 @@ func (b *pgBackend) startQueue(ctx context.Context) error {
 
 func (b *pgBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }
 
-func (b *pgBackend) close() error {
+// close stops the promoter and the writers, each waiting for its
+// goroutines, then closes the pool under them.
+func (b *pgBackend) close(ctx context.Context) error {
 	b.promote.stop()
-	b.writes.stop()
+	b.writes.stop(ctx)
 	b.pool.Close()
 	return nil
 }

@@ -37,11 +37,14 @@ type promoter struct {
 	nextDue func(ctx context.Context, woke time.Time) (time.Time, error)
 	poll    time.Duration // 0: only local knowledge
 
-	mu    sync.Mutex
-	timer *time.Timer
-	next  time.Time // when the timer fires; zero when not armed
-	woke  time.Time // jobs scheduled up to then have had their wake-up
-	done  bool
+	mu     sync.Mutex
+	timer  *time.Timer
+	next   time.Time // when the timer fires; zero when not armed
+	woke   time.Time // jobs scheduled up to then have had their wake-up
+	done   bool
+	firing sync.WaitGroup     // fire calls under way, which stop waits for
+	ctx    context.Context    // of fire's statements; made by the first fire
+	cancel context.CancelFunc // by stop: ends the statements of a fire under way
 }
 
 // arm makes sure the promoter wakes by at.
@@ -83,11 +86,19 @@ func (p *promoter) fire() {
 	p.mu.Lock()
 	p.next = time.Time{}
 	done, woke := p.done, p.woke
+	if !done {
+		p.firing.Add(1)
+		if p.ctx == nil {
+			p.ctx, p.cancel = context.WithCancel(context.Background())
+		}
+	}
+	stopCtx := p.ctx
 	p.mu.Unlock()
 	if done {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer p.firing.Done()
+	ctx, cancel := context.WithTimeout(stopCtx, 30*time.Second)
 	defer cancel()
 	// A poll with nothing due is one cheap read, not a write and a wake-up.
 	now := time.Now()
@@ -119,13 +130,19 @@ func (p *promoter) fire() {
 	}
 }
 
+// stop disarms the promoter and waits for a wake-up under way, which it
+// cancels: the workers are stopping, and the database handles close next.
 func (p *promoter) stop() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.done = true
 	if p.timer != nil {
 		p.timer.Stop()
 	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.mu.Unlock()
+	p.firing.Wait()
 }
 
 // scheduledAt returns when a job is scheduled for; zero for now.

@@ -87,7 +87,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	readConns := cfg.MaxConns
 	if readConns <= 0 {
-		readConns = 8
+		readConns = DefaultSQLiteReaders
 	}
 	r, err := sql.Open("sqlite3", sqliteDSN(path, true))
 	if err != nil {
@@ -103,7 +103,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	b.promote = b.newPromoter()
 	client, err := river.NewClient[*sql.Tx](driver, riverConfig(cfg))
 	if err != nil {
-		b.close()
+		b.close(ctx)
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	b.client = client
@@ -190,9 +190,13 @@ func (b *sqliteBackend) startQueue(ctx context.Context) error {
 
 func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop) }
 
-func (b *sqliteBackend) close() error {
+// close stops the promoter and the writers, each waiting for its
+// goroutines, then closes the database handles under them.
+func (b *sqliteBackend) close(ctx context.Context) error {
 	b.promote.stop()
-	b.writes.stop()
+	if b.writes != nil { // nil when Open failed
+		b.writes.stop(ctx)
+	}
 	return errors.Join(b.r.Close(), b.w.Close())
 }
 

@@ -52,16 +52,37 @@ type Config struct {
 // QueueConfig tunes River. See docs/ARCHITECTURE.md for why the defaults are
 // what they are.
 type QueueConfig struct {
-	MaxWorkers        int           // concurrent jobs on this node; default 500
+	MaxWorkers        int           // concurrent jobs on this node; default DefaultMaxWorkers
 	FetchCooldown     time.Duration // minimum time between fetches; default 2ms
 	FetchPollInterval time.Duration // fallback poll; default 1s
-	JobTimeout        time.Duration // longest one job may run; default 2m40s (a step's 120 s at most, and margin)
-	RescueAfter       time.Duration // a running job older than this is taken over (a node died); default 2m50s
+	JobTimeout        time.Duration // longest one job may run; default DefaultJobTimeout
+	RescueAfter       time.Duration // a running job older than this is taken over (a node died); default DefaultRescueAfter (at least JobTimeout + 10 s)
 }
+
+// DefaultMaxWorkers is how many jobs a node works at once unless told
+// otherwise (QueueConfig.MaxWorkers); the engine's bound on runs in flight
+// has the same default.
+const DefaultMaxWorkers = 500
+
+// Queue defaults: a job may run DefaultJobTimeout (a step's 120 s at most,
+// and margin); another node takes over a job running for longer than
+// DefaultRescueAfter (its node died).
+const (
+	DefaultJobTimeout  = 160 * time.Second
+	DefaultRescueAfter = DefaultJobTimeout + 10*time.Second
+)
+
+// Connection defaults (Config.MaxConns): SQLite's read pool, and the whole
+// PostgreSQL pool of one node (three nodes fit PostgreSQL's default 100
+// connections).
+const (
+	DefaultSQLiteReaders = 8
+	DefaultPostgresConns = 25
+)
 
 func (c QueueConfig) withDefaults() QueueConfig {
 	if c.MaxWorkers <= 0 {
-		c.MaxWorkers = 500
+		c.MaxWorkers = DefaultMaxWorkers
 	}
 	if c.FetchCooldown <= 0 {
 		c.FetchCooldown = 2 * time.Millisecond
@@ -70,7 +91,7 @@ func (c QueueConfig) withDefaults() QueueConfig {
 		c.FetchPollInterval = time.Second
 	}
 	if c.JobTimeout <= 0 {
-		c.JobTimeout = 160 * time.Second
+		c.JobTimeout = DefaultJobTimeout
 	}
 	if c.RescueAfter <= c.JobTimeout {
 		c.RescueAfter = c.JobTimeout + 10*time.Second
@@ -91,7 +112,7 @@ type backend interface {
 	write(ctx context.Context, fn func(tx *Tx) error) error
 	startQueue(ctx context.Context) error
 	stopQueue(ctx context.Context) error
-	close() error
+	close(ctx context.Context) error // stops its goroutines, waiting for them, then closes its handles
 	kind() string
 	ready() error // what else, besides answering, it needs to take writes
 }
@@ -159,11 +180,15 @@ func (s *Store) Start(ctx context.Context) error { return s.b.startQueue(ctx) }
 // Stop stops working the queue, waiting for jobs in flight to finish.
 func (s *Store) Stop(ctx context.Context) error { return s.b.stopQueue(ctx) }
 
-// Close stops the queue and closes the database.
+// Close stops the queue (waiting for jobs in flight, up to ctx's end),
+// the prober, the promoter and the writers, each waiting for its
+// goroutines, and closes the database last, when nothing uses it any
+// more. Writes already taken are finished (or, once ctx ends, cancelled);
+// later ones fail with ErrClosed.
 func (s *Store) Close(ctx context.Context) error {
 	err := s.b.stopQueue(ctx)
 	s.health.close()
-	return errors.Join(err, s.b.close())
+	return errors.Join(err, s.b.close(ctx))
 }
 
 // Write runs fn in one write transaction: everything fn writes, including the
