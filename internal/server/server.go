@@ -67,6 +67,7 @@ type Node struct {
 	listener    net.Listener
 	http        *http.Server
 	serving     sync.WaitGroup // http.Serve
+	handling    sync.WaitGroup // requests under way (Shutdown waits for them)
 }
 
 // Start builds a node and starts it, in steps: settings (defaults and
@@ -238,7 +239,7 @@ func (n *Node) serve() error {
 	n.Addr = n.listener.Addr().String()
 	n.web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
 	n.http = &http.Server{
-		Handler:           recoverPanics(mux, log, api.Panicked, ui.Panicked),
+		Handler:           n.counted(recoverPanics(mux, log, api.Panicked, ui.Panicked)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      150 * time.Second, // a dry run may wait for a step's 120 s
@@ -252,6 +253,15 @@ func (n *Node) serve() error {
 		}
 	})
 	return nil
+}
+
+// counted counts the requests under way, for Shutdown.
+func (n *Node) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.handling.Add(1)
+		defer n.handling.Done()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // banner tells the person who started the node how to reach it (and, on
@@ -287,8 +297,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdown.Do(func() {
 		var errs []error
 		if n.http != nil {
-			errs = append(errs, n.http.Shutdown(ctx))
+			if err := n.http.Shutdown(ctx); err != nil {
+				// Out of time: close the connections, which cancels the
+				// requests still under way, and wait for their handlers
+				// all the same, so that none uses the store once closed.
+				errs = append(errs, err, n.http.Close())
+			}
 			n.serving.Wait()
+			n.handling.Wait()
 		}
 		errs = append(errs, n.close(ctx))
 		n.shutdownErr = errors.Join(errs...)
@@ -309,6 +325,9 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	if n.Store != nil {
 		errs = append(errs, n.Store.Close(ctx))
+	}
+	if n.web != nil {
+		n.web.CloseIdleConnections() // no job is left to send a request
 	}
 	if n.lock != nil {
 		errs = append(errs, n.lock.Close())

@@ -43,15 +43,32 @@ type Node struct {
 	Server *server.Node
 }
 
-// Start starts a node for t and shuts it down when t ends. The defaults:
-// a fresh SQLite database in t.TempDir(), 127.0.0.1:0, AdminKey, private
+// Start starts a node for t and shuts it down when t ends. Its Config is
+// NodeConfig(t, options...).
+func Start(t testing.TB, options ...func(*server.Config)) *Node {
+	t.Helper()
+	cfg := NodeConfig(t, options...)
+	n, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &Node{Client: NewClient(t, n, cfg.BootstrapAPIKey), Server: n}
+}
+
+// NodeConfig is the Config of the nodes Start starts. The defaults: a
+// fresh SQLite database in t.TempDir(), 127.0.0.1:0, AdminKey, private
 // networks allowed (receivers are on loopback), logs and the start-up lines
 // discarded, no rate limit (tests poll hard; the rate limit has its own
 // tests), the key SecretKey. Options change the Config after the defaults,
-// in order. The node's Client checks every exchange against the served
-// OpenAPI document (contract.go).
-func Start(t testing.TB, options ...func(*server.Config)) *Node {
-	t.Helper()
+// in order.
+func NodeConfig(t testing.TB, options ...func(*server.Config)) server.Config {
 	cfg := server.Config{
 		DataDir:              t.TempDir(),
 		Listen:               "127.0.0.1:0",
@@ -65,19 +82,14 @@ func Start(t testing.TB, options ...func(*server.Config)) *Node {
 	for _, o := range options {
 		o(&cfg)
 	}
-	n, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	return cfg
+}
+
+// NewClient returns a client of node n that sends key and checks every
+// exchange against the served OpenAPI document (contract.go).
+func NewClient(t testing.TB, n *server.Node, key string) Client {
 	base := "http://" + n.Addr
-	return &Node{Client: Client{Base: base, Key: cfg.BootstrapAPIKey, HTTP: contractClient(t, base)}, Server: n}
+	return Client{Base: base, Key: key, HTTP: contractClient(t, base)}
 }
 
 // Client calls a node's JSON API with one API key.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -37,10 +38,16 @@ func riverConfig(cfg Config) *river.Config {
 }
 
 // stopClient stops a River client, treating "never started" as stopped.
-func stopClient(ctx context.Context, stop func(context.Context) error) error {
+// When ctx ends before the jobs in flight finish, it cancels them (the
+// node's next start resumes them) and still waits until the client has
+// stopped: its goroutines use the database, which closes next.
+func stopClient(ctx context.Context, stop, stopAndCancel func(context.Context) error) error {
 	err := stop(ctx)
 	if err != nil && strings.Contains(err.Error(), "not started") {
 		return nil
+	}
+	if err != nil && ctx.Err() != nil {
+		err = errors.Join(err, stopAndCancel(context.WithoutCancel(ctx)))
 	}
 	return err
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // ErrClosed is returned by Write once the store is closed (the node is
-// shutting down).
-var ErrClosed = errors.New("store closed")
+// shutting down). It is an ErrUnavailable: nothing was written, and the
+// write can be sent again (to another node, or once this one is back).
+var ErrClosed = fmt.Errorf("store closed: %w", ErrUnavailable)
 
 // unavailableError is a database error classified as ErrUnavailable; it
 // unwraps to both, so errors.As still finds the driver's error.

@@ -114,6 +114,10 @@ func New(cfg Config) *Client {
 		hosts: &hostLimit{max: cfg.MaxPerHost, n: map[string]int{}}, tokens: clientcreds.New(cfg.Now)}
 }
 
+// CloseIdleConnections closes the connections kept open for the next
+// requests (a node that stops).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // DefaultBodyIdleTimeout is how long a response body may send nothing
 // before the attempt fails with a timeout.
 const DefaultBodyIdleTimeout = 10 * time.Second
