@@ -131,24 +131,28 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// serveFlags are serve's flags that need work before they become Config
+// fields.
+type serveFlags struct {
+	allowCIDRs, proxies, denyHosts string
+	logLevel, logFormat            string
+	schedule                       string
+	rateLimit                      *float64
+}
+
+// newServeFlags defines serve's flags, each defaulting to its AUTOHOOK_*
+// variable, or else to the constant Config's default comes from
+// (docs/OPERATIONS.md, "Settings", lists them; TestSettingsTable checks it).
+func newServeFlags(cfg *server.Config, stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		cfg        server.Config
-		allowCIDRs string
-		proxies    string
-		denyHosts  string
-		logLevel   string
-		logFormat  string
-		schedule   string
-	)
+	var o serveFlags
 	fs.StringVar(&cfg.DataDir, "data-dir", env("AUTOHOOK_DATA_DIR", server.DefaultDataDir), "where the SQLite file and generated keys live (AUTOHOOK_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database", env("AUTOHOOK_DATABASE_URL", ""), "sqlite:PATH or postgres://... (AUTOHOOK_DATABASE_URL); default: SQLite in the data dir")
 	fs.StringVar(&cfg.Listen, "listen", env("AUTOHOOK_LISTEN", server.DefaultListen), "address of the API and UI (AUTOHOOK_LISTEN)")
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", envBool("AUTOHOOK_ALLOW_PRIVATE_NETWORKS"), "let Call API reach loopback and private addresses (AUTOHOOK_ALLOW_PRIVATE_NETWORKS)")
-	fs.StringVar(&allowCIDRs, "allow-cidrs", env("AUTOHOOK_ALLOW_CIDRS", ""), "comma-separated CIDRs Call API may reach even though private (AUTOHOOK_ALLOW_CIDRS)")
-	fs.StringVar(&denyHosts, "deny-hosts", env("AUTOHOOK_DENY_HOSTS", ""), "comma-separated host names Call API must never reach, '*.example.com' allowed (AUTOHOOK_DENY_HOSTS)")
+	fs.StringVar(&o.allowCIDRs, "allow-cidrs", env("AUTOHOOK_ALLOW_CIDRS", ""), "comma-separated CIDRs Call API may reach even though private (AUTOHOOK_ALLOW_CIDRS)")
+	fs.StringVar(&o.denyHosts, "deny-hosts", env("AUTOHOOK_DENY_HOSTS", ""), "comma-separated host names Call API must never reach, '*.example.com' allowed (AUTOHOOK_DENY_HOSTS)")
 	fs.Int64Var(&cfg.MaxResponseBytes, "max-response-bytes", int64(envInt("AUTOHOOK_MAX_RESPONSE_BYTES", webhook.DefaultMaxResponseBytes)), "how much of a response body Call API reads (AUTOHOOK_MAX_RESPONSE_BYTES)")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", envInt("AUTOHOOK_MAX_ATTEMPTS", engine.DefaultMaxAttempts), "default attempts per step, server-wide (AUTOHOOK_MAX_ATTEMPTS)")
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", envInt("AUTOHOOK_MAX_WORKERS", store.DefaultMaxWorkers), "runs in flight on this node (AUTOHOOK_MAX_WORKERS)")
@@ -156,22 +160,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxRunsPerOrg, "max-runs-per-org", envInt("AUTOHOOK_MAX_RUNS_PER_ORG", 0), "runs of one organisation in flight on this node: 0 a fair share of --max-workers (nine tenths, divided among the busy organisations), N at most N, -1 no bound (AUTOHOOK_MAX_RUNS_PER_ORG)")
 	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", envDuration("AUTOHOOK_HEADER_TIMEOUT", 0), "Call API: longest wait for response headers after sending, within the step's timeout (AUTOHOOK_HEADER_TIMEOUT; default: the step's timeout)")
 	fs.DurationVar(&cfg.BodyIdleTimeout, "body-idle-timeout", envDuration("AUTOHOOK_BODY_IDLE_TIMEOUT", webhook.DefaultBodyIdleTimeout), "Call API: longest pause while reading a response body, within the step's timeout (AUTOHOOK_BODY_IDLE_TIMEOUT)")
-	rateLimit := fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", httpapi.DefaultRateLimit), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
-	fs.StringVar(&proxies, "trusted-proxies", env("AUTOHOOK_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client, for the failed sign-in and API key limits (AUTOHOOK_TRUSTED_PROXIES)")
+	o.rateLimit = fs.Float64("rate-limit", envFloat("AUTOHOOK_RATE_LIMIT", httpapi.DefaultRateLimit), "API requests per second per key, 0 for no limit (AUTOHOOK_RATE_LIMIT)")
+	fs.StringVar(&o.proxies, "trusted-proxies", env("AUTOHOOK_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client, for the failed sign-in and API key limits (AUTOHOOK_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", store.DefaultRescueAfter), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; shorter also cuts step timeouts to it minus 10s)")
 	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
-	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default "+scheduleText(retry.DefaultSchedule)+")")
-	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
-	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
+	fs.StringVar(&o.schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default "+scheduleText(retry.DefaultSchedule)+")")
+	fs.StringVar(&o.logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")
+	return fs, &o
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg server.Config
+	fs, o := newServeFlags(&cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	allowCIDRs, proxies, denyHosts, logLevel, logFormat, schedule := o.allowCIDRs, o.proxies, o.denyHosts, o.logLevel, o.logFormat, o.schedule
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	cfg.RateLimit = *rateLimit
+	cfg.RateLimit = *o.rateLimit
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = -1
 	}
@@ -247,16 +258,22 @@ func envDuration(name string, def time.Duration) time.Duration {
 func scheduleText(waits []time.Duration) string {
 	parts := make([]string, len(waits))
 	for i, d := range waits {
-		s := d.String() // 10s, 2m0s, 1h0m0s
-		if strings.HasSuffix(s, "m0s") {
-			s = strings.TrimSuffix(s, "0s")
-		}
-		if strings.HasSuffix(s, "h0m") {
-			s = strings.TrimSuffix(s, "0m")
-		}
-		parts[i] = s
+		parts[i] = shortDuration(d)
 	}
 	return strings.Join(parts, ",")
+}
+
+// shortDuration writes d without its zero minutes and seconds: 2m, 1h,
+// not 2m0s, 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func splitList(s string) []string {

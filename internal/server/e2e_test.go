@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -52,52 +51,23 @@ func (nd *node) must(want int, method, path string, body any, out any) {
 	nd.Must(nd.t, want, method, path, body, out)
 }
 
-// waitRun polls a run until it is finished (or the deadline passes).
+// waitRun waits until run id has status want (servertest.WaitRun).
 func (nd *node) waitRun(id string, want string) map[string]any {
 	nd.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var run map[string]any
-		nd.must(200, "GET", "/api/v1/runs/"+id, nil, &run)
-		if run["status"] == want {
-			return run
-		}
-		if time.Now().After(deadline) {
-			nd.t.Fatalf("run %s is %v, want %s: %v", id, run["status"], want, run)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return servertest.WaitRun(nd.t, &nd.Client, id, want)
 }
 
 // runsOf lists an automation's runs.
 func (nd *node) runsOf(automationID string) []map[string]any {
 	nd.t.Helper()
-	var list struct{ Items []map[string]any }
-	nd.must(200, "GET", "/api/v1/automations/"+automationID+"/runs", nil, &list)
-	return list.Items
+	return servertest.Runs(nd.t, &nd.Client, automationID)
 }
 
 // waitRuns waits until an automation has n runs, all finished, and returns
-// them.
+// them (servertest.WaitRuns).
 func (nd *node) waitRuns(automationID string, n int) []map[string]any {
 	nd.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		runs := nd.runsOf(automationID)
-		done := len(runs) == n
-		for _, r := range runs {
-			if s := r["status"]; s == "queued" || s == "running" || s == "retrying" {
-				done = false
-			}
-		}
-		if done {
-			return runs
-		}
-		if time.Now().After(deadline) {
-			nd.t.Fatalf("automation %s: %d runs %v, want %d finished", automationID, len(runs), runs, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return servertest.WaitRuns(nd.t, &nd.Client, automationID, n)
 }
 
 var leads = map[string]any{
@@ -381,7 +351,7 @@ func testUpdateRecordChain(t *testing.T, db func(*server.Config)) {
 	if v := rec["fields"].(map[string]any)["value"]; v != 9.0 {
 		t.Errorf("value = %v, want 9 (1 + 8 chained updates)", v)
 	}
-	time.Sleep(200 * time.Millisecond)
+	servertest.WaitIdle(t, nd.Server) // a ninth run would be queued by now
 	if n := len(nd.runsOf(a["id"].(string))); n != 8 {
 		t.Errorf("runs = %d, want 8: the chain must stop at the depth limit", n)
 	}
@@ -456,7 +426,7 @@ func testDefinitionsCacheFollowsChanges(t *testing.T, db func(*server.Config)) {
 	c := map[string]any{"name": "Leads", "stages": leads["stages"], "fields": append(leads["fields"].([]map[string]any), map[string]any{"key": "late", "type": "text"})}
 	nd.must(200, "PUT", "/api/v1/collections/leads", c, nil)
 	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"late": "ok"}}, nil)
-	time.Sleep(200 * time.Millisecond)
+	servertest.WaitIdle(t, nd.Server) // runs of those records would be queued by now
 	if n := len(nd.runsOf(a["id"].(string))); n != 1 {
 		t.Errorf("runs = %d, want 1 (none before the save, none after disabling)", n)
 	}

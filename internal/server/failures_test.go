@@ -988,7 +988,7 @@ func testManualRetryAndCancel(t *testing.T, db func(*server.Config)) {
 		if cancelled.Status != "cancelled" {
 			t.Errorf("cancel answered status %s, want cancelled", cancelled.Status)
 		}
-		time.Sleep(time.Second)
+		servertest.WaitIdle(t, nd.Server) // whatever the cancel made due has been worked
 		h = readRun(nd, waitingRun)
 		if h.Status != "cancelled" || h.FinishedAt == nil || h.NextAttemptAt != nil {
 			t.Errorf("run: status %s, finishedAt %v, nextAttemptAt %v; want cancelled, a time, null", h.Status, h.FinishedAt, h.NextAttemptAt)

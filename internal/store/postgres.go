@@ -151,7 +151,9 @@ func (b *pgBackend) startQueue(ctx context.Context) error {
 	return b.promote.start(ctx)
 }
 
-func (b *pgBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop, b.client.StopAndCancel) }
+func (b *pgBackend) stopQueue(ctx context.Context) error {
+	return stopClient(ctx, b.client.Stop, b.client.StopAndCancel)
+}
 
 // close stops the promoter and the writers, each waiting for its
 // goroutines, then closes the pool under them.

@@ -188,7 +188,9 @@ func (b *sqliteBackend) startQueue(ctx context.Context) error {
 	return b.promote.start(ctx)
 }
 
-func (b *sqliteBackend) stopQueue(ctx context.Context) error { return stopClient(ctx, b.client.Stop, b.client.StopAndCancel) }
+func (b *sqliteBackend) stopQueue(ctx context.Context) error {
+	return stopClient(ctx, b.client.Stop, b.client.StopAndCancel)
+}
 
 // close stops the promoter and the writers, each waiting for its
 // goroutines, then closes the database handles under them.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/server"
+	"github.com/autohook/autohook/internal/servertest"
 	"github.com/autohook/autohook/internal/webui"
 )
 
@@ -347,22 +348,11 @@ func TestRunPageRetryAndCancel(t *testing.T) {
 		"name": "Failing", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
 		"steps": []any{map[string]any{"type": "call_api", "url": remote.URL + "/x", "maxAttempts": 3}},
 	}, &a)
+	// waitRun waits until the automation's newest run has status want.
 	waitRun := func(want string) string {
 		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			var runs struct {
-				Items []struct{ ID, Status string }
-			}
-			n.api("GET", "/automations/"+a.ID+"/runs", nil, &runs)
-			if len(runs.Items) > 0 && runs.Items[0].Status == want {
-				return runs.Items[0].ID
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s run: %+v", want, runs.Items)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		newest := servertest.Runs(t, &n.Client, a.ID)[0]["id"].(string)
+		return servertest.WaitRun(t, &n.Client, newest, want)["id"].(string)
 	}
 	c := n.client()
 	token := c.signIn()
