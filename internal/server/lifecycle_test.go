@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +72,11 @@ func testStartStopUnderLoad(t *testing.T, starts int, db func(*server.Config)) {
 	)
 	const creators, perCreator = 3, 6
 	for i := range starts {
+		// A stop that hangs shows where: every goroutine's stack.
+		watchdog := time.AfterFunc(2*time.Minute, func() {
+			buf := make([]byte, 8<<20)
+			panic(fmt.Sprintf("start %d: still starting, loading or stopping after 2 min; goroutines:\n%s", i, buf[:runtime.Stack(buf, true)]))
+		})
 		if i > 0 {
 			nd = start(t)
 		}
@@ -83,7 +90,10 @@ func testStartStopUnderLoad(t *testing.T, starts int, db func(*server.Config)) {
 						return // the node is stopping
 					}
 					var rec struct{ ID string }
-					a.Decode(t, &rec)
+					if err := json.Unmarshal(a.Body, &rec); err != nil || rec.ID == "" {
+						t.Errorf("a created record: %q: %v", a.Body, err)
+						return
+					}
 					mu.Lock()
 					committed = append(committed, rec.ID)
 					mu.Unlock()
@@ -110,6 +120,7 @@ func testStartStopUnderLoad(t *testing.T, starts int, db func(*server.Config)) {
 		}
 		wg.Wait()
 		nd.HTTP.CloseIdleConnections()
+		watchdog.Stop()
 	}
 
 	// A last start resumes what the previous stops cut short.
