@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,13 +242,43 @@ func testClose(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	org := newOrg(t, st)
+	// Writers busy as Close comes: each Write is answered, committed or
+	// refused as unavailable (store.ErrClosed), never left hanging, and
+	// Close waits for the writes it let in.
+	const writers = 8
+	results := make(chan error, writers)
+	started := make(chan struct{}, writers)
+	for i := range writers {
+		go func() {
+			for n := 0; ; n++ {
+				err := try(st, func(ctx context.Context, tx *store.Tx) error {
+					return tx.SetMeta(ctx, fmt.Sprintf("close-%d", i), strconv.Itoa(n))
+				})
+				if n == 0 {
+					started <- struct{}{}
+				}
+				if err != nil {
+					results <- err
+					return
+				}
+			}
+		}()
+	}
+	for range writers {
+		recv(t, "a writer's first write", started)
+	}
 	if err := st.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
+	for range writers {
+		if err := recv(t, "a writer's answer once closed", results); !errors.Is(err, store.ErrClosed) || !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("a write as the store closes: %v, want store.ErrClosed, an ErrUnavailable", err)
+		}
+	}
 	done := make(chan error)
 	go func() { done <- try(st, func(ctx context.Context, tx *store.Tx) error { return nil }) }()
-	if err := recv(t, "Write after Close", done); err == nil {
-		t.Error("Write after Close succeeded")
+	if err := recv(t, "Write after Close", done); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Write after Close: %v, want store.ErrClosed", err)
 	}
 	if _, _, err := st.Collections(ctx, org, store.Page{}); err == nil {
 		t.Error("a read after Close succeeded")
