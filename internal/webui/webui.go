@@ -78,7 +78,9 @@ func New(cfg Config) *UI {
 	if cfg.SignInFailureBurst > 0 {
 		failures = throttle.New(1/SignInFailureEvery.Seconds(), cfg.SignInFailureBurst, cfg.Now)
 	}
-	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates(), failures: failures, proxies: cfg.TrustedProxies}
+	// Roles are enforced by the service the UI is given (autohook.MinRole),
+	// the same table as the API's; the pages only hide what a role cannot use.
+	return &UI{svc: autohook.Authorize(cfg.Service), log: cfg.Logger, pages: parseTemplates(), failures: failures, proxies: cfg.TrustedProxies}
 }
 
 // handler is a page or action of a signed-in user.

@@ -73,7 +73,7 @@ func newKey(t *testing.T, st *store.Store, org string, admin bool) (*store.APIKe
 	var k *store.APIKey
 	write(t, st, func(ctx context.Context, tx *store.Tx) error {
 		var err error
-		k, err = tx.CreateAPIKey(ctx, org, "ci", "ahk_abcdef", hash, admin)
+		k, err = tx.CreateAPIKey(ctx, org, "ci", "ahk_abcdef", hash, admin, "owner")
 		return err
 	})
 	return k, hash
@@ -84,7 +84,7 @@ func testCreateAPIKey(t *testing.T, s *suite) {
 	st := s.shared
 	org := newOrg(t, st)
 	k, hash := newKey(t, st, org, true)
-	want := &store.APIKey{ID: k.ID, OrgID: org, Name: "ci", Prefix: "ahk_abcdef", InstanceAdmin: true, CreatedAt: k.CreatedAt}
+	want := &store.APIKey{ID: k.ID, OrgID: org, Name: "ci", Prefix: "ahk_abcdef", InstanceAdmin: true, Role: "owner", CreatedAt: k.CreatedAt}
 	if d := cmp.Diff(want, k); d != "" || k.CreatedAt.IsZero() {
 		t.Errorf("created (-want +got):\n%s", d)
 	}
@@ -97,7 +97,7 @@ func testCreateAPIKey(t *testing.T, s *suite) {
 	}
 	// A hash is one key's.
 	err = try(st, func(ctx context.Context, tx *store.Tx) error {
-		_, err := tx.CreateAPIKey(ctx, newOrgIn(ctx, tx), "other", "ahk_x", hash, false)
+		_, err := tx.CreateAPIKey(ctx, newOrgIn(ctx, tx), "other", "ahk_x", hash, false, "owner")
 		return err
 	})
 	if err == nil {
