@@ -29,6 +29,14 @@ import (
 // target can build its API once, before f.Fuzz. The queue is not started.
 func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Handler, string) {
 	tb.Helper()
+	h, key, _ := newTestStack(tb, dbURL, mutate)
+	return h, key
+}
+
+// newTestStack is newTestAPIWith that also returns the service, for what
+// the API does not do (accepting an invitation is the web UI's).
+func newTestStack(tb testing.TB, dbURL string, mutate func(*Config)) (http.Handler, string, *service.Service) {
+	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	if dbURL == "" {
@@ -64,9 +72,9 @@ func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Han
 	mux := http.NewServeMux()
 	New(cfg).Register(mux)
 	if t, ok := tb.(*testing.T); ok { // not a fuzz target's F: it cannot report from inside the target
-		return checker(t).Handler(t, mux), testAdminKey
+		return checker(t).Handler(t, mux), testAdminKey, svc
 	}
-	return mux, testAdminKey
+	return mux, testAdminKey, svc
 }
 
 // NewTestAPIWith exports newTestAPIWith to the external test package
