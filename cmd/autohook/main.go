@@ -34,6 +34,7 @@ import (
 	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/retry"
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/webhook"
 )
@@ -158,7 +159,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", 0), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; default 2m50s; shorter also cuts step timeouts to it minus 10s)")
-	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
+	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history and the audit log are kept (AUTOHOOK_RETENTION)")
+	fs.DurationVar(&cfg.SessionTTL, "session-lifetime", envDuration("AUTOHOOK_SESSION_LIFETIME", autohook.SessionTTL), "how long a web UI sign-in lasts (AUTOHOOK_SESSION_LIFETIME)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("AUTOHOOK_PUBLIC_URL", ""), "where people reach this server, e.g. https://autohook.example.com, for invitation URLs (AUTOHOOK_PUBLIC_URL; default: the host each request was sent to)")
 	fs.StringVar(&schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default 10s,30s,2m,10m,30m,1h,3h,6h)")
 	fs.StringVar(&logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")

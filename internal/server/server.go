@@ -86,8 +86,14 @@ type Config struct {
 	Out io.Writer
 	// Retry overrides the retry schedule (tests); nil keeps the default.
 	Retry *retry.Policy
-	// Retention is how long run history is kept; default 30 days.
+	// Retention is how long run history and the audit log are kept;
+	// default 30 days.
 	Retention time.Duration
+	// SessionTTL is how long a web UI sign-in lasts; default 12 hours.
+	SessionTTL time.Duration
+	// PublicURL is where people reach this server, for the invitation
+	// URLs; "" uses the host each request was sent to.
+	PublicURL string
 	// PruneEvery is how often history is pruned; default 10 min.
 	PruneEvery time.Duration
 	// DueInterval is how often due triggers are scanned; default 1 s.
@@ -216,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
 	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
+	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log, SessionTTL: cfg.SessionTTL})
 
 	boot, err := n.Service.Bootstrap(ctx, cfg.BootstrapAPIKey, cfg.AdminPassword)
 	if err != nil {
@@ -243,9 +249,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.bg.Go(func() { resumeLostJobs(bgCtx, st, eng, nodeID, log) })
 
 	mux := http.NewServeMux()
-	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock, PublicURL: cfg.PublicURL})
 	api.Register(mux)
-	ui := webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	ui := webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock, PublicURL: cfg.PublicURL})
 	ui.Register(mux)
 	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, n.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
