@@ -31,10 +31,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/keyring"
 	"github.com/autohook/autohook/internal/retry"
-	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/webhook"
 )
