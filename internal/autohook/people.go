@@ -2,6 +2,7 @@ package autohook
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,17 @@ type Acceptance struct {
 
 // InvitationPath is the web UI's page of an invitation token.
 func InvitationPath(token string) string { return "/invitations/" + token }
+
+// InvitationURL is the address of an invitation token's page: under
+// publicURL (where people reach the server), else under the scheme and
+// host a request came with.
+func InvitationURL(publicURL, scheme, host, token string) string {
+	base := publicURL
+	if base == "" {
+		base = scheme + "://" + host
+	}
+	return strings.TrimRight(base, "/") + InvitationPath(token)
+}
 
 // AuditTarget is what an audit entry's change was made to.
 type AuditTarget struct {

@@ -553,15 +553,11 @@ func idempotencyKey(r *http.Request) (string, error) {
 // invitationURL is the web UI's address of an invitation token: under
 // Config.PublicURL, else the host the request was sent to.
 func (a *API) invitationURL(r *http.Request, token string) string {
-	base := a.publicURL
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
 	}
-	return strings.TrimRight(base, "/") + autohook.InvitationPath(token)
+	return autohook.InvitationURL(a.publicURL, scheme, r.Host, token)
 }
 
 func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
@@ -52,15 +51,11 @@ func (u *UI) showPeople(w http.ResponseWriter, r *http.Request, s *autohook.WebS
 
 // invitationURL is the address of an invitation's page.
 func (u *UI) invitationURL(r *http.Request, token string) string {
-	base := u.publicURL
-	if base == "" {
-		scheme := "http"
-		if isTLS(r) {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+	scheme := "http"
+	if isTLS(r) {
+		scheme = "https"
 	}
-	return strings.TrimRight(base, "/") + autohook.InvitationPath(token)
+	return autohook.InvitationURL(u.publicURL, scheme, r.Host, token)
 }
 
 // invite creates an invitation and shows its URL once, on this answer
