@@ -87,6 +87,15 @@ func TestMembers(t *testing.T) {
 	if r := editor.get("/settings/automations/" + a.ID); !strings.Contains(r.Body, `id="save"`) {
 		t.Error("the editor's automation page has no Save button")
 	}
+	if r := editor.get("/settings/secrets"); r.StatusCode != 200 || !strings.Contains(r.Body, `id="secrets-read-only"`) || strings.Contains(r.Body, `action="/settings/secrets"`) {
+		t.Errorf("the editor's Secrets page: %d; it must list names without the forms to set or delete them", r.StatusCode)
+	}
+	if r := editor.get("/records/leads"); !strings.Contains(r.Body, `href="/records/leads/new"`) {
+		t.Error("the editor cannot add a record")
+	}
+	if r := viewer.get("/records/leads"); r.StatusCode != 200 || strings.Contains(r.Body, `href="/records/leads/new"`) {
+		t.Errorf("the viewer's records page: %d; it must not offer to add a record", r.StatusCode)
+	}
 	// Sign out everywhere ends the other browser's session too.
 	if r := editor.post("/settings/account/sign-out-everywhere", url.Values{"csrf": {ecsrf}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: %d", r.StatusCode)
