@@ -38,7 +38,7 @@ const adminPassword = "the-admin-password"
 
 // newStack builds a service on a fresh database ("" SQLite, else
 // PostgreSQL) and bootstraps it.
-func newStack(t *testing.T, pg bool) *stack {
+func newStack(t *testing.T, pg bool, mutate ...func(*service.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	url := "sqlite:" + t.TempDir() + "/db"
@@ -59,8 +59,12 @@ func newStack(t *testing.T, pg bool) *stack {
 	s := &stack{st: st, isPG: pg}
 	now := time.Now()
 	s.clock = &now
-	s.svc = service.New(service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log,
-		Now: func() time.Time { return *s.clock }})
+	cfg := service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log,
+		Now: func() time.Time { return *s.clock }}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s.svc = service.New(cfg)
 	b, err := s.svc.Bootstrap(ctx, "", adminPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -404,4 +408,27 @@ func TestPeople(t *testing.T) {
 			t.Errorf("a removed user signs in: %v", err)
 		}
 	})
+}
+
+// TestSessionLifetime: a session lasts the configured lifetime, then
+// ends.
+func TestSessionLifetime(t *testing.T) {
+	t.Parallel()
+	base := context.Background()
+	s := newStack(t, false, func(c *service.Config) { c.SessionTTL = time.Hour })
+	id, sess, err := s.svc.SignIn(base, autohook.AdminLogin, adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sess.ExpiresAt.Sub(*s.clock); d != time.Hour {
+		t.Errorf("the session lasts %v, want 1h", d)
+	}
+	*s.clock = s.clock.Add(time.Hour - time.Second)
+	if _, err := s.svc.Session(base, id); err != nil {
+		t.Errorf("within the lifetime: %v", err)
+	}
+	*s.clock = s.clock.Add(time.Second)
+	if _, err := s.svc.Session(base, id); !errors.Is(err, autohook.ErrUnauthorized) {
+		t.Errorf("at the end of the lifetime: %v, want ErrUnauthorized", err)
+	}
 }
