@@ -45,6 +45,8 @@ func (r Role) AtLeast(min Role) bool { return r.Valid() && r.rank() >= min.rank(
 // caller's own account (SignOut, ChangePassword).
 const anyone Role = ""
 
+//go:generate go run ./authorizegen
+
 // MinRole is the one table of who may do what: every operation of Service,
 // by method name, and the least role that may call it. Authorize enforces
 // it for the API and the web UI alike; TestMinRoleCoversService fails when
