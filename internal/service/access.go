@@ -100,10 +100,14 @@ func (s *Service) APIKeys(ctx context.Context, orgID string, page autohook.Page)
 // RevokeAPIKey revokes a key; it is refused from the next request on.
 func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error {
+		k, err := tx.APIKey(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.RevokeAPIKey(ctx, orgID, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, orgID, autohook.AuditAPIKeyRevoked, target("api_key", id, ""), nil)
+		return s.audit(ctx, tx, orgID, autohook.AuditAPIKeyRevoked, target("api_key", id, k.Name), details{"role": k.Role, "prefix": k.Prefix})
 	})
 }
 

@@ -67,6 +67,15 @@ func (o ops) APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) {
 	return k, err
 }
 
+// APIKey returns a key of the organisation that has not been revoked.
+func (o ops) APIKey(ctx context.Context, orgID, id string) (*APIKey, error) {
+	k, err := scanAPIKey(o.q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE org_id = ? AND id = ? AND revoked_at IS NULL`, orgID, id))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return k, err
+}
+
 // APIKeys lists an organisation's keys that have not been revoked.
 func (o ops) APIKeys(ctx context.Context, orgID string, page Page) ([]*APIKey, string, error) {
 	var w where

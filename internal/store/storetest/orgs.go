@@ -179,3 +179,22 @@ func testTouchAPIKey(t *testing.T, s *suite) {
 	// An unknown key is no error: the key may have been revoked meanwhile.
 	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.TouchAPIKey(ctx, "key_unknown", used) })
 }
+
+func testAPIKey(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	k, _ := newKey(t, st, a, false)
+	got, err := st.APIKey(ctx, a, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(k, got); d != "" {
+		t.Errorf("read back (-created +read):\n%s", d)
+	}
+	_, err = st.APIKey(ctx, b, k.ID)
+	wantErr(t, "another organisation's key", err, store.ErrNotFound)
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.RevokeAPIKey(ctx, a, k.ID) })
+	_, err = st.APIKey(ctx, a, k.ID)
+	wantErr(t, "a revoked key", err, store.ErrNotFound)
+}

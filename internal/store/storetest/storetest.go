@@ -64,6 +64,7 @@ var subtests = []struct {
 	{"CountOrganisations", testCountOrganisations},
 	{"CreateAPIKey", testCreateAPIKey},
 	{"APIKeyByHash", testAPIKeyByHash},
+	{"APIKey", testAPIKey},
 	{"APIKeys", testAPIKeys},
 	{"RevokeAPIKey", testRevokeAPIKey},
 	{"TouchAPIKey", testTouchAPIKey},
