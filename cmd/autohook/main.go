@@ -31,6 +31,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/bench"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/httpapi"
@@ -165,7 +166,9 @@ func newServeFlags(cfg *server.Config, stderr io.Writer) (*flag.FlagSet, *serveF
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("AUTOHOOK_METRICS_TOKEN", ""), "Bearer token that GET /metrics requires; empty leaves it open (AUTOHOOK_METRICS_TOKEN)")
 	fs.IntVar(&cfg.DBConns, "db-conns", envInt("AUTOHOOK_DB_CONNS", 0), "database connections: SQLite readers, or the PostgreSQL pool (AUTOHOOK_DB_CONNS)")
 	fs.DurationVar(&cfg.RescueAfter, "rescue-after", envDuration("AUTOHOOK_RESCUE_AFTER", store.DefaultRescueAfter), "how long a job may run before another node takes it over (AUTOHOOK_RESCUE_AFTER; shorter also cuts step timeouts to it minus 10s)")
-	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history is kept (AUTOHOOK_RETENTION)")
+	fs.DurationVar(&cfg.Retention, "retention", envDuration("AUTOHOOK_RETENTION", server.DefaultRetention), "how long run history and the audit log are kept (AUTOHOOK_RETENTION)")
+	fs.DurationVar(&cfg.SessionTTL, "session-lifetime", envDuration("AUTOHOOK_SESSION_LIFETIME", autohook.SessionTTL), "how long a web UI sign-in lasts (AUTOHOOK_SESSION_LIFETIME)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("AUTOHOOK_PUBLIC_URL", ""), "where people reach this server, e.g. https://autohook.example.com, for invitation URLs (AUTOHOOK_PUBLIC_URL; default: the host each request was sent to)")
 	fs.StringVar(&o.schedule, "retry-schedule", env("AUTOHOOK_RETRY_SCHEDULE", ""), "waits before a failed step's next attempts, comma-separated, the last repeating, e.g. 10s,30s,2m (AUTOHOOK_RETRY_SCHEDULE; default "+scheduleText(retry.DefaultSchedule)+")")
 	fs.StringVar(&o.logLevel, "log-level", env("AUTOHOOK_LOG_LEVEL", "info"), "debug, info, warn or error (AUTOHOOK_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("AUTOHOOK_LOG_FORMAT", "text"), "text or json (AUTOHOOK_LOG_FORMAT)")

@@ -12,6 +12,9 @@ type Actor struct {
 	Type string `json:"type"` // ActorAPIKey or ActorUser
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Role is what the actor may do (MinRole); it is not stored with what
+	// the actor did.
+	Role Role `json:"-"`
 }
 
 // Actor types. Stored names are stable.
@@ -43,7 +46,7 @@ func ActorFrom(ctx context.Context) *Actor {
 
 // Actor is the API key as an actor.
 func (p *Principal) Actor() Actor {
-	return Actor{Type: ActorAPIKey, ID: p.KeyID, Name: p.KeyName}
+	return Actor{Type: ActorAPIKey, ID: p.KeyID, Name: p.KeyName, Role: p.Role}
 }
 
 // Actor is the signed-in person as an actor.
@@ -52,5 +55,5 @@ func (ws *WebSession) Actor() Actor {
 	if name == "" {
 		name = ws.User.Email
 	}
-	return Actor{Type: ActorUser, ID: ws.User.ID, Name: name}
+	return Actor{Type: ActorUser, ID: ws.User.ID, Name: name, Role: ws.User.Role}
 }

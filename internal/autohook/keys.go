@@ -13,6 +13,7 @@ type Principal struct {
 	KeyID         string
 	KeyName       string
 	InstanceAdmin bool
+	Role          Role
 }
 
 // KeyPrefix starts every API key, so that a leaked key is easy to spot.
@@ -38,8 +39,11 @@ type CreatedKey struct {
 	Key string `json:"key"`
 }
 
-// CreatedOrganisation is a new organisation with its first admin key.
+// CreatedOrganisation is a new organisation with its first admin key and
+// the invitation of its first owner (the adapters turn its token into
+// ownerInvitationUrl).
 type CreatedOrganisation struct {
 	*Organisation
-	APIKey string `json:"apiKey"`
+	APIKey          string             `json:"apiKey"`
+	OwnerInvitation *CreatedInvitation `json:"-"`
 }

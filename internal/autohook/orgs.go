@@ -16,6 +16,7 @@ type APIKey struct {
 	OrgID         string     `json:"-"`
 	Name          string     `json:"name"`
 	Prefix        string     `json:"prefix"`
+	Role          Role       `json:"role"`
 	InstanceAdmin bool       `json:"instanceAdmin,omitempty"`
 	CreatedAt     time.Time  `json:"createdAt"`
 	LastUsedAt    *time.Time `json:"lastUsedAt"`
@@ -28,6 +29,7 @@ type User struct {
 	OrgID        string    `json:"-"`
 	Email        string    `json:"email"`
 	Name         string    `json:"name"`
+	Role         Role      `json:"role"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"createdAt"`
 }

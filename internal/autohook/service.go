@@ -28,6 +28,8 @@ type Service interface {
 	SecretService
 	AccessService
 	SessionService
+	PeopleService
+	AuditService
 }
 
 // CollectionService manages collections: their fields and stages.
@@ -123,7 +125,8 @@ type AccessService interface {
 	// Authenticate returns the principal of an API key; ErrUnauthorized
 	// for an unknown or revoked key.
 	Authenticate(ctx context.Context, key string) (*Principal, error)
-	CreateAPIKey(ctx context.Context, orgID, name string) (*CreatedKey, error)
+	// CreateAPIKey creates a key with a role ("" is RoleOwner).
+	CreateAPIKey(ctx context.Context, orgID, name string, role Role) (*CreatedKey, error)
 	APIKeys(ctx context.Context, orgID string, page Page) ([]*APIKey, string, error)
 	RevokeAPIKey(ctx context.Context, orgID, id string) error
 	// CreateOrganisation and Organisations are the instance admin's
@@ -142,4 +145,36 @@ type SessionService interface {
 	// unknown or expired.
 	Session(ctx context.Context, id string) (*WebSession, error)
 	SignOut(ctx context.Context, id string) error
+	// ChangePassword changes the signed-in user's own password (the
+	// actor's); ErrUnauthorized when current is not right. Other sessions
+	// of the user end; the one of keepSession (a session id) stays.
+	ChangePassword(ctx context.Context, orgID, current, password, keepSession string) error
+	// SignOutEverywhere ends every session of the signed-in user (the
+	// actor's).
+	SignOutEverywhere(ctx context.Context, orgID string) error
+}
+
+// PeopleService manages the people of an organisation and invitations.
+type PeopleService interface {
+	// CreateInvitation invites email with role, for InvitationTTL.
+	CreateInvitation(ctx context.Context, orgID, email string, role Role) (*CreatedInvitation, error)
+	// Invitation returns the invitation of a token that can still be
+	// accepted; ErrNotFound otherwise (unknown, used or expired).
+	Invitation(ctx context.Context, token string) (*Invitation, error)
+	// AcceptInvitation creates the invited user with a name and password
+	// and uses the invitation up; ErrNotFound as Invitation.
+	AcceptInvitation(ctx context.Context, token string, in Acceptance) (*User, error)
+	Users(ctx context.Context, orgID string, page Page) ([]*User, string, error)
+	// SetUserRole changes a user's role; ErrConflict when it would leave
+	// the organisation without an owner.
+	SetUserRole(ctx context.Context, orgID, id string, role Role) (*User, error)
+	// RemoveUser deletes a user and ends their sessions at once;
+	// ErrConflict for the last owner.
+	RemoveUser(ctx context.Context, orgID, id string) error
+}
+
+// AuditService reads the audit log.
+type AuditService interface {
+	// Audit lists entries, newest first (ErrBadInput: a malformed cursor).
+	Audit(ctx context.Context, orgID string, f AuditFilter, page Page) ([]*AuditEntry, string, error)
 }

@@ -44,16 +44,20 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock of the rate limiters; nil means time.Now.
 	Now func() time.Time
+	// PublicURL is where people reach this server (https://autohook.example.com),
+	// for the invitation URLs the API answers; "" uses the request's host.
+	PublicURL string
 }
 
 // API serves /api/v1.
 type API struct {
-	svc      autohook.Service
-	log      *slog.Logger
-	maxBody  int64
-	limit    *throttle.Limiter // requests per API key
-	failures *throttle.Limiter // failed authentications per client address
-	proxies  []netip.Prefix
+	svc       autohook.Service
+	log       *slog.Logger
+	maxBody   int64
+	limit     *throttle.Limiter // requests per API key
+	failures  *throttle.Limiter // failed authentications per client address
+	proxies   []netip.Prefix
+	publicURL string
 }
 
 // route is one endpoint; the table is what the OpenAPI test checks.
@@ -85,8 +89,10 @@ func New(cfg Config) *API {
 	if cfg.AuthFailureBurst > 0 {
 		failures = throttle.New(1/AuthFailureEvery.Seconds(), cfg.AuthFailureBurst, cfg.Now)
 	}
-	return &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
-		limit: throttle.New(cfg.RateLimit, cfg.RateBurst, cfg.Now), failures: failures, proxies: cfg.TrustedProxies}
+	// Roles are enforced by the service the API is given, in one place
+	// (autohook.MinRole), for the API and the web UI alike.
+	return &API{svc: autohook.Authorize(cfg.Service), log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		limit: throttle.New(cfg.RateLimit, cfg.RateBurst, cfg.Now), failures: failures, proxies: cfg.TrustedProxies, publicURL: cfg.PublicURL}
 }
 
 // Register adds the API's routes to mux.

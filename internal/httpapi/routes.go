@@ -50,6 +50,11 @@ var routes = []route{
 	{"DELETE", "/api/v1/api-keys/{id}", (*API).deleteAPIKey},
 	{"POST", "/api/v1/organisations", (*API).createOrganisation},
 	{"GET", "/api/v1/organisations", (*API).listOrganisations},
+	{"POST", "/api/v1/invitations", (*API).createInvitation},
+	{"GET", "/api/v1/users", (*API).listUsers},
+	{"PATCH", "/api/v1/users/{id}", (*API).patchUser},
+	{"DELETE", "/api/v1/users/{id}", (*API).deleteUser},
+	{"GET", "/api/v1/audit", (*API).listAudit},
 }
 
 // collectionInput is what a client sends for a collection; the key comes
@@ -450,12 +455,13 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request, p *autohook.P
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
 	var in struct {
-		Name string `json:"name"`
+		Name string        `json:"name"`
+		Role autohook.Role `json:"role"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	k, err := a.svc.CreateAPIKey(r.Context(), p.OrgID, in.Name)
+	k, err := a.svc.CreateAPIKey(r.Context(), p.OrgID, in.Name, in.Role)
 	if err != nil {
 		return err
 	}
@@ -495,7 +501,14 @@ func (a *API) createOrganisation(w http.ResponseWriter, r *http.Request, p *auto
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, org)
+	out := struct {
+		*autohook.CreatedOrganisation
+		OwnerInvitationURL string `json:"ownerInvitationUrl"`
+	}{CreatedOrganisation: org}
+	if org.OwnerInvitation != nil {
+		out.OwnerInvitationURL = a.invitationURL(r, org.OwnerInvitation.Token)
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -535,4 +548,90 @@ func idempotencyKey(r *http.Request) (string, error) {
 		}
 	}
 	return k, nil
+}
+
+// invitationURL is the web UI's address of an invitation token: under
+// Config.PublicURL, else the host the request was sent to.
+func (a *API) invitationURL(r *http.Request, token string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return autohook.InvitationURL(a.publicURL, scheme, r.Host, token)
+}
+
+func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	var in struct {
+		Email string        `json:"email"`
+		Role  autohook.Role `json:"role"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	inv, err := a.svc.CreateInvitation(r.Context(), p.OrgID, in.Email, in.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		*autohook.Invitation
+		URL string `json:"url"`
+	}{inv.Invitation, a.invitationURL(r, inv.Token)})
+	return nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := a.svc.Users(r.Context(), p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
+}
+
+func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	var in struct {
+		Role autohook.Role `json:"role"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	u, err := a.svc.SetUserRole(r.Context(), p.OrgID, r.PathValue("id"), in.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	if err := a.svc.RemoveUser(r.Context(), p.OrgID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := autohook.AuditFilter{Action: q.Get("action"), ActorID: q.Get("actorId")}
+	if f.Since, err = queryTime(r, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = queryTime(r, "until"); err != nil {
+		return err
+	}
+	items, next, err := a.svc.Audit(r.Context(), p.OrgID, f, pg)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, next)
+	return nil
 }

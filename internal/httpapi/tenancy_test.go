@@ -29,6 +29,14 @@ import (
 // target can build its API once, before f.Fuzz. The queue is not started.
 func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Handler, string) {
 	tb.Helper()
+	h, key, _ := newTestStack(tb, dbURL, mutate)
+	return h, key
+}
+
+// newTestStack is newTestAPIWith that also returns the service, for what
+// the API does not do (accepting an invitation is the web UI's).
+func newTestStack(tb testing.TB, dbURL string, mutate func(*Config)) (http.Handler, string, *service.Service) {
+	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	if dbURL == "" {
@@ -64,9 +72,9 @@ func newTestAPIWith(tb testing.TB, dbURL string, mutate func(*Config)) (http.Han
 	mux := http.NewServeMux()
 	New(cfg).Register(mux)
 	if t, ok := tb.(*testing.T); ok { // not a fuzz target's F: it cannot report from inside the target
-		return checker(t).Handler(t, mux), testAdminKey
+		return checker(t).Handler(t, mux), testAdminKey, svc
 	}
-	return mux, testAdminKey
+	return mux, testAdminKey, svc
 }
 
 // NewTestAPIWith exports newTestAPIWith to the external test package
@@ -117,12 +125,13 @@ type orgA struct {
 	leadsID, contactsID        string // collection ids
 	rec1, rec2, contactRec     string // record ids
 	automationID, runID, orgID string
+	adminUserID                string // the web UI admin
 }
 
 // tokens are the identifiers of A that must never appear in an answer to
 // B (unless B sent them itself).
 func (a *orgA) tokens() []string {
-	return []string{a.extraKeyID, a.adminKeyID, a.leadsID, a.contactsID, a.rec1, a.rec2, a.contactRec, a.automationID, a.runID, a.orgID,
+	return []string{a.extraKeyID, a.adminKeyID, a.leadsID, a.contactsID, a.rec1, a.rec2, a.contactRec, a.automationID, a.runID, a.orgID, a.adminUserID,
 		markerName, markerAuto, markerSecret, markerValue1, markerValue2, markerKeyName, a.key, a.extraKey}
 }
 
@@ -176,6 +185,16 @@ func setupA(t *testing.T, h http.Handler, key string) *orgA {
 	if a.adminKeyID == "" {
 		t.Fatal("A's key list does not show the instance admin key")
 	}
+	var users struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	mustCall(t, h, key, "GET", "/api/v1/users", "", 200).decode(t, &users)
+	if len(users.Items) != 1 {
+		t.Fatalf("A's users: %+v, want the admin", users.Items)
+	}
+	a.adminUserID = users.Items[0].ID
 	var orgs struct {
 		Items []struct {
 			ID, Name string
@@ -218,6 +237,8 @@ func (a *orgA) snapshot(t *testing.T, h http.Handler) map[string]any {
 		"/api/v1/secrets",
 		"/api/v1/api-keys",
 		"/api/v1/organisations",
+		"/api/v1/users",
+		"/api/v1/audit",
 	}
 	out := map[string]any{}
 	for _, p := range paths {
@@ -316,6 +337,13 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"DELETE /api/v1/api-keys/{id}":  {path: "/api/v1/api-keys/" + a.extraKeyID, status: 404, code: "not_found"},
 		"POST /api/v1/organisations":    {path: "/api/v1/organisations", body: `{"name":"Gamma"}`, status: 403, code: "forbidden"},
 		"GET /api/v1/organisations":     {path: "/api/v1/organisations", status: 403, code: "forbidden"},
+		// People and the audit log are per organisation: B's invitation is
+		// B's, A's users are not found.
+		"POST /api/v1/invitations":  {path: "/api/v1/invitations", body: `{"email":"b-person@example.com","role":"editor"}`, status: 201},
+		"GET /api/v1/users":         {path: "/api/v1/users", status: 200, list: true},
+		"PATCH /api/v1/users/{id}":  {path: "/api/v1/users/" + a.adminUserID, body: `{"role":"viewer"}`, status: 404, code: "not_found"},
+		"DELETE /api/v1/users/{id}": {path: "/api/v1/users/" + a.adminUserID, status: 404, code: "not_found"},
+		"GET /api/v1/audit":         {path: "/api/v1/audit", status: 200, list: true},
 	}
 	seen := map[string]bool{}
 	for _, rt := range routes {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/httpapi"
 	"github.com/autohook/autohook/internal/retry"
@@ -103,9 +104,15 @@ type Config struct {
 	// Retry overrides the retry schedule; default nil: retry.DefaultSchedule
 	// with jitter.
 	Retry *retry.Policy
-	// Retention is how long run history is kept; default DefaultRetention
-	// (30 days).
+	// Retention is how long run history and the audit log are kept;
+	// default DefaultRetention (30 days).
 	Retention time.Duration
+	// SessionTTL is how long a web UI sign-in lasts; default
+	// autohook.SessionTTL (12 hours).
+	SessionTTL time.Duration
+	// PublicURL is where people reach this server, for the invitation
+	// URLs; default "": the host each request was sent to.
+	PublicURL string
 	// PruneEvery is how often history is pruned; default DefaultPruneEvery
 	// (10 min).
 	PruneEvery time.Duration
@@ -129,7 +136,7 @@ const (
 	DefaultDataDir = "./autohook-data"
 	// DefaultListen is where a node listens unless told otherwise.
 	DefaultListen = "127.0.0.1:8080"
-	// DefaultRetention is how long run history is kept.
+	// DefaultRetention is how long run history and the audit log are kept.
 	DefaultRetention = 30 * 24 * time.Hour
 	// DefaultPruneEvery is how often history is pruned.
 	DefaultPruneEvery = 10 * time.Minute
@@ -183,6 +190,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = autohook.SessionTTL
 	}
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = DefaultPruneEvery

@@ -178,7 +178,7 @@ func (n *Node) wire() {
 	n.Engine = engine.New(n.Store, cat, fire, n.web, n.box, ecfg)
 	n.Engine.Register(n.workers)
 	river.AddWorker(n.workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
-	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: n.box, Keys: n.keys, Logger: log})
+	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: n.box, Keys: n.keys, Logger: log, SessionTTL: cfg.SessionTTL})
 	n.scanner = trigger.NewScanner(n.Store, fire, cat, time.Now, log)
 }
 
@@ -209,9 +209,9 @@ func (n *Node) startWork(ctx context.Context) error {
 func (n *Node) serve() error {
 	cfg, log := n.cfg, n.log
 	mux := http.NewServeMux()
-	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	api := httpapi.New(httpapi.Config{Service: n.Service, Logger: log, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock, PublicURL: cfg.PublicURL})
 	api.Register(mux)
-	ui := webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock})
+	ui := webui.New(webui.Config{Service: n.Service, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.LimitClock, PublicURL: cfg.PublicURL})
 	ui.Register(mux)
 	mux.Handle("GET /metrics", requireToken(cfg.MetricsToken, n.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

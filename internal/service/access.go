@@ -47,21 +47,44 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*autohook.Princ
 			s.log.WarnContext(ctx, "record api key use", "key", k.ID, "err", err)
 		}
 	}
-	return &autohook.Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin}, nil
+	role := k.Role
+	if k.InstanceAdmin {
+		role = autohook.RoleOwner
+	}
+	return &autohook.Principal{OrgID: k.OrgID, KeyID: k.ID, KeyName: k.Name, InstanceAdmin: k.InstanceAdmin, Role: role}, nil
 }
 
-// CreateAPIKey creates an API key for the organisation.
-func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string) (*autohook.CreatedKey, error) {
+// checkRole checks a role given as input at path ("" is def).
+func checkRole(path string, role, def autohook.Role) (autohook.Role, error) {
+	if role == "" {
+		return def, nil
+	}
+	if !role.Valid() {
+		return "", problemAt(path, "must be one of owner, editor, viewer, got %q", role)
+	}
+	return role, nil
+}
+
+// CreateAPIKey creates an API key for the organisation with a role (""
+// is owner, what every key could do before roles).
+func (s *Service) CreateAPIKey(ctx context.Context, orgID, name string, role autohook.Role) (*autohook.CreatedKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, problemAt("name", "is required (at most 200 characters)")
 	}
+	role, err := checkRole("role", role, autohook.RoleOwner)
+	if err != nil {
+		return nil, err
+	}
 	key := autohook.NewAPIKey()
 	var k *autohook.APIKey
-	err := s.st.Write(ctx, func(tx *store.Tx) error {
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), autohook.HashKey(key), false)
-		return err
+		k, err = tx.CreateAPIKey(ctx, orgID, name, displayPrefix(key), autohook.HashKey(key), false, role)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditAPIKeyCreated, target("api_key", k.ID, k.Name), details{"role": role, "prefix": k.Prefix})
 	})
 	if err != nil {
 		return nil, err
@@ -76,7 +99,16 @@ func (s *Service) APIKeys(ctx context.Context, orgID string, page autohook.Page)
 
 // RevokeAPIKey revokes a key; it is refused from the next request on.
 func (s *Service) RevokeAPIKey(ctx context.Context, orgID, id string) error {
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.RevokeAPIKey(ctx, orgID, id) })
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		k, err := tx.APIKey(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeAPIKey(ctx, orgID, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditAPIKeyRevoked, target("api_key", id, k.Name), details{"role": k.Role, "prefix": k.Prefix})
+	})
 }
 
 // CreateOrganisation creates an organisation and its admin API key. Only the
@@ -96,11 +128,21 @@ func (s *Service) CreateOrganisation(ctx context.Context, p *autohook.Principal,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CreateAPIKey(ctx, org.ID, "admin", displayPrefix(key), autohook.HashKey(key), false); err != nil {
+		k, err := tx.CreateAPIKey(ctx, org.ID, "admin", displayPrefix(key), autohook.HashKey(key), false, autohook.RoleOwner)
+		if err != nil {
 			return err
 		}
-		out = &autohook.CreatedOrganisation{Organisation: org, APIKey: key}
-		return nil
+		// The new organisation's first person: whoever opens this
+		// invitation becomes its owner.
+		inv, token, err := s.invite(ctx, tx, org.ID, "", autohook.RoleOwner)
+		if err != nil {
+			return err
+		}
+		out = &autohook.CreatedOrganisation{Organisation: org, APIKey: key, OwnerInvitation: &autohook.CreatedInvitation{Invitation: inv, Token: token}}
+		// Recorded in the instance admin's own organisation's log: the
+		// new organisation is not shown who in another one made it.
+		return s.audit(ctx, tx, p.OrgID, autohook.AuditOrganisationCreated, target("organisation", org.ID, org.Name),
+			details{"apiKeyId": k.ID, "ownerInvitationId": inv.ID})
 	})
 	return out, err
 }
@@ -157,7 +199,7 @@ func (s *Service) Bootstrap(ctx context.Context, key, password string) (*Bootstr
 			return err
 		}
 		out.Organisation = org
-		if _, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), autohook.HashKey(out.APIKey), true); err != nil {
+		if _, err = tx.CreateAPIKey(ctx, org.ID, "instance admin", displayPrefix(out.APIKey), autohook.HashKey(out.APIKey), true, autohook.RoleOwner); err != nil {
 			return err
 		}
 		return createAdmin(ctx, tx, org.ID, out.AdminPassword)
@@ -198,7 +240,11 @@ func (s *Service) PutSecret(ctx context.Context, orgID, name, value string) erro
 			return err
 		}
 		sealed := base64.StdEncoding.EncodeToString(sealer.Seal([]byte(value), secret.SecretAAD(orgID, name)))
-		return tx.PutSecret(ctx, orgID, name, sealed)
+		if err := tx.PutSecret(ctx, orgID, name, sealed); err != nil {
+			return err
+		}
+		// The name only: never the value, nor anything derived from it.
+		return s.audit(ctx, tx, orgID, autohook.AuditSecretPut, target("secret", name, name), nil)
 	})
 }
 
@@ -209,5 +255,10 @@ func (s *Service) Secrets(ctx context.Context, orgID string) ([]autohook.Secret,
 
 // DeleteSecret deletes a secret.
 func (s *Service) DeleteSecret(ctx context.Context, orgID, name string) error {
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSecret(ctx, orgID, name) })
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteSecret(ctx, orgID, name); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditSecretDeleted, target("secret", name, name), nil)
+	})
 }

@@ -58,7 +58,7 @@ func (s *Service) SaveAutomation(ctx context.Context, orgID string, a *automatio
 		if err != nil {
 			return err
 		}
-		return s.writeAutomation(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: autohook.ActorFrom(ctx)})
+		return s.saveAudited(ctx, tx, orgID, a, sealed, store.VersionMeta{SavedBy: autohook.ActorFrom(ctx)}, "")
 	})
 	if err != nil {
 		return nil, warnings, err
@@ -106,6 +106,40 @@ func (s *Service) writeAutomation(ctx context.Context, tx *store.Tx, orgID strin
 	return tx.DeleteDueOf(ctx, orgID, a.ID)
 }
 
+// saveAudited saves a version in tx (writeAutomation) with its audit
+// entry: created; or, from the version before to the new one, restored
+// (restoreAction), paused or resumed (the enabled switch flipped), or
+// updated.
+func (s *Service) saveAudited(ctx context.Context, tx *store.Tx, orgID string, a *automation.Automation, sealed string, meta store.VersionMeta, restoreAction string) error {
+	action := autohook.AuditAutomationCreated
+	d := details{}
+	if a.ID != "" {
+		old, err := tx.Automation(ctx, orgID, a.ID)
+		if err != nil {
+			return err
+		}
+		d["fromVersion"] = old.Doc.Version
+		switch {
+		case restoreAction != "":
+			action = restoreAction
+		case old.Doc.Enabled && !a.Enabled:
+			action = autohook.AuditAutomationPaused
+		case !old.Doc.Enabled && a.Enabled:
+			action = autohook.AuditAutomationResumed
+		default:
+			action = autohook.AuditAutomationUpdated
+		}
+	}
+	if err := s.writeAutomation(ctx, tx, orgID, a, sealed, meta); err != nil {
+		return err
+	}
+	d["toVersion"] = a.Version
+	if meta.RestoredFrom > 0 {
+		d["restoredFrom"] = meta.RestoredFrom
+	}
+	return s.audit(ctx, tx, orgID, action, target("automation", a.ID, a.Name), d)
+}
+
 // Automation returns an automation's current document (signing secret
 // redacted).
 func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation.Automation, error) {
@@ -133,11 +167,18 @@ func (s *Service) Automations(ctx context.Context, orgID string, f autohook.Auto
 // still waiting are cancelled.
 func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error {
+		old, err := tx.Automation(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteAutomation(ctx, orgID, id); err != nil {
 			return err
 		}
 		tx.OnCommit(s.cat.Invalidate)
-		return s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: id})
+		if err := s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: id}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditAutomationDeleted, target("automation", id, old.Doc.Name), details{"version": old.Doc.Version})
 	})
 }
 
@@ -195,8 +236,11 @@ func (s *Service) StartRun(ctx context.Context, orgID, automationID, recordID st
 		return nil, err
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		_, err := plan.Apply(ctx, tx)
-		return err
+		if _, err := plan.Apply(ctx, tx); err != nil {
+			return err
+		}
+		run := plan.Runs()[0]
+		return s.audit(ctx, tx, orgID, autohook.AuditRunStarted, target("run", run.ID, comp.Name), details{"automationId": automationID, "recordId": recordID})
 	})
 	if err != nil {
 		return nil, err

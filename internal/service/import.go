@@ -50,11 +50,8 @@ func (s *Service) Import(ctx context.Context, orgID string, f *autohook.ImportFi
 		if err := s.applyImport(ctx, tx, orgID, p, by); err != nil {
 			return err
 		}
-		// Audit (the teams issue): record "configuration.imported" here,
-		// in this transaction: actor by, details {plan: p.result.Plan}
-		// (counts per action, and the names).
 		res = p.result
-		return nil
+		return s.audit(ctx, tx, orgID, autohook.AuditConfigImported, target("configuration", "", "import"), importDetails(p.result))
 	})
 	if err != nil {
 		return nil, err
@@ -521,4 +518,21 @@ func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p
 		}
 	}
 	return nil
+}
+
+// importDetails are an applied import's audit details: how many objects of
+// each kind each action touched, and their names.
+func importDetails(r *autohook.ImportResult) details {
+	counts := map[string]map[string]int{}
+	var names []string
+	for _, it := range r.Plan {
+		if counts[it.Kind] == nil {
+			counts[it.Kind] = map[string]int{}
+		}
+		counts[it.Kind][it.Action]++
+		if it.Action != autohook.ActionUnchanged {
+			names = append(names, it.Kind+" "+it.Name+": "+it.Action)
+		}
+	}
+	return details{"counts": counts, "changed": names}
 }

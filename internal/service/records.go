@@ -23,7 +23,10 @@ func (s *Service) CreateCollection(ctx context.Context, orgID string, c *record.
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {
 		tx.OnCommit(s.cat.Invalidate)
-		return tx.CreateCollection(ctx, orgID, c)
+		if err := tx.CreateCollection(ctx, orgID, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditCollectionCreated, target("collection", c.Key, c.Name), details{"fields": len(c.Fields), "stages": len(c.Stages)})
 	})
 }
 
@@ -52,7 +55,10 @@ func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.
 		}
 		c.ID, c.CreatedAt = old.ID, old.CreatedAt
 		tx.OnCommit(s.cat.Invalidate)
-		return tx.UpdateCollection(ctx, orgID, c)
+		if err := tx.UpdateCollection(ctx, orgID, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditCollectionUpdated, target("collection", c.Key, c.Name), details{"fields": len(c.Fields), "stages": len(c.Stages)})
 	})
 }
 
@@ -67,8 +73,15 @@ func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error
 		if len(used) > 0 {
 			return fmt.Errorf("%w: automation %q uses collection %q; delete it or point it at another collection first", autohook.ErrConflict, used[0].Doc.Name, key)
 		}
+		old, err := tx.Collection(ctx, orgID, key)
+		if err != nil {
+			return err
+		}
 		tx.OnCommit(s.cat.Invalidate)
-		return tx.DeleteCollection(ctx, orgID, key)
+		if err := tx.DeleteCollection(ctx, orgID, key); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditCollectionDeleted, target("collection", key, old.Name), nil)
 	})
 }
 

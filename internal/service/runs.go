@@ -105,7 +105,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 			return err
 		}
 		tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
-		return nil
+		return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), details{"count": 1})
 	})
 	if err != nil {
 		return nil, err
@@ -157,7 +157,10 @@ func (s *Service) CancelRun(ctx context.Context, orgID, id string) (*automation.
 		if run.Status.Finished() {
 			return fmt.Errorf("%w: the run is already %s", autohook.ErrConflict, run.Status)
 		}
-		return cancel(ctx, tx, orgID, run, tx.Now())
+		if err := cancel(ctx, tx, orgID, run, tx.Now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditRunCancelled, target("run", run.ID, run.AutomationID), details{"count": 1})
 	})
 	if err != nil {
 		return nil, err

@@ -33,6 +33,8 @@ type Service struct {
 	box  *secret.Box
 	log  *slog.Logger
 	now  func() time.Time
+
+	sessionTTL, invitationTTL time.Duration
 }
 
 var _ autohook.Service = (*Service)(nil)
@@ -49,6 +51,10 @@ type Config struct {
 	Keys   *keyring.Keyring
 	Logger *slog.Logger
 	Now    func() time.Time
+	// SessionTTL is how long a web UI session lasts (0:
+	// autohook.SessionTTL); InvitationTTL how long an invitation can be
+	// accepted (0: autohook.InvitationTTL).
+	SessionTTL, InvitationTTL time.Duration
 }
 
 // New returns a Service.
@@ -59,7 +65,14 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = autohook.SessionTTL
+	}
+	if cfg.InvitationTTL <= 0 {
+		cfg.InvitationTTL = autohook.InvitationTTL
+	}
+	return &Service{st: cfg.Store, cat: cfg.Catalog, fire: cfg.Firer, eng: cfg.Engine, box: cfg.Box, keys: cfg.Keys, log: cfg.Logger, now: cfg.Now,
+		sessionTTL: cfg.SessionTTL, invitationTTL: cfg.InvitationTTL}
 }
 
 // sealer is the Box that seals the values tx writes (keyring.Sealer).

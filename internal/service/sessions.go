@@ -47,21 +47,42 @@ func (s *Service) SignIn(ctx context.Context, login, password string) (string, *
 	if err != nil {
 		return "", nil, err
 	}
+	who := userActor(u)
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		// A failed sign-in to a known login is recorded in its
+		// organisation (an unknown login belongs to none).
+		err := s.st.Write(ctx, func(tx *store.Tx) error {
+			return auditAs(ctx, tx, u.OrgID, who, autohook.AuditUserSignInFailed, target("user", u.ID, u.Email), nil)
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "record failed sign-in", "user", u.ID, "err", err)
+		}
 		return "", nil, autohook.ErrUnauthorized
 	}
 	id := randomToken()
-	sess := &autohook.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(autohook.SessionTTL)}
+	sess := &autohook.Session{UserID: u.ID, OrgID: u.OrgID, CSRF: randomToken(), ExpiresAt: s.now().Add(s.sessionTTL)}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.DeleteExpiredSessions(ctx, s.now()); err != nil {
 			return err
 		}
-		return tx.CreateSession(ctx, autohook.HashKey(id), sess)
+		if err := tx.CreateSession(ctx, autohook.HashKey(id), sess); err != nil {
+			return err
+		}
+		return auditAs(ctx, tx, u.OrgID, who, autohook.AuditUserSignedIn, target("user", u.ID, u.Email), nil)
 	})
 	if err != nil {
 		return "", nil, err
 	}
-	return id, &autohook.WebSession{Principal: autohook.Principal{OrgID: u.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
+	return id, webSession(u, sess), nil
+}
+
+// userActor is a user as the actor of what they do.
+func userActor(u *autohook.User) autohook.Actor {
+	return (&autohook.WebSession{User: u}).Actor()
+}
+
+func webSession(u *autohook.User, sess *autohook.Session) *autohook.WebSession {
+	return &autohook.WebSession{Principal: autohook.Principal{OrgID: u.OrgID, Role: u.Role}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}
 }
 
 // Session returns the session of a session id; ErrUnauthorized when it is
@@ -84,7 +105,7 @@ func (s *Service) Session(ctx context.Context, id string) (*autohook.WebSession,
 	if err != nil {
 		return nil, err
 	}
-	return &autohook.WebSession{Principal: autohook.Principal{OrgID: sess.OrgID}, User: u, CSRF: sess.CSRF, ExpiresAt: sess.ExpiresAt}, nil
+	return webSession(u, sess), nil
 }
 
 // SignOut ends a session.
@@ -101,5 +122,5 @@ func createAdmin(ctx context.Context, tx *store.Tx, orgID, password string) erro
 	if err != nil {
 		return err
 	}
-	return tx.CreateUser(ctx, &autohook.User{OrgID: orgID, Email: autohook.AdminLogin, Name: "Admin", PasswordHash: h})
+	return tx.CreateUser(ctx, &autohook.User{OrgID: orgID, Email: autohook.AdminLogin, Name: "Admin", Role: autohook.RoleOwner, PasswordHash: h})
 }

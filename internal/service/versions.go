@@ -75,10 +75,7 @@ func (s *Service) RestoreVersion(ctx context.Context, orgID, id string, n int64)
 	}
 	by := autohook.ActorFrom(ctx)
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		// Audit (the teams issue): record "automation.restored" here, in
-		// this transaction: actor by, target {automation, id, doc.Name},
-		// details {fromVersion: n, version: doc.Version}.
-		return s.writeAutomation(ctx, tx, orgID, &doc, v.SealedSigningSecret, store.VersionMeta{SavedBy: by, RestoredFrom: n})
+		return s.saveAudited(ctx, tx, orgID, &doc, v.SealedSigningSecret, store.VersionMeta{SavedBy: by, RestoredFrom: n}, autohook.AuditAutomationRestored)
 	})
 	if err != nil {
 		return nil, warnings, err

@@ -16,6 +16,11 @@ type (
 	Session          = autohook.Session
 	Secret           = autohook.Secret
 	Actor            = autohook.Actor
+	Role             = autohook.Role
+	Invitation       = autohook.Invitation
+	AuditEntry       = autohook.AuditEntry
+	AuditFilter      = autohook.AuditFilter
+	AuditTarget      = autohook.AuditTarget
 )
 
 // Actor types (autohook.ActorAPIKey, autohook.ActorUser).

@@ -19,8 +19,9 @@ var copyTables = []struct {
 	key  string // ordering column
 }{
 	{"organisations", []string{"id", "name", "created_at"}, "id"},
-	{"api_keys", []string{"id", "org_id", "name", "prefix", "hash", "instance_admin", "created_at", "last_used_at", "revoked_at"}, "id"},
-	{"users", []string{"id", "org_id", "email", "name", "password_hash", "created_at"}, "id"},
+	{"api_keys", []string{"id", "org_id", "name", "prefix", "hash", "instance_admin", "created_at", "last_used_at", "revoked_at", "role"}, "id"},
+	{"users", []string{"id", "org_id", "email", "name", "password_hash", "created_at", "role"}, "id"},
+	{"invitations", []string{"id", "org_id", "email", "role", "token_hash", "created_at", "expires_at", "used_at"}, "id"},
 	{"collections", []string{"id", "org_id", "coll_key", "name", "fields", "stages", "created_at", "updated_at"}, "id"},
 	{"records", []string{"id", "org_id", "collection", "stage", "fields", "version", "created_at", "updated_at"}, "id"},
 	{"automations", []string{"id", "org_id", "collection", "name", "enabled", "trigger_type", "version", "created_at", "updated_at"}, "id"},
@@ -29,6 +30,7 @@ var copyTables = []struct {
 		"created_at", "updated_at", "finished_at", "next_attempt_at", "fields", "steps", "record", "previous", "error_class", "error_message"}, "id"},
 	{"attempts", []string{"run_id", "step", "n", "started_at", "duration_us", "request", "response", "error_class", "error_message", "fields"}, "run_id, step, n"},
 	{"secrets", []string{"org_id", "name", "value", "created_at", "updated_at"}, "org_id, name"},
+	{"audit_log", []string{"id", "org_id", "at", "actor_type", "actor_id", "actor_name", "action", "target_type", "target_id", "target_name", "details"}, "id"},
 	{"due_triggers", []string{"automation_id", "record_id", "org_id", "due_at", "due_value"}, "automation_id, record_id"},
 }
 

@@ -35,23 +35,23 @@ func (o ops) CountOrganisations(ctx context.Context) (int, error) {
 }
 
 // CreateAPIKey stores a key by its hash.
-func (tx *Tx) CreateAPIKey(ctx context.Context, orgID, name, prefix, hash string, instanceAdmin bool) (*APIKey, error) {
-	k := &APIKey{ID: newID("key"), OrgID: orgID, Name: name, Prefix: prefix, InstanceAdmin: instanceAdmin, CreatedAt: tx.Now()}
-	_, err := tx.q.exec(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, instance_admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, orgID, name, prefix, hash, instanceAdmin, us(k.CreatedAt))
+func (tx *Tx) CreateAPIKey(ctx context.Context, orgID, name, prefix, hash string, instanceAdmin bool, role Role) (*APIKey, error) {
+	k := &APIKey{ID: newID("key"), OrgID: orgID, Name: name, Prefix: prefix, Role: role, InstanceAdmin: instanceAdmin, CreatedAt: tx.Now()}
+	_, err := tx.q.exec(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, instance_admin, created_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, orgID, name, prefix, hash, instanceAdmin, us(k.CreatedAt), string(role))
 	if err != nil {
 		return nil, fmt.Errorf("insert api key: %w", err)
 	}
 	return k, nil
 }
 
-const apiKeyCols = "id, org_id, name, prefix, instance_admin, created_at, last_used_at, revoked_at"
+const apiKeyCols = "id, org_id, name, prefix, instance_admin, created_at, last_used_at, revoked_at, role"
 
 func scanAPIKey(r row) (*APIKey, error) {
 	var k APIKey
 	var created int64
 	var used, revoked sql.NullInt64
-	if err := r.Scan(&k.ID, &k.OrgID, &k.Name, &k.Prefix, &k.InstanceAdmin, &created, &used, &revoked); err != nil {
+	if err := r.Scan(&k.ID, &k.OrgID, &k.Name, &k.Prefix, &k.InstanceAdmin, &created, &used, &revoked, &k.Role); err != nil {
 		return nil, err
 	}
 	k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromUS(created), fromNullUS(used), fromNullUS(revoked)
@@ -61,6 +61,15 @@ func scanAPIKey(r row) (*APIKey, error) {
 // APIKeyByHash finds a key that has not been revoked by its hash.
 func (o ops) APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) {
 	k, err := scanAPIKey(o.q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`, hash))
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return k, err
+}
+
+// APIKey returns a key of the organisation that has not been revoked.
+func (o ops) APIKey(ctx context.Context, orgID, id string) (*APIKey, error) {
+	k, err := scanAPIKey(o.q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE org_id = ? AND id = ? AND revoked_at IS NULL`, orgID, id))
 	if isNoRows(err) {
 		return nil, ErrNotFound
 	}

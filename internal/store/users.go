@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/autohook/autohook/internal/autohook"
 )
 
 // CreateUser adds a user; ErrConflict when the email is taken.
@@ -17,20 +19,20 @@ func (tx *Tx) CreateUser(ctx context.Context, u *User) error {
 	}
 	u.ID = newID("usr")
 	u.CreatedAt = tx.Now()
-	_, err := tx.q.exec(ctx, `INSERT INTO users (id, org_id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.ID, u.OrgID, u.Email, u.Name, u.PasswordHash, us(u.CreatedAt))
+	_, err := tx.q.exec(ctx, `INSERT INTO users (id, org_id, email, name, password_hash, created_at, role) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.OrgID, u.Email, u.Name, u.PasswordHash, us(u.CreatedAt), string(u.Role))
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)
 	}
 	return nil
 }
 
-const userCols = "id, org_id, email, name, password_hash, created_at"
+const userCols = "id, org_id, email, name, password_hash, created_at, role"
 
 func scanUser(r row) (*User, error) {
 	var u User
 	var created int64
-	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.PasswordHash, &created)
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.PasswordHash, &created, &u.Role)
 	if isNoRows(err) {
 		return nil, ErrNotFound
 	}
@@ -46,6 +48,63 @@ func (o ops) UserByEmail(ctx context.Context, email string) (*User, error) {
 // User returns a user of the organisation.
 func (o ops) User(ctx context.Context, orgID, id string) (*User, error) {
 	return scanUser(o.q.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE org_id = ? AND id = ?`, orgID, id))
+}
+
+// Users lists an organisation's users, newest first.
+func (o ops) Users(ctx context.Context, orgID string, page Page) ([]*User, string, error) {
+	var w where
+	w.add("org_id = ?", orgID)
+	return list(ctx, o, page, userCols, "users", w, func(r rows) (*User, error) { return scanUser(r) }, func(u *User) string { return u.ID })
+}
+
+// CountOwners counts the owners of an organisation.
+func (o ops) CountOwners(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND role = ?`, orgID, string(autohook.RoleOwner)).Scan(&n)
+	return n, err
+}
+
+// SetUserRole changes the role of a user of the organisation.
+func (tx *Tx) SetUserRole(ctx context.Context, orgID, id string, role Role) error {
+	n, err := tx.q.exec(ctx, `UPDATE users SET role = ? WHERE org_id = ? AND id = ?`, string(role), orgID, id)
+	if err != nil {
+		return fmt.Errorf("set user role: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetUserPassword replaces the password hash of a user of the organisation.
+func (tx *Tx) SetUserPassword(ctx context.Context, orgID, id, hash string) error {
+	n, err := tx.q.exec(ctx, `UPDATE users SET password_hash = ? WHERE org_id = ? AND id = ?`, hash, orgID, id)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteUser deletes a user of the organisation and their sessions.
+func (tx *Tx) DeleteUser(ctx context.Context, orgID, id string) error {
+	n, err := tx.q.exec(ctx, `DELETE FROM users WHERE org_id = ? AND id = ?`, orgID, id)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	_, err = tx.DeleteUserSessions(ctx, orgID, id, "")
+	return err
+}
+
+// DeleteUserSessions ends every session of a user of the organisation but
+// the one whose id hash is except ("" for none), and reports how many.
+func (tx *Tx) DeleteUserSessions(ctx context.Context, orgID, userID, except string) (int64, error) {
+	return tx.q.exec(ctx, `DELETE FROM sessions WHERE org_id = ? AND user_id = ? AND id_hash <> ?`, orgID, userID, except)
 }
 
 // CountUsers counts every user.

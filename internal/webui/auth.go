@@ -45,7 +45,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	u.showLogin(w, r, http.StatusOK, loginData{Next: r.URL.Query().Get("next")})
+	u.showLogin(w, r, http.StatusOK, loginData{Next: r.URL.Query().Get("next"), Login: r.URL.Query().Get("login")})
 }
 
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {

@@ -195,6 +195,9 @@ func (u *UI) formExtras(r *http.Request, s *autohook.WebSession, f *automationFo
 		}
 	}
 	secrets, err := u.svc.Secrets(r.Context(), s.OrgID)
+	if errors.Is(err, autohook.ErrForbidden) {
+		return nil // a viewer is not shown secrets' names; the form offers none
+	}
 	if err != nil {
 		return err
 	}

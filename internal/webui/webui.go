@@ -46,6 +46,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock of that limit; nil means time.Now.
 	Now func() time.Time
+	// PublicURL is where people reach this server, for invitation URLs;
+	// "" uses the request's host.
+	PublicURL string
 }
 
 // Failed sign-ins from one client address: DefaultSignInFailureBurst at
@@ -63,6 +66,8 @@ type UI struct {
 	pages    map[string]*template.Template
 	failures *throttle.Limiter // failed sign-ins per client address
 	proxies  []netip.Prefix
+	// publicURL is where people reach the server (invitation URLs).
+	publicURL string
 }
 
 // New returns the UI. It panics when an embedded template does not parse,
@@ -78,7 +83,9 @@ func New(cfg Config) *UI {
 	if cfg.SignInFailureBurst > 0 {
 		failures = throttle.New(1/SignInFailureEvery.Seconds(), cfg.SignInFailureBurst, cfg.Now)
 	}
-	return &UI{svc: cfg.Service, log: cfg.Logger, pages: parseTemplates(), failures: failures, proxies: cfg.TrustedProxies}
+	// Roles are enforced by the service the UI is given (autohook.MinRole),
+	// the same table as the API's; the pages only hide what a role cannot use.
+	return &UI{svc: autohook.Authorize(cfg.Service), log: cfg.Logger, pages: parseTemplates(), failures: failures, proxies: cfg.TrustedProxies, publicURL: cfg.PublicURL}
 }
 
 // handler is a page or action of a signed-in user.
@@ -99,6 +106,8 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /login", secure(http.HandlerFunc(u.loginPage)))
 	mux.Handle("POST /login", secure(http.HandlerFunc(u.login)))
 	mux.Handle("POST /logout", secure(http.HandlerFunc(u.logout)))
+	mux.Handle("GET /invitations/{token}", secure(http.HandlerFunc(u.invitationPage)))
+	mux.Handle("POST /invitations/{token}", secure(http.HandlerFunc(u.acceptInvitation)))
 
 	routes := []struct {
 		pattern string
@@ -150,6 +159,15 @@ func (u *UI) Register(mux *http.ServeMux) {
 		{"GET /settings/secrets", u.secretsPage},
 		{"POST /settings/secrets", u.putSecret},
 		{"POST /settings/secrets/{name}/delete", u.deleteSecret},
+
+		{"GET /settings/people", u.peoplePage},
+		{"POST /settings/people/invite", u.invite},
+		{"POST /settings/people/{id}/role", u.setRole},
+		{"POST /settings/people/{id}/remove", u.removeUser},
+		{"GET /settings/audit", u.auditPage},
+		{"GET /settings/account", u.accountPage},
+		{"POST /settings/account/password", u.changePassword},
+		{"POST /settings/account/sign-out-everywhere", u.signOutEverywhere},
 
 		{"GET /settings/config", u.configPage},
 		{"GET /settings/config/export", u.exportDownload},

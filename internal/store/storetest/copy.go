@@ -37,9 +37,9 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 		{Status: automation.StatusRetrying, NextAttemptAt: &now},
 		{Status: automation.StatusQueued},
 	}
-	user := &store.User{OrgID: org, Email: "admin@example.com", Name: "Admin", PasswordHash: "h"}
+	user := &store.User{OrgID: org, Email: "admin@example.com", Name: "Admin", Role: "viewer", PasswordHash: "h"}
 	write(t, src, func(ctx context.Context, tx *store.Tx) error {
-		if _, err := tx.CreateAPIKey(ctx, org, "k", "ahk_x", "hash-x", true); err != nil {
+		if _, err := tx.CreateAPIKey(ctx, org, "k", "ahk_x", "hash-x", true, "owner"); err != nil {
 			return err
 		}
 		if err := tx.CreateUser(ctx, user); err != nil {
@@ -73,6 +73,13 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 		if err := tx.PutSecret(ctx, org, "K", "sealed"); err != nil {
 			return err
 		}
+		if err := tx.CreateInvitation(ctx, &store.Invitation{OrgID: org, Email: "ana@example.com", Role: "editor", ExpiresAt: now.Add(time.Hour)}, "invitation-hash"); err != nil {
+			return err
+		}
+		if err := tx.InsertAudit(ctx, &store.AuditEntry{OrgID: org, Actor: store.Actor{Type: store.ActorUser, ID: user.ID, Name: "Admin"},
+			Action: "invitation.created", Target: store.AuditTarget{Type: "invitation", ID: "inv_x", Name: "ana@example.com"}}); err != nil {
+			return err
+		}
 		return tx.PutDue(ctx, store.Due{AutomationID: doc.ID, RecordID: recs[1].ID, OrgID: org, At: now.Add(time.Hour), Value: "v"})
 	})
 
@@ -82,7 +89,8 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 		t.Fatal(err)
 	}
 	want := map[string]int{"organisations": 1, "api_keys": 1, "users": 1, "collections": 1, "records": records, "automations": 1,
-		"automation_versions": 1, "runs": 3, "attempts": 1, "secrets": 1, "due_triggers": 1, "jobs": 2}
+		"automation_versions": 1, "runs": 3, "attempts": 1, "secrets": 1, "due_triggers": 1, "jobs": 2,
+		"invitations": 1, "audit_log": 1}
 	if d := cmp.Diff(want, counts); d != "" {
 		t.Errorf("counts (-want +got):\n%s", d)
 	}
@@ -141,6 +149,11 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 		func(s *store.Store) (any, error) { return s.APIKeyByHash(ctx, "hash-x") },
 		func(s *store.Store) (any, error) { return s.UserByEmail(ctx, "admin@example.com") },
 		func(s *store.Store) (any, error) { return s.StaleDueAutomations(ctx, 10) },
+		func(s *store.Store) (any, error) { return s.InvitationByHash(ctx, "invitation-hash", now) },
+		func(s *store.Store) (any, error) {
+			v, _, err := s.Audit(ctx, org, store.AuditFilter{}, store.Page{})
+			return v, err
+		},
 	} {
 		a, err := check(src)
 		if err != nil {

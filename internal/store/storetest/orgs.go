@@ -73,7 +73,7 @@ func newKey(t *testing.T, st *store.Store, org string, admin bool) (*store.APIKe
 	var k *store.APIKey
 	write(t, st, func(ctx context.Context, tx *store.Tx) error {
 		var err error
-		k, err = tx.CreateAPIKey(ctx, org, "ci", "ahk_abcdef", hash, admin)
+		k, err = tx.CreateAPIKey(ctx, org, "ci", "ahk_abcdef", hash, admin, "owner")
 		return err
 	})
 	return k, hash
@@ -84,7 +84,7 @@ func testCreateAPIKey(t *testing.T, s *suite) {
 	st := s.shared
 	org := newOrg(t, st)
 	k, hash := newKey(t, st, org, true)
-	want := &store.APIKey{ID: k.ID, OrgID: org, Name: "ci", Prefix: "ahk_abcdef", InstanceAdmin: true, CreatedAt: k.CreatedAt}
+	want := &store.APIKey{ID: k.ID, OrgID: org, Name: "ci", Prefix: "ahk_abcdef", InstanceAdmin: true, Role: "owner", CreatedAt: k.CreatedAt}
 	if d := cmp.Diff(want, k); d != "" || k.CreatedAt.IsZero() {
 		t.Errorf("created (-want +got):\n%s", d)
 	}
@@ -97,7 +97,7 @@ func testCreateAPIKey(t *testing.T, s *suite) {
 	}
 	// A hash is one key's.
 	err = try(st, func(ctx context.Context, tx *store.Tx) error {
-		_, err := tx.CreateAPIKey(ctx, newOrgIn(ctx, tx), "other", "ahk_x", hash, false)
+		_, err := tx.CreateAPIKey(ctx, newOrgIn(ctx, tx), "other", "ahk_x", hash, false, "owner")
 		return err
 	})
 	if err == nil {
@@ -178,4 +178,23 @@ func testTouchAPIKey(t *testing.T, s *suite) {
 	}
 	// An unknown key is no error: the key may have been revoked meanwhile.
 	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.TouchAPIKey(ctx, "key_unknown", used) })
+}
+
+func testAPIKey(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	k, _ := newKey(t, st, a, false)
+	got, err := st.APIKey(ctx, a, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(k, got); d != "" {
+		t.Errorf("read back (-created +read):\n%s", d)
+	}
+	_, err = st.APIKey(ctx, b, k.ID)
+	wantErr(t, "another organisation's key", err, store.ErrNotFound)
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.RevokeAPIKey(ctx, a, k.ID) })
+	_, err = st.APIKey(ctx, a, k.ID)
+	wantErr(t, "a revoked key", err, store.ErrNotFound)
 }

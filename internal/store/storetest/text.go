@@ -216,7 +216,7 @@ func testBadText(t *testing.T, s *suite, b string) {
 			return outcome(err)
 		}},
 		{"CreateAPIKey name", invalid, func(ctx context.Context, tx *store.Tx) string {
-			_, err := tx.CreateAPIKey(ctx, org, "ci"+b, "ahk_x", uniq("hash"), false)
+			_, err := tx.CreateAPIKey(ctx, org, "ci"+b, "ahk_x", uniq("hash"), false, "owner")
 			return outcome(err)
 		}},
 		{"CreateCollection key", invalid, func(ctx context.Context, tx *store.Tx) string {

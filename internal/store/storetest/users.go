@@ -14,7 +14,7 @@ import (
 // newUser creates a user of org with a unique email.
 func newUser(t *testing.T, st *store.Store, org string) *store.User {
 	t.Helper()
-	u := &store.User{OrgID: org, Email: uniq("ada") + "@example.com", Name: "Ada", PasswordHash: "$2a$10$hash"}
+	u := &store.User{OrgID: org, Email: uniq("ada") + "@example.com", Name: "Ada", Role: "editor", PasswordHash: "$2a$10$hash"}
 	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.CreateUser(ctx, u) })
 	return u
 }
