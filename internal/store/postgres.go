@@ -22,6 +22,7 @@ type pgBackend struct {
 	clock   func() time.Time
 	writes  *combiner
 	promote *promoter
+	counts  *counters
 }
 
 // migrationLockKey is the advisory lock that serialises migrations when
@@ -38,6 +39,8 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 	} else {
 		pcfg.MaxConns = 25 // three nodes fit PostgreSQL's default 100 connections
 	}
+	counts := &counters{}
+	pcfg.ConnConfig.Tracer = pgCounter{counts}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -50,7 +53,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 		pool.Close()
 		return nil, err
 	}
-	b := &pgBackend{pool: pool, clock: cfg.Now}
+	b := &pgBackend{pool: pool, clock: cfg.Now, counts: counts}
 	if b.clock == nil {
 		b.clock = time.Now
 	}

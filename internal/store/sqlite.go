@@ -29,6 +29,7 @@ type sqliteBackend struct {
 	clock   func() time.Time
 	writes  *combiner
 	promote *promoter
+	counts  counters
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -125,9 +126,10 @@ func (b *sqliteBackend) beginBatch(ctx context.Context) (batchTx, error) {
 	return &sqliteBatch{b: b, tx: tx}, nil
 }
 
-func (t *sqliteBatch) querier() querier { return sqlQuerier{t.tx} }
+func (t *sqliteBatch) querier() querier { return countingQuerier{sqlQuerier{t.tx}, &t.b.counts} }
 
 func (t *sqliteBatch) exec(ctx context.Context, stmt string) error {
+	t.b.counts.statements.Add(1)
 	_, err := t.tx.ExecContext(ctx, stmt)
 	return err
 }

@@ -41,6 +41,8 @@ var subtests = []struct {
 	{"Open", testOpen},
 	{"SchemaID", testSchemaID},
 	{"Kind", testKind},
+	{"Stats", testStats},
+	{"SizeBytes", testSizeBytes},
 	{"Now", testNow},
 	{"Start", testStart},
 	{"Stop", testStop},
