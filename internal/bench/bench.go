@@ -56,22 +56,22 @@ type Config struct {
 
 // Result is one measurement.
 type Result struct {
-	Records                   int       `json:"records"`
-	Mode                      string    `json:"mode"` // burst or paced
-	Rate                      float64   `json:"rate,omitempty"`
-	Database                  string    `json:"database"`
-	Seconds                   float64   `json:"seconds"`
-	CreateSeconds             float64   `json:"createSeconds"` // of which creating the records
-	RunsPerSecond             float64   `json:"runsPerSecond"`
-	LatencyMs                 Latency   `json:"latencyMs"`
-	BaselineRequestsPerSecond float64   `json:"baselineRequestsPerSecond"`
-	BaselineConcurrency       int       `json:"baselineConcurrency"`
-	Ratio                     float64   `json:"ratio"`
-	PeakRSSBytes              int64     `json:"peakRSSBytes"`
-	RSSAfterBytes             int64     `json:"rssAfterBytes"`
-	HeapAfterBytes            uint64    `json:"heapAfterBytes"` // live heap after the run and a GC
-	GoroutinesAfter           int       `json:"goroutinesAfter"`
-	Failed                    int       `json:"failed"`
+	Records                   int     `json:"records"`
+	Mode                      string  `json:"mode"` // burst or paced
+	Rate                      float64 `json:"rate,omitempty"`
+	Database                  string  `json:"database"`
+	Seconds                   float64 `json:"seconds"`
+	CreateSeconds             float64 `json:"createSeconds"` // of which creating the records
+	RunsPerSecond             float64 `json:"runsPerSecond"`
+	LatencyMs                 Latency `json:"latencyMs"`
+	BaselineRequestsPerSecond float64 `json:"baselineRequestsPerSecond"`
+	BaselineConcurrency       int     `json:"baselineConcurrency"`
+	Ratio                     float64 `json:"ratio"`
+	PeakRSSBytes              int64   `json:"peakRSSBytes"`
+	RSSAfterBytes             int64   `json:"rssAfterBytes"`
+	HeapAfterBytes            uint64  `json:"heapAfterBytes"` // live heap after the run and a GC
+	GoroutinesAfter           int     `json:"goroutinesAfter"`
+	Failed                    int     `json:"failed"`
 	// Per-run costs: the work the burst asked of the database and the
 	// process, divided by the runs (see store.Stats for what is counted).
 	StatementsPerRun float64 `json:"statementsPerRun"`
@@ -79,14 +79,14 @@ type Result struct {
 	BytesPerRun      float64 `json:"bytesPerRun"`                // database growth over the burst
 	CPUMsPerRun      float64 `json:"cpuMsPerRun"`                // this process's CPU time (not PostgreSQL's)
 	// Nodes and PerNode: with --nodes, each node's share of the runs.
-	Nodes   int          `json:"nodes"`
-	PerNode []NodeResult `json:"perNode,omitempty"`
-	StallMs                   float64   `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
-	SlowDelivered             int       `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
-	Verified                  bool      `json:"verified"`                // every record holds the extracted value
-	CPUs                      int       `json:"cpus"`
-	GoVersion                 string    `json:"goVersion"`
-	Started                   time.Time `json:"started"`
+	Nodes         int          `json:"nodes"`
+	PerNode       []NodeResult `json:"perNode,omitempty"`
+	StallMs       float64      `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
+	SlowDelivered int          `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
+	Verified      bool         `json:"verified"`                // every record holds the extracted value
+	CPUs          int          `json:"cpus"`
+	GoVersion     string       `json:"goVersion"`
+	Started       time.Time    `json:"started"`
 }
 
 // NodeResult is one node's share of a multi-node bench.
