@@ -134,6 +134,12 @@ func (t *sqliteBatch) exec(ctx context.Context, stmt string) error {
 	return err
 }
 
+func (t *sqliteBatch) execLater(ctx context.Context, stmt string) error { return t.exec(ctx, stmt) }
+
+func (*sqliteBatch) startCall(int, func(int, error)) {}
+
+func (*sqliteBatch) flush(context.Context) error { return nil }
+
 func (t *sqliteBatch) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 	_, err := t.b.client.InsertManyFastTx(ctx, t.tx, jobs)
 	return err

@@ -73,6 +73,11 @@ func (q countingQuerier) exec(ctx context.Context, query string, args ...any) (i
 	return q.querier.exec(ctx, query, args...)
 }
 
+func (q countingQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	q.c.statements.Add(1)
+	return q.querier.execLater(ctx, query, args...)
+}
+
 func (q countingQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	q.c.statements.Add(1)
 	return q.querier.query(ctx, query, args...)

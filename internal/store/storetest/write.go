@@ -134,6 +134,59 @@ func testWrite(t *testing.T, s *suite) {
 			t.Errorf("worked %v, want the runs of calls 0, 2 and 4", worked)
 		}
 	})
+	t.Run("AStatementFailingInTheDatabaseFailsItsCallAlone", func(t *testing.T) {
+		// PostgreSQL sends a call's inserts with a later statement
+		// (pipelining): the database's refusal of one (here a duplicate
+		// id) must still fail that call alone, whether it shows while the
+		// call runs (a read after it), after it returned (a later call's
+		// statement), or at the commit (the batch's last call).
+		st := s.open(t, store.Config{Writers: 1})
+		var org string
+		b := inOneBatch(t, st, func() scenario {
+			org = newOrg(t, st)
+			newCollection(t, st, org)
+			dup := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "taken"}}
+			write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRecord(ctx, org, dup) })
+			calls := make([]call, 6)
+			for i := range calls {
+				calls[i] = call{ctx: ctx, fn: func(ctx context.Context, tx *store.Tx) error {
+					r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint(i)}}
+					if err := tx.InsertRecord(ctx, org, r); err != nil {
+						return err
+					}
+					tx.EnqueueRun(store.RunJob{OrgID: org, RunID: fmt.Sprint("now-", i), Seq: 1}, time.Time{})
+					if i%2 == 0 {
+						return nil
+					}
+					again := &record.Record{ID: dup.ID, Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint("dup-", i)}}
+					if err := tx.InsertRecord(ctx, org, again); err != nil {
+						return err
+					}
+					if i == 3 { // a read after the refused insert
+						_, _, err := tx.Records(ctx, org, "leads", store.RecordFilter{}, store.Page{})
+						return err
+					}
+					return nil
+				}}
+			}
+			return scenario{calls: calls}
+		})
+		for i, r := range b.results {
+			if i%2 == 1 {
+				if r.err == nil {
+					t.Errorf("call %d, whose insert the database refused: no error", i)
+				}
+				continue
+			}
+			wantErr(t, fmt.Sprint("call ", i), r.err, nil)
+		}
+		if committed := slices.Sorted(slices.Values(b.committed)); !slices.Equal(committed, []int{0, 2, 4}) {
+			t.Errorf("OnCommit ran for calls %v, want 0, 2 and 4", b.committed)
+		}
+		if names := recordNames(t, st, org); !slices.Equal(names, []string{"0", "2", "4", "taken"}) {
+			t.Errorf("records %v, want the one taken before and those of calls 0, 2 and 4", names)
+		}
+	})
 	t.Run("CallerCancelledBeforeItsTurn", func(t *testing.T) {
 		st := s.open(t, store.Config{Writers: 1})
 		var org string
