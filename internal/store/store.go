@@ -109,6 +109,10 @@ type ops struct {
 	q     querier
 	isPG  bool
 	clock func() time.Time
+	// runs holds the runs this node just inserted (SQLite, runcache.go):
+	// a transaction puts and drops, the store's reads take.
+	runs     *runCache
+	takeRuns bool
 }
 
 // Open opens the database at cfg.URL, applies migrations (Autohook's and
@@ -141,7 +145,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: textChecked{classifyingQuerier{countingQuerier{sqlQuerier{b.r}, &b.counts}}}, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{countingQuerier{sqlQuerier{b.r}, &b.counts}}}, clock: clock, runs: b.runs, takeRuns: true}
 		b.writes.outcome = s.health.outcome
 	case *pgBackend:
 		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}
