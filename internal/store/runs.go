@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
@@ -77,20 +76,14 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 		prev = encJSON(r.Previous)
 	}
 	class, msg := errorCols(r.Error)
-	args := []any{r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
-		us(now), us(now), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev,
-		class, msg}
 	err := tx.q.execLater(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth,
 		created_at, updated_at, finished_at, next_attempt_at, fields, steps, record, previous, error_class, error_message)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
+		us(now), us(now), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record), prev,
+		class, msg)
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
-	}
-	if tx.runs != nil {
-		// runCols' values: the arguments but the organisation
-		committed := new(atomic.Bool)
-		tx.OnCommit(func() { committed.Store(true) })
-		tx.runs.put(r.ID, orgID, append(args[:1:1], args[2:]...), committed)
 	}
 	return nil
 }
@@ -101,7 +94,6 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, expectSeq int64) error {
 	r.UpdatedAt = tx.Now()
 	class, msg := errorCols(r.Error)
-	tx.runs.drop(r.ID)
 	n, err := tx.q.exec(ctx, `UPDATE runs SET automation_version = ?, status = ?, seq = ?, updated_at = ?, finished_at = ?, next_attempt_at = ?, fields = ?, steps = ?, record = ?, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ?`,
 		r.AutomationVersion, r.Status, r.Seq, us(r.UpdatedAt), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record),
@@ -120,7 +112,6 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 // form cannot be read back. It reports whether it did.
 func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
 	now := us(tx.Now())
-	tx.runs.drop(id)
 	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
 		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
@@ -133,7 +124,6 @@ func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class re
 // MarkRunRunning sets a queued or retrying run to running, if its seq is
 // still seq.
 func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) error {
-	tx.runs.drop(id)
 	_, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status IN (?, ?)`,
 		automation.StatusRunning, us(tx.Now()), orgID, id, seq, automation.StatusQueued, automation.StatusRetrying)
 	return err
@@ -200,11 +190,6 @@ func scanRun(r row) (*automation.Run, error) {
 
 // Run returns a run without its attempts.
 func (o ops) Run(ctx context.Context, orgID, id string) (*automation.Run, error) {
-	if o.takeRuns {
-		if r, ok := o.runs.take(orgID, id); ok {
-			return scanRun(r)
-		}
-	}
 	r, err := scanRun(o.q.queryRow(ctx, `SELECT `+runCols+` FROM runs WHERE org_id = ? AND id = ?`, orgID, id))
 	if isNoRows(err) {
 		return nil, ErrNotFound
@@ -307,7 +292,6 @@ func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, 
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	tx.runs.drop(ids...)
 	in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
 	if _, err := tx.q.exec(ctx, `DELETE FROM attempts WHERE run_id IN `+in, ids...); err != nil {
 		return 0, err

@@ -30,7 +30,6 @@ type sqliteBackend struct {
 	writes  *combiner
 	promote *promoter
 	counts  counters
-	runs    *runCache
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -98,7 +97,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	b := &sqliteBackend{path: path, w: w, r: r, driver: driver, clock: cfg.Now, runs: newRunCache()}
+	b := &sqliteBackend{path: path, w: w, r: r, driver: driver, clock: cfg.Now}
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -109,7 +108,7 @@ func openSQLite(ctx context.Context, path string, cfg Config) (*sqliteBackend, e
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	b.client = client
-	b.writes = newCombiner(1, b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: b.clock, runs: b.runs}} }, b.afterCommit)
+	b.writes = newCombiner(1, b.beginBatch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: b.clock}} }, b.afterCommit)
 	return b, nil
 }
 

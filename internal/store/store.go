@@ -109,10 +109,6 @@ type ops struct {
 	q     querier
 	isPG  bool
 	clock func() time.Time
-	// runs holds the runs this node just inserted (SQLite, runcache.go):
-	// a transaction puts and drops, the store's reads take.
-	runs     *runCache
-	takeRuns bool
 }
 
 // Open opens the database at cfg.URL, applies migrations (Autohook's and
@@ -145,7 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: textChecked{classifyingQuerier{countingQuerier{sqlQuerier{b.r}, &b.counts}}}, clock: clock, runs: b.runs, takeRuns: true}
+		s.ops = ops{q: textChecked{classifyingQuerier{countingQuerier{sqlQuerier{b.r}, &b.counts}}}, clock: clock}
 		b.writes.outcome = s.health.outcome
 	case *pgBackend:
 		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}

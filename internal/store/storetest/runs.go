@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -189,55 +188,6 @@ func testRun(t *testing.T, s *suite) {
 			t.Errorf("%s: %v, want ErrNotFound", c.name, err)
 		}
 	}
-	// A node may answer the first read of a run it just inserted from
-	// memory (SQLite): every read answers the run as stored.
-	t.Run("JustInserted", func(t *testing.T) {
-		for _, c := range []struct {
-			name   string
-			change func(r *automation.Run)
-			want   automation.Status
-		}{
-			{"as inserted", func(*automation.Run) {}, automation.StatusQueued},
-			{"updated", func(r *automation.Run) { finish(t, st, a, r, automation.StatusSucceeded) }, automation.StatusSucceeded},
-			{"marked running", func(r *automation.Run) {
-				write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.MarkRunRunning(ctx, a, r.ID, r.Seq) })
-			}, automation.StatusRunning},
-			{"failed", func(r *automation.Run) {
-				write(t, st, func(ctx context.Context, tx *store.Tx) error {
-					_, err := tx.FailRun(ctx, a, r.ID, r.Seq, retry.Internal, "cannot")
-					return err
-				})
-			}, automation.StatusFailed},
-		} {
-			r := newRun(t, st, a, "rec_"+c.name)
-			c.change(r)
-			first, err := st.Run(ctx, a, r.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := st.Run(ctx, a, r.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if first.Status != c.want {
-				t.Errorf("%s: status %s, want %s", c.name, first.Status, c.want)
-			}
-			if !reflect.DeepEqual(first, again) {
-				t.Errorf("%s: first read %+v, second %+v; want the same run", c.name, first, again)
-			}
-		}
-		r := newRunValue("rec_rolled_back")
-		err := try(st, func(ctx context.Context, tx *store.Tx) error {
-			if err := tx.InsertRun(ctx, a, r); err != nil {
-				return err
-			}
-			return errBoom
-		})
-		wantErr(t, "a failed insert", err, errBoom)
-		if _, err := st.Run(ctx, a, r.ID); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("a run whose insert rolled back: %v, want ErrNotFound", err)
-		}
-	})
 }
 
 func testRunWithAttempts(t *testing.T, s *suite) {
