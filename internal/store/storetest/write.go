@@ -116,21 +116,7 @@ func testWrite(t *testing.T, s *suite) {
 		if m["scheduled"] < 3 || m["scheduled"]%3 != 0 || m["available"] < 1 {
 			t.Errorf("jobs %v, want 3 scheduled and 1 available (per try)", m)
 		}
-		start(t, st)
-		worked := map[string]bool{}
-		waitFor(t, "the batch's runs worked", func() bool {
-			for {
-				select {
-				case j := <-rec.jobs:
-					if j.OrgID == org {
-						worked[j.RunID] = true
-					}
-				default:
-					return len(worked) >= 3
-				}
-			}
-		})
-		if want := map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
+		if worked, want := workedRuns(t, st, rec, org, 3), map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
 			t.Errorf("worked %v, want the runs of calls 0, 2 and 4", worked)
 		}
 	})
@@ -140,7 +126,8 @@ func testWrite(t *testing.T, s *suite) {
 		// id) must still fail that call alone, whether it shows while the
 		// call runs (a read after it), after it returned (a later call's
 		// statement), or at the commit (the batch's last call).
-		st := s.open(t, store.Config{Writers: 1})
+		rec := newRecorder(nil)
+		st := s.open(t, store.Config{Writers: 1, Workers: rec.workers})
 		var org string
 		b := inOneBatch(t, st, func() scenario {
 			org = newOrg(t, st)
@@ -185,6 +172,9 @@ func testWrite(t *testing.T, s *suite) {
 		}
 		if names := recordNames(t, st, org); !slices.Equal(names, []string{"0", "2", "4", "taken"}) {
 			t.Errorf("records %v, want the one taken before and those of calls 0, 2 and 4", names)
+		}
+		if worked, want := workedRuns(t, st, rec, org, 3), map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
+			t.Errorf("worked %v, want the runs of calls 0, 2 and 4: a failed call's job goes with it", worked)
 		}
 	})
 	t.Run("CallerCancelledBeforeItsTurn", func(t *testing.T) {
@@ -308,6 +298,27 @@ func insertNamed(org, name string) func(ctx context.Context, tx *store.Tx) error
 }
 
 // recordNames lists the names of org's leads, sorted.
+// workedRuns starts st's workers and returns the runs of org they worked,
+// once they have worked n.
+func workedRuns(t *testing.T, st *store.Store, rec *recorder, org string, n int) map[string]bool {
+	t.Helper()
+	start(t, st)
+	worked := map[string]bool{}
+	waitFor(t, "the batch's runs worked", func() bool {
+		for {
+			select {
+			case j := <-rec.jobs:
+				if j.OrgID == org {
+					worked[j.RunID] = true
+				}
+			default:
+				return len(worked) >= n
+			}
+		}
+	})
+	return worked
+}
+
 func recordNames(t *testing.T, st *store.Store, org string) []string {
 	t.Helper()
 	recs, _, err := st.Records(context.Background(), org, "leads", store.RecordFilter{}, store.Page{Limit: 500})
