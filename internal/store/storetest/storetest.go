@@ -118,6 +118,7 @@ var subtests = []struct {
 	{"DeleteSecret", testDeleteSecret},
 	{"Secrets", testSecrets},
 	{"SealedSecrets", testSealedSecrets},
+	{"RunAndSealedSecrets", testRunAndSealedSecrets},
 	// due.go
 	{"PutDue", testPutDue},
 	{"DueValue", testDueValue},
