@@ -118,6 +118,7 @@ var subtests = []struct {
 	{"DeleteSecret", testDeleteSecret},
 	{"Secrets", testSecrets},
 	{"SealedSecrets", testSealedSecrets},
+	{"CollectionAndEnabledAutomations", testCollectionAndEnabledAutomations},
 	{"RunAndSealedSecrets", testRunAndSealedSecrets},
 	// due.go
 	{"PutDue", testPutDue},
