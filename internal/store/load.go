@@ -26,36 +26,24 @@ func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*aut
 		}
 		return run, sealed, nil
 	}
-	runQuery := `SELECT ` + runCols + ` FROM runs WHERE org_id = ? AND id = ?`
-	runArgs, err := checkText(runQuery, []any{orgID, id}, false)
+	var run *automation.Run
+	var sealed map[string]string
+	err := b.readTogether(ctx,
+		`SELECT `+runCols+` FROM runs WHERE org_id = ? AND id = ?`, []any{orgID, id}, func(r row) (err error) {
+			run, err = scanRun(r)
+			if isNoRows(err) {
+				return ErrNotFound
+			}
+			return err
+		},
+		sealedSecretsQuery, []any{orgID}, func(rs rows) (err error) {
+			sealed, err = scanSealed(rs)
+			return err
+		})
 	if err != nil {
 		return nil, nil, err
 	}
-	secretArgs, err := checkText(sealedSecretsQuery, []any{orgID}, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(rebind(runQuery), runArgs...)
-	batch.Queue(rebind(sealedSecretsQuery), secretArgs...)
-	br := b.pool.SendBatch(ctx, batch)
-	defer br.Close()
-	run, err := scanRun(pgxRow{br.QueryRow()})
-	if isNoRows(err) {
-		return nil, nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, classify(err)
-	}
-	rs, err := br.Query()
-	if err != nil {
-		return nil, nil, classify(err)
-	}
-	sealed, err := scanSealed(pgxRows{rs})
-	if err != nil {
-		return nil, nil, classify(err)
-	}
-	return run, sealed, classify(br.Close())
+	return run, sealed, nil
 }
 
 // CollectionAndEnabledAutomations returns a collection (nil when there is
@@ -77,34 +65,53 @@ func (s *Store) CollectionAndEnabledAutomations(ctx context.Context, orgID, key 
 		}
 		return c, refs, nil
 	}
-	collQuery := `SELECT ` + collectionCols + ` FROM collections WHERE org_id = ? AND coll_key = ?`
-	collArgs, err := checkText(collQuery, []any{orgID, key}, false)
+	var c *record.Collection
+	var refs []AutomationRef
+	err := b.readTogether(ctx,
+		`SELECT `+collectionCols+` FROM collections WHERE org_id = ? AND coll_key = ?`, []any{orgID, key}, func(r row) (err error) {
+			c, err = scanCollection(r)
+			if isNoRows(err) {
+				c, err = nil, nil
+			}
+			return err
+		},
+		enabledAutomationsQuery, []any{orgID, key, true}, func(rs rows) (err error) {
+			refs, err = scanRefs(rs)
+			return err
+		})
 	if err != nil {
 		return nil, nil, err
 	}
-	refArgs, err := checkText(enabledAutomationsQuery, []any{orgID, key, true}, false)
+	return c, refs, nil
+}
+
+// readTogether sends two reads in one pgx batch, one round trip: first,
+// whose one row one scans (an error from it ends the read), then second,
+// whose rows many scans. Their arguments are checked like every read's
+// (checkText).
+func (b *pgBackend) readTogether(ctx context.Context, first string, firstArgs []any, one func(row) error, second string, secondArgs []any, many func(rows) error) error {
+	firstArgs, err := checkText(first, firstArgs, false)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	secondArgs, err = checkText(second, secondArgs, false)
+	if err != nil {
+		return err
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(rebind(collQuery), collArgs...)
-	batch.Queue(rebind(enabledAutomationsQuery), refArgs...)
+	batch.Queue(rebind(first), firstArgs...)
+	batch.Queue(rebind(second), secondArgs...)
 	br := b.pool.SendBatch(ctx, batch)
 	defer br.Close()
-	c, err := scanCollection(pgxRow{br.QueryRow()})
-	if isNoRows(err) {
-		c, err = nil, nil
-	}
-	if err != nil {
-		return nil, nil, classify(err)
+	if err := one(pgxRow{br.QueryRow()}); err != nil {
+		return classify(err)
 	}
 	rs, err := br.Query()
 	if err != nil {
-		return nil, nil, classify(err)
+		return classify(err)
 	}
-	refs, err := scanRefs(pgxRows{rs})
-	if err != nil {
-		return nil, nil, classify(err)
+	if err := many(pgxRows{rs}); err != nil {
+		return classify(err)
 	}
-	return c, refs, classify(br.Close())
+	return classify(br.Close())
 }
