@@ -304,6 +304,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Creators, "creators", 64, "goroutines creating records in a burst")
 	fs.DurationVar(&cfg.Stall, "stall", 0, "fairness scenario: every other record goes to a receiver that holds each request this long (e.g. 5s)")
 	fs.IntVar(&cfg.Runs, "runs", 1, "repeat the measurement in one process (memory growth check)")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "PostgreSQL: nodes in this process sharing the database, records created across them")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	blockProfile := fs.String("blockprofile", "", "write a blocking profile (where goroutines wait) to this file")
@@ -354,15 +355,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(results)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "run\tmode\tdatabase\trecords\truns/s\tp50 ms\tp95 ms\tp99 ms\tbaseline req/s\tratio\tpeak RSS MB\tRSS after MB\tverified")
+	fmt.Fprintln(w, "run\tmode\tdatabase\tnodes\trecords\truns/s\tp50 ms\tp95 ms\tp99 ms\tbaseline req/s\tratio\tstmts/run\ttrips/run\tbytes/run\tCPU ms/run\tpeak RSS MB\tRSS after MB\tverified")
 	for i, r := range results {
 		mode := r.Mode
 		if r.Rate > 0 {
 			mode = fmt.Sprintf("%s %.0f/s", r.Mode, r.Rate)
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.2f\t%.0f\t%.0f\t%t\n", i+1, mode, r.Database, r.Records,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.2f\t%.1f\t%.1f\t%.0f\t%.2f\t%.0f\t%.0f\t%t\n", i+1, mode, r.Database, r.Nodes, r.Records,
 			r.RunsPerSecond, r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99, r.BaselineRequestsPerSecond, r.Ratio,
+			r.StatementsPerRun, r.RoundTripsPerRun, r.BytesPerRun, r.CPUMsPerRun,
 			float64(r.PeakRSSBytes)/(1<<20), float64(r.RSSAfterBytes)/(1<<20), r.Verified)
+		for j, p := range r.PerNode {
+			fmt.Fprintf(w, "\t  node %d\t\t\t%d\t%.0f\n", j+1, p.Runs, p.RunsPerSecond)
+		}
 	}
 	return w.Flush()
 }

@@ -8,6 +8,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,9 @@ type Config struct {
 	Creators    int     // goroutines creating records in a burst (concurrent API clients); default 64
 	MaxWorkers  int     // the engine's workers; default the server's (500)
 	Runs        int     // repeat the measurement in one process; default 1
+	// Nodes, on PostgreSQL, starts this many nodes in the process on one
+	// database; records are created across them (default 1).
+	Nodes int
 	// Stall, when positive, runs the fairness scenario: every other record
 	// goes to a second receiver that holds each request this long; the
 	// latency reported is that of the runs to the healthy receiver.
@@ -51,28 +56,43 @@ type Config struct {
 
 // Result is one measurement.
 type Result struct {
-	Records                   int       `json:"records"`
-	Mode                      string    `json:"mode"` // burst or paced
-	Rate                      float64   `json:"rate,omitempty"`
-	Database                  string    `json:"database"`
-	Seconds                   float64   `json:"seconds"`
-	CreateSeconds             float64   `json:"createSeconds"` // of which creating the records
-	RunsPerSecond             float64   `json:"runsPerSecond"`
-	LatencyMs                 Latency   `json:"latencyMs"`
-	BaselineRequestsPerSecond float64   `json:"baselineRequestsPerSecond"`
-	BaselineConcurrency       int       `json:"baselineConcurrency"`
-	Ratio                     float64   `json:"ratio"`
-	PeakRSSBytes              int64     `json:"peakRSSBytes"`
-	RSSAfterBytes             int64     `json:"rssAfterBytes"`
-	HeapAfterBytes            uint64    `json:"heapAfterBytes"` // live heap after the run and a GC
-	GoroutinesAfter           int       `json:"goroutinesAfter"`
-	Failed                    int       `json:"failed"`
-	StallMs                   float64   `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
-	SlowDelivered             int       `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
-	Verified                  bool      `json:"verified"`                // every record holds the extracted value
-	CPUs                      int       `json:"cpus"`
-	GoVersion                 string    `json:"goVersion"`
-	Started                   time.Time `json:"started"`
+	Records                   int     `json:"records"`
+	Mode                      string  `json:"mode"` // burst or paced
+	Rate                      float64 `json:"rate,omitempty"`
+	Database                  string  `json:"database"`
+	Seconds                   float64 `json:"seconds"`
+	CreateSeconds             float64 `json:"createSeconds"` // of which creating the records
+	RunsPerSecond             float64 `json:"runsPerSecond"`
+	LatencyMs                 Latency `json:"latencyMs"`
+	BaselineRequestsPerSecond float64 `json:"baselineRequestsPerSecond"`
+	BaselineConcurrency       int     `json:"baselineConcurrency"`
+	Ratio                     float64 `json:"ratio"`
+	PeakRSSBytes              int64   `json:"peakRSSBytes"`
+	RSSAfterBytes             int64   `json:"rssAfterBytes"`
+	HeapAfterBytes            uint64  `json:"heapAfterBytes"` // live heap after the run and a GC
+	GoroutinesAfter           int     `json:"goroutinesAfter"`
+	Failed                    int     `json:"failed"`
+	// Per-run costs: the work the burst asked of the database and the
+	// process, divided by the runs (see store.Stats for what is counted).
+	StatementsPerRun float64 `json:"statementsPerRun"`
+	RoundTripsPerRun float64 `json:"roundTripsPerRun,omitempty"` // PostgreSQL
+	BytesPerRun      float64 `json:"bytesPerRun"`                // database growth over the burst
+	CPUMsPerRun      float64 `json:"cpuMsPerRun"`                // this process's CPU time (not PostgreSQL's)
+	// Nodes and PerNode: with --nodes, each node's share of the runs.
+	Nodes         int          `json:"nodes"`
+	PerNode       []NodeResult `json:"perNode,omitempty"`
+	StallMs       float64      `json:"stallMs,omitempty"`       // fairness scenario: how long the slow receiver holds a request
+	SlowDelivered int          `json:"slowDelivered,omitempty"` // requests the slow receiver had got when the healthy runs were done
+	Verified      bool         `json:"verified"`                // every record holds the extracted value
+	CPUs          int          `json:"cpus"`
+	GoVersion     string       `json:"goVersion"`
+	Started       time.Time    `json:"started"`
+}
+
+// NodeResult is one node's share of a multi-node bench.
+type NodeResult struct {
+	Runs          int     `json:"runs"` // runs this node's workers finished
+	RunsPerSecond float64 `json:"runsPerSecond"`
 }
 
 // Latency holds latency percentiles in milliseconds, from a record's commit
@@ -95,6 +115,12 @@ func Run(ctx context.Context, cfg Config) ([]*Result, error) {
 	if cfg.Runs <= 0 {
 		cfg.Runs = 1
 	}
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 1
+	}
+	if cfg.Nodes > 1 && cfg.DatabaseURL == "" {
+		return nil, errors.New("bench: several nodes need a shared PostgreSQL database (--database)")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -115,6 +141,18 @@ type counter struct {
 	done              chan struct{}
 	target            int64
 	once              sync.Once
+}
+
+// nodeCounter counts one node's finished runs into its own count and the
+// bench's.
+type nodeCounter struct {
+	*counter
+	finished atomic.Int64
+}
+
+func (c *nodeCounter) RunFinished(s automation.Status) {
+	c.finished.Add(1)
+	c.counter.RunFinished(s)
 }
 
 func (c *counter) RunStarted()  {}
@@ -158,28 +196,58 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		sinks = append(sinks, slow)
 	}
 
-	dir, err := os.MkdirTemp("", "autohook-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	obs := &counter{done: make(chan struct{}), target: int64(cfg.Records)}
-	n, err := server.Start(ctx, server.Config{
-		DataDir: dir, DatabaseURL: cfg.DatabaseURL, Listen: "127.0.0.1:0",
-		AllowPrivateNetworks: true, MaxWorkers: cfg.MaxWorkers, Logger: cfg.Logger, Out: io.Discard,
-		Observer: obs, BootstrapAPIKey: "ahk_bench-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		AdminPassword: "bench-password",
-	})
-	if err != nil {
-		return nil, err
+	dbURL := cfg.DatabaseURL
+	if dbURL != "" {
+		// Each measurement gets a schema of its own, dropped after it: the
+		// database stays empty, and --runs works on PostgreSQL too.
+		schemaURL, drop, err := scratchSchema(ctx, dbURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		dbURL = schemaURL
 	}
+	secretKey := make([]byte, 32)
+	rand.Read(secretKey)
+	apiKey := "ahk_bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	nodes := make([]*server.Node, 0, cfg.Nodes)
+	counts := make([]*nodeCounter, 0, cfg.Nodes)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		n.Shutdown(sctx)
+		for _, n := range nodes {
+			n.Shutdown(sctx)
+		}
 	}()
-	res.Database = n.Store.Kind()
+	for range cfg.Nodes {
+		dir, err := os.MkdirTemp("", "autohook-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		nc := &nodeCounter{counter: obs}
+		n, err := server.Start(ctx, server.Config{
+			DataDir: dir, DatabaseURL: dbURL, Listen: "127.0.0.1:0", SecretKey: hex.EncodeToString(secretKey),
+			AllowPrivateNetworks: true, MaxWorkers: cfg.MaxWorkers, Logger: cfg.Logger, Out: io.Discard,
+			Observer: nc, BootstrapAPIKey: apiKey, AdminPassword: "bench-password",
+		})
+		if err != nil {
+			return nil, err
+		}
+		nodes, counts = append(nodes, n), append(counts, nc)
+	}
+	n := nodes[0]
+	res.Database, res.Nodes = n.Store.Kind(), cfg.Nodes
 	orgID, err := setup(ctx, n.Service, n.Store)
+	if err != nil {
+		return nil, err
+	}
+	services := make([]*service.Service, len(nodes))
+	for i, n := range nodes {
+		services[i] = n.Service
+	}
+	cost0, err := measureCosts(ctx, nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +256,7 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	ids := make([]string, cfg.Records)
 	stopProgress := progress(cfg.Progress, obs, cfg.Records)
 	start := time.Now()
-	if err := create(ctx, cfg, n.Service, orgID, sinks, commits, ids); err != nil {
+	if err := create(ctx, cfg, services, orgID, sinks, commits, ids); err != nil {
 		stopProgress()
 		return nil, err
 	}
@@ -208,6 +276,18 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	res.Failed = int(obs.failed.Load())
 	if cfg.Stall > 0 {
 		res.SlowDelivered = sinks[1].count()
+	}
+	cost1, err := measureCosts(ctx, nodes)
+	if err != nil {
+		return nil, err
+	}
+	res.perRun(cost0, cost1, healthy)
+	for _, c := range counts {
+		f := int(c.finished.Load())
+		res.PerNode = append(res.PerNode, NodeResult{Runs: f, RunsPerSecond: float64(f) / elapsed.Seconds()})
+	}
+	if cfg.Nodes == 1 {
+		res.PerNode = nil
 	}
 
 	lat := make([]float64, 0, cfg.Records)
@@ -237,7 +317,9 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 		res.Ratio = res.RunsPerSecond / res.BaselineRequestsPerSecond
 	}
 	res.PeakRSSBytes = peakRSS()
-	n.Shutdown(context.Background())
+	for _, n := range nodes {
+		n.Shutdown(context.Background())
+	}
 	sk.close()
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -314,9 +396,9 @@ func setup(ctx context.Context, svc *service.Service, st *store.Store) (string, 
 
 // create creates the records: all at once with cfg.Creators goroutines, or
 // paced at cfg.Rate per second. commits[i] is record i's commit time.
-func create(ctx context.Context, cfg Config, svc *service.Service, orgID string, sinks []*sink, commits []time.Time, ids []string) error {
+func create(ctx context.Context, cfg Config, svcs []*service.Service, orgID string, sinks []*sink, commits []time.Time, ids []string) error {
 	one := func(i int) error {
-		rec, err := svc.CreateRecord(ctx, orgID, "orders", autohook.RecordInput{Fields: map[string]any{
+		rec, err := svcs[i%len(svcs)].CreateRecord(ctx, orgID, "orders", autohook.RecordInput{Fields: map[string]any{
 			"customer": "customer " + strconv.Itoa(i), "amount": float64(i%1000) + 0.5, "vip": i%2 == 0,
 			"items": []any{map[string]any{"sku": "SKU-" + strconv.Itoa(i%50), "qty": float64(1 + i%5)}},
 			"sink":  sinks[i%len(sinks)].url,

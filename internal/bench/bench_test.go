@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -183,8 +184,8 @@ func checkResult(t *testing.T, r *bench.Result, records int) {
 	if r.Failed != 0 {
 		t.Errorf("Failed = %d, want 0", r.Failed)
 	}
-	if r.Database != "sqlite" {
-		t.Errorf("Database = %q, want sqlite", r.Database)
+	if r.Database != "sqlite" && r.Database != "postgres" || (r.Database == "postgres") != (r.RoundTripsPerRun > 0) {
+		t.Errorf("Database = %q with %v round trips per run; want sqlite with none or postgres with some", r.Database, r.RoundTripsPerRun)
 	}
 	if r.RunsPerSecond <= 0 {
 		t.Errorf("RunsPerSecond = %v, want > 0", r.RunsPerSecond)
@@ -207,6 +208,9 @@ func checkResult(t *testing.T, r *bench.Result, records int) {
 	}
 	if r.PeakRSSBytes <= 0 {
 		t.Errorf("PeakRSSBytes = %d, want > 0", r.PeakRSSBytes)
+	}
+	if r.StatementsPerRun <= 0 || r.BytesPerRun <= 0 || r.CPUMsPerRun <= 0 {
+		t.Errorf("per-run costs: statements %v, bytes %v, CPU ms %v; want each > 0", r.StatementsPerRun, r.BytesPerRun, r.CPUMsPerRun)
 	}
 	if r.CPUs <= 0 || r.GoVersion == "" || r.Started.IsZero() {
 		t.Errorf("CPUs = %d, GoVersion = %q, Started = %v; want them set", r.CPUs, r.GoVersion, r.Started)
@@ -303,5 +307,60 @@ func TestRunStall(t *testing.T) {
 	}
 	if r.RunsPerSecond <= 0 || r.BaselineRequestsPerSecond <= 0 {
 		t.Errorf("RunsPerSecond = %v, BaselineRequestsPerSecond = %v; want both > 0", r.RunsPerSecond, r.BaselineRequestsPerSecond)
+	}
+}
+
+// TestRunPostgres is the bench's smoke test on PostgreSQL (skipped without
+// AUTOHOOK_TEST_DATABASE_URL): one node measured twice in one process (each
+// measurement in a schema of its own), then two nodes sharing the database.
+// No speed is asserted: that every run finished, was verified, and the
+// per-run costs and per-node shares were reported.
+func TestRunPostgres(t *testing.T) {
+	url := os.Getenv("AUTOHOOK_TEST_DATABASE_URL")
+	if url == "" || testing.Short() {
+		t.Skip("needs AUTOHOOK_TEST_DATABASE_URL; starts whole nodes")
+	}
+	const records = 200
+	for _, tc := range []struct {
+		name        string
+		nodes, runs int
+	}{{"one node twice", 1, 2}, {"two nodes", 2, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			results, err := bench.Run(ctx, bench.Config{Records: records, Creators: 8, Runs: tc.runs, Nodes: tc.nodes, DatabaseURL: url, Logger: discard()})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(results) != tc.runs {
+				t.Fatalf("Run returned %d results, want %d", len(results), tc.runs)
+			}
+			for _, r := range results {
+				if r.Database != "postgres" || r.Nodes != tc.nodes || !r.Verified {
+					t.Errorf("Database %q, Nodes %d, Verified %v; want postgres, %d, true", r.Database, r.Nodes, r.Verified, tc.nodes)
+				}
+				checkResult(t, r, records)
+				if r.RoundTripsPerRun <= 0 || r.RoundTripsPerRun > r.StatementsPerRun {
+					t.Errorf("RoundTripsPerRun = %v (statements %v), want > 0 and at most one per statement", r.RoundTripsPerRun, r.StatementsPerRun)
+				}
+				if tc.nodes == 1 {
+					continue
+				}
+				total := 0
+				for _, n := range r.PerNode {
+					total += n.Runs
+				}
+				if len(r.PerNode) != tc.nodes || total != records {
+					t.Errorf("PerNode = %+v, want %d nodes finishing %d runs in all", r.PerNode, tc.nodes, records)
+				}
+			}
+		})
+	}
+}
+
+func TestRunNodesNeedPostgres(t *testing.T) {
+	t.Parallel()
+	if _, err := bench.Run(t.Context(), bench.Config{Records: 10, Nodes: 2}); err == nil {
+		t.Error("Run with two nodes on SQLite: no error, want one naming --database")
 	}
 }

@@ -2,10 +2,13 @@ package catalog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
+	"github.com/autohook/autohook/internal/store"
 )
 
 // Every record write needs its collection's definition and the list of the
@@ -70,6 +73,37 @@ func cached[T any](d *defs, m func() map[defKey]entry[T], k defKey, load func() 
 func (c *Catalog) Collection(ctx context.Context, orgID, key string) (*record.Collection, error) {
 	return cached(&c.defs, func() map[defKey]entry[*record.Collection] { return c.defs.colls }, defKey{orgID, key},
 		func() (*record.Collection, error) { return c.st.Collection(ctx, orgID, key) })
+}
+
+// Defs returns a collection's definition (nil when there is none) and its
+// enabled automations, compiled: what a record write needs. Cached like
+// Collection on a node that owns its database; read together, in one round
+// trip, by nodes sharing PostgreSQL.
+func (c *Catalog) Defs(ctx context.Context, orgID, key string) (*record.Collection, []*automation.Compiled, error) {
+	if !c.defs.off {
+		coll, err := c.Collection(ctx, orgID, key)
+		if errors.Is(err, store.ErrNotFound) {
+			coll, err = nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		list, err := c.EnabledCached(ctx, orgID, key)
+		return coll, list, err
+	}
+	coll, refs, err := c.st.CollectionAndEnabledAutomations(ctx, orgID, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find automations: %w", err)
+	}
+	list := make([]*automation.Compiled, 0, len(refs))
+	for _, ref := range refs {
+		comp, err := c.get(ctx, c.st, orgID, ref.ID, ref.Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		list = append(list, comp)
+	}
+	return coll, list, nil
 }
 
 // EnabledCached returns the compiled, enabled automations of a collection

@@ -28,7 +28,9 @@ type execution struct {
 // to do (the run is gone, finished, or moved on without the job). The run
 // comes back even with an error when it was read.
 func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *automation.Run, error) {
-	run, err := e.st.Run(ctx, job.OrgID, job.RunID)
+	// The run and its organisation's secrets, in one round trip on
+	// PostgreSQL.
+	run, sealed, err := e.st.RunAndSealedSecrets(ctx, job.OrgID, job.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil // deleted or pruned
 	}
@@ -45,10 +47,7 @@ func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *autom
 	if len(comp.Steps) != len(run.Steps) {
 		return nil, run, fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
 	}
-	sec, err := e.openSecrets(ctx, job.OrgID)
-	if err != nil {
-		return nil, run, err
-	}
+	sec := e.openSealed(job.OrgID, sealed)
 	return &execution{e: e, job: job, run: run, comp: comp, sec: sec}, run, nil
 }
 

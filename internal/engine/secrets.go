@@ -24,6 +24,11 @@ func (e *Engine) openSecrets(ctx context.Context, orgID string) (opened, error) 
 	if err != nil {
 		return opened{}, fmt.Errorf("load secrets: %w", err)
 	}
+	return e.openSealed(orgID, sealed), nil
+}
+
+// openSealed opens an organisation's sealed secrets (see openSecrets).
+func (e *Engine) openSealed(orgID string, sealed map[string]string) opened {
 	plain, broken := e.box.OpenSecrets(orgID, sealed)
 	o := opened{env: make(map[string]any, len(plain)), broken: broken}
 	values := make([]string, 0, len(plain))
@@ -32,7 +37,7 @@ func (e *Engine) openSecrets(ctx context.Context, orgID string) (opened, error) 
 		values = append(values, v)
 	}
 	o.redact = secret.NewRedactor(values...)
-	return o, nil
+	return o
 }
 
 // secretFailure is why step s of comp cannot be sent on this node, if it

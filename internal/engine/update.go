@@ -41,11 +41,7 @@ type localStep struct {
 // run after the remote step's result (captured fields) is recorded. When
 // giveUp is set the record kept changing: the first step fails instead.
 func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveUp bool) (*localPlan, error) {
-	coll, err := x.e.cat.Collection(ctx, x.job.OrgID, x.run.Collection)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	cands, err := x.e.fire.Candidates(ctx, x.job.OrgID, x.run.Collection)
+	coll, cands, err := x.e.fire.CollectionAndCandidates(ctx, x.job.OrgID, x.run.Collection)
 	if err != nil {
 		return nil, err
 	}

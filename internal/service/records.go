@@ -100,9 +100,12 @@ func (s *Service) Collections(ctx context.Context, orgID string, page autohook.P
 // transaction, against the record as it will be stored (its id and
 // creation time chosen beforehand): the transaction only writes.
 func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in autohook.RecordInput) (*record.Record, error) {
-	c, err := s.cat.Collection(ctx, orgID, collection)
+	c, cands, err := s.fire.CollectionAndCandidates(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
+	}
+	if c == nil {
+		return nil, store.ErrNotFound
 	}
 	var idem *store.IdempotencyKey
 	if in.IdempotencyKey != "" {
@@ -119,10 +122,6 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 		if v == nil {
 			delete(fields, k)
 		}
-	}
-	cands, err := s.fire.Candidates(ctx, orgID, c.Key)
-	if err != nil {
-		return nil, err
 	}
 	now := s.st.Now()
 	rec := &record.Record{ID: store.NewRecordID(), Collection: c.Key, Stage: c.DefaultStage(), Fields: fields, Version: 1, CreatedAt: now, UpdatedAt: now}

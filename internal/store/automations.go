@@ -152,7 +152,7 @@ func (o ops) Automations(ctx context.Context, orgID string, f AutomationFilter, 
 // EnabledAutomations returns the enabled automations of a collection with
 // the given trigger types (all types when none are given).
 func (o ops) EnabledAutomations(ctx context.Context, orgID, collection string, triggerTypes ...string) ([]AutomationRef, error) {
-	q := `SELECT id, version, trigger_type FROM automations WHERE org_id = ? AND collection = ? AND enabled = ?`
+	q := enabledAutomationsQuery
 	args := []any{orgID, collection, true}
 	if len(triggerTypes) > 0 {
 		q += " AND trigger_type IN (?" + strings.Repeat(", ?", len(triggerTypes)-1) + ")"
@@ -164,6 +164,12 @@ func (o ops) EnabledAutomations(ctx context.Context, orgID, collection string, t
 	if err != nil {
 		return nil, err
 	}
+	return scanRefs(rs)
+}
+
+const enabledAutomationsQuery = `SELECT id, version, trigger_type FROM automations WHERE org_id = ? AND collection = ? AND enabled = ?`
+
+func scanRefs(rs rows) ([]AutomationRef, error) {
 	defer rs.Close()
 	var out []AutomationRef
 	for rs.Next() {

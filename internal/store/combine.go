@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,16 @@ type writeResult struct {
 // batchTx is one database's transaction, as the combiner needs it.
 type batchTx interface {
 	querier() querier
-	exec(ctx context.Context, stmt string) error // SAVEPOINT, RELEASE, ROLLBACK TO
+	exec(ctx context.Context, stmt string) error // ROLLBACK TO, RELEASE after it
+	// execLater runs SAVEPOINT or RELEASE; PostgreSQL holds it and sends it
+	// with the next statement (pipeline.go).
+	execLater(ctx context.Context, stmt string) error
+	// startCall says call i of the batch is running; lost is told when a
+	// held statement of a call that had returned fails (PostgreSQL).
+	startCall(i int, lost func(call int, err error))
+	// flush sends the held statements (PostgreSQL), before the jobs are
+	// inserted and the batch commits.
+	flush(ctx context.Context) error
 	insert(ctx context.Context, jobs []river.InsertManyParams) error
 	commit(ctx context.Context) error
 	rollback(ctx context.Context) error
@@ -101,6 +111,7 @@ func (c *combiner) loop(newTx func(q querier) *Tx) {
 func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	results := make([]writeResult, len(batch))
 	hooks := make([][]func(), len(batch))
+	callJobs := make([][]river.InsertManyParams, len(batch))
 	var jobs []river.InsertManyParams
 	err := func() error {
 		ctx := c.ctx
@@ -111,11 +122,18 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		guard := &batchGuard{q: detached{btx.querier(), ctx}}
 		gbtx := guardedBatch{btx, guard, ctx}
 		ok := 0
+		lost := func(i int, err error) {
+			// a held statement of call i, which had returned, failed:
+			// the call was rolled back to its savepoint alone
+			results[i].err, callJobs[i], hooks[i] = err, nil, nil
+			ok--
+		}
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err
 				continue
 			}
+			gbtx.startCall(i, lost)
 			tx := newTx(textChecked{guard})
 			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
 			if guard.poison != nil {
@@ -125,13 +143,19 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 				return guard.poison
 			}
 			if results[i].err == nil && results[i].panicked == nil {
-				jobs = append(jobs, tx.jobs...)
-				hooks[i] = tx.onCommit
+				callJobs[i], hooks[i] = tx.jobs, tx.onCommit
 				ok++
 			}
 		}
+		if err := gbtx.flush(ctx); err != nil || guard.poison != nil {
+			_ = btx.rollback(ctx)
+			return cmp.Or(guard.poison, err)
+		}
 		if ok == 0 {
 			return btx.rollback(ctx)
+		}
+		for _, j := range callJobs {
+			jobs = append(jobs, j...)
 		}
 		if len(jobs) > 0 {
 			if err := btx.insert(ctx, mergeRunJobs(jobs)); err != nil {
@@ -192,7 +216,7 @@ func retryable(err error) bool {
 // only a stop that runs out of time cancels.
 func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res writeResult) {
 	sctx := context.WithoutCancel(ctx)
-	if err := btx.exec(sctx, "SAVEPOINT w"); err != nil {
+	if err := btx.execLater(sctx, "SAVEPOINT w"); err != nil {
 		return writeResult{err: fmt.Errorf("savepoint: %w", err)}
 	}
 	undo := func() error {
@@ -213,7 +237,7 @@ func runOnce(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) (res 
 	if err != nil {
 		return writeResult{err: errors.Join(err, undo())}
 	}
-	if err := btx.exec(sctx, "RELEASE SAVEPOINT w"); err != nil {
+	if err := btx.execLater(sctx, "RELEASE SAVEPOINT w"); err != nil {
 		return writeResult{err: errors.Join(fmt.Errorf("release: %w", err), undo())}
 	}
 	return writeResult{}
@@ -228,6 +252,10 @@ type detached struct {
 
 func (q detached) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	return q.querier.exec(valuesOf{q.batch, ctx}, query, args...)
+}
+
+func (q detached) execLater(ctx context.Context, query string, args ...any) error {
+	return q.querier.execLater(valuesOf{q.batch, ctx}, query, args...)
 }
 
 func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {
@@ -277,6 +305,20 @@ func (b guardedBatch) exec(ctx context.Context, stmt string) error {
 		return b.g.poison
 	}
 	return b.g.check(b.batchTx.exec(valuesOf{b.batch, ctx}, stmt))
+}
+
+func (b guardedBatch) execLater(ctx context.Context, stmt string) error {
+	if b.g.poison != nil {
+		return b.g.poison
+	}
+	return b.g.check(b.batchTx.execLater(valuesOf{b.batch, ctx}, stmt))
+}
+
+func (b guardedBatch) flush(ctx context.Context) error {
+	if b.g.poison != nil {
+		return b.g.poison
+	}
+	return b.g.check(b.batchTx.flush(valuesOf{b.batch, ctx}))
 }
 
 // stop ends the combining goroutines and waits for them: a batch under way

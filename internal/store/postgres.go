@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,7 @@ type pgBackend struct {
 	clock   func() time.Time
 	writes  *combiner
 	promote *promoter
+	counts  *counters
 }
 
 // migrationLockKey is the advisory lock that serialises migrations when
@@ -38,6 +40,8 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 	} else {
 		pcfg.MaxConns = DefaultPostgresConns
 	}
+	counts := &counters{}
+	pcfg.ConnConfig.Tracer = pgCounter{counts}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -50,7 +54,7 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*pgBackend, erro
 		pool.Close()
 		return nil, err
 	}
-	b := &pgBackend{pool: pool, clock: cfg.Now}
+	b := &pgBackend{pool: pool, clock: cfg.Now, counts: counts}
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -95,10 +99,12 @@ func (b *pgBackend) kind() string { return "postgres" }
 
 func (b *pgBackend) ready() error { return nil }
 
-// pgBatch is a batch transaction on one pooled connection.
+// pgBatch is a batch transaction on one pooled connection, whose
+// statements go through a pipe (pipeline.go).
 type pgBatch struct {
-	b  *pgBackend
-	tx pgx.Tx
+	b    *pgBackend
+	tx   pgx.Tx
+	pipe *pgPipe
 }
 
 func (b *pgBackend) beginBatch(ctx context.Context) (batchTx, error) {
@@ -106,14 +112,26 @@ func (b *pgBackend) beginBatch(ctx context.Context) (batchTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pgBatch{b: b, tx: tx}, nil
+	return &pgBatch{b: b, tx: tx, pipe: &pgPipe{tx: tx}}, nil
 }
 
-func (t *pgBatch) querier() querier { return pgxQuerier{t.tx} }
+func (t *pgBatch) querier() querier { return t.pipe }
 
 func (t *pgBatch) exec(ctx context.Context, stmt string) error {
-	_, err := t.tx.Exec(ctx, stmt)
+	if strings.HasPrefix(stmt, "ROLLBACK TO") {
+		t.pipe.dropCall() // what the call holds is undone anyway
+	}
+	_, err := t.pipe.exec(ctx, stmt)
 	return err
+}
+
+func (t *pgBatch) execLater(_ context.Context, stmt string) error { return t.pipe.holdSavepoint(stmt) }
+
+func (t *pgBatch) startCall(i int, lost func(int, error)) { t.pipe.call, t.pipe.lost = i, lost }
+
+func (t *pgBatch) flush(ctx context.Context) error {
+	t.pipe.call = -1 // every call has returned: a failure is a lost call's
+	return t.pipe.flush(ctx)
 }
 
 func (t *pgBatch) insert(ctx context.Context, jobs []river.InsertManyParams) error {

@@ -19,6 +19,10 @@ type querier interface {
 	exec(ctx context.Context, query string, args ...any) (int64, error)
 	query(ctx context.Context, query string, args ...any) (rows, error)
 	queryRow(ctx context.Context, query string, args ...any) row
+	// execLater runs a statement for its effect alone, whose answer nobody
+	// reads: it may be held and sent with the next statement (pipeline.go);
+	// its error then shows there, or at the batch's commit.
+	execLater(ctx context.Context, query string, args ...any) error
 }
 
 type rows interface {
@@ -49,6 +53,11 @@ func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 	return res.RowsAffected()
 }
 
+func (q sqlQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	_, err := q.exec(ctx, query, args...)
+	return err
+}
+
 func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	return q.db.QueryContext(ctx, query, args...)
 }
@@ -72,6 +81,11 @@ func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+func (q pgxQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	_, err := q.exec(ctx, query, args...)
+	return err
 }
 
 func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {

@@ -135,7 +135,7 @@ func (tx *Tx) InsertRecord(ctx context.Context, orgID string, r *record.Record) 
 	}
 	r.UpdatedAt = r.CreatedAt
 	r.Version = 1
-	_, err := tx.q.exec(ctx, `INSERT INTO records (id, org_id, collection, stage, fields, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	err := tx.q.execLater(ctx, `INSERT INTO records (id, org_id, collection, stage, fields, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, orgID, r.Collection, r.Stage, encJSON(r.Fields), r.Version, us(r.CreatedAt), us(r.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("insert record: %w", err)

@@ -76,7 +76,7 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 		prev = encJSON(r.Previous)
 	}
 	class, msg := errorCols(r.Error)
-	_, err := tx.q.exec(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth,
+	err := tx.q.execLater(ctx, `INSERT INTO runs (id, org_id, automation_id, automation_version, record_id, collection, trigger_type, trigger_at, status, seq, depth,
 		created_at, updated_at, finished_at, next_attempt_at, fields, steps, record, previous, error_class, error_message)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, orgID, r.AutomationID, r.AutomationVersion, r.RecordID, r.Collection, r.Trigger.Type, us(r.Trigger.At), r.Status, r.Seq, r.Depth,
@@ -142,7 +142,7 @@ func (tx *Tx) InsertAttempt(ctx context.Context, runID string, step int, a *auto
 		fields = encJSON(a.Fields)
 	}
 	class, msg := errorCols(a.Error)
-	_, err := tx.q.exec(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err := tx.q.execLater(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		runID, step, a.N, us(a.StartedAt), int64(a.DurationMs*1000), req, resp, class, msg, fields)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)

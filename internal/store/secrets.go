@@ -55,10 +55,16 @@ func (o ops) Secrets(ctx context.Context, orgID string) ([]Secret, error) {
 // SealedSecrets returns an organisation's sealed secret values by name, for
 // the engine to open.
 func (o ops) SealedSecrets(ctx context.Context, orgID string) (map[string]string, error) {
-	rs, err := o.q.query(ctx, `SELECT name, value FROM secrets WHERE org_id = ?`, orgID)
+	rs, err := o.q.query(ctx, sealedSecretsQuery, orgID)
 	if err != nil {
 		return nil, err
 	}
+	return scanSealed(rs)
+}
+
+const sealedSecretsQuery = `SELECT name, value FROM secrets WHERE org_id = ?`
+
+func scanSealed(rs rows) (map[string]string, error) {
 	defer rs.Close()
 	out := map[string]string{}
 	for rs.Next() {

@@ -29,6 +29,7 @@ type sqliteBackend struct {
 	clock   func() time.Time
 	writes  *combiner
 	promote *promoter
+	counts  counters
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -125,12 +126,19 @@ func (b *sqliteBackend) beginBatch(ctx context.Context) (batchTx, error) {
 	return &sqliteBatch{b: b, tx: tx}, nil
 }
 
-func (t *sqliteBatch) querier() querier { return sqlQuerier{t.tx} }
+func (t *sqliteBatch) querier() querier { return countingQuerier{sqlQuerier{t.tx}, &t.b.counts} }
 
 func (t *sqliteBatch) exec(ctx context.Context, stmt string) error {
+	t.b.counts.statements.Add(1)
 	_, err := t.tx.ExecContext(ctx, stmt)
 	return err
 }
+
+func (t *sqliteBatch) execLater(ctx context.Context, stmt string) error { return t.exec(ctx, stmt) }
+
+func (*sqliteBatch) startCall(int, func(int, error)) {}
+
+func (*sqliteBatch) flush(context.Context) error { return nil }
 
 func (t *sqliteBatch) insert(ctx context.Context, jobs []river.InsertManyParams) error {
 	_, err := t.b.client.InsertManyFastTx(ctx, t.tx, jobs)

@@ -162,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.health = newHealth(s.probe)
 	switch b := b.(type) {
 	case *sqliteBackend:
-		s.ops = ops{q: textChecked{classifyingQuerier{sqlQuerier{b.r}}}, clock: clock}
+		s.ops = ops{q: textChecked{classifyingQuerier{countingQuerier{sqlQuerier{b.r}, &b.counts}}}, clock: clock}
 		b.writes.outcome = s.health.outcome
 	case *pgBackend:
 		s.ops = ops{q: textChecked{classifyingQuerier{pgxQuerier{b.pool}}}, isPG: true, clock: clock}

@@ -42,6 +42,14 @@ func (q textChecked) exec(ctx context.Context, query string, args ...any) (int64
 	return q.querier.exec(ctx, query, args...)
 }
 
+func (q textChecked) execLater(ctx context.Context, query string, args ...any) error {
+	args, err := checkText(query, args, true)
+	if err != nil {
+		return err
+	}
+	return q.querier.execLater(ctx, query, args...)
+}
+
 func (q textChecked) query(ctx context.Context, query string, args ...any) (rows, error) {
 	args, err := checkText(query, args, false)
 	if err != nil {

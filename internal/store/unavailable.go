@@ -105,6 +105,10 @@ func (c classifyingQuerier) exec(ctx context.Context, query string, args ...any)
 	return n, classify(err)
 }
 
+func (c classifyingQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	return classify(c.q.execLater(ctx, query, args...))
+}
+
 func (c classifyingQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	r, err := c.q.query(ctx, query, args...)
 	if err != nil {
@@ -141,7 +145,7 @@ type batchGuard struct {
 
 func (g *batchGuard) check(err error) error {
 	err = classify(err)
-	if err != nil && g.poison == nil && errors.Is(err, ErrUnavailable) {
+	if err != nil && g.poison == nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, errPipeBroken)) {
 		g.poison = err
 	}
 	return err
@@ -153,6 +157,13 @@ func (g *batchGuard) exec(ctx context.Context, query string, args ...any) (int64
 	}
 	n, err := g.q.exec(ctx, query, args...)
 	return n, g.check(err)
+}
+
+func (g *batchGuard) execLater(ctx context.Context, query string, args ...any) error {
+	if g.poison != nil {
+		return g.poison
+	}
+	return g.check(g.q.execLater(ctx, query, args...))
 }
 
 func (g *batchGuard) query(ctx context.Context, query string, args ...any) (rows, error) {

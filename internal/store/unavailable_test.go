@@ -80,6 +80,9 @@ func (f *fakeBatch) exec(ctx context.Context, stmt string) error {
 	_, err := fakeQuerier{f}.exec(ctx, stmt)
 	return err
 }
+func (f *fakeBatch) execLater(ctx context.Context, stmt string) error       { return f.exec(ctx, stmt) }
+func (f *fakeBatch) startCall(int, func(int, error))                        {}
+func (f *fakeBatch) flush(context.Context) error                            { return nil }
 func (f *fakeBatch) insert(context.Context, []river.InsertManyParams) error { return nil }
 func (f *fakeBatch) commit(context.Context) error                           { f.committed = true; return nil }
 func (f *fakeBatch) rollback(context.Context) error                         { f.rolledBk = true; return nil }
@@ -92,6 +95,10 @@ func (q fakeQuerier) exec(_ context.Context, query string, _ ...any) (int64, err
 		return 0, sqlite3.Error{Code: sqlite3.ErrFull}
 	}
 	return 1, nil
+}
+func (q fakeQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	_, err := q.exec(ctx, query, args...)
+	return err
 }
 func (q fakeQuerier) query(context.Context, string, ...any) (rows, error) { return emptyRows{}, nil }
 func (q fakeQuerier) queryRow(context.Context, string, ...any) row {

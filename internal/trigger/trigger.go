@@ -58,6 +58,16 @@ func (f *Firer) Candidates(ctx context.Context, orgID, collection string) (*Cand
 	return &Candidates{list: list}, nil
 }
 
+// CollectionAndCandidates returns a collection (nil when there is none)
+// and its candidates, read together (catalog.Defs).
+func (f *Firer) CollectionAndCandidates(ctx context.Context, orgID, collection string) (*record.Collection, *Candidates, error) {
+	c, list, err := f.cat.Defs(ctx, orgID, collection)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, &Candidates{list: list}, nil
+}
+
 // Firer creates runs for record changes.
 type Firer struct {
 	cat *catalog.Catalog

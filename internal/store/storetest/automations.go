@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -209,6 +210,38 @@ func testEnabledAutomations(t *testing.T, s *suite) {
 		}
 		if d := cmp.Diff(sortRefs(c.want), sortRefs(got)); d != "" {
 			t.Errorf("%s (-want +got):\n%s", c.name, d)
+		}
+	}
+}
+
+func testCollectionAndEnabledAutomations(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a := newOrg(t, st)
+	newCollection(t, st, a)
+	added := newAutomation(t, st, a, callAPI("added", automation.RecordAdded))
+	off := callAPI("off", automation.RecordAdded)
+	off.Enabled = false
+	newAutomation(t, st, a, off)
+	coll, refs, err := st.CollectionAndEnabledAutomations(ctx, a, "leads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.Collection(ctx, a, "leads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(coll, want) {
+		t.Errorf("collection %+v, want %+v", coll, want)
+	}
+	if wantRefs := []store.AutomationRef{{ID: added.ID, Version: 1, TriggerType: automation.RecordAdded}}; !slices.Equal(refs, wantRefs) {
+		t.Errorf("automations %+v, want %+v", refs, wantRefs)
+	}
+	// No such collection: nil, and the automations that name it anyway.
+	for _, key := range []string{"deals", "in\xffvalid"} {
+		coll, refs, err := st.CollectionAndEnabledAutomations(ctx, a, key)
+		if err != nil || coll != nil || len(refs) != 0 {
+			t.Errorf("collection %q: %+v, %v, %v; want nil, none, no error", key, coll, refs, err)
 		}
 	}
 }

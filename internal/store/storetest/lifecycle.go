@@ -329,3 +329,50 @@ func testResumeOrphanedJobs(t *testing.T, s *suite) {
 		t.Errorf("jobs = %v, want %v", m, want)
 	}
 }
+
+// testStats: every statement of a write counts; a PostgreSQL store takes
+// round trips (at least one per write), SQLite none.
+func testStats(t *testing.T, s *suite) {
+	st := s.open(t, store.Config{})
+	before := st.Stats()
+	newOrg(t, st)
+	write(t, st, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.CountOrganisations(ctx)
+		return err
+	})
+	after := st.Stats()
+	if got := after.Statements - before.Statements; got < 2 {
+		t.Errorf("statements counted for two writes = %d, want at least 2", got)
+	}
+	trips := after.RoundTrips - before.RoundTrips
+	switch {
+	case s.b.Clustered && trips < 2:
+		t.Errorf("round trips for two writes = %d, want at least 2", trips)
+	case !s.b.Clustered && trips != 0:
+		t.Errorf("round trips on an in-process database = %d, want 0", trips)
+	}
+}
+
+// testSizeBytes: the database has a size, and it grows with what is stored.
+func testSizeBytes(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.open(t, store.Config{})
+	before, err := st.SizeBytes(ctx)
+	if err != nil || before <= 0 {
+		t.Fatalf("SizeBytes = %d, %v; want a positive size", before, err)
+	}
+	big := strings.Repeat("x", 4000)
+	for range 200 {
+		write(t, st, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.CreateOrganisation(ctx, big)
+			return err
+		})
+	}
+	after, err := st.SizeBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Errorf("SizeBytes after storing 800 kB = %d, before %d: want it to grow", after, before)
+	}
+}

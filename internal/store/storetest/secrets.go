@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"maps"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,5 +94,33 @@ func testSealedSecrets(t *testing.T, s *suite) {
 	}
 	if m, err := st.SealedSecrets(ctx, newOrg(t, st)); err != nil || m == nil || len(m) != 0 {
 		t.Errorf("an organisation without secrets: %#v, %v; want an empty map", m, err)
+	}
+}
+
+func testRunAndSealedSecrets(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	putSecret(t, st, a, "ONE", "sealed-1")
+	r := newRun(t, st, a, "rec_a")
+	run, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.Run(ctx, a, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(run, want) || !maps.Equal(sealed, map[string]string{"ONE": "sealed-1"}) {
+		t.Errorf("RunAndSealedSecrets = %+v, %v; want %+v and ONE", run, sealed, want)
+	}
+	rb := newRun(t, st, b, "rec_b")
+	if _, sealed, err := st.RunAndSealedSecrets(ctx, b, rb.ID); err != nil || sealed == nil || len(sealed) != 0 {
+		t.Errorf("an organisation without secrets: %#v, %v; want an empty map", sealed, err)
+	}
+	for _, c := range []struct{ name, org, id string }{{"another organisation's", b, r.ID}, {"unknown", a, "run_unknown"}, {"invalid text", a, "run_\xff"}} {
+		if _, _, err := st.RunAndSealedSecrets(ctx, c.org, c.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s run: %v, want ErrNotFound", c.name, err)
+		}
 	}
 }

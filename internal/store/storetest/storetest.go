@@ -41,6 +41,8 @@ var subtests = []struct {
 	{"Open", testOpen},
 	{"SchemaID", testSchemaID},
 	{"Kind", testKind},
+	{"Stats", testStats},
+	{"SizeBytes", testSizeBytes},
 	{"Now", testNow},
 	{"Start", testStart},
 	{"Stop", testStop},
@@ -130,6 +132,8 @@ var subtests = []struct {
 	{"DeleteSecret", testDeleteSecret},
 	{"Secrets", testSecrets},
 	{"SealedSecrets", testSealedSecrets},
+	{"CollectionAndEnabledAutomations", testCollectionAndEnabledAutomations},
+	{"RunAndSealedSecrets", testRunAndSealedSecrets},
 	// due.go
 	{"PutDue", testPutDue},
 	{"DueValue", testDueValue},

@@ -116,22 +116,65 @@ func testWrite(t *testing.T, s *suite) {
 		if m["scheduled"] < 3 || m["scheduled"]%3 != 0 || m["available"] < 1 {
 			t.Errorf("jobs %v, want 3 scheduled and 1 available (per try)", m)
 		}
-		start(t, st)
-		worked := map[string]bool{}
-		waitFor(t, "the batch's runs worked", func() bool {
-			for {
-				select {
-				case j := <-rec.jobs:
-					if j.OrgID == org {
-						worked[j.RunID] = true
-					}
-				default:
-					return len(worked) >= 3
-				}
-			}
-		})
-		if want := map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
+		if worked, want := workedRuns(t, st, rec, org, 3), map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
 			t.Errorf("worked %v, want the runs of calls 0, 2 and 4", worked)
+		}
+	})
+	t.Run("AStatementFailingInTheDatabaseFailsItsCallAlone", func(t *testing.T) {
+		// PostgreSQL sends a call's inserts with a later statement
+		// (pipelining): the database's refusal of one (here a duplicate
+		// id) must still fail that call alone, whether it shows while the
+		// call runs (a read after it), after it returned (a later call's
+		// statement), or at the commit (the batch's last call).
+		rec := newRecorder(nil)
+		st := s.open(t, store.Config{Writers: 1, Workers: rec.workers})
+		var org string
+		b := inOneBatch(t, st, func() scenario {
+			org = newOrg(t, st)
+			newCollection(t, st, org)
+			dup := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "taken"}}
+			write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRecord(ctx, org, dup) })
+			calls := make([]call, 6)
+			for i := range calls {
+				calls[i] = call{ctx: ctx, fn: func(ctx context.Context, tx *store.Tx) error {
+					r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint(i)}}
+					if err := tx.InsertRecord(ctx, org, r); err != nil {
+						return err
+					}
+					tx.EnqueueRun(store.RunJob{OrgID: org, RunID: fmt.Sprint("now-", i), Seq: 1}, time.Time{})
+					if i%2 == 0 {
+						return nil
+					}
+					again := &record.Record{ID: dup.ID, Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint("dup-", i)}}
+					if err := tx.InsertRecord(ctx, org, again); err != nil {
+						return err
+					}
+					if i == 3 { // a read after the refused insert
+						_, _, err := tx.Records(ctx, org, "leads", store.RecordFilter{}, store.Page{})
+						return err
+					}
+					return nil
+				}}
+			}
+			return scenario{calls: calls}
+		})
+		for i, r := range b.results {
+			if i%2 == 1 {
+				if r.err == nil {
+					t.Errorf("call %d, whose insert the database refused: no error", i)
+				}
+				continue
+			}
+			wantErr(t, fmt.Sprint("call ", i), r.err, nil)
+		}
+		if committed := slices.Sorted(slices.Values(b.committed)); !slices.Equal(committed, []int{0, 2, 4}) {
+			t.Errorf("OnCommit ran for calls %v, want 0, 2 and 4", b.committed)
+		}
+		if names := recordNames(t, st, org); !slices.Equal(names, []string{"0", "2", "4", "taken"}) {
+			t.Errorf("records %v, want the one taken before and those of calls 0, 2 and 4", names)
+		}
+		if worked, want := workedRuns(t, st, rec, org, 3), map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
+			t.Errorf("worked %v, want the runs of calls 0, 2 and 4: a failed call's job goes with it", worked)
 		}
 	})
 	t.Run("CallerCancelledBeforeItsTurn", func(t *testing.T) {
@@ -255,6 +298,27 @@ func insertNamed(org, name string) func(ctx context.Context, tx *store.Tx) error
 }
 
 // recordNames lists the names of org's leads, sorted.
+// workedRuns starts st's workers and returns the runs of org they worked,
+// once they have worked n.
+func workedRuns(t *testing.T, st *store.Store, rec *recorder, org string, n int) map[string]bool {
+	t.Helper()
+	start(t, st)
+	worked := map[string]bool{}
+	waitFor(t, "the batch's runs worked", func() bool {
+		for {
+			select {
+			case j := <-rec.jobs:
+				if j.OrgID == org {
+					worked[j.RunID] = true
+				}
+			default:
+				return len(worked) >= n
+			}
+		}
+	})
+	return worked
+}
+
 func recordNames(t *testing.T, st *store.Store, org string) []string {
 	t.Helper()
 	recs, _, err := st.Records(context.Background(), org, "leads", store.RecordFilter{}, store.Page{Limit: 500})
