@@ -61,6 +61,13 @@ type StepSpec struct {
 	ID   string `json:"id,omitempty"`
 	Type string `json:"type"`
 	Name string `json:"name,omitempty"`
+	// If is an expression: when it is false the step is skipped (every
+	// step type).
+	If string `json:"if,omitempty"`
+	// OnError is what a failure of the step (for good: after its retries)
+	// does: OnErrorFail (the default) fails the run, OnErrorContinue goes
+	// on with the next step (every step type).
+	OnError string `json:"onError,omitempty"`
 
 	// call_api
 	Method         string    `json:"method,omitempty"`
@@ -80,6 +87,12 @@ type StepSpec struct {
 	// update_record
 	Set []Assignment `json:"set,omitempty"`
 }
+
+// OnError values.
+const (
+	OnErrorFail     = "fail"
+	OnErrorContinue = "continue"
+)
 
 // Header is one request header; Value is a template.
 type Header struct {

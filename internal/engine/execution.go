@@ -8,6 +8,7 @@ import (
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -56,9 +57,25 @@ func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *autom
 // record and its fields as fields.
 func (x *execution) env(record, fields map[string]any, now time.Time) render.Env {
 	r := x.run
-	return render.NewEnv(record, r.Previous, fields, x.sec.env,
+	env := render.NewEnv(record, r.Previous, fields, x.sec.env,
 		map[string]any{"type": r.Trigger.Type, "at": r.Trigger.At.Format(time.RFC3339Nano)},
 		map[string]any{"id": r.ID, "automationId": r.AutomationID}, now)
+	env[render.RootSteps] = r.StepsEnv()
+	return env
+}
+
+// skip reports whether step s's if is false in env; an if that cannot be
+// evaluated is the step's failure (class render).
+func skip(s automation.Step, env render.Env) (bool, *retry.Failure) {
+	cond := s.StepFlow().If
+	if cond == nil {
+		return false, nil
+	}
+	b, err := cond.EvalBool(env)
+	if err != nil {
+		return false, &retry.Failure{Class: retry.Render, Message: fmt.Sprintf("if: %v", err)}
+	}
+	return !b, nil
 }
 
 // step runs the next remote step (if the next step is remote), then, in one
@@ -68,7 +85,7 @@ func (x *execution) step(ctx context.Context) error {
 	var remote *pending
 	if i < len(x.comp.Steps) {
 		if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
-			remote = x.callAPI(ctx, i, s)
+			remote = x.callAPIIf(ctx, i, s)
 			if remote == nil {
 				return ctx.Err() // shutting down: the job will run again
 			}
@@ -89,7 +106,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	r := stepResult{Kind: resumed, Step: i}
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
-		if !remote.deferred {
+		if !remote.deferred && !remote.skipped {
 			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
 				return err
 			}

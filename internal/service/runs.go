@@ -92,7 +92,7 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 		expect := run.Seq
 		for i := range run.Steps {
 			st := &run.Steps[i]
-			if st.Status != automation.StepSucceeded {
+			if !st.Done() { // succeeded, skipped and continued steps are not run again
 				st.Status = automation.StepPending
 				st.NextAttemptAt = nil
 				st.RetryBase = st.AttemptCount
@@ -134,8 +134,9 @@ func (s *Service) rebind(ctx context.Context, tx *store.Tx, orgID string, run *a
 	for i, step := range comp.Steps {
 		steps[i] = automation.StepState{ID: step.StepID(), Type: step.StepType(), Status: automation.StepPending, Attempts: []automation.Attempt{}}
 		if j := run.StepIndex(step.StepID()); j >= 0 && run.Steps[j].Type == step.StepType() {
-			steps[i].Status = run.Steps[j].Status
-			steps[i].AttemptCount = run.Steps[j].AttemptCount
+			old := run.Steps[j]
+			steps[i].Status, steps[i].AttemptCount = old.Status, old.AttemptCount
+			steps[i].HTTPStatus, steps[i].Error, steps[i].Continued = old.HTTPStatus, old.Error, old.Continued
 		}
 	}
 	run.Steps = steps
@@ -172,7 +173,7 @@ func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run
 	run.FinishedAt = &now
 	run.NextAttemptAt = nil
 	for i := range run.Steps {
-		if run.Steps[i].Status != automation.StepSucceeded && run.Steps[i].Status != automation.StepFailed {
+		if st := &run.Steps[i]; !st.Done() && st.Status != automation.StepFailed {
 			run.Steps[i].Status = automation.StepCancelled
 			run.Steps[i].NextAttemptAt = nil
 		}

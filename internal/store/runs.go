@@ -14,21 +14,30 @@ import (
 // storedStep is a step state as stored in runs.steps (attempts live in
 // their own table).
 type storedStep struct {
-	ID            string                `json:"id"`
-	Type          string                `json:"type"`
-	Status        automation.StepStatus `json:"status"`
-	NextAttemptAt *time.Time            `json:"next,omitempty"`
-	Attempts      int                   `json:"n,omitempty"`
-	RetryBase     int                   `json:"base,omitempty"`
-	Deferrals     int                   `json:"d,omitempty"`
-	RateSlot      *time.Time            `json:"rate,omitempty"`
-	RateMisses    int                   `json:"rm,omitempty"`
+	ID            string                   `json:"id"`
+	Type          string                   `json:"type"`
+	Status        automation.StepStatus    `json:"status"`
+	NextAttemptAt *time.Time               `json:"next,omitempty"`
+	Attempts      int                      `json:"n,omitempty"`
+	RetryBase     int                      `json:"base,omitempty"`
+	Deferrals     int                      `json:"d,omitempty"`
+	RateSlot      *time.Time               `json:"rate,omitempty"`
+	RateMisses    int                      `json:"rm,omitempty"`
+	HTTPStatus    *int                     `json:"hs,omitempty"`
+	Error         *automation.AttemptError `json:"err,omitempty"`
+	Continued     bool                     `json:"c,omitempty"`
 }
 
 func encSteps(steps []automation.StepState) string {
 	out := make([]storedStep, len(steps))
 	for i, s := range steps {
-		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses}
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses,
+			HTTPStatus: s.HTTPStatus, Error: s.Error, Continued: s.Continued}
+		if s.Error != nil {
+			e := *s.Error
+			e.Message = validMessage(e.Message)
+			out[i].Error = &e
+		}
 	}
 	return encJSON(out)
 }
@@ -40,7 +49,8 @@ func decSteps(s string) ([]automation.StepState, error) {
 	}
 	out := make([]automation.StepState, len(in))
 	for i, st := range in {
-		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{}}
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{},
+			HTTPStatus: st.HTTPStatus, Error: st.Error, Continued: st.Continued}
 	}
 	return out, nil
 }
@@ -177,6 +187,7 @@ func scanRun(r row) (*automation.Run, error) {
 	if run.Steps, err = decSteps(steps); err != nil {
 		return nil, err
 	}
+	run.ContinuedAfterFailure = run.Continuations()
 	if err := decJSON(rec, &run.Record); err != nil {
 		return nil, err
 	}
