@@ -89,14 +89,14 @@ type StepState struct {
 	// nil without one; Error is its failure, nil when it succeeded.
 	// Continued: the step failed for good and the run went on (onError
 	// "continue"). Later steps read these as steps.<id>.
-	HTTPStatus    *int          `json:"httpStatus,omitempty"`
-	Error         *AttemptError `json:"error,omitempty"`
-	Continued     bool          `json:"continued,omitempty"`
-	AttemptCount  int        `json:"-"` // attempts made so far (the list may be loaded separately)
-	RetryBase     int        `json:"-"` // attempts made before the last manual retry: each retry gets a fresh budget
-	Deferrals     int        `json:"-"` // times in a row the step waited for a busy destination
-	RateSlot      *time.Time `json:"-"` // the slot of the step's maxPerSecond reserved for its next request
-	RateMisses    int        `json:"-"` // rate slots missed in a row (the queue brought the run back too late)
+	HTTPStatus   *int          `json:"httpStatus,omitempty"`
+	Error        *AttemptError `json:"error,omitempty"`
+	Continued    bool          `json:"continued,omitempty"`
+	AttemptCount int           `json:"-"` // attempts made so far (the list may be loaded separately)
+	RetryBase    int           `json:"-"` // attempts made before the last manual retry: each retry gets a fresh budget
+	Deferrals    int           `json:"-"` // times in a row the step waited for a busy destination
+	RateSlot     *time.Time    `json:"-"` // the slot of the step's maxPerSecond reserved for its next request
+	RateMisses   int           `json:"-"` // rate slots missed in a row (the queue brought the run back too late)
 }
 
 // Attempt is one try of one step.
