@@ -74,6 +74,10 @@ type AutomationService interface {
 	DeleteAutomation(ctx context.Context, orgID, id string) error
 	AutomationVersions(ctx context.Context, orgID, id string, page Page) ([]*AutomationVersion, string, error)
 	AutomationVersion(ctx context.Context, orgID, id string, n int64) (*AutomationVersion, error)
+	// ResumeAutomation makes a paused automation active again (its failure
+	// streak reset); resuming one that is not paused changes nothing. The
+	// automation comes back as Automation returns it.
+	ResumeAutomation(ctx context.Context, orgID, id string) (*automation.Automation, error)
 	// RestoreVersion saves a new version equal to version n.
 	RestoreVersion(ctx context.Context, orgID, id string, n int64) (*automation.Automation, []problem.Problem, error)
 	// TestAutomation shows what each step would do for a record, without
@@ -93,6 +97,10 @@ type RunService interface {
 	// RetryRun continues a failed or cancelled run (else ErrConflict); the
 	// run comes back as Run returns it.
 	RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error)
+	// RetryRuns retries, in one transaction, a bounded number of the runs
+	// that match f (f.Status failed or skipped, else a validation error):
+	// how many, and whether more matched.
+	RetryRuns(ctx context.Context, orgID string, f RunFilter) (retried int, more bool, err error)
 	// CancelRun cancels a run that has not finished (else ErrConflict); the
 	// run comes back as Run returns it.
 	CancelRun(ctx context.Context, orgID, id string) (*automation.Run, error)

@@ -30,6 +30,8 @@ const (
 	MaxTimeout        = 120 * time.Second
 	MaxAttemptsLimit  = 50
 	MaxTemplateLength = 16 << 10
+	// MaxPauseAfterFailures bounds pauseAfterFailures.
+	MaxPauseAfterFailures = 1_000_000
 )
 
 // Options tune compilation.
@@ -197,6 +199,9 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 	}
 	if a.Collection == "" {
 		c.problems.Add("collection", "is required")
+	}
+	if n := a.PauseAfterFailures; n != nil && (*n < 0 || *n > MaxPauseAfterFailures) {
+		c.problems.Add("pauseAfterFailures", "must be 0 (never pause) to %d runs in a row", MaxPauseAfterFailures)
 	}
 	out.DueOffset = c.trigger(a.Trigger)
 	if strings.TrimSpace(a.Condition) != "" {

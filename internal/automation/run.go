@@ -17,14 +17,27 @@ const (
 	StatusSucceeded Status = "succeeded"
 	StatusFailed    Status = "failed"
 	StatusCancelled Status = "cancelled"
+	// StatusSkipped: the run's automation was paused when the run was to
+	// start a step; nothing (more) was sent. A retry continues it.
+	StatusSkipped Status = "skipped"
 )
 
 // Statuses lists every run status.
-var Statuses = []Status{StatusQueued, StatusRunning, StatusRetrying, StatusSucceeded, StatusFailed, StatusCancelled}
+var Statuses = []Status{StatusQueued, StatusRunning, StatusRetrying, StatusSucceeded, StatusFailed, StatusCancelled, StatusSkipped}
+
+// FinishedStatuses lists the statuses of runs that will do nothing more by
+// themselves.
+var FinishedStatuses = []Status{StatusSucceeded, StatusFailed, StatusCancelled, StatusSkipped}
 
 // Finished reports whether a run in this status will do nothing more by itself.
 func (s Status) Finished() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCancelled || s == StatusSkipped
+}
+
+// Retryable reports whether a run in this status can be retried by a
+// person: failed, cancelled or skipped (while its automation was paused).
+func (s Status) Retryable() bool {
+	return s == StatusFailed || s == StatusCancelled || s == StatusSkipped
 }
 
 // StepStatus is one step's status within a run.

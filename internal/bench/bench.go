@@ -118,7 +118,9 @@ type counter struct {
 }
 
 func (c *counter) RunStarted()  {}
-func (c *counter) RunRetrying() {}
+func (c *counter) RunRetrying()          {}
+func (c *counter) RunFailed(retry.Class) {}
+func (c *counter) AutomationPaused()     {}
 func (c *counter) RunFinished(s automation.Status) {
 	var n int64
 	if s == automation.StatusSucceeded {

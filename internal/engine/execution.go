@@ -142,6 +142,32 @@ func (e *Engine) save(ctx context.Context, tx *store.Tx, orgID string, run *auto
 		tx.OnCommit(e.cfg.Metrics.RunRetrying)
 	case d.Finished != "":
 		tx.OnCommit(func() { e.cfg.Metrics.RunFinished(d.Finished) })
+		if d.Finished == automation.StatusFailed && run.Error != nil {
+			class := run.Error.Class
+			tx.OnCommit(func() { e.cfg.Metrics.RunFailed(class) })
+		}
+	}
+	if d.Finished == automation.StatusSucceeded || d.Finished == automation.StatusFailed {
+		return e.countOutcome(ctx, tx, orgID, run, d.Finished == automation.StatusFailed)
+	}
+	return nil
+}
+
+// countOutcome counts a finished run towards its automation's failure
+// streak, in the run's own transaction (store.CountRunOutcome): the
+// failure that reaches pauseAfterFailures pauses the automation.
+func (e *Engine) countOutcome(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, failed bool) error {
+	lastError := ""
+	if run.Error != nil {
+		lastError = string(run.Error.Class) + " " + run.Error.Message
+	}
+	c, err := tx.CountRunOutcome(ctx, orgID, run.AutomationID, failed, tx.Now(), lastError)
+	if err != nil {
+		return err
+	}
+	if c.Paused {
+		tx.OnCommit(e.cfg.Metrics.AutomationPaused)
+		e.log.InfoContext(ctx, "automation paused", "automation", run.AutomationID, "failures", c.Streak, "run", run.ID)
 	}
 	return nil
 }

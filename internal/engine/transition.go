@@ -41,6 +41,9 @@ const (
 	local
 	// skipped: the step's if was false; nothing was attempted.
 	skipped
+	// paused: the run's automation is paused; the run ends skipped
+	// before its step starts (nothing sent), to be retried later.
+	paused
 )
 
 // stepResult is what became of step Step: the state machine's input.
@@ -62,7 +65,7 @@ type decision struct {
 	Enqueue  bool              // a job for the run at its new Seq
 	At       time.Time         // the job's time; zero: at once
 	Retrying bool              // the step failed and is attempted again at At
-	Finished automation.Status // the run ended: succeeded or failed; "" while it goes on
+	Finished automation.Status // the run ended: succeeded, failed or skipped (paused); "" while it goes on
 }
 
 // transition applies r to run (which it does not change) and returns the
@@ -75,6 +78,16 @@ func transition(run *automation.Run, steps []automation.Step, r stepResult, now 
 	}
 	state := &run.Steps[r.Step]
 	switch r.Kind {
+	case paused:
+		run.Status = automation.StatusSkipped
+		run.FinishedAt = &now
+		run.NextAttemptAt = nil
+		for j := range run.Steps {
+			if st := &run.Steps[j]; !st.Done() && st.Status != automation.StepFailed {
+				st.Status, st.NextAttemptAt = automation.StepPending, nil
+			}
+		}
+		return run, decision{Finished: automation.StatusSkipped}
 	case skipped:
 		state.Status = automation.StepSkipped
 		state.NextAttemptAt = nil

@@ -293,6 +293,7 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"PUT /api/v1/automations/{id}":                       {path: "/api/v1/automations/" + a.automationID, body: manualDoc("leads"), status: 404, code: "not_found"},
 		"DELETE /api/v1/automations/{id}":                    {path: "/api/v1/automations/" + a.automationID, status: 404, code: "not_found"},
 		"POST /api/v1/automations/{id}/runs":                 {path: "/api/v1/automations/" + a.automationID + "/runs", body: `{"recordId":"` + a.rec1 + `"}`, status: 404, code: "not_found"},
+		"POST /api/v1/automations/{id}/resume":               {path: "/api/v1/automations/" + a.automationID + "/resume", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/runs":                  {path: "/api/v1/automations/" + a.automationID + "/runs", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/versions":              {path: "/api/v1/automations/" + a.automationID + "/versions", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/versions/{n}":          {path: "/api/v1/automations/" + a.automationID + "/versions/1", status: 404, code: "not_found"},
@@ -302,9 +303,11 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"GET /api/v1/export": {path: "/api/v1/export", status: 200},
 		"POST /api/v1/import": {path: "/api/v1/import", status: 200, body: `{"collections":[{"key":"leads","name":"B's leads","fields":[{"key":"note","type":"text"}]}],` +
 			`"automations":[{"name":"B's import","collection":"leads","trigger":{"type":"manual"},"steps":[{"id":"mark","type":"update_record","set":[{"field":"note","value":"hijacked"}]}]}]}`},
-		"GET /api/v1/runs":              {path: "/api/v1/runs?recordId=" + a.rec1, status: 200, list: true},
-		"GET /api/v1/runs/{id}":         {path: "/api/v1/runs/" + a.runID, status: 404, code: "not_found"},
-		"POST /api/v1/runs/{id}/retry":  {path: "/api/v1/runs/" + a.runID + "/retry", status: 404, code: "not_found"},
+		"GET /api/v1/runs":             {path: "/api/v1/runs?recordId=" + a.rec1, status: 200, list: true},
+		"GET /api/v1/runs/{id}":        {path: "/api/v1/runs/" + a.runID, status: 404, code: "not_found"},
+		"POST /api/v1/runs/{id}/retry": {path: "/api/v1/runs/" + a.runID + "/retry", status: 404, code: "not_found"},
+		// A's automation named in a bulk retry's body is not B's: 422 at automationId.
+		"POST /api/v1/runs/retry":       {path: "/api/v1/runs/retry", body: `{"automationId":"` + a.automationID + `","status":"failed"}`, status: 422, code: "validation_failed"},
 		"POST /api/v1/runs/{id}/cancel": {path: "/api/v1/runs/" + a.runID + "/cancel", status: 404, code: "not_found"},
 		// Secrets are named per organisation: B's PUT of A's secret's name
 		// creates B's own, and A's stays as it was.

@@ -29,6 +29,9 @@ type Metrics struct {
 	requestSeconds prometheus.Histogram
 	triggerLatency prometheus.Histogram
 	conditionFalse prometheus.Counter
+	runsFailed     *prometheus.CounterVec
+	pauses         prometheus.Counter
+	alerts         *prometheus.CounterVec
 }
 
 // QueueCounter reports how many queue jobs are in each state.
@@ -64,7 +67,17 @@ func New(q QueueCounter, log *slog.Logger) *Metrics {
 		conditionFalse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "autohook_condition_false_total", Help: "Record changes that matched an automation whose condition was false (no run created).",
 		}),
+		runsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autohook_runs_failed_total", Help: "Runs that ended failed, by the class of the error that failed them.",
+		}, []string{"class"}),
+		pauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "autohook_automation_pauses_total", Help: "Times an automation was paused by its runs failing in a row (pauseAfterFailures).",
+		}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autohook_alerts_total", Help: "Alert deliveries, by channel type (webhook, email) and outcome (sent, failed: given up after retries).",
+		}, []string{"type", "outcome"}),
 	}
+	m.reg.MustRegister(m.runsFailed, m.pauses, m.alerts)
 	m.reg.MustRegister(m.runsStarted, m.runsFinished, m.runsRetrying, m.attempts, m.requestSeconds, m.triggerLatency, m.conditionFalse,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{q: q, log: log})
@@ -84,6 +97,17 @@ func (m *Metrics) RunStarted() { m.runsStarted.Inc() }
 
 // RunFinished counts a finished run.
 func (m *Metrics) RunFinished(s automation.Status) { m.runsFinished.WithLabelValues(string(s)).Inc() }
+
+// RunFailed counts a run that ended failed, by its error's class (a
+// bounded set: retry.Classes).
+func (m *Metrics) RunFailed(c retry.Class) { m.runsFailed.WithLabelValues(string(c)).Inc() }
+
+// AutomationPaused counts an automation paused by its failures.
+func (m *Metrics) AutomationPaused() { m.pauses.Inc() }
+
+// Alert counts an alert delivery: typ is the channel type, outcome "sent"
+// or "failed".
+func (m *Metrics) Alert(typ, outcome string) { m.alerts.WithLabelValues(typ, outcome).Inc() }
 
 // RunRetrying counts a retry being scheduled.
 func (m *Metrics) RunRetrying() { m.runsRetrying.Inc() }

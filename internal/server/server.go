@@ -500,6 +500,16 @@ func (t tee) RunFinished(s automation.Status) {
 	t[1].RunFinished(s)
 }
 
+func (t tee) RunFailed(c retry.Class) {
+	t[0].RunFailed(c)
+	t[1].RunFailed(c)
+}
+
+func (t tee) AutomationPaused() {
+	t[0].AutomationPaused()
+	t[1].AutomationPaused()
+}
+
 func (t tee) RunRetrying() {
 	t[0].RunRetrying()
 	t[1].RunRetrying()

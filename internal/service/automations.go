@@ -116,6 +116,20 @@ func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation
 	return v.Doc.Redacted(), nil
 }
 
+// ResumeAutomation makes a paused automation active again, its failure
+// streak reset. Runs skipped while it was paused stay skipped: retry them
+// (RetryRuns with status skipped).
+func (s *Service) ResumeAutomation(ctx context.Context, orgID, id string) (*automation.Automation, error) {
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.ResumeAutomation(ctx, orgID, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Automation(ctx, orgID, id)
+}
+
 // Automations lists automations.
 func (s *Service) Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*automation.Automation, string, error) {
 	vs, next, err := s.st.Automations(ctx, orgID, f, page)

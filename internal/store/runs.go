@@ -123,8 +123,8 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
 	now := us(tx.Now())
 	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
-		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
-		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
+		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
 	if err != nil {
 		return false, fmt.Errorf("fail run: %w", err)
 	}
@@ -283,8 +283,8 @@ func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]
 // running or retrying is kept however old: its job would find it gone.
 func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, error) {
 	// Run ids sort by creation time, so the primary key finds old runs.
-	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? AND status IN (?, ?, ?) ORDER BY id LIMIT ?`, idAt("run", before),
-		automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, limit)
+	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? AND status IN (?, ?, ?, ?) ORDER BY id LIMIT ?`, idAt("run", before),
+		automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped, limit)
 	if err != nil {
 		return 0, err
 	}

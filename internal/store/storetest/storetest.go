@@ -99,6 +99,10 @@ var subtests = []struct {
 	{"AutomationAt", testAutomationAt},
 	{"Automations", testAutomations},
 	{"EnabledAutomations", testEnabledAutomations},
+	// pause.go
+	{"CountRunOutcome", testCountRunOutcome},
+	{"ResumeAutomation", testResumeAutomation},
+	{"AutomationPaused", testAutomationPaused},
 	// versions.go
 	{"SaveAutomationBy", testSaveAutomationBy},
 	{"AutomationVersions", testAutomationVersions},

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// An automation's failure streak and pause live in its row (migration
+// 0012): every finished run updates that one row in its own transaction,
+// so the count is exact however many runs finish at once, on however many
+// nodes (the row lock orders them; no counter lives in memory).
+
+// RunCount is what CountRunOutcome did to an automation's state.
+type RunCount struct {
+	Streak int64 // the failed runs in a row, this one included
+	// Paused: this run's failure reached pauseAfterFailures and paused
+	// the automation (exactly one run does).
+	Paused bool
+}
+
+// CountRunOutcome counts a finished run of automation id in tx, the
+// transaction that finishes the run: a failed run adds one to the
+// automation's failure streak and, when the streak reaches its
+// pause_after (0: never), pauses it at at, the reason naming the streak
+// and lastError (the run's error); any other outcome
+// (succeeded) resets the streak. A deleted automation counts nothing.
+func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool, at time.Time, lastError string) (RunCount, error) {
+	if !failed {
+		_, err := tx.q.exec(ctx, `UPDATE automations SET failure_streak = 0 WHERE org_id = ? AND id = ? AND failure_streak <> 0`, orgID, id)
+		if err != nil {
+			return RunCount{}, fmt.Errorf("reset failure streak: %w", err)
+		}
+		return RunCount{}, nil
+	}
+	stamp := us(at)
+	var c RunCount
+	var pausedAt sql.NullInt64
+	err := tx.q.queryRow(ctx, `UPDATE automations SET failure_streak = failure_streak + 1,
+		paused_at = CASE WHEN paused_at IS NULL AND pause_after > 0 AND failure_streak + 1 >= pause_after THEN ? ELSE paused_at END
+		WHERE org_id = ? AND id = ? RETURNING failure_streak, paused_at`, stamp, orgID, id).Scan(&c.Streak, &pausedAt)
+	if isNoRows(err) {
+		return RunCount{}, nil
+	}
+	if err != nil {
+		return RunCount{}, fmt.Errorf("count failed run: %w", err)
+	}
+	if pausedAt.Valid && pausedAt.Int64 == stamp {
+		c.Paused = true
+		_, err := tx.q.exec(ctx, `UPDATE automations SET paused_reason = ? WHERE org_id = ? AND id = ?`, validMessage(fmt.Sprintf("%d runs in a row failed; the last: %s", c.Streak, lastError)), orgID, id)
+		if err != nil {
+			return RunCount{}, fmt.Errorf("pause automation: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// ResumeAutomation makes a paused automation active again, its failure
+// streak reset. It reports whether the automation was paused;
+// ErrNotFound when it does not exist.
+func (tx *Tx) ResumeAutomation(ctx context.Context, orgID, id string) (bool, error) {
+	n, err := tx.q.exec(ctx, `UPDATE automations SET paused_at = NULL, paused_reason = NULL, failure_streak = 0 WHERE org_id = ? AND id = ? AND paused_at IS NOT NULL`, orgID, id)
+	if err != nil {
+		return false, fmt.Errorf("resume automation: %w", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var one int
+	err = tx.q.queryRow(ctx, `SELECT 1 FROM automations WHERE org_id = ? AND id = ?`, orgID, id).Scan(&one)
+	if isNoRows(err) {
+		return false, ErrNotFound
+	}
+	return false, err
+}
+
+// AutomationPaused reports whether automation id is paused (a deleted one
+// is not).
+func (o ops) AutomationPaused(ctx context.Context, orgID, id string) (bool, error) {
+	var pausedAt sql.NullInt64
+	err := o.q.queryRow(ctx, `SELECT paused_at FROM automations WHERE org_id = ? AND id = ?`, orgID, id).Scan(&pausedAt)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return pausedAt.Valid, err
+}

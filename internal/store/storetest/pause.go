@@ -1,0 +1,179 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/autohook/autohook/internal/store"
+)
+
+// count counts one finished run of automation id.
+func count(t *testing.T, st *store.Store, org, id string, failed bool) store.RunCount {
+	t.Helper()
+	var c store.RunCount
+	write(t, st, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		c, err = tx.CountRunOutcome(ctx, org, id, failed, tx.Now(), "http_4xx the receiver answered 401")
+		return err
+	})
+	return c
+}
+
+func pausing(n int) *int { return &n }
+
+func testCountRunOutcome(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	doc := callAPI("pauses", "manual")
+	doc.PauseAfterFailures = pausing(3)
+	doc = newAutomation(t, st, a, doc)
+	// Another organisation's count touches nothing.
+	if c := count(t, st, b, doc.ID, true); c != (store.RunCount{}) {
+		t.Errorf("another organisation's count = %+v, want nothing", c)
+	}
+	steps := []struct {
+		failed bool
+		want   store.RunCount
+	}{
+		{true, store.RunCount{Streak: 1}},
+		{true, store.RunCount{Streak: 2}},
+		{false, store.RunCount{}}, // a success resets the streak
+		{true, store.RunCount{Streak: 1}},
+		{true, store.RunCount{Streak: 2}},
+		{true, store.RunCount{Streak: 3, Paused: true}}, // the third in a row pauses
+		{true, store.RunCount{Streak: 4}},               // already paused: counted, not paused again
+	}
+	for i, step := range steps {
+		if got := count(t, st, a, doc.ID, step.failed); got != step.want {
+			t.Errorf("count %d (failed %v) = %+v, want %+v", i, step.failed, got, step.want)
+		}
+	}
+	v, err := st.Automation(ctx, a, doc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Doc.State != "paused" || v.Doc.PausedAt == nil || v.Doc.ConsecutiveFailures != 4 ||
+		!strings.HasPrefix(v.Doc.PausedReason, "3 runs in a row failed; the last: http_4xx") {
+		t.Errorf("after the pause: state %q, pausedAt %v, failures %d, reason %q", v.Doc.State, v.Doc.PausedAt, v.Doc.ConsecutiveFailures, v.Doc.PausedReason)
+	}
+	// pauseAfterFailures 0 never pauses.
+	never := callAPI("never", "manual")
+	never.PauseAfterFailures = pausing(0)
+	never = newAutomation(t, st, a, never)
+	for range 5 {
+		if c := count(t, st, a, never.ID, true); c.Paused {
+			t.Fatalf("pauseAfterFailures 0 paused at %d", c.Streak)
+		}
+	}
+	// A deleted automation counts nothing.
+	if c := count(t, st, a, "aut_unknown", true); c != (store.RunCount{}) {
+		t.Errorf("unknown automation's count = %+v", c)
+	}
+
+	t.Run("racing", func(t *testing.T) {
+		// Runs finishing at once, on two nodes where the database is
+		// shared: every failure counted once, exactly one pauses.
+		url := s.b.NewURL(t)
+		nodes := []*store.Store{s.openURL(t, store.Config{URL: url})}
+		if s.b.Clustered {
+			nodes = append(nodes, s.openURL(t, store.Config{URL: url}))
+		}
+		org := newOrg(t, nodes[0])
+		race := callAPI("race", "manual")
+		race.PauseAfterFailures = pausing(25)
+		race = newAutomation(t, nodes[0], org, race)
+		const runs = 60
+		var paused, failed atomic.Int64
+		var wg sync.WaitGroup
+		for i := range runs {
+			wg.Go(func() {
+				st := nodes[i%len(nodes)]
+				err := st.Write(ctx, func(tx *store.Tx) error {
+					c, err := tx.CountRunOutcome(ctx, org, race.ID, true, tx.Now().Add(time.Duration(i)*time.Microsecond), "network")
+					if c.Paused {
+						paused.Add(1)
+					}
+					return err
+				})
+				if err != nil {
+					failed.Add(1)
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		v, err := nodes[len(nodes)-1].Automation(ctx, org, race.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if paused.Load() != 1 || v.Doc.ConsecutiveFailures != runs || v.Doc.State != "paused" {
+			t.Errorf("%d racing failures on %d node(s): %d paused it, the count is %d, state %s; want 1, %d, paused",
+				runs, len(nodes), paused.Load(), v.Doc.ConsecutiveFailures, v.Doc.State, runs)
+		}
+	})
+}
+
+func testResumeAutomation(t *testing.T, s *suite) {
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	doc := callAPI("resume", "manual")
+	doc.PauseAfterFailures = pausing(1)
+	doc = newAutomation(t, st, a, doc)
+	if c := count(t, st, a, doc.ID, true); !c.Paused {
+		t.Fatalf("one failure with pauseAfterFailures 1: %+v, want paused", c)
+	}
+	resume := func(org, id string) (bool, error) {
+		var was bool
+		err := try(st, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			was, err = tx.ResumeAutomation(ctx, org, id)
+			return err
+		})
+		return was, err
+	}
+	_, err := resume(b, doc.ID)
+	wantErr(t, "another organisation's resume", err, store.ErrNotFound)
+	_, err = resume(a, "aut_unknown")
+	wantErr(t, "an unknown automation's resume", err, store.ErrNotFound)
+	if was, err := resume(a, doc.ID); !was || err != nil {
+		t.Errorf("resume = %v, %v; want true (it was paused)", was, err)
+	}
+	if was, err := resume(a, doc.ID); was || err != nil {
+		t.Errorf("resume again = %v, %v; want false (it was active)", was, err)
+	}
+	v, err := st.Automation(context.Background(), a, doc.ID)
+	if err != nil || v.Doc.State != "active" || v.Doc.PausedAt != nil || v.Doc.PausedReason != "" || v.Doc.ConsecutiveFailures != 0 {
+		t.Errorf("after resume: %+v, %v", v.Doc, err)
+	}
+	// The count starts again: the next failure pauses again.
+	if c := count(t, st, a, doc.ID, true); !c.Paused || c.Streak != 1 {
+		t.Errorf("the first failure after resume = %+v, want a pause at 1", c)
+	}
+}
+
+func testAutomationPaused(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	doc := callAPI("paused?", "manual")
+	doc.PauseAfterFailures = pausing(2)
+	doc = newAutomation(t, st, a, doc)
+	check := func(org, id string, want bool) {
+		t.Helper()
+		if got, err := st.AutomationPaused(ctx, org, id); got != want || err != nil {
+			t.Errorf("AutomationPaused(%s, %s) = %v, %v; want %v", org, id, got, err, want)
+		}
+	}
+	check(a, doc.ID, false)
+	count(t, st, a, doc.ID, true)
+	check(a, doc.ID, false)
+	count(t, st, a, doc.ID, true)
+	check(a, doc.ID, true)
+	check(b, doc.ID, false)
+	check(a, "aut_unknown", false)
+}
