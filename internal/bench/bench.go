@@ -117,7 +117,7 @@ type counter struct {
 	once              sync.Once
 }
 
-func (c *counter) RunStarted()  {}
+func (c *counter) RunStarted()           {}
 func (c *counter) RunRetrying()          {}
 func (c *counter) RunFailed(retry.Class) {}
 func (c *counter) AutomationPaused()     {}
