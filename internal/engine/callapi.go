@@ -17,6 +17,7 @@ type pending struct {
 	fields   map[string]any
 	failure  *retry.Failure
 	skipped  bool // the step's if was false: nothing sent
+	paused   bool // the automation was paused before the request was sent
 	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
 	rateSlot time.Time
 }
@@ -26,6 +27,9 @@ type pending struct {
 func (p *pending) result(i int, redact *secret.Redactor) stepResult {
 	if p.skipped {
 		return stepResult{Kind: skipped, Step: i}
+	}
+	if p.paused {
+		return stepResult{Kind: paused, Step: i}
 	}
 	if p.deferred {
 		return stepResult{Kind: deferred, Step: i, RateSlot: p.rateSlot}
@@ -122,6 +126,12 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	defer release()
 	if p, ok := x.awaitRate(ctx, i, s); !ok {
 		return p
+	}
+	// The last moment a pause stops the step: the request is not sent.
+	if paused, err := e.st.AutomationPaused(ctx, x.job.OrgID, x.run.AutomationID); err == nil && paused {
+		return &pending{paused: true}
+	} else if err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "read whether the automation is paused; sending", "run", x.run.ID, "err", err)
 	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {

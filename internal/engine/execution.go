@@ -91,7 +91,7 @@ func (x *execution) step(ctx context.Context) error {
 			}
 		}
 	}
-	if remote != nil && remote.deferred {
+	if remote != nil && (remote.deferred || remote.paused) {
 		return x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
 	return x.record(ctx, i, remote)
@@ -106,7 +106,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	r := stepResult{Kind: resumed, Step: i}
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
-		if !remote.deferred && !remote.skipped {
+		if !remote.deferred && !remote.skipped && !remote.paused {
 			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
 				return err
 			}

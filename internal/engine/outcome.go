@@ -48,7 +48,11 @@ func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
 		if err != nil || x == nil {
 			return err
 		}
-		// No step starts while the automation is paused.
+		// No step starts while the automation is paused (a call_api
+		// step checks again just before its request: callAPI).
+		if _, remote := x.stepAt(run.NextStep()).(*automation.CallAPI); remote {
+			return nil
+		}
 		isPaused, err = e.st.AutomationPaused(ctx, job.OrgID, run.AutomationID)
 		return err
 	})

@@ -6,10 +6,16 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/autohook/autohook/internal/pgtest"
+	"github.com/autohook/autohook/internal/server"
 	"github.com/autohook/autohook/internal/servertest"
 )
 
@@ -121,5 +127,150 @@ func TestStepOutcomesChecked(t *testing.T) {
 			}
 			t.Errorf("details %+v: none at %s containing %q", e.Error.Details, tc.path, tc.msg)
 		})
+	}
+}
+
+// TestAutoPause: runs racing on several goroutines against a receiver that
+// answers 401 pause the automation at the pauseAfterFailures-th failure in
+// a row; every failure is counted exactly once (one database row); runs
+// that had not started a step when it paused end skipped, having sent
+// nothing. Resume, then a bulk retry of the skipped runs succeeds once the
+// receiver is fixed. On SQLite with one node, and on PostgreSQL with two
+// nodes sharing the database.
+func TestAutoPause(t *testing.T) {
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testAutoPause(t, []*node{flNode(t)})
+	})
+	t.Run("postgres-two-nodes", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.NewDatabase(t)
+		a := startNode(t, func(c *server.Config) { c.DatabaseURL = url })
+		b := startNode(t, func(c *server.Config) { c.DatabaseURL = url })
+		a.must(201, "POST", "/api/v1/collections", leads, nil)
+		testAutoPause(t, []*node{a, b})
+	})
+}
+
+func testAutoPause(t *testing.T, nodes []*node) {
+	const pauseAfter, records = 5, 40
+	var broken atomic.Bool
+	broken.Store(true)
+	rc := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	nd := nodes[0]
+	var saved map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "partner", "collection": "leads", "trigger": map[string]any{"type": "record_added"},
+		"pauseAfterFailures": pauseAfter,
+		"steps":              []map[string]any{{"id": "partner", "type": "call_api", "url": rc.URL + "/hook"}},
+	}, &saved)
+	id := saved["id"].(string)
+	if saved["state"] != "active" {
+		t.Errorf("a new automation's state = %v, want active", saved["state"])
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			n := nodes[g%len(nodes)]
+			for i := range records / 8 {
+				a, err := n.Send(t.Context(), "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": fmt.Sprint(g, "-", i)}})
+				if err != nil || a.Status != 201 {
+					t.Errorf("create record: %v %d %s", err, a.Status, a.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	runs := waitFinished(t, nd, id, records)
+	byStatus := map[string]int{}
+	for _, r := range runs {
+		byStatus[r["status"].(string)]++
+	}
+	var a map[string]any
+	nd.must(200, "GET", "/api/v1/automations/"+id, nil, &a)
+	failed := byStatus["failed"]
+	t.Logf("%d runs: %v; automation %v, %v failures in a row", records, byStatus, a["state"], a["consecutiveFailures"])
+	if a["state"] != "paused" || a["pausedAt"] == nil || !strings.HasPrefix(fmt.Sprint(a["pausedReason"]), fmt.Sprintf("%d runs in a row failed; the last: http_4xx", pauseAfter)) {
+		t.Errorf("state %v, pausedAt %v, pausedReason %q; want paused after %d failures", a["state"], a["pausedAt"], a["pausedReason"], pauseAfter)
+	}
+	if failed < pauseAfter || byStatus["failed"]+byStatus["skipped"] != records {
+		t.Errorf("runs by status %v: want at least %d failed, the rest skipped", byStatus, pauseAfter)
+	}
+	if got := int(a["consecutiveFailures"].(float64)); got != failed {
+		t.Errorf("consecutiveFailures = %d, want %d: every failed run counted exactly once", got, failed)
+	}
+	if n := rc.Count(); n != failed {
+		t.Errorf("the receiver got %d requests, want %d (one per failed run; a skipped run sends nothing)", n, failed)
+	}
+	// Triggers while paused record skipped runs.
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "while paused"}}, nil)
+	runs = waitFinished(t, nd, id, records+1)
+	skipped := 0
+	for _, r := range runs {
+		if r["status"] == "skipped" {
+			skipped++
+		}
+	}
+	if skipped != records+1-failed {
+		t.Errorf("%d skipped runs, want %d", skipped, records+1-failed)
+	}
+	// Fix the receiver, resume, retry the skipped runs in bulk.
+	broken.Store(false)
+	a = nil
+	nd.must(200, "POST", "/api/v1/automations/"+id+"/resume", nil, &a)
+	if a["state"] != "active" || a["pausedAt"] != nil {
+		t.Errorf("after resume: state %v, pausedAt %v", a["state"], a["pausedAt"])
+	}
+	var res struct {
+		Retried int  `json:"retried"`
+		More    bool `json:"more"`
+	}
+	nodes[len(nodes)-1].must(202, "POST", "/api/v1/runs/retry", map[string]any{"automationId": id, "status": "skipped"}, &res)
+	if res.Retried != skipped || res.More {
+		t.Errorf("bulk retry = %+v, want %d retried, no more", res, skipped)
+	}
+	runs = waitFinished(t, nd, id, records+1)
+	byStatus = map[string]int{}
+	for _, r := range runs {
+		byStatus[r["status"].(string)]++
+	}
+	if byStatus["succeeded"] != skipped || byStatus["failed"] != failed {
+		t.Errorf("after the bulk retry: %v, want %d succeeded and %d failed", byStatus, skipped, failed)
+	}
+	a = nil
+	nd.must(200, "GET", "/api/v1/automations/"+id, nil, &a)
+	if a["state"] != "active" || a["consecutiveFailures"] != nil {
+		t.Errorf("after successes: state %v, consecutiveFailures %v; want active, reset", a["state"], a["consecutiveFailures"])
+	}
+}
+
+// waitFinished waits until automation id has n runs, all finished, and
+// returns them.
+func waitFinished(t *testing.T, nd *node, id string, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var list struct{ Items []map[string]any }
+		nd.must(200, "GET", "/api/v1/runs?limit=500&automationId="+id, nil, &list)
+		done := len(list.Items) == n
+		for _, r := range list.Items {
+			if !runFinished(r["status"].(string)) && r["status"] != "skipped" {
+				done = false
+			}
+		}
+		if done {
+			return list.Items
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("automation %s: %d runs, not all finished, after 60 s: %v", id, len(list.Items), list.Items)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
