@@ -28,6 +28,7 @@ type Service interface {
 	SecretService
 	AccessService
 	SessionService
+	AlertService
 }
 
 // CollectionService manages collections: their fields and stages.

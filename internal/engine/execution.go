@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
@@ -161,11 +162,23 @@ func (e *Engine) countOutcome(ctx context.Context, tx *store.Tx, orgID string, r
 	if run.Error != nil {
 		lastError = string(run.Error.Class) + " " + run.Error.Message
 	}
-	c, err := tx.CountRunOutcome(ctx, orgID, run.AutomationID, failed, tx.Now(), lastError)
+	c, err := tx.CountRunOutcome(ctx, orgID, run.AutomationID, failed, tx.Now(), lastError, autohook.AlertThrottle)
 	if err != nil {
 		return err
 	}
+	ref := autohook.AlertRef{ID: run.AutomationID, Name: run.AutomationName}
+	failure := &autohook.AlertRun{ID: run.ID, Error: run.Error}
+	if c.Alert {
+		ev := &autohook.AlertEvent{Event: autohook.EventRunFailed, Automation: ref, Run: failure, Count: c.AlertCount}
+		if _, err := tx.RaiseAlert(ctx, orgID, ev, ""); err != nil {
+			return err
+		}
+	}
 	if c.Paused {
+		ev := &autohook.AlertEvent{Event: autohook.EventAutomationPaused, Automation: ref, Run: failure, Count: c.Streak}
+		if _, err := tx.RaiseAlert(ctx, orgID, ev, ""); err != nil {
+			return err
+		}
 		tx.OnCommit(e.cfg.Metrics.AutomationPaused)
 		e.log.InfoContext(ctx, "automation paused", "automation", run.AutomationID, "failures", c.Streak, "run", run.ID)
 	}

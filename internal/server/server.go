@@ -26,6 +26,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/autohook/autohook/internal/alert"
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
@@ -72,6 +73,13 @@ type Config struct {
 	RateLimit                      float64 // API requests per second per key: 0 the default (100), negative none
 	// MetricsToken, when set, is the Bearer token GET /metrics requires.
 	MetricsToken string
+	// SMTPURL and SMTPFrom: the relay and sender address of email alerts
+	// (smtp://user:pass@host:587); without them email channels fail.
+	SMTPURL  string
+	SMTPFrom string
+	// PublicURL is the address people reach the web UI at, for the links
+	// alerts carry; "" uses http:// and the listen address.
+	PublicURL string
 	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
 	// header names the client, for the per-address limits.
 	TrustedProxies []netip.Prefix
@@ -215,6 +223,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.Engine = engine.New(n.Store, cat, fire, web, box, ecfg)
 	n.Engine.Register(workers)
+	alerts := alert.New(alert.Config{Store: n.Store, Policy: policy, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom, BaseURL: cfg.PublicURL,
+		UserAgent: "Autohook/" + cfg.Version, Metrics: n.Metrics, Logger: log.With("component", "alerts")})
+	alerts.Register(workers)
 	river.AddWorker(workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
 	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: box, Keys: keys, Logger: log})
 
@@ -270,6 +281,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.Addr = n.listener.Addr().String()
 	web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
+	alerts.SetBaseURL("http://" + n.Addr)
 	n.http = &http.Server{
 		Handler:           recoverPanics(mux, log, api.Panicked, ui.Panicked),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -121,7 +121,11 @@ func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation
 // (RetryRuns with status skipped).
 func (s *Service) ResumeAutomation(ctx context.Context, orgID, id string) (*automation.Automation, error) {
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.ResumeAutomation(ctx, orgID, id)
+		was, err := tx.ResumeAutomation(ctx, orgID, id)
+		if err != nil || !was {
+			return err
+		}
+		_, err = tx.RaiseAlert(ctx, orgID, &autohook.AlertEvent{Event: autohook.EventAutomationResumed, Automation: autohook.AlertRef{ID: id}}, "")
 		return err
 	})
 	if err != nil {

@@ -18,6 +18,11 @@ type RunCount struct {
 	// Paused: this run's failure reached pauseAfterFailures and paused
 	// the automation (exactly one run does).
 	Paused bool
+	// Alert: this failure raises the automation's run_failed alert (none
+	// was raised within alertEvery); AlertCount is the failed runs since
+	// the last one, this one included.
+	Alert      bool
+	AlertCount int64
 }
 
 // CountRunOutcome counts a finished run of automation id in tx, the
@@ -25,8 +30,11 @@ type RunCount struct {
 // automation's failure streak and, when the streak reaches its
 // pause_after (0: never), pauses it at at, the reason naming the streak
 // and lastError (the run's error); any other outcome
-// (succeeded) resets the streak. A deleted automation counts nothing.
-func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool, at time.Time, lastError string) (RunCount, error) {
+// (succeeded) resets the streak. A failed run also counts towards the
+// throttled run_failed alert: the first failure after alertEvery since the
+// last alert raises one (RunCount.Alert). A deleted automation counts
+// nothing.
+func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool, at time.Time, lastError string, alertEvery time.Duration) (RunCount, error) {
 	if !failed {
 		_, err := tx.q.exec(ctx, `UPDATE automations SET failure_streak = 0 WHERE org_id = ? AND id = ? AND failure_streak <> 0`, orgID, id)
 		if err != nil {
@@ -36,15 +44,27 @@ func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool
 	}
 	stamp := us(at)
 	var c RunCount
-	var pausedAt sql.NullInt64
+	var pausedAt, alertAt sql.NullInt64
 	err := tx.q.queryRow(ctx, `UPDATE automations SET failure_streak = failure_streak + 1,
-		paused_at = CASE WHEN paused_at IS NULL AND pause_after > 0 AND failure_streak + 1 >= pause_after THEN ? ELSE paused_at END
-		WHERE org_id = ? AND id = ? RETURNING failure_streak, paused_at`, stamp, orgID, id).Scan(&c.Streak, &pausedAt)
+		paused_at = CASE WHEN paused_at IS NULL AND pause_after > 0 AND failure_streak + 1 >= pause_after THEN ? ELSE paused_at END,
+		alert_failures = alert_failures + 1,
+		alert_at = CASE WHEN alert_at IS NULL OR alert_at <= ? THEN ? ELSE alert_at END
+		WHERE org_id = ? AND id = ? RETURNING failure_streak, paused_at, alert_at, alert_failures`, stamp, us(at.Add(-alertEvery)), stamp, orgID, id).
+		Scan(&c.Streak, &pausedAt, &alertAt, &c.AlertCount)
 	if isNoRows(err) {
 		return RunCount{}, nil
 	}
 	if err != nil {
 		return RunCount{}, fmt.Errorf("count failed run: %w", err)
+	}
+	if alertAt.Int64 == stamp {
+		c.Alert = true
+		_, err := tx.q.exec(ctx, `UPDATE automations SET alert_failures = 0 WHERE org_id = ? AND id = ?`, orgID, id)
+		if err != nil {
+			return RunCount{}, fmt.Errorf("count alert: %w", err)
+		}
+	} else {
+		c.AlertCount = 0
 	}
 	if pausedAt.Valid && pausedAt.Int64 == stamp {
 		c.Paused = true

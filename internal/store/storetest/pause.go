@@ -17,7 +17,7 @@ func count(t *testing.T, st *store.Store, org, id string, failed bool) store.Run
 	var c store.RunCount
 	write(t, st, func(ctx context.Context, tx *store.Tx) error {
 		var err error
-		c, err = tx.CountRunOutcome(ctx, org, id, failed, tx.Now(), "http_4xx the receiver answered 401")
+		c, err = tx.CountRunOutcome(ctx, org, id, failed, tx.Now(), "http_4xx the receiver answered 401", 0)
 		return err
 	})
 	return c
@@ -49,7 +49,8 @@ func testCountRunOutcome(t *testing.T, s *suite) {
 		{true, store.RunCount{Streak: 4}},               // already paused: counted, not paused again
 	}
 	for i, step := range steps {
-		if got := count(t, st, a, doc.ID, step.failed); got != step.want {
+		got := count(t, st, a, doc.ID, step.failed)
+		if got := (store.RunCount{Streak: got.Streak, Paused: got.Paused}); got != step.want {
 			t.Errorf("count %d (failed %v) = %+v, want %+v", i, step.failed, got, step.want)
 		}
 	}
@@ -70,6 +71,30 @@ func testCountRunOutcome(t *testing.T, s *suite) {
 			t.Fatalf("pauseAfterFailures 0 paused at %d", c.Streak)
 		}
 	}
+	// run_failed alerts: the first failure raises one, the next within
+	// the window none, the first after it one counting them all.
+	throttled := newAutomation(t, st, a, callAPI("throttled", "manual"))
+	t0 := time.Now()
+	for i, c := range []struct {
+		after time.Duration
+		want  store.RunCount
+	}{
+		{0, store.RunCount{Streak: 1, Alert: true, AlertCount: 1}},
+		{time.Minute, store.RunCount{Streak: 2}},
+		{2 * time.Minute, store.RunCount{Streak: 3}},
+		{11 * time.Minute, store.RunCount{Streak: 4, Alert: true, AlertCount: 3}},
+		{12 * time.Minute, store.RunCount{Streak: 5}},
+	} {
+		var got store.RunCount
+		write(t, st, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			got, err = tx.CountRunOutcome(ctx, a, throttled.ID, true, t0.Add(c.after), "network", 10*time.Minute)
+			return err
+		})
+		if got != c.want {
+			t.Errorf("throttled failure %d (+%v) = %+v, want %+v", i, c.after, got, c.want)
+		}
+	}
 	// A deleted automation counts nothing.
 	if c := count(t, st, a, "aut_unknown", true); c != (store.RunCount{}) {
 		t.Errorf("unknown automation's count = %+v", c)
@@ -88,15 +113,18 @@ func testCountRunOutcome(t *testing.T, s *suite) {
 		race.PauseAfterFailures = pausing(25)
 		race = newAutomation(t, nodes[0], org, race)
 		const runs = 60
-		var paused, failed atomic.Int64
+		var paused, alerted, failed atomic.Int64
 		var wg sync.WaitGroup
 		for i := range runs {
 			wg.Go(func() {
 				st := nodes[i%len(nodes)]
 				err := st.Write(ctx, func(tx *store.Tx) error {
-					c, err := tx.CountRunOutcome(ctx, org, race.ID, true, tx.Now().Add(time.Duration(i)*time.Microsecond), "network")
+					c, err := tx.CountRunOutcome(ctx, org, race.ID, true, tx.Now().Add(time.Duration(i)*time.Microsecond), "network", time.Hour)
 					if c.Paused {
 						paused.Add(1)
+					}
+					if c.Alert {
+						alerted.Add(1)
 					}
 					return err
 				})
@@ -110,6 +138,9 @@ func testCountRunOutcome(t *testing.T, s *suite) {
 		v, err := nodes[len(nodes)-1].Automation(ctx, org, race.ID)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if alerted.Load() != 1 {
+			t.Errorf("%d racing failures within the throttle raised %d run_failed alerts, want 1", runs, alerted.Load())
 		}
 		if paused.Load() != 1 || v.Doc.ConsecutiveFailures != runs || v.Doc.State != "paused" {
 			t.Errorf("%d racing failures on %d node(s): %d paused it, the count is %d, state %s; want 1, %d, paused",
