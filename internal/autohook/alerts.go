@@ -121,3 +121,25 @@ type AlertService interface {
 	TestAlertChannel(ctx context.Context, orgID, id string) (*Alert, error)
 	Alerts(ctx context.Context, orgID string, page Page) ([]*Alert, string, error)
 }
+
+// RunStats are an automation's finished runs over a window, in equal
+// buckets oldest first: what the automations list charts.
+type RunStats struct {
+	Succeeded, Failed int
+	Buckets           []RunBucket
+}
+
+// RunBucket counts the runs that finished in one bucket of a window.
+type RunBucket struct {
+	Succeeded, Failed int
+}
+
+// SuccessRate is the share of finished runs that succeeded, in percent;
+// -1 without any.
+func (s *RunStats) SuccessRate() int {
+	n := s.Succeeded + s.Failed
+	if n == 0 {
+		return -1
+	}
+	return s.Succeeded * 100 / n
+}

@@ -2,6 +2,7 @@ package autohook
 
 import (
 	"context"
+	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
@@ -105,6 +106,9 @@ type RunService interface {
 	// CancelRun cancels a run that has not finished (else ErrConflict); the
 	// run comes back as Run returns it.
 	CancelRun(ctx context.Context, orgID, id string) (*automation.Run, error)
+	// RunStats counts each automation's succeeded and failed runs created
+	// since then, in n equal buckets up to now, by automation id.
+	RunStats(ctx context.Context, orgID string, since time.Time, n int) (map[string]*RunStats, error)
 	// RunSteps describes the steps of the automation version a run
 	// follows, by step id.
 	RunSteps(ctx context.Context, orgID string, run *automation.Run) (map[string]RunStep, error)

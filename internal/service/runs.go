@@ -260,3 +260,31 @@ func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run
 	}
 	return tx.UpdateRun(ctx, orgID, run, expect)
 }
+
+// RunStats counts each automation's succeeded and failed runs created
+// since then, in n equal buckets up to now.
+func (s *Service) RunStats(ctx context.Context, orgID string, since time.Time, n int) (map[string]*autohook.RunStats, error) {
+	n = max(n, 1)
+	each := max(s.st.Now().Sub(since)/time.Duration(n), time.Microsecond)
+	rows, err := s.st.RunCounts(ctx, orgID, since, each)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*autohook.RunStats{}
+	for _, r := range rows {
+		st := out[r.AutomationID]
+		if st == nil {
+			st = &autohook.RunStats{Buckets: make([]autohook.RunBucket, n)}
+			out[r.AutomationID] = st
+		}
+		b := &st.Buckets[min(max(r.Bucket, 0), n-1)]
+		if r.Status == string(automation.StatusSucceeded) {
+			st.Succeeded += r.N
+			b.Succeeded += r.N
+		} else {
+			st.Failed += r.N
+			b.Failed += r.N
+		}
+	}
+	return out, nil
+}

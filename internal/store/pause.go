@@ -105,3 +105,38 @@ func (o ops) AutomationPaused(ctx context.Context, orgID, id string) (bool, erro
 	}
 	return pausedAt.Valid, err
 }
+
+// RunCountRow counts the runs of one automation with one status in one
+// bucket of a window (RunCounts).
+type RunCountRow struct {
+	AutomationID string
+	Bucket       int // 0: the bucket that starts at since
+	Status       string
+	N            int
+}
+
+// RunCounts counts the organisation's succeeded and failed runs created
+// since then, by automation, bucket (of width each) and status.
+func (o ops) RunCounts(ctx context.Context, orgID string, since time.Time, each time.Duration) ([]RunCountRow, error) {
+	if each <= 0 {
+		return nil, fmt.Errorf("run counts: bucket width %v", each)
+	}
+	rs, err := o.q.query(ctx, `SELECT automation_id, (created_at - ?) / ?, status, COUNT(*) FROM runs
+		WHERE org_id = ? AND id >= ? AND status IN (?, ?) GROUP BY 1, 2, 3`,
+		us(since), each.Microseconds(), orgID, idAt("run", since), "succeeded", "failed")
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []RunCountRow
+	for rs.Next() {
+		var r RunCountRow
+		var b int64
+		if err := rs.Scan(&r.AutomationID, &b, &r.Status, &r.N); err != nil {
+			return nil, err
+		}
+		r.Bucket = int(b)
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}

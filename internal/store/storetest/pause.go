@@ -2,12 +2,16 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -207,4 +211,36 @@ func testAutomationPaused(t *testing.T, s *suite) {
 	check(a, doc.ID, true)
 	check(b, doc.ID, false)
 	check(a, "aut_unknown", false)
+}
+
+func testRunCounts(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	a, b := newOrg(t, st), newOrg(t, st)
+	for _, r := range []struct {
+		automation string
+		status     automation.Status
+	}{{"aut_x", automation.StatusSucceeded}, {"aut_x", automation.StatusSucceeded}, {"aut_x", automation.StatusFailed}, {"aut_x", automation.StatusQueued}, {"aut_y", automation.StatusSucceeded}} {
+		run := newRunValue("rec_1")
+		run.AutomationID, run.Status = r.automation, r.status
+		write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRun(ctx, a, run) })
+	}
+	rows, err := st.RunCounts(ctx, a, time.Now().Add(-time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range rows {
+		got[fmt.Sprintf("%s/%d/%s", r.AutomationID, r.Bucket, r.Status)] = r.N
+	}
+	want := map[string]int{"aut_x/0/succeeded": 2, "aut_x/0/failed": 1, "aut_y/0/succeeded": 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("counts (-want +got):\n%s", d)
+	}
+	if rows, err := st.RunCounts(ctx, b, time.Now().Add(-time.Hour), time.Hour); err != nil || len(rows) != 0 {
+		t.Errorf("another organisation's counts = %v, %v", rows, err)
+	}
+	if rows, err := st.RunCounts(ctx, a, time.Now().Add(time.Minute), time.Hour); err != nil || len(rows) != 0 {
+		t.Errorf("counts since a minute ahead = %v, %v", rows, err)
+	}
 }

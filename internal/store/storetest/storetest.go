@@ -114,6 +114,7 @@ var subtests = []struct {
 	{"CountRunOutcome", testCountRunOutcome},
 	{"ResumeAutomation", testResumeAutomation},
 	{"AutomationPaused", testAutomationPaused},
+	{"RunCounts", testRunCounts},
 	// versions.go
 	{"SaveAutomationBy", testSaveAutomationBy},
 	{"AutomationVersions", testAutomationVersions},
