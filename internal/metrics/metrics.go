@@ -34,9 +34,11 @@ type Metrics struct {
 	alerts         *prometheus.CounterVec
 }
 
-// QueueCounter reports how many queue jobs are in each state.
+// QueueCounter reports how many queue jobs are in each state, and how many
+// automations are paused.
 type QueueCounter interface {
 	CountJobsByState(ctx context.Context) (map[string]int, error)
+	CountPausedAutomations(ctx context.Context) (int, error)
 }
 
 // New returns metrics registered in a fresh registry, with Go and process
@@ -141,13 +143,15 @@ type queueCollector struct {
 }
 
 var (
-	queueDesc = prometheus.NewDesc("autohook_queue_jobs", "Queue jobs by state (available: waiting for a worker; scheduled: runs waiting to retry; running).", []string{"state"}, nil)
-	retryDesc = prometheus.NewDesc("autohook_runs_waiting_retry", "Runs waiting for their next attempt.", nil, nil)
+	queueDesc  = prometheus.NewDesc("autohook_queue_jobs", "Queue jobs by state (available: waiting for a worker; scheduled: runs waiting to retry; running).", []string{"state"}, nil)
+	retryDesc  = prometheus.NewDesc("autohook_runs_waiting_retry", "Runs waiting for their next attempt.", nil, nil)
+	pausedDesc = prometheus.NewDesc("autohook_automations_paused", "Automations paused by their failures (pauseAfterFailures), every organisation.", nil, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- retryDesc
+	ch <- pausedDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -162,4 +166,10 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(counts[s]), s)
 	}
 	ch <- prometheus.MustNewConstMetric(retryDesc, prometheus.GaugeValue, float64(counts["scheduled"]))
+	paused, err := c.q.CountPausedAutomations(ctx)
+	if err != nil {
+		c.log.Warn("metrics: count paused automations", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(paused))
 }

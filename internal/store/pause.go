@@ -140,3 +140,11 @@ func (o ops) RunCounts(ctx context.Context, orgID string, since time.Time, each 
 	}
 	return out, rs.Err()
 }
+
+// CountPausedAutomations counts the paused automations of every
+// organisation (a count only, for metrics).
+func (o ops) CountPausedAutomations(ctx context.Context) (int, error) {
+	var n int
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM automations WHERE paused_at IS NOT NULL`).Scan(&n)
+	return n, err
+}

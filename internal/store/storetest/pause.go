@@ -244,3 +244,24 @@ func testRunCounts(t *testing.T, s *suite) {
 		t.Errorf("counts since a minute ahead = %v, %v", rows, err)
 	}
 }
+
+func testCountPausedAutomations(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.fresh(t) // counts across organisations
+	check := func(want int) {
+		t.Helper()
+		if n, err := st.CountPausedAutomations(ctx); n != want || err != nil {
+			t.Errorf("CountPausedAutomations = %d, %v; want %d", n, err, want)
+		}
+	}
+	check(0)
+	a, b := newOrg(t, st), newOrg(t, st)
+	for _, org := range []string{a, b} {
+		doc := callAPI("pauses", "manual")
+		doc.PauseAfterFailures = pausing(1)
+		doc = newAutomation(t, st, org, doc)
+		count(t, st, org, doc.ID, true)
+	}
+	newAutomation(t, st, a, callAPI("active", "manual"))
+	check(2)
+}

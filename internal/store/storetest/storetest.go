@@ -115,6 +115,7 @@ var subtests = []struct {
 	{"ResumeAutomation", testResumeAutomation},
 	{"AutomationPaused", testAutomationPaused},
 	{"RunCounts", testRunCounts},
+	{"CountPausedAutomations", testCountPausedAutomations},
 	// versions.go
 	{"SaveAutomationBy", testSaveAutomationBy},
 	{"AutomationVersions", testAutomationVersions},
