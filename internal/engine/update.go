@@ -105,30 +105,29 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 }
 
 // outcome is what later steps see of the planned step as steps.<id>.
-func (ls *localStep) outcome() map[string]any {
-	st := automation.StepState{Status: automation.StepSucceeded}
-	switch {
-	case ls.skipped:
-		st.Status = automation.StepSkipped
-	case ls.failure != nil:
-		st.Status = automation.StepFailed
-		st.Error = &automation.AttemptError{Class: ls.failure.Class, Message: ls.failure.Message}
-	}
-	return st.Outcome()
-}
+func (ls *localStep) outcome() map[string]any { return outcomeOf(ls.skipped, ls.failure, 0) }
 
 // remoteOutcome is what later steps see of a remote step's result.
 func remoteOutcome(p *pending) map[string]any {
+	status := 0
+	if p.attempt != nil && p.attempt.Response != nil {
+		status = p.attempt.Response.Status
+	}
+	return outcomeOf(p.skipped, p.failure, status)
+}
+
+// outcomeOf is steps.<id> of a step not yet recorded: skipped, failed with
+// f, or succeeded; status is its HTTP status (0: none).
+func outcomeOf(skipped bool, f *retry.Failure, status int) map[string]any {
 	st := automation.StepState{Status: automation.StepSucceeded}
 	switch {
-	case p.skipped:
+	case skipped:
 		st.Status = automation.StepSkipped
-	case p.failure != nil:
+	case f != nil:
 		st.Status = automation.StepFailed
-		st.Error = &automation.AttemptError{Class: p.failure.Class, Message: p.failure.Message}
+		st.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
 	}
-	if p.attempt != nil && p.attempt.Response != nil {
-		status := p.attempt.Response.Status
+	if status != 0 {
 		st.HTTPStatus = &status
 	}
 	return st.Outcome()
