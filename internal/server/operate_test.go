@@ -274,3 +274,34 @@ func waitFinished(t *testing.T, nd *node, id string, n int) []map[string]any {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRetryNow: POST /runs/{id}/retry on a retrying run starts its next
+// attempt now instead of at its time (an hour away here).
+func TestRetryNow(t *testing.T) {
+	t.Parallel()
+	nd := flNode(t, retrySchedule(time.Hour))
+	var fixed atomic.Bool
+	rc := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if fixed.Load() {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	id := manualAutomation(nd, "later", map[string]any{"id": "w", "type": "call_api", "url": rc.URL + "/w"})
+	runID := startManualRun(nd, id, map[string]any{"name": "Ada"})
+	run := nd.waitRun(runID, "retrying")
+	if next, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(run["nextAttemptAt"])); time.Until(next) < 30*time.Minute {
+		t.Fatalf("nextAttemptAt %v: want about an hour away", run["nextAttemptAt"])
+	}
+	fixed.Store(true)
+	var answer map[string]any
+	nd.must(202, "POST", "/api/v1/runs/"+runID+"/retry", nil, &answer)
+	if answer["status"] != "retrying" {
+		t.Errorf("retry now answered status %v, want retrying (its attempt starts now)", answer["status"])
+	}
+	nd.waitRun(runID, "succeeded")
+	if n := rc.Count(); n != 2 {
+		t.Errorf("the receiver got %d requests, want 2", n)
+	}
+}
