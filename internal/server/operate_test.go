@@ -23,10 +23,14 @@ import (
 // reads steps.crm.status == 404 and whose URL carries steps.crm.error.class,
 // then a step whose if is false (skipped). The run succeeds, marked as
 // continued after the failed step; the error body's capture reaches the
-// later step.
+// later step. On SQLite and PostgreSQL.
 func TestStepOutcomes(t *testing.T) {
 	t.Parallel()
-	nd := flNode(t)
+	eachDB(t, testStepOutcomes)
+}
+
+func testStepOutcomes(t *testing.T, db func(*server.Config)) {
+	nd := flNode(t, db)
 	crm := servertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(404)
@@ -80,6 +84,31 @@ func TestStepOutcomes(t *testing.T) {
 	}
 	if n := create.Count(); n != 1 {
 		t.Errorf("the receiver got %d requests, want 1 (the skipped step sends nothing)", n)
+	}
+
+	// The same with update_record steps, which run in the transaction
+	// that records the failed step: the if reads its outcome there.
+	local := manualAutomation(nd, "local branches",
+		map[string]any{"id": "crm", "type": "call_api", "method": "GET", "url": crm.URL + "/customers/x", "onError": "continue"},
+		map[string]any{"id": "mark", "type": "update_record", "if": "steps.crm.status == 404", "set": []map[string]any{{"field": "externalId", "value": "missing-{steps.crm.error.class}"}}},
+		map[string]any{"id": "never", "type": "update_record", "if": "steps.mark.skipped", "set": []map[string]any{{"field": "name", "value": "never"}}},
+	)
+	var rec map[string]any
+	nd.must(201, "POST", "/api/v1/collections/leads/records", map[string]any{"fields": map[string]any{"name": "Bo"}}, &rec)
+	var started map[string]any
+	nd.must(202, "POST", "/api/v1/automations/"+local+"/runs", map[string]any{"recordId": rec["id"]}, &started)
+	done := nd.waitRun(started["id"].(string), "succeeded")
+	nd.must(200, "GET", "/api/v1/collections/leads/records/"+rec["id"].(string), nil, &rec)
+	fields := rec["fields"].(map[string]any)
+	if fields["externalId"] != "missing-http_4xx" || fields["name"] != "Bo" {
+		t.Errorf("record fields %v: want externalId missing-http_4xx, name Bo", fields)
+	}
+	var statuses []string
+	for _, s := range done["steps"].([]any) {
+		statuses = append(statuses, s.(map[string]any)["status"].(string))
+	}
+	if got := strings.Join(statuses, " "); got != "failed succeeded skipped" {
+		t.Errorf("step statuses %q, want failed succeeded skipped", got)
 	}
 }
 
