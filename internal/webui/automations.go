@@ -245,6 +245,10 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 		Trigger:    automation.Trigger{Type: v["trigger.type"]},
 		Steps:      []automation.StepSpec{},
 	}
+	if v.trim("pauseAfterFailures") != "" {
+		n := num("pauseAfterFailures")
+		a.PauseAfterFailures = &n
+	}
 	switch a.Trigger.Type {
 	case automation.RecordUpdated:
 		a.Trigger.Fields = splitList(v["trigger.fields"])
@@ -255,7 +259,11 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 	}
 	for _, i := range v.indices("steps") {
 		p := inputName("steps", i)
-		s := automation.StepSpec{ID: v.trim(p + ".id"), Type: v[p+".type"], Name: v.trim(p + ".name")}
+		s := automation.StepSpec{ID: v.trim(p + ".id"), Type: v[p+".type"], Name: v.trim(p + ".name"),
+			If: strings.TrimSpace(v[p+".if"]), OnError: v[p+".onError"]}
+		if s.OnError == automation.OnErrorFail {
+			s.OnError = "" // the default
+		}
 		switch s.Type {
 		case automation.TypeCallAPI:
 			s.Method = v[p+".method"]

@@ -36,7 +36,7 @@ func TestBrowserOperate(t *testing.T) {
 	var saved struct{ ID string }
 	n.api("POST", "/automations", map[string]any{
 		"name": "Sync to partner", "collection": "leads", "trigger": map[string]any{"type": "record_added"}, "pauseAfterFailures": 3,
-		"steps": []map[string]any{{"id": "partner", "type": "call_api", "url": partner.URL + "/sync"}},
+		"steps": []map[string]any{{"id": "partner", "type": "call_api", "url": partner.URL + "/sync", "if": `record.name != ""`}},
 	}, &saved)
 	var other struct{ ID string }
 	n.api("POST", "/automations", map[string]any{
@@ -104,6 +104,17 @@ func TestBrowserOperate(t *testing.T) {
 	b.waitText(".flash", "active again")
 	if got := eval[int](b, `document.querySelectorAll("#paused").length`); got != 0 {
 		t.Error("the paused banner still shows after Resume")
+	}
+	// Saving the form keeps pauseAfterFailures and the step's if.
+	b.click("#save")
+	b.waitText(".flash", "Saved")
+	var doc struct {
+		PauseAfterFailures int
+		Steps              []struct{ If, OnError string }
+	}
+	n.api("GET", "/automations/"+saved.ID, nil, &doc)
+	if doc.PauseAfterFailures != 3 || doc.Steps[0].If != `record.name != ""` || doc.Steps[0].OnError != "" {
+		t.Errorf("after saving the form: %+v", doc)
 	}
 	b.open("/runs?automation=" + saved.ID + "&status=skipped")
 	// The confirmation names how many: refused first (nothing happens),
