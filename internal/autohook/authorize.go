@@ -4,6 +4,7 @@ package autohook
 
 import (
 	"context"
+	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
@@ -142,6 +143,13 @@ func (g authorized) AutomationVersion(ctx context.Context, orgID, id string, n i
 	return g.s.AutomationVersion(ctx, orgID, id, n)
 }
 
+func (g authorized) ResumeAutomation(ctx context.Context, orgID, id string) (r0 *automation.Automation, err error) {
+	if err = Allowed(ctx, "ResumeAutomation"); err != nil {
+		return
+	}
+	return g.s.ResumeAutomation(ctx, orgID, id)
+}
+
 func (g authorized) RestoreVersion(ctx context.Context, orgID, id string, n int64) (r0 *automation.Automation, r1 []problem.Problem, err error) {
 	if err = Allowed(ctx, "RestoreVersion"); err != nil {
 		return
@@ -184,11 +192,25 @@ func (g authorized) RetryRun(ctx context.Context, orgID, id string) (r0 *automat
 	return g.s.RetryRun(ctx, orgID, id)
 }
 
+func (g authorized) RetryRuns(ctx context.Context, orgID string, f RunFilter) (r0 int, r1 bool, err error) {
+	if err = Allowed(ctx, "RetryRuns"); err != nil {
+		return
+	}
+	return g.s.RetryRuns(ctx, orgID, f)
+}
+
 func (g authorized) CancelRun(ctx context.Context, orgID, id string) (r0 *automation.Run, err error) {
 	if err = Allowed(ctx, "CancelRun"); err != nil {
 		return
 	}
 	return g.s.CancelRun(ctx, orgID, id)
+}
+
+func (g authorized) RunStats(ctx context.Context, orgID string, since time.Time, n int) (r0 map[string]*RunStats, err error) {
+	if err = Allowed(ctx, "RunStats"); err != nil {
+		return
+	}
+	return g.s.RunStats(ctx, orgID, since, n)
 }
 
 func (g authorized) RunSteps(ctx context.Context, orgID string, run *automation.Run) (r0 map[string]RunStep, err error) {
@@ -357,4 +379,39 @@ func (g authorized) Audit(ctx context.Context, orgID string, f AuditFilter, page
 		return
 	}
 	return g.s.Audit(ctx, orgID, f, page)
+}
+
+func (g authorized) CreateAlertChannel(ctx context.Context, orgID string, c *AlertChannel) (err error) {
+	if err = Allowed(ctx, "CreateAlertChannel"); err != nil {
+		return
+	}
+	return g.s.CreateAlertChannel(ctx, orgID, c)
+}
+
+func (g authorized) AlertChannels(ctx context.Context, orgID string, page Page) (r0 []*AlertChannel, r1 string, err error) {
+	if err = Allowed(ctx, "AlertChannels"); err != nil {
+		return
+	}
+	return g.s.AlertChannels(ctx, orgID, page)
+}
+
+func (g authorized) DeleteAlertChannel(ctx context.Context, orgID, id string) (err error) {
+	if err = Allowed(ctx, "DeleteAlertChannel"); err != nil {
+		return
+	}
+	return g.s.DeleteAlertChannel(ctx, orgID, id)
+}
+
+func (g authorized) TestAlertChannel(ctx context.Context, orgID, id string) (r0 *Alert, err error) {
+	if err = Allowed(ctx, "TestAlertChannel"); err != nil {
+		return
+	}
+	return g.s.TestAlertChannel(ctx, orgID, id)
+}
+
+func (g authorized) Alerts(ctx context.Context, orgID string, page Page) (r0 []*Alert, r1 string, err error) {
+	if err = Allowed(ctx, "Alerts"); err != nil {
+		return
+	}
+	return g.s.Alerts(ctx, orgID, page)
 }

@@ -29,7 +29,7 @@ type Export struct {
 // of the same kind (API.md, "When things fail").
 var (
 	serverCollectionFields = []string{"id", "createdAt", "updatedAt"}
-	serverAutomationFields = []string{"id", "version", "createdAt", "updatedAt", "state", "pausedAt", "pausedReason", "warnings"}
+	serverAutomationFields = []string{"id", "version", "createdAt", "updatedAt", "state", "pausedAt", "pausedReason", "consecutiveFailures", "warnings"}
 )
 
 // ExportDocument returns an organisation's configuration as Export

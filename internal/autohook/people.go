@@ -106,6 +106,9 @@ const (
 	AuditUserSignInFailed        = "user.sign_in_failed"
 	AuditUserSignedOutEverywhere = "user.signed_out_everywhere"
 	AuditUserPasswordChanged     = "user.password_changed"
+	AuditAlertChannelCreated     = "alert_channel.created"
+	AuditAlertChannelDeleted     = "alert_channel.deleted"
+	AuditAlertChannelTested      = "alert_channel.tested"
 )
 
 // ActorSystem is the actor of a change made by the process itself (a tool,

@@ -74,6 +74,7 @@ var MinRole = map[string]Role{
 	"AutomationVersions": RoleViewer,
 	"AutomationVersion":  RoleViewer,
 	"RestoreVersion":     RoleEditor,
+	"ResumeAutomation":   RoleEditor,
 	"TestAutomation":     RoleEditor,
 	// RunService
 	"StartRun":  RoleEditor,
@@ -82,6 +83,8 @@ var MinRole = map[string]Role{
 	"RetryRun":  RoleEditor,
 	"CancelRun": RoleEditor,
 	"RunSteps":  RoleViewer,
+	"RetryRuns": RoleEditor,
+	"RunStats":  RoleViewer,
 	// ConfigService
 	"Export": RoleViewer,
 	"Import": RoleEditor,
@@ -112,6 +115,14 @@ var MinRole = map[string]Role{
 	"RemoveUser":       RoleOwner,
 	// AuditService
 	"Audit": RoleOwner,
+	// AlertService: a channel's URL (a Slack or Teams incoming webhook) is
+	// a credential, so channels are the owners'; editors read what was
+	// sent, as they read runs.
+	"CreateAlertChannel": RoleOwner,
+	"AlertChannels":      RoleOwner,
+	"DeleteAlertChannel": RoleOwner,
+	"TestAlertChannel":   RoleOwner,
+	"Alerts":             RoleEditor,
 }
 
 // Allowed reports whether actor may call the operation op (a method of

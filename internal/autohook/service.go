@@ -2,6 +2,7 @@ package autohook
 
 import (
 	"context"
+	"time"
 
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
@@ -30,6 +31,7 @@ type Service interface {
 	SessionService
 	PeopleService
 	AuditService
+	AlertService
 }
 
 // CollectionService manages collections: their fields and stages.
@@ -76,6 +78,10 @@ type AutomationService interface {
 	DeleteAutomation(ctx context.Context, orgID, id string) error
 	AutomationVersions(ctx context.Context, orgID, id string, page Page) ([]*AutomationVersion, string, error)
 	AutomationVersion(ctx context.Context, orgID, id string, n int64) (*AutomationVersion, error)
+	// ResumeAutomation makes a paused automation active again (its failure
+	// streak reset); resuming one that is not paused changes nothing. The
+	// automation comes back as Automation returns it.
+	ResumeAutomation(ctx context.Context, orgID, id string) (*automation.Automation, error)
 	// RestoreVersion saves a new version equal to version n.
 	RestoreVersion(ctx context.Context, orgID, id string, n int64) (*automation.Automation, []problem.Problem, error)
 	// TestAutomation shows what each step would do for a record, without
@@ -95,9 +101,16 @@ type RunService interface {
 	// RetryRun continues a failed or cancelled run (else ErrConflict); the
 	// run comes back as Run returns it.
 	RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error)
+	// RetryRuns retries, in one transaction, a bounded number of the runs
+	// that match f (f.Status failed or skipped, else a validation error):
+	// how many, and whether more matched.
+	RetryRuns(ctx context.Context, orgID string, f RunFilter) (retried int, more bool, err error)
 	// CancelRun cancels a run that has not finished (else ErrConflict); the
 	// run comes back as Run returns it.
 	CancelRun(ctx context.Context, orgID, id string) (*automation.Run, error)
+	// RunStats counts each automation's succeeded and failed runs created
+	// since then, in n equal buckets up to now, by automation id.
+	RunStats(ctx context.Context, orgID string, since time.Time, n int) (map[string]*RunStats, error)
 	// RunSteps describes the steps of the automation version a run
 	// follows, by step id.
 	RunSteps(ctx context.Context, orgID string, run *automation.Run) (map[string]RunStep, error)

@@ -40,9 +40,63 @@ type Automation struct {
 	Condition  string     `json:"condition,omitempty"`
 	Steps      []StepSpec `json:"steps"`
 	Signing    *Signing   `json:"signing,omitempty"`
-	Version    int64      `json:"version,omitempty"`
-	CreatedAt  *time.Time `json:"createdAt,omitempty"`
-	UpdatedAt  *time.Time `json:"updatedAt,omitempty"`
+	// PauseAfterFailures pauses the automation after this many runs in a
+	// row failed; nil: DefaultPauseAfterFailures; 0: never.
+	PauseAfterFailures *int       `json:"pauseAfterFailures,omitempty"`
+	Version            int64      `json:"version,omitempty"`
+	CreatedAt          *time.Time `json:"createdAt,omitempty"`
+	UpdatedAt          *time.Time `json:"updatedAt,omitempty"`
+
+	// The automation's state, kept beside its versions (read-only: a
+	// document sent back with them keeps the stored state).
+	State               string     `json:"state,omitempty"` // StateActive, StatePaused or StateDisabled
+	PausedAt            *time.Time `json:"pausedAt,omitempty"`
+	PausedReason        string     `json:"pausedReason,omitempty"`
+	ConsecutiveFailures int64      `json:"consecutiveFailures,omitempty"` // runs in a row that ended failed
+}
+
+// Automation states.
+const (
+	StateActive   = "active"
+	StatePaused   = "paused"
+	StateDisabled = "disabled" // enabled: false
+)
+
+// DefaultPauseAfterFailures is pauseAfterFailures when a document does not
+// set it.
+const DefaultPauseAfterFailures = 20
+
+// PauseAfter is the number of failed runs in a row that pauses the
+// automation; 0: never.
+func (a *Automation) PauseAfter() int {
+	if a.PauseAfterFailures == nil {
+		return DefaultPauseAfterFailures
+	}
+	return *a.PauseAfterFailures
+}
+
+// Stateless returns a copy without the state fields: what a version
+// stores.
+func (a *Automation) Stateless() *Automation {
+	c := *a
+	c.State, c.PausedAt, c.PausedReason, c.ConsecutiveFailures = "", nil, "", 0
+	return &c
+}
+
+// SetState fills in the state fields from the automation's stored state.
+func (a *Automation) SetState(pausedAt *time.Time, reason string, failures int64) {
+	a.PausedAt, a.PausedReason, a.ConsecutiveFailures = pausedAt, reason, failures
+	switch {
+	case !a.Enabled:
+		a.State = StateDisabled
+	case pausedAt != nil:
+		a.State = StatePaused
+	default:
+		a.State = StateActive
+	}
+	if pausedAt == nil {
+		a.PausedReason = ""
+	}
 }
 
 // Trigger says when an automation fires.
@@ -61,6 +115,13 @@ type StepSpec struct {
 	ID   string `json:"id,omitempty"`
 	Type string `json:"type"`
 	Name string `json:"name,omitempty"`
+	// If is an expression: when it is false the step is skipped (every
+	// step type).
+	If string `json:"if,omitempty"`
+	// OnError is what a failure of the step (for good: after its retries)
+	// does: OnErrorFail (the default) fails the run, OnErrorContinue goes
+	// on with the next step (every step type).
+	OnError string `json:"onError,omitempty"`
 
 	// call_api
 	Method         string    `json:"method,omitempty"`
@@ -80,6 +141,12 @@ type StepSpec struct {
 	// update_record
 	Set []Assignment `json:"set,omitempty"`
 }
+
+// OnError values.
+const (
+	OnErrorFail     = "fail"
+	OnErrorContinue = "continue"
+)
 
 // Header is one request header; Value is a template.
 type Header struct {

@@ -30,6 +30,8 @@ const (
 	MaxTimeout        = 120 * time.Second
 	MaxAttemptsLimit  = 50
 	MaxTemplateLength = 16 << 10
+	// MaxPauseAfterFailures bounds pauseAfterFailures.
+	MaxPauseAfterFailures = 1_000_000
 )
 
 // Options tune compilation.
@@ -62,7 +64,18 @@ type Compiled struct {
 type Step interface {
 	StepID() string
 	StepType() string
+	StepFlow() *Flow
 }
+
+// Flow is what every step type has: whether it runs, and what its failure
+// does to the run.
+type Flow struct {
+	If       *render.Expr // nil: always; false: the step is skipped
+	Continue bool         // onError "continue": a failure for good goes on with the next step
+}
+
+// StepFlow returns the step's flow options.
+func (f *Flow) StepFlow() *Flow { return f }
 
 var (
 	_ Step = (*CallAPI)(nil)
@@ -71,6 +84,7 @@ var (
 
 // CallAPI is a compiled call_api step.
 type CallAPI struct {
+	Flow
 	ID          string
 	Method      string
 	URL         *render.URLTemplate
@@ -128,6 +142,7 @@ func (s *CallAPI) StepType() string { return TypeCallAPI }
 
 // UpdateRecord is a compiled update_record step.
 type UpdateRecord struct {
+	Flow
 	ID  string
 	Set []CompiledAssignment
 }
@@ -185,6 +200,9 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 	if a.Collection == "" {
 		c.problems.Add("collection", "is required")
 	}
+	if n := a.PauseAfterFailures; n != nil && (*n < 0 || *n > MaxPauseAfterFailures) {
+		c.problems.Add("pauseAfterFailures", "must be 0 (never pause) to %d runs in a row", MaxPauseAfterFailures)
+	}
 	out.DueOffset = c.trigger(a.Trigger)
 	if strings.TrimSpace(a.Condition) != "" {
 		e, err := render.CompileExpr(a.Condition, c.opts.Render)
@@ -206,9 +224,17 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 		given[s.ID] = true
 	}
 	ids := map[string]bool{}
+	var earlier []string // step ids before step i, for steps.<id>
+	base := c.opts.Render.Shape
+	defer func() { c.opts.Render.Shape = base }()
 	for i := range a.Steps {
 		s := &a.Steps[i]
 		path := problem.Join("steps", i)
+		if base != nil {
+			sh := *base
+			sh.Steps = slices.Clone(earlier)
+			c.opts.Render.Shape = &sh
+		}
 		if s.ID == "" {
 			// stepN, skipping ids that other steps were given
 			for n := i + 1; ; n++ {
@@ -225,11 +251,17 @@ func (c *compiler) compile(a *Automation, signingSecret string) *Compiled {
 			c.problems.Add(path+".id", "duplicate step id %q", s.ID)
 		}
 		ids[s.ID] = true
+		earlier = append(earlier, s.ID)
+		flow := c.flow(path, s)
 		switch s.Type {
 		case TypeCallAPI:
-			out.Steps = append(out.Steps, c.callAPI(path, s))
+			st := c.callAPI(path, s)
+			st.Flow = flow
+			out.Steps = append(out.Steps, st)
 		case TypeUpdateRecord:
-			out.Steps = append(out.Steps, c.updateRecord(path, s))
+			st := c.updateRecord(path, s)
+			st.Flow = flow
+			out.Steps = append(out.Steps, st)
 		case "":
 			c.problems.Add(path+".type", "is required (one of %s)", strings.Join(StepTypes, ", "))
 		default:
@@ -331,6 +363,28 @@ func ParseOffset(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be a duration such as \"-24h\", \"30m\" or \"-2d\", got %q", s)
 	}
 	return d, nil
+}
+
+// flow compiles the options every step type has: if and onError.
+func (c *compiler) flow(path string, s *StepSpec) Flow {
+	var f Flow
+	switch s.OnError {
+	case "", OnErrorFail:
+	case OnErrorContinue:
+		f.Continue = true
+	default:
+		c.problems.Add(path+".onError", "must be %q (the default: the run fails) or %q (the run goes on with the next step)", OnErrorFail, OnErrorContinue)
+	}
+	if strings.TrimSpace(s.If) != "" {
+		e, err := render.CompileExpr(s.If, c.opts.Render)
+		if err != nil {
+			c.exprProblem(path+".if", err)
+		} else {
+			c.noBody(path+".if", e)
+		}
+		f.If = e
+	}
+	return f
 }
 
 // template compiles a template that cannot see the request body: only

@@ -10,4 +10,8 @@ type TestStep struct {
 	Response *HTTPResponse  `json:"response"`
 	Fields   map[string]any `json:"fields"`
 	Error    *AttemptError  `json:"error"`
+	// Skipped: the step's if was false. Continued: it failed and has
+	// onError "continue", so the test went on.
+	Skipped   bool `json:"skipped,omitempty"`
+	Continued bool `json:"continued,omitempty"`
 }

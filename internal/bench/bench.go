@@ -155,8 +155,10 @@ func (c *nodeCounter) RunFinished(s automation.Status) {
 	c.counter.RunFinished(s)
 }
 
-func (c *counter) RunStarted()  {}
-func (c *counter) RunRetrying() {}
+func (c *counter) RunStarted()           {}
+func (c *counter) RunRetrying()          {}
+func (c *counter) RunFailed(retry.Class) {}
+func (c *counter) AutomationPaused()     {}
 func (c *counter) RunFinished(s automation.Status) {
 	var n int64
 	if s == automation.StatusSucceeded {

@@ -16,6 +16,8 @@ type pending struct {
 	attempt  *automation.Attempt
 	fields   map[string]any
 	failure  *retry.Failure
+	skipped  bool // the step's if was false: nothing sent
+	paused   bool // the automation was paused before the request was sent
 	deferred bool // not sent: the destination had its share of requests in flight, or the step's rate its slot
 	rateSlot time.Time
 }
@@ -23,10 +25,19 @@ type pending struct {
 // result is what p means to the state machine for step i, its failure's
 // message hidden by redact.
 func (p *pending) result(i int, redact *secret.Redactor) stepResult {
+	if p.skipped {
+		return stepResult{Kind: skipped, Step: i}
+	}
+	if p.paused {
+		return stepResult{Kind: paused, Step: i}
+	}
 	if p.deferred {
 		return stepResult{Kind: deferred, Step: i, RateSlot: p.rateSlot}
 	}
 	r := stepResult{Kind: sent, Step: i, Attempt: p.attempt.N, Fields: p.fields}
+	if p.attempt.Response != nil {
+		r.Status = p.attempt.Response.Status
+	}
 	if p.failure != nil {
 		f := *p.failure
 		f.Message = redact.String(f.Message)
@@ -38,6 +49,23 @@ func (p *pending) result(i int, redact *secret.Redactor) stepResult {
 // hostWait is how long a run waits for room at a busy destination before
 // it steps back into the queue.
 const hostWait = 200 * time.Millisecond
+
+// callAPIIf is callAPI for a step whose if holds: a step whose if is
+// false is skipped, one whose if cannot be evaluated fails (class render,
+// not retried: the same if would fail again).
+func (x *execution) callAPIIf(ctx context.Context, i int, s *automation.CallAPI) *pending {
+	skipIt, f := skip(s, x.env(x.run.Record, x.run.Fields, x.e.cfg.Now()))
+	switch {
+	case skipIt:
+		return &pending{skipped: true}
+	case f != nil:
+		n := x.run.Steps[i].AttemptCount + 1
+		f.Message = x.sec.redact.String(f.Message)
+		a := &automation.Attempt{N: n, StartedAt: x.e.cfg.Now().UTC(), Error: &automation.AttemptError{Class: f.Class, Message: f.Message}}
+		return &pending{attempt: a, failure: f}
+	}
+	return x.callAPI(ctx, i, s)
+}
 
 // callAPI sends step i once and returns the attempt to commit; nil when the
 // node is shutting down before anything was sent.
@@ -99,6 +127,12 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	if p, ok := x.awaitRate(ctx, i, s); !ok {
 		return p
 	}
+	// The last moment a pause stops the step: the request is not sent.
+	if paused, err := e.st.AutomationPaused(ctx, x.job.OrgID, x.run.AutomationID); err == nil && paused {
+		return &pending{paused: true}
+	} else if err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "read whether the automation is paused; sending", "run", x.run.ID, "err", err)
+	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
 		return nil
@@ -115,6 +149,10 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		p.failure = res.Failure
 		class = res.Failure.Class
 		a.Error = &automation.AttemptError{Class: class, Message: res.Failure.Message}
+		if res.Fields != nil { // onError "continue": captured from the error response
+			p.fields = redactFields(redact, res.Fields)
+			a.Fields = p.fields
+		}
 	} else {
 		// A captured value holding a secret (a receiver echoing a token)
 		// is kept redacted, in history and for later steps alike: secret

@@ -7,7 +7,6 @@ import (
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
-	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/webhook"
 )
 
@@ -26,14 +25,27 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 	recEnv := rec.Env()
 	fields := map[string]any{}
 	out := make([]automation.TestStep, 0, len(comp.Steps))
+	steps := map[string]any{}
 	for _, step := range comp.Steps {
 		env := render.NewEnv(recEnv, nil, fields, sec.env,
 			map[string]any{"type": "test", "at": now.Format(time.RFC3339Nano)},
 			map[string]any{"id": "test", "automationId": comp.ID}, now)
+		env[render.RootSteps] = steps
 		ts := automation.TestStep{ID: step.StepID(), Type: step.StepType(), Fields: map[string]any{}}
-		var failure *retry.Failure
+		state := automation.StepState{Status: automation.StepSucceeded}
+		skipIt, failure := skip(step, env)
+		if skipIt {
+			ts.Skipped = true
+			state.Status = automation.StepSkipped
+			steps[step.StepID()] = state.Outcome()
+			out = append(out, ts)
+			continue
+		}
 		switch s := step.(type) {
 		case *automation.CallAPI:
+			if failure != nil {
+				break
+			}
 			if f := secretFailure(comp, sec.broken, s); f != nil {
 				failure = f
 				break
@@ -53,6 +65,8 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 					ts.Request.Redirects = webhook.HistoryRedirects(req, redact)
 					if res.Status != 0 {
 						ts.Response = webhook.HistoryResponse(res, redact, e.cfg.HistoryBodyLimit)
+						status := res.Status
+						state.HTTPStatus = &status
 					}
 					if res.Failure != nil {
 						res.Failure.Message = redact.String(res.Failure.Message)
@@ -65,6 +79,9 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 				}
 			}
 		case *automation.UpdateRecord:
+			if failure != nil {
+				break
+			}
 			changes, stage, f := EvalUpdate(coll, s, env, rec.Stage)
 			failure = f
 			for k, v := range changes {
@@ -78,9 +95,14 @@ func (e *Engine) Test(ctx context.Context, orgID string, comp *automation.Compil
 		}
 		if failure != nil {
 			ts.Error = &automation.AttemptError{Class: failure.Class, Message: redact.String(failure.Message)}
-			out = append(out, ts)
-			break
+			if !step.StepFlow().Continue {
+				out = append(out, ts)
+				break
+			}
+			ts.Continued = true
+			state.Status, state.Error = automation.StepFailed, ts.Error
 		}
+		steps[step.StepID()] = state.Outcome()
 		out = append(out, ts)
 	}
 	return out, nil

@@ -66,6 +66,10 @@ type Metrics interface {
 	RunStarted()
 	RunFinished(status automation.Status)
 	RunRetrying()
+	// RunFailed counts a run that ended failed, by the class of its error.
+	RunFailed(class retry.Class)
+	// AutomationPaused counts an automation paused by its failures.
+	AutomationPaused()
 	Attempt(class retry.Class, d time.Duration)
 	FirstRequest(sinceTrigger time.Duration)
 }
@@ -75,6 +79,8 @@ type noMetrics struct{}
 func (noMetrics) RunStarted()                        {}
 func (noMetrics) RunFinished(automation.Status)      {}
 func (noMetrics) RunRetrying()                       {}
+func (noMetrics) RunFailed(retry.Class)              {}
+func (noMetrics) AutomationPaused()                  {}
 func (noMetrics) Attempt(retry.Class, time.Duration) {}
 func (noMetrics) FirstRequest(time.Duration)         {}
 

@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/render"
+	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
 )
 
@@ -55,9 +58,25 @@ func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *autom
 // record and its fields as fields.
 func (x *execution) env(record, fields map[string]any, now time.Time) render.Env {
 	r := x.run
-	return render.NewEnv(record, r.Previous, fields, x.sec.env,
+	env := render.NewEnv(record, r.Previous, fields, x.sec.env,
 		map[string]any{"type": r.Trigger.Type, "at": r.Trigger.At.Format(time.RFC3339Nano)},
 		map[string]any{"id": r.ID, "automationId": r.AutomationID}, now)
+	env[render.RootSteps] = r.StepsEnv()
+	return env
+}
+
+// skip reports whether step s's if is false in env; an if that cannot be
+// evaluated is the step's failure (class render).
+func skip(s automation.Step, env render.Env) (bool, *retry.Failure) {
+	cond := s.StepFlow().If
+	if cond == nil {
+		return false, nil
+	}
+	b, err := cond.EvalBool(env)
+	if err != nil {
+		return false, &retry.Failure{Class: retry.Render, Message: fmt.Sprintf("if: %v", err)}
+	}
+	return !b, nil
 }
 
 // step runs the next remote step (if the next step is remote), then, in one
@@ -67,13 +86,13 @@ func (x *execution) step(ctx context.Context) error {
 	var remote *pending
 	if i < len(x.comp.Steps) {
 		if s, ok := x.comp.Steps[i].(*automation.CallAPI); ok {
-			remote = x.callAPI(ctx, i, s)
+			remote = x.callAPIIf(ctx, i, s)
 			if remote == nil {
 				return ctx.Err() // shutting down: the job will run again
 			}
 		}
 	}
-	if remote != nil && remote.deferred {
+	if remote != nil && (remote.deferred || remote.paused) {
 		return x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 	}
 	return x.record(ctx, i, remote)
@@ -88,7 +107,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	r := stepResult{Kind: resumed, Step: i}
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
-		if !remote.deferred {
+		if !remote.deferred && !remote.skipped && !remote.paused {
 			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
 				return err
 			}
@@ -124,6 +143,50 @@ func (e *Engine) save(ctx context.Context, tx *store.Tx, orgID string, run *auto
 		tx.OnCommit(e.cfg.Metrics.RunRetrying)
 	case d.Finished != "":
 		tx.OnCommit(func() { e.cfg.Metrics.RunFinished(d.Finished) })
+		if d.Finished == automation.StatusFailed && run.Error != nil {
+			class := run.Error.Class
+			tx.OnCommit(func() { e.cfg.Metrics.RunFailed(class) })
+		}
+	}
+	if d.Finished == automation.StatusSucceeded || d.Finished == automation.StatusFailed {
+		return e.countOutcome(ctx, tx, orgID, run, d.Finished == automation.StatusFailed)
+	}
+	return nil
+}
+
+// countOutcome counts a finished run towards its automation's failure
+// streak, in the run's own transaction (store.CountRunOutcome): the
+// failure that reaches pauseAfterFailures pauses the automation.
+func (e *Engine) countOutcome(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, failed bool) error {
+	lastError := ""
+	if run.Error != nil {
+		lastError = string(run.Error.Class) + " " + run.Error.Message
+	}
+	c, err := tx.CountRunOutcome(ctx, orgID, run.AutomationID, failed, tx.Now(), lastError, autohook.AlertThrottle)
+	if err != nil {
+		return err
+	}
+	ref := autohook.AlertRef{ID: run.AutomationID, Name: run.AutomationName}
+	failure := &autohook.AlertRun{ID: run.ID, Error: run.Error}
+	if c.Alert {
+		ev := &autohook.AlertEvent{Event: autohook.EventRunFailed, Automation: ref, Run: failure, Count: c.AlertCount}
+		if _, err := tx.RaiseAlert(ctx, orgID, ev, ""); err != nil {
+			return err
+		}
+	}
+	if c.Paused {
+		ev := &autohook.AlertEvent{Event: autohook.EventAutomationPaused, Automation: ref, Run: failure, Count: c.Streak}
+		if _, err := tx.RaiseAlert(ctx, orgID, ev, ""); err != nil {
+			return err
+		}
+		// the audit log says who paused it: Autohook itself, and why
+		why, _ := json.Marshal(map[string]any{"failures": c.Streak, "runId": run.ID, "reason": lastError})
+		if err := tx.InsertAudit(ctx, &store.AuditEntry{OrgID: orgID, Actor: autohook.Actor{Type: autohook.ActorSystem, Name: "autohook"},
+			Action: autohook.AuditAutomationPaused, Target: autohook.AuditTarget{Type: "automation", ID: run.AutomationID, Name: run.AutomationName}, Details: why}); err != nil {
+			return err
+		}
+		tx.OnCommit(e.cfg.Metrics.AutomationPaused)
+		e.log.InfoContext(ctx, "automation paused", "automation", run.AutomationID, "failures", c.Streak, "run", run.ID)
 	}
 	return nil
 }

@@ -66,7 +66,9 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 // i in the same transaction, or -1.
 func (x *execution) nextLocal(i int, remote *pending) int {
 	if remote != nil {
-		if remote.failure != nil {
+		// A failed step goes on to the next only with onError
+		// "continue" (when it is not retried: then the plan goes unused).
+		if remote.failure != nil && !continues(x.comp.Steps, i) {
 			return -1
 		}
 		i++

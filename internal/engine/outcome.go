@@ -41,13 +41,33 @@ func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
 		err = e.settle(ctx, job, run, err)
 	}()
 	var x *execution
+	var isPaused bool
 	err = e.untilAvailable(ctx, func() error {
 		var err error
 		x, run, err = e.load(ctx, job)
+		if err != nil || x == nil {
+			return err
+		}
+		// No step starts while the automation is paused (a call_api
+		// step checks again just before its request: callAPI).
+		if _, remote := x.stepAt(run.NextStep()).(*automation.CallAPI); remote {
+			return nil
+		}
+		isPaused, err = e.st.AutomationPaused(ctx, job.OrgID, run.AutomationID)
 		return err
 	})
 	if err != nil || x == nil {
 		return err
+	}
+	if isPaused {
+		return x.write(ctx, func(tx *store.Tx) error {
+			next, d := transition(x.run, x.comp.Steps, stepResult{Kind: paused, Step: x.run.NextStep()}, e.cfg.Now().UTC(), e.policy())
+			err := e.save(ctx, tx, job.OrgID, next, d, x.run.Seq)
+			if errors.Is(err, store.ErrConflict) {
+				return nil // a person retried or cancelled it meanwhile
+			}
+			return err
+		})
 	}
 	if run.Status == automation.StatusQueued && run.Seq == 1 {
 		e.cfg.Metrics.RunStarted()

@@ -24,6 +24,15 @@ var threeSteps = []automation.Step{
 	&automation.CallAPI{ID: "crm", MaxAttempts: 2},
 }
 
+// continueSteps: threeSteps with onError "continue" on both call_api steps.
+var continueSteps = []automation.Step{
+	&automation.CallAPI{ID: "notify", Flow: automation.Flow{Continue: true}},
+	&automation.UpdateRecord{ID: "save"},
+	&automation.CallAPI{ID: "crm", MaxAttempts: 2, Flow: automation.Flow{Continue: true}},
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // testPolicy: 3 attempts; waits of 10 s then 30 s with the jitter drawn at a
 // quarter: 7.5 s, then 22.5 s (and 22.5 s again after that).
 var testPolicy = policy{MaxAttempts: 3, Retry: retry.Policy{
@@ -71,6 +80,7 @@ func retrying(i, n int, f *retry.Failure, wait time.Duration) func(*automation.R
 		r.Seq++
 		r.Status, r.NextAttemptAt, r.Error = automation.StatusRetrying, at(wait), runError(f)
 		r.Steps[i].Status, r.Steps[i].AttemptCount, r.Steps[i].NextAttemptAt = automation.StepRetrying, n, at(wait)
+		r.Steps[i].Error = runError(f)
 	}
 }
 
@@ -79,6 +89,7 @@ func failedAt(i, n int, f *retry.Failure) func(*automation.Run) {
 	return func(r *automation.Run) {
 		r.Status, r.FinishedAt, r.NextAttemptAt, r.Error = automation.StatusFailed, at(0), nil, runError(f)
 		r.Steps[i].Status, r.Steps[i].AttemptCount, r.Steps[i].NextAttemptAt = automation.StepFailed, n, nil
+		r.Steps[i].Error = runError(f)
 		for j := i + 1; j < len(r.Steps); j++ {
 			r.Steps[j].Status = automation.StepCancelled
 		}

@@ -39,6 +39,11 @@ const (
 	// local: an update_record step's attempt, or a failure recorded at
 	// the step for a run that cannot be executed (outcome.go).
 	local
+	// skipped: the step's if was false; nothing was attempted.
+	skipped
+	// paused: the run's automation is paused; the run ends skipped
+	// before its step starts (nothing sent), to be retried later.
+	paused
 )
 
 // stepResult is what became of step Step: the state machine's input.
@@ -47,6 +52,7 @@ type stepResult struct {
 	Step     int
 	RateSlot time.Time      // deferred: the rate slot reserved (zero: a busy destination)
 	Attempt  int            // sent, local: the attempt's number
+	Status   int            // sent: the response's HTTP status (0: none)
 	Failure  *retry.Failure // the attempt failed; its message is safe to show (redacted)
 	Fields   map[string]any // a success: the fields the step sets for the steps after it
 	Record   map[string]any // local: the run's record snapshot from here on (the step changed it)
@@ -59,7 +65,7 @@ type decision struct {
 	Enqueue  bool              // a job for the run at its new Seq
 	At       time.Time         // the job's time; zero: at once
 	Retrying bool              // the step failed and is attempted again at At
-	Finished automation.Status // the run ended: succeeded or failed; "" while it goes on
+	Finished automation.Status // the run ended: succeeded, failed or skipped (paused); "" while it goes on
 }
 
 // transition applies r to run (which it does not change) and returns the
@@ -72,6 +78,20 @@ func transition(run *automation.Run, steps []automation.Step, r stepResult, now 
 	}
 	state := &run.Steps[r.Step]
 	switch r.Kind {
+	case paused:
+		run.Status = automation.StatusSkipped
+		run.FinishedAt = &now
+		run.NextAttemptAt = nil
+		for j := range run.Steps {
+			if st := &run.Steps[j]; !st.Done() && st.Status != automation.StepFailed {
+				st.Status, st.NextAttemptAt = automation.StepPending, nil
+			}
+		}
+		return run, decision{Finished: automation.StatusSkipped}
+	case skipped:
+		state.Status = automation.StepSkipped
+		state.NextAttemptAt = nil
+		return run, advance(run, steps, r.Step+1, now)
 	case deferred:
 		at := deferUntil(state, r.RateSlot, now)
 		run.Seq++
@@ -82,18 +102,49 @@ func transition(run *automation.Run, steps []automation.Step, r stepResult, now 
 		state.NextAttemptAt = nil
 	}
 	state.AttemptCount = r.Attempt
+	state.HTTPStatus = nil
+	if r.Status != 0 {
+		status := r.Status
+		state.HTTPStatus = &status
+	}
+	state.Error = nil
 	if r.Record != nil {
 		run.Record = r.Record
 	}
 	if r.Failure != nil {
-		return run, failed(run, steps, r.Step, r.Failure, now, p)
+		state.Error = &automation.AttemptError{Class: r.Failure.Class, Message: r.Failure.Message}
+		was := run.Status
+		d := failed(run, steps, r.Step, r.Failure, now, p)
+		if d.Finished != automation.StatusFailed || !continues(steps, r.Step) {
+			return run, d
+		}
+		// onError "continue": the step failed for good, the run goes on
+		// (with what the schema captured from the error response).
+		state.Continued = true
+		run.Status, run.FinishedAt, run.Error = was, nil, nil
+		for j := r.Step + 1; j < len(run.Steps); j++ {
+			run.Steps[j].Status = automation.StepPending
+		}
+		mergeFields(run, r.Fields)
+		run.ContinuedAfterFailure = run.Continuations()
+		return run, advance(run, steps, r.Step+1, now)
 	}
 	state.Status = automation.StepSucceeded
-	if len(r.Fields) > 0 && run.Fields == nil {
-		run.Fields = make(map[string]any, len(r.Fields))
-	}
-	maps.Copy(run.Fields, r.Fields)
+	mergeFields(run, r.Fields)
 	return run, advance(run, steps, r.Step+1, now)
+}
+
+// mergeFields sets the fields a step captured in the run's fields.
+func mergeFields(run *automation.Run, fields map[string]any) {
+	if len(fields) > 0 && run.Fields == nil {
+		run.Fields = make(map[string]any, len(fields))
+	}
+	maps.Copy(run.Fields, fields)
+}
+
+// continues reports whether step i has onError "continue".
+func continues(steps []automation.Step, i int) bool {
+	return i < len(steps) && steps[i].StepFlow().Continue
 }
 
 // advance goes on from step i, the steps before it done: an update_record

@@ -123,6 +123,7 @@ func TestTransition(t *testing.T) {
 		after: func(r *automation.Run) {
 			r.Status, r.FinishedAt, r.NextAttemptAt, r.Error = automation.StatusSucceeded, at(0), nil, nil
 			r.Steps[2].Status, r.Steps[2].AttemptCount, r.Steps[2].NextAttemptAt = automation.StepSucceeded, 2, nil
+			r.Steps[2].Error = nil
 			r.Fields = map[string]any{"kept": "yes", "ok": true}
 		},
 		want: decision{Finished: automation.StatusSucceeded},
@@ -158,6 +159,50 @@ func TestTransition(t *testing.T) {
 			r.Seq, r.Steps[0].RateSlot, r.Steps[0].NextAttemptAt = 2, at(2*time.Second), at(2*time.Second)
 		},
 		want: decision{Enqueue: true, At: t0.Add(1800 * time.Millisecond)},
+	}, {
+		name:   "onError continue: a 404 for good goes on with the next step, its status and error kept, the error body's capture merged",
+		steps:  continueSteps,
+		result: stepResult{Kind: sent, Step: 0, Attempt: 1, Status: 404, Failure: err404, Fields: map[string]any{"reason": "no such customer"}},
+		after: func(r *automation.Run) {
+			r.Steps[0].Status, r.Steps[0].AttemptCount, r.Steps[0].Continued = automation.StepFailed, 1, true
+			r.Steps[0].HTTPStatus, r.Steps[0].Error = ptr(404), runError(err404)
+			r.Fields = map[string]any{"kept": "yes", "reason": "no such customer"}
+			r.ContinuedAfterFailure = []string{"notify"}
+		},
+		want: decision{Local: true, Next: 1},
+	}, {
+		name:   "onError continue on a retryable failure: retried first, like any step",
+		steps:  continueSteps,
+		result: stepResult{Kind: sent, Step: 0, Attempt: 1, Status: 500, Failure: err500},
+		after: then(retrying(0, 1, err500, 7500*time.Millisecond), func(r *automation.Run) {
+			r.Steps[0].HTTPStatus = ptr(500)
+		}),
+		want: decision{Enqueue: true, At: t0.Add(7500 * time.Millisecond), Retrying: true},
+	}, {
+		name:   "onError continue at the last step: the run succeeded, marked as continued after a failure",
+		steps:  continueSteps,
+		before: done(0, 1),
+		result: stepResult{Kind: sent, Step: 2, Attempt: 1, Failure: err404},
+		after: then(done(0, 1), func(r *automation.Run) {
+			r.Status, r.FinishedAt = automation.StatusSucceeded, at(0)
+			r.Steps[2].Status, r.Steps[2].AttemptCount, r.Steps[2].Continued, r.Steps[2].Error = automation.StepFailed, 1, true, runError(err404)
+			r.ContinuedAfterFailure = []string{"crm"}
+		}),
+		want: decision{Finished: automation.StatusSucceeded},
+	}, {
+		name:   "if false: the step is skipped, the next one runs",
+		result: stepResult{Kind: skipped, Step: 0},
+		after:  func(r *automation.Run) { r.Steps[0].Status = automation.StepSkipped },
+		want:   decision{Local: true, Next: 1},
+	}, {
+		name:   "if false at the last step: the run succeeded",
+		before: done(0, 1),
+		result: stepResult{Kind: skipped, Step: 2},
+		after: func(r *automation.Run) {
+			r.Status, r.FinishedAt = automation.StatusSucceeded, at(0)
+			r.Steps[2].Status = automation.StepSkipped
+		},
+		want: decision{Finished: automation.StatusSucceeded},
 	}, {
 		name:   "resumed at an update_record step: it runs in this transaction",
 		before: done(0),

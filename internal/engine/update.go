@@ -31,6 +31,7 @@ type localStep struct {
 	i       int
 	fields  map[string]any // the attempt's fields: what the step sets
 	failure *retry.Failure // the step fails (nothing is written)
+	skipped bool           // its if was false: nothing is written
 	next    *record.Record // the record to write (Version: the one read); nil when nothing changes
 	after   *record.Record // next as it will be stored
 	env     map[string]any // after.Env(): the run's record snapshot from this step on
@@ -55,6 +56,10 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 	}
 	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now()}
 	snapshot := run.Record
+	steps := run.StepsEnv() // steps.<id>: the outcomes so far, this plan's included
+	if remote != nil && i > 0 {
+		steps[run.Steps[i-1].ID] = remoteOutcome(remote)
+	}
 	var cur *record.Record // read when the first step needs it
 	for ; i < len(x.comp.Steps); i++ {
 		s, ok := x.comp.Steps[i].(*automation.UpdateRecord)
@@ -75,11 +80,17 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 				return nil, err
 			}
 		}
+		env := x.env(snapshot, fields, lp.now)
+		env[render.RootSteps] = steps
 		if ls.failure == nil {
-			ls.failure = x.planUpdate(ctx, &ls, coll, cands, s, cur, x.env(snapshot, fields, lp.now), lp.at)
+			ls.skipped, ls.failure = skip(s, env)
+		}
+		if ls.failure == nil && !ls.skipped {
+			ls.failure = x.planUpdate(ctx, &ls, coll, cands, s, cur, env, lp.at)
 		}
 		lp.steps = append(lp.steps, ls)
-		if ls.failure != nil {
+		steps[s.ID] = ls.outcome()
+		if ls.failure != nil && !s.Continue {
 			break
 		}
 		if ls.after != nil {
@@ -87,6 +98,35 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 		}
 	}
 	return lp, nil
+}
+
+// outcome is what later steps see of the planned step as steps.<id>.
+func (ls *localStep) outcome() map[string]any { return outcomeOf(ls.skipped, ls.failure, 0) }
+
+// remoteOutcome is what later steps see of a remote step's result.
+func remoteOutcome(p *pending) map[string]any {
+	status := 0
+	if p.attempt != nil && p.attempt.Response != nil {
+		status = p.attempt.Response.Status
+	}
+	return outcomeOf(p.skipped, p.failure, status)
+}
+
+// outcomeOf is steps.<id> of a step not yet recorded: skipped, failed with
+// f, or succeeded; status is its HTTP status (0: none).
+func outcomeOf(skipped bool, f *retry.Failure, status int) map[string]any {
+	st := automation.StepState{Status: automation.StepSucceeded}
+	switch {
+	case skipped:
+		st.Status = automation.StepSkipped
+	case f != nil:
+		st.Status = automation.StepFailed
+		st.Error = &automation.AttemptError{Class: f.Class, Message: f.Message}
+	}
+	if status != 0 {
+		st.HTTPStatus = &status
+	}
+	return st.Outcome()
 }
 
 // stepAt returns step i, nil past the last.
@@ -129,6 +169,9 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 // its change and runs when it has one. It returns what became of the step,
 // or errRecordMoved when the record is no longer at the version planned.
 func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (stepResult, error) {
+	if ls.skipped {
+		return stepResult{Kind: skipped, Step: ls.i}, nil
+	}
 	now := lp.now
 	a := &automation.Attempt{N: x.run.Steps[ls.i].AttemptCount + 1, StartedAt: now, Fields: ls.fields}
 	r := stepResult{Kind: local, Step: ls.i, Attempt: a.N}

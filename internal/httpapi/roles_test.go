@@ -197,7 +197,19 @@ func testRoleMatrix(t *testing.T, h http.Handler, admin string, svc *service.Ser
 		"DELETE /api/v1/users/{id}": {min: autohook.RoleOwner, ok: 204, audit: autohook.AuditUserRemoved, req: func(t *testing.T) (string, string) {
 			return "/api/v1/users/" + user(t), ""
 		}},
-		"GET /api/v1/audit": {min: autohook.RoleOwner, ok: 200, req: fixed("/api/v1/audit", "")},
+		"GET /api/v1/audit":                    {min: autohook.RoleOwner, ok: 200, req: fixed("/api/v1/audit", "")},
+		"POST /api/v1/automations/{id}/resume": {min: autohook.RoleEditor, ok: 200, audit: autohook.AuditAutomationResumed, req: fixed("/api/v1/automations/"+a.automationID+"/resume", "")},
+		"POST /api/v1/runs/retry":              {min: autohook.RoleEditor, ok: 202, audit: autohook.AuditRunRetried, req: fixed("/api/v1/runs/retry", `{"status":"failed"}`)},
+		"POST /api/v1/alert-channels": {min: autohook.RoleOwner, ok: 201, audit: autohook.AuditAlertChannelCreated, req: func(*testing.T) (string, string) {
+			return "/api/v1/alert-channels", `{"name":"` + uniqName("ops") + `","type":"webhook","url":"https://hooks.example.com/T0"}`
+		}},
+		"GET /api/v1/alert-channels": {min: autohook.RoleOwner, ok: 200, req: fixed("/api/v1/alert-channels", "")},
+		"DELETE /api/v1/alert-channels/{id}": {min: autohook.RoleOwner, ok: 204, audit: autohook.AuditAlertChannelDeleted, req: func(t *testing.T) (string, string) {
+			id := decodeID(t, mustCall(t, h, admin, "POST", "/api/v1/alert-channels", `{"name":"`+uniqName("tmp")+`","type":"email","to":["ops@example.com"]}`, 201))
+			return "/api/v1/alert-channels/" + id, ""
+		}},
+		"POST /api/v1/alert-channels/{id}/test": {min: autohook.RoleOwner, ok: 202, audit: autohook.AuditAlertChannelTested, req: fixed("/api/v1/alert-channels/"+a.channelID+"/test", "")},
+		"GET /api/v1/alerts":                    {min: autohook.RoleEditor, ok: 200, req: fixed("/api/v1/alerts", "")},
 	}
 
 	newest := func(t *testing.T) string {

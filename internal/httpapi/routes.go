@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
@@ -32,6 +33,7 @@ var routes = []route{
 	{"PUT", "/api/v1/automations/{id}", (*API).putAutomation},
 	{"DELETE", "/api/v1/automations/{id}", (*API).deleteAutomation},
 	{"POST", "/api/v1/automations/{id}/runs", (*API).startRun},
+	{"POST", "/api/v1/automations/{id}/resume", (*API).resumeAutomation},
 	{"GET", "/api/v1/automations/{id}/runs", (*API).listAutomationRuns},
 	{"GET", "/api/v1/automations/{id}/versions", (*API).listVersions},
 	{"GET", "/api/v1/automations/{id}/versions/{n}", (*API).getVersion},
@@ -40,8 +42,14 @@ var routes = []route{
 	{"POST", "/api/v1/import", (*API).importConfig},
 	{"GET", "/api/v1/runs", (*API).listRuns},
 	{"GET", "/api/v1/runs/{id}", (*API).getRun},
+	{"POST", "/api/v1/runs/retry", (*API).retryRuns},
 	{"POST", "/api/v1/runs/{id}/retry", (*API).retryRun},
 	{"POST", "/api/v1/runs/{id}/cancel", (*API).cancelRun},
+	{"POST", "/api/v1/alert-channels", (*API).createAlertChannel},
+	{"GET", "/api/v1/alert-channels", (*API).listAlertChannels},
+	{"DELETE", "/api/v1/alert-channels/{id}", (*API).deleteAlertChannel},
+	{"POST", "/api/v1/alert-channels/{id}/test", (*API).testAlertChannel},
+	{"GET", "/api/v1/alerts", (*API).listAlerts},
 	{"PUT", "/api/v1/secrets/{name}", (*API).putSecret},
 	{"GET", "/api/v1/secrets", (*API).listSecrets},
 	{"DELETE", "/api/v1/secrets/{name}", (*API).deleteSecret},
@@ -353,7 +361,7 @@ func runFilter(r *http.Request) (autohook.RunFilter, error) {
 	q := r.URL.Query()
 	f := autohook.RunFilter{RecordID: q.Get("recordId"), AutomationID: q.Get("automationId"), Status: automation.Status(q.Get("status"))}
 	if f.Status != "" && !slices.Contains(automation.Statuses, f.Status) {
-		return f, problem.New("status", "must be one of queued, running, retrying, succeeded, failed, cancelled")
+		return f, problem.New("status", "must be one of queued, running, retrying, succeeded, failed, cancelled, skipped")
 	}
 	var err error
 	if f.Since, err = queryTime(r, "since"); err != nil {
@@ -410,6 +418,58 @@ func (a *API) retryRun(w http.ResponseWriter, r *http.Request, p *autohook.Princ
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, run)
+	return nil
+}
+
+// retryRuns retries the runs a filter matches (bulk recovery), a bounded
+// number per call.
+func (a *API) retryRuns(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	var in struct {
+		AutomationID string `json:"automationId"`
+		Status       string `json:"status"`
+		RecordID     string `json:"recordId"`
+		Since        string `json:"since"`
+		Until        string `json:"until"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	f := autohook.RunFilter{AutomationID: in.AutomationID, RecordID: in.RecordID, Status: automation.Status(in.Status)}
+	var probs problem.List
+	for _, t := range []struct {
+		name string
+		in   string
+		out  *time.Time
+	}{{"since", in.Since, &f.Since}, {"until", in.Until, &f.Until}} {
+		if t.in == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, t.in)
+		if err != nil {
+			probs.Add(t.name, "must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
+		}
+		*t.out = v
+	}
+	if in.Status != "failed" && in.Status != "skipped" {
+		probs.Add("status", "is required: failed or skipped (the runs to retry)")
+	}
+	if err := probs.Err(); err != nil {
+		return err
+	}
+	n, more, err := a.svc.RetryRuns(r.Context(), p.OrgID, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"retried": n, "more": more})
+	return nil
+}
+
+func (a *API) resumeAutomation(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
+	doc, err := a.svc.ResumeAutomation(r.Context(), p.OrgID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, doc)
 	return nil
 }
 

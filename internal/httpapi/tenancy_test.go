@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/riverqueue/river"
 
+	"github.com/autohook/autohook/internal/alert"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/engine"
@@ -61,6 +62,7 @@ func newTestStack(tb testing.TB, dbURL string, mutate func(*Config)) (http.Handl
 	web := webhook.New(webhook.Config{UserAgent: "Autohook/test"})
 	eng := engine.New(st, cat, fire, web, box, engine.Config{Logger: log})
 	eng.Register(workers)
+	alert.New(alert.Config{Store: st, Logger: log}).Register(workers)
 	svc := service.New(service.Config{Store: st, Catalog: cat, Firer: fire, Engine: eng, Box: box, Logger: log})
 	if _, err := svc.Bootstrap(ctx, testAdminKey, testAdminPassword); err != nil {
 		tb.Fatalf("bootstrap: %v", err)
@@ -126,12 +128,13 @@ type orgA struct {
 	rec1, rec2, contactRec     string // record ids
 	automationID, runID, orgID string
 	adminUserID                string // the web UI admin
+	channelID, alertID         string // an alert channel, a test alert sent to it
 }
 
 // tokens are the identifiers of A that must never appear in an answer to
 // B (unless B sent them itself).
 func (a *orgA) tokens() []string {
-	return []string{a.extraKeyID, a.adminKeyID, a.leadsID, a.contactsID, a.rec1, a.rec2, a.contactRec, a.automationID, a.runID, a.orgID, a.adminUserID,
+	return []string{a.extraKeyID, a.adminKeyID, a.leadsID, a.contactsID, a.rec1, a.rec2, a.contactRec, a.automationID, a.runID, a.orgID, a.adminUserID, a.channelID, a.alertID,
 		markerName, markerAuto, markerSecret, markerValue1, markerValue2, markerKeyName, a.key, a.extraKey}
 }
 
@@ -162,6 +165,8 @@ func setupA(t *testing.T, h http.Handler, key string) *orgA {
 		"name": "`+markerAuto+`", "collection": "leads", "trigger": {"type": "manual"},
 		"steps": [{"id": "mark", "type": "update_record", "set": [{"field": "note", "value": "touched {record.name}"}]}]}`, 201))
 	a.runID = decodeID(t, mustCall(t, h, key, "POST", "/api/v1/automations/"+a.automationID+"/runs", `{"recordId":"`+a.rec1+`"}`, 202))
+	a.channelID = decodeID(t, mustCall(t, h, key, "POST", "/api/v1/alert-channels", `{"name":"`+markerName+` alerts","type":"email","to":["ops@a.example.com"]}`, 201))
+	a.alertID = decodeID(t, mustCall(t, h, key, "POST", "/api/v1/alert-channels/"+a.channelID+"/test", "", 202))
 	mustCall(t, h, key, "PUT", "/api/v1/secrets/"+sharedSecret, `{"value":"`+markerValue1+`"}`, 204)
 	mustCall(t, h, key, "PUT", "/api/v1/secrets/"+markerSecret, `{"value":"`+markerValue2+`"}`, 204)
 	var created struct {
@@ -314,6 +319,7 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"PUT /api/v1/automations/{id}":                       {path: "/api/v1/automations/" + a.automationID, body: manualDoc("leads"), status: 404, code: "not_found"},
 		"DELETE /api/v1/automations/{id}":                    {path: "/api/v1/automations/" + a.automationID, status: 404, code: "not_found"},
 		"POST /api/v1/automations/{id}/runs":                 {path: "/api/v1/automations/" + a.automationID + "/runs", body: `{"recordId":"` + a.rec1 + `"}`, status: 404, code: "not_found"},
+		"POST /api/v1/automations/{id}/resume":               {path: "/api/v1/automations/" + a.automationID + "/resume", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/runs":                  {path: "/api/v1/automations/" + a.automationID + "/runs", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/versions":              {path: "/api/v1/automations/" + a.automationID + "/versions", status: 404, code: "not_found"},
 		"GET /api/v1/automations/{id}/versions/{n}":          {path: "/api/v1/automations/" + a.automationID + "/versions/1", status: 404, code: "not_found"},
@@ -323,10 +329,17 @@ func testTenancy(t *testing.T, h http.Handler, adminKey string) {
 		"GET /api/v1/export": {path: "/api/v1/export", status: 200},
 		"POST /api/v1/import": {path: "/api/v1/import", status: 200, body: `{"collections":[{"key":"leads","name":"B's leads","fields":[{"key":"note","type":"text"}]}],` +
 			`"automations":[{"name":"B's import","collection":"leads","trigger":{"type":"manual"},"steps":[{"id":"mark","type":"update_record","set":[{"field":"note","value":"hijacked"}]}]}]}`},
-		"GET /api/v1/runs":              {path: "/api/v1/runs?recordId=" + a.rec1, status: 200, list: true},
-		"GET /api/v1/runs/{id}":         {path: "/api/v1/runs/" + a.runID, status: 404, code: "not_found"},
-		"POST /api/v1/runs/{id}/retry":  {path: "/api/v1/runs/" + a.runID + "/retry", status: 404, code: "not_found"},
-		"POST /api/v1/runs/{id}/cancel": {path: "/api/v1/runs/" + a.runID + "/cancel", status: 404, code: "not_found"},
+		"GET /api/v1/runs":             {path: "/api/v1/runs?recordId=" + a.rec1, status: 200, list: true},
+		"GET /api/v1/runs/{id}":        {path: "/api/v1/runs/" + a.runID, status: 404, code: "not_found"},
+		"POST /api/v1/runs/{id}/retry": {path: "/api/v1/runs/" + a.runID + "/retry", status: 404, code: "not_found"},
+		// A's automation named in a bulk retry's body is not B's: 422 at automationId.
+		"POST /api/v1/runs/retry":               {path: "/api/v1/runs/retry", body: `{"automationId":"` + a.automationID + `","status":"failed"}`, status: 422, code: "validation_failed"},
+		"POST /api/v1/runs/{id}/cancel":         {path: "/api/v1/runs/" + a.runID + "/cancel", status: 404, code: "not_found"},
+		"POST /api/v1/alert-channels":           {path: "/api/v1/alert-channels", body: `{"name":"b","type":"webhook","url":"https://hooks.b.example.com/x"}`, status: 201},
+		"GET /api/v1/alert-channels":            {path: "/api/v1/alert-channels", status: 200, list: true},
+		"DELETE /api/v1/alert-channels/{id}":    {path: "/api/v1/alert-channels/" + a.channelID, status: 404, code: "not_found"},
+		"POST /api/v1/alert-channels/{id}/test": {path: "/api/v1/alert-channels/" + a.channelID + "/test", status: 404, code: "not_found"},
+		"GET /api/v1/alerts":                    {path: "/api/v1/alerts", status: 200, list: true},
 		// Secrets are named per organisation: B's PUT of A's secret's name
 		// creates B's own, and A's stays as it was.
 		"PUT /api/v1/secrets/{name}":    {path: "/api/v1/secrets/" + sharedSecret, body: `{"value":"b-secret-value"}`, status: 204},

@@ -29,11 +29,16 @@ type Metrics struct {
 	requestSeconds prometheus.Histogram
 	triggerLatency prometheus.Histogram
 	conditionFalse prometheus.Counter
+	runsFailed     *prometheus.CounterVec
+	pauses         prometheus.Counter
+	alerts         *prometheus.CounterVec
 }
 
-// QueueCounter reports how many queue jobs are in each state.
+// QueueCounter reports how many queue jobs are in each state, and how many
+// automations are paused.
 type QueueCounter interface {
 	CountJobsByState(ctx context.Context) (map[string]int, error)
+	CountPausedAutomations(ctx context.Context) (int, error)
 }
 
 // New returns metrics registered in a fresh registry, with Go and process
@@ -64,7 +69,17 @@ func New(q QueueCounter, log *slog.Logger) *Metrics {
 		conditionFalse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "autohook_condition_false_total", Help: "Record changes that matched an automation whose condition was false (no run created).",
 		}),
+		runsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autohook_runs_failed_total", Help: "Runs that ended failed, by the class of the error that failed them.",
+		}, []string{"class"}),
+		pauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "autohook_automation_pauses_total", Help: "Times an automation was paused by its runs failing in a row (pauseAfterFailures).",
+		}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "autohook_alerts_total", Help: "Alert deliveries, by channel type (webhook, email) and outcome (sent, failed: given up after retries).",
+		}, []string{"type", "outcome"}),
 	}
+	m.reg.MustRegister(m.runsFailed, m.pauses, m.alerts)
 	m.reg.MustRegister(m.runsStarted, m.runsFinished, m.runsRetrying, m.attempts, m.requestSeconds, m.triggerLatency, m.conditionFalse,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{q: q, log: log})
@@ -84,6 +99,17 @@ func (m *Metrics) RunStarted() { m.runsStarted.Inc() }
 
 // RunFinished counts a finished run.
 func (m *Metrics) RunFinished(s automation.Status) { m.runsFinished.WithLabelValues(string(s)).Inc() }
+
+// RunFailed counts a run that ended failed, by its error's class (a
+// bounded set: retry.Classes).
+func (m *Metrics) RunFailed(c retry.Class) { m.runsFailed.WithLabelValues(string(c)).Inc() }
+
+// AutomationPaused counts an automation paused by its failures.
+func (m *Metrics) AutomationPaused() { m.pauses.Inc() }
+
+// Alert counts an alert delivery: typ is the channel type, outcome "sent"
+// or "failed".
+func (m *Metrics) Alert(typ, outcome string) { m.alerts.WithLabelValues(typ, outcome).Inc() }
 
 // RunRetrying counts a retry being scheduled.
 func (m *Metrics) RunRetrying() { m.runsRetrying.Inc() }
@@ -117,13 +143,15 @@ type queueCollector struct {
 }
 
 var (
-	queueDesc = prometheus.NewDesc("autohook_queue_jobs", "Queue jobs by state (available: waiting for a worker; scheduled: runs waiting to retry; running).", []string{"state"}, nil)
-	retryDesc = prometheus.NewDesc("autohook_runs_waiting_retry", "Runs waiting for their next attempt.", nil, nil)
+	queueDesc  = prometheus.NewDesc("autohook_queue_jobs", "Queue jobs by state (available: waiting for a worker; scheduled: runs waiting to retry; running).", []string{"state"}, nil)
+	retryDesc  = prometheus.NewDesc("autohook_runs_waiting_retry", "Runs waiting for their next attempt.", nil, nil)
+	pausedDesc = prometheus.NewDesc("autohook_automations_paused", "Automations paused by their failures (pauseAfterFailures), every organisation.", nil, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- retryDesc
+	ch <- pausedDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -138,4 +166,10 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(counts[s]), s)
 	}
 	ch <- prometheus.MustNewConstMetric(retryDesc, prometheus.GaugeValue, float64(counts["scheduled"]))
+	paused, err := c.q.CountPausedAutomations(ctx)
+	if err != nil {
+		c.log.Warn("metrics: count paused automations", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(paused))
 }

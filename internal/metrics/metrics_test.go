@@ -26,10 +26,12 @@ import (
 // queue is a QueueCounter that answers with fixed counts or an error.
 type queue struct {
 	counts map[string]int
+	paused int
 	err    error
 }
 
 func (q queue) CountJobsByState(context.Context) (map[string]int, error) { return q.counts, q.err }
+func (q queue) CountPausedAutomations(context.Context) (int, error)      { return q.paused, q.err }
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
 type syncBuffer struct {
@@ -99,7 +101,7 @@ func pick(samples map[string]string, want map[string]string) map[string]string {
 
 func TestScrape(t *testing.T) {
 	t.Parallel()
-	q := queue{counts: map[string]int{"available": 7, "scheduled": 3, "running": 2, "retryable": 1, "completed": 99}}
+	q := queue{counts: map[string]int{"available": 7, "scheduled": 3, "running": 2, "retryable": 1, "completed": 99}, paused: 2}
 	m := metrics.New(q, slog.New(slog.DiscardHandler))
 
 	m.RunStarted()
@@ -118,6 +120,12 @@ func TestScrape(t *testing.T) {
 	m.ConditionFalse("aut_1")
 	m.ConditionFalse("aut_2")
 	m.ConditionFalse("aut_1")
+	m.RunFinished(automation.StatusSkipped)
+	m.RunFailed(retry.HTTP4xx)
+	m.RunFailed(retry.HTTP4xx)
+	m.AutomationPaused()
+	m.Alert("webhook", "sent")
+	m.Alert("email", "failed")
 
 	want := map[string]string{
 		`autohook_runs_started_total`:                            "1",
@@ -144,6 +152,12 @@ func TestScrape(t *testing.T) {
 		`autohook_queue_jobs{state="running"}`:                   "2",
 		`autohook_queue_jobs{state="retryable"}`:                 "1",
 		`autohook_runs_waiting_retry`:                            "3",
+		`autohook_runs_finished_total{status="skipped"}`:         "1",
+		`autohook_runs_failed_total{class="http_4xx"}`:           "2",
+		`autohook_automation_pauses_total`:                       "1",
+		`autohook_alerts_total{outcome="sent",type="webhook"}`:   "1",
+		`autohook_alerts_total{outcome="failed",type="email"}`:   "1",
+		`autohook_automations_paused`:                            "2",
 	}
 	samples := scrape(t, m)
 	if diff := cmp.Diff(want, pick(samples, want)); diff != "" {

@@ -11,7 +11,7 @@
 // # Environment
 //
 // An expression sees exactly the roots of NewEnv: record, previous, fields,
-// secrets, trigger, run (maps, looked up dynamically: a missing member is
+// secrets, trigger, run, steps (maps, looked up dynamically: a missing member is
 // nil, and a member of that nil is an evaluation error unless written with
 // "?.") and now (the run's time.Time). Any other root name is a compile
 // error. now() is the same value as now: expr's builtin that reads the wall
@@ -200,13 +200,16 @@ const (
 	RootTrigger  = "trigger"
 	RootRun      = "run"
 	RootNow      = "now"
+	// RootSteps holds the outcome of each earlier step of a run, by step
+	// id: {"ok", "status", "error", "skipped"} (see StepKeys).
+	RootSteps = "steps"
 	// RootBody is the request body exactly as sent, a string, for header
 	// values only (a signature over the body); Env holds it only there.
 	RootBody = "body"
 )
 
 // roots lists the root names; a root's index is its bit in a uses mask.
-var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootTrigger, RootRun, RootNow, RootBody}
+var roots = [...]string{RootRecord, RootPrevious, RootFields, RootSecrets, RootTrigger, RootRun, RootNow, RootSteps, RootBody}
 
 // NewEnv returns the environment of one evaluation. previous (or any map)
 // may be nil. The values of secrets must be the plaintext strings.
@@ -224,6 +227,7 @@ func NewEnv(record, previous, fields, secrets, trigger, run map[string]any, now 
 		RootTrigger:  trigger,
 		RootRun:      run,
 		RootNow:      now,
+		RootSteps:    map[string]any{},
 	}
 }
 
@@ -240,7 +244,7 @@ var typeEnv = func() Env {
 type Expr struct {
 	src     string
 	prog    *vm.Program
-	uses    uint8 // bit i: roots[i] is referenced (len(roots) <= 8)
+	uses    uint16 // bit i: roots[i] is referenced (len(roots) <= 16)
 	lim     limits
 	metered bool // the program counts what it builds and its loops
 }
@@ -362,7 +366,7 @@ func (p *nowPatcher) Visit(node *ast.Node) {
 // rootVisitor records which roots an expression references. $env can reach
 // every root, so it counts as all of them.
 type rootVisitor struct {
-	uses *uint8
+	uses *uint16
 }
 
 func (v *rootVisitor) Visit(node *ast.Node) {
@@ -388,7 +392,7 @@ func (e *Expr) Source() string { return e.src }
 // "secrets").
 func (e *Expr) Uses(root string) bool { return usesRoot(e.uses, root) }
 
-func usesRoot(mask uint8, root string) bool {
+func usesRoot(mask uint16, root string) bool {
 	for i, r := range roots {
 		if r == root {
 			return mask&(1<<i) != 0

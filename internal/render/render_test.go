@@ -63,7 +63,7 @@ func TestCompileExprErrors(t *testing.T) {
 	}{
 		{src: "", wantPos: 0, wantMsg: "empty expression"},
 		{src: "   ", wantPos: 0, wantMsg: "empty expression"},
-		{src: "recrod.x", wantPos: 0, wantMsg: "unknown name `recrod`: did you mean record? (names: record, previous, fields, secrets, trigger, run, now; body in header values)"},
+		{src: "recrod.x", wantPos: 0, wantMsg: "unknown name `recrod`: did you mean record? (names: record, previous, fields, secrets, trigger, run, now, steps; body in header values)"},
 		{src: "record.x == ", wantPos: 9, wantMsg: "expected a value after `==`"},
 		{src: "1 + 'a'", wantPos: 2, wantMsg: "`+` cannot combine a number with text"},
 		{src: "'é' + nope", wantPos: 7, wantMsg: "unknown name `nope` (names:"},
@@ -208,7 +208,7 @@ func TestExprUses(t *testing.T) {
 func TestNewEnv(t *testing.T) {
 	t.Parallel()
 	env := NewEnv(map[string]any{"a": 1}, nil, nil, nil, nil, nil, testNow)
-	want := []string{meterKey, "fields", "now", "previous", "record", "run", "secrets", "trigger"}
+	want := []string{meterKey, "fields", "now", "previous", "record", "run", "secrets", "steps", "trigger"}
 	if diff := cmp.Diff(want, slices.Sorted(maps.Keys(env))); diff != "" {
 		t.Errorf("NewEnv keys mismatch (-want +got):\n%s", diff)
 	}

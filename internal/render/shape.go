@@ -31,6 +31,10 @@ const (
 var (
 	TriggerKeys = []string{"type", "at"}
 	RunKeys     = []string{"id", "automationId"}
+	// StepKeys are the members of each steps.<id>: ok (a boolean),
+	// status (the HTTP status, or nil), error ({class, message}, or nil)
+	// and skipped (its if was false).
+	StepKeys = []string{"ok", "status", "error", "skipped"}
 )
 
 // Shape declares what is known, when an automation is saved, about the
@@ -50,6 +54,9 @@ type Shape struct {
 	// Record holds the members of record and previous: the collection's
 	// fields and the record's own keys (id, stage, ...), by kind.
 	Record map[string]Kind
+	// Steps are the ids of the steps whose outcome an expression may read
+	// as steps.<id>: the steps before the one being compiled.
+	Steps []string
 }
 
 // kindTypes maps a Kind to the type the checker sees. A number is an int:
@@ -80,6 +87,13 @@ func (s *Shape) typed() types.Map {
 			env[root] = strict(TriggerKeys)
 		case RootRun:
 			env[root] = strict(RunKeys)
+		case RootSteps:
+			step := types.Map{"ok": types.Bool, "status": types.Any, "error": types.Any, "skipped": types.Bool}
+			m := types.Map{}
+			for _, id := range s.Steps {
+				m[id] = step
+			}
+			env[root] = m
 		case RootSecrets:
 			env[root] = types.Map{types.Extra: types.String}
 		case RootNow:
@@ -143,6 +157,17 @@ func (v *shapeVisitor) Visit(node *ast.Node) {
 		known = slices.Clone(TriggerKeys) // sorted below: the package's lists stay as they are
 	case RootRun:
 		known = slices.Clone(RunKeys)
+	case RootSteps:
+		if !slices.Contains(v.shape.Steps, prop.Value) {
+			msg := fmt.Sprintf("steps has no step %q before this one", prop.Value)
+			if len(v.shape.Steps) == 0 {
+				msg += " (no step comes before it)"
+			} else {
+				msg += " (earlier steps: " + strings.Join(v.shape.Steps, ", ") + ")"
+			}
+			v.err = &Error{Pos: prop.Location().From, Msg: msg}
+		}
+		return
 	default:
 		return
 	}

@@ -14,7 +14,7 @@ import (
 type Template struct {
 	src     string
 	parts   []part
-	uses    uint8 // union of the parts' Expr.uses
+	uses    uint16 // union of the parts' Expr.uses
 	lim     limits
 	metered bool // some part needs a meter
 }

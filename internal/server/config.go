@@ -111,8 +111,13 @@ type Config struct {
 	// autohook.SessionTTL (12 hours).
 	SessionTTL time.Duration
 	// PublicURL is where people reach this server, for the invitation
-	// URLs; default "": the host each request was sent to.
+	// URLs and the links alerts carry; default "": invitations use the
+	// host each request was sent to, alerts http:// and the listen address.
 	PublicURL string
+	// SMTPURL and SMTPFrom: the relay and sender address of email alerts
+	// (smtp://user:pass@host:587); default "": email channels fail.
+	SMTPURL  string
+	SMTPFrom string
 	// PruneEvery is how often history is pruned; default DefaultPruneEvery
 	// (10 min).
 	PruneEvery time.Duration

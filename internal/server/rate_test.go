@@ -148,6 +148,8 @@ type attemptCounter struct{ n atomic.Int64 }
 
 func (*attemptCounter) RunStarted()                          {}
 func (*attemptCounter) RunFinished(automation.Status)        {}
+func (*attemptCounter) RunFailed(retry.Class)                {}
+func (*attemptCounter) AutomationPaused()                    {}
 func (*attemptCounter) RunRetrying()                         {}
 func (c *attemptCounter) Attempt(retry.Class, time.Duration) { c.n.Add(1) }
 func (*attemptCounter) FirstRequest(time.Duration)           {}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/autohook/autohook/internal/alert"
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/catalog"
@@ -58,6 +59,7 @@ type Node struct {
 	keys        *keyring.Keyring
 	workers     *river.Workers
 	web         *webhook.Client
+	alerts      *alert.Sender
 	scanner     *trigger.Scanner
 	shutdown    sync.Once
 	shutdownErr error
@@ -179,6 +181,9 @@ func (n *Node) wire() {
 	n.Engine.Register(n.workers)
 	river.AddWorker(n.workers, &pruner{st: n.Store, retention: cfg.Retention, now: time.Now, log: log, batch: 1000, budget: pruneBudget})
 	n.Service = service.New(service.Config{Store: n.Store, Catalog: cat, Firer: fire, Engine: n.Engine, Box: n.box, Keys: n.keys, Logger: log, SessionTTL: cfg.SessionTTL})
+	n.alerts = alert.New(alert.Config{Store: n.Store, Policy: policy, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom, BaseURL: cfg.PublicURL,
+		UserAgent: "Autohook/" + cfg.Version, Metrics: n.Metrics, Logger: log.With("component", "alerts")})
+	n.alerts.Register(n.workers)
 	n.scanner = trigger.NewScanner(n.Store, fire, cat, time.Now, log)
 }
 
@@ -238,6 +243,7 @@ func (n *Node) serve() error {
 	}
 	n.Addr = n.listener.Addr().String()
 	n.web.SetSelf([]string{n.Addr}) // compared with the address every request is about to connect to
+	n.alerts.SetBaseURL("http://" + n.Addr)
 	n.http = &http.Server{
 		Handler:           n.counted(recoverPanics(mux, log, api.Panicked, ui.Panicked)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -499,6 +505,16 @@ func (t tee) RunStarted() {
 func (t tee) RunFinished(s automation.Status) {
 	t[0].RunFinished(s)
 	t[1].RunFinished(s)
+}
+
+func (t tee) RunFailed(c retry.Class) {
+	t[0].RunFailed(c)
+	t[1].RunFailed(c)
+}
+
+func (t tee) AutomationPaused() {
+	t[0].AutomationPaused()
+	t[1].AutomationPaused()
 }
 
 func (t tee) RunRetrying() {

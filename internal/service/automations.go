@@ -150,6 +150,29 @@ func (s *Service) Automation(ctx context.Context, orgID, id string) (*automation
 	return v.Doc.Redacted(), nil
 }
 
+// ResumeAutomation makes a paused automation active again, its failure
+// streak reset. Runs skipped while it was paused stay skipped: retry them
+// (RetryRuns with status skipped).
+func (s *Service) ResumeAutomation(ctx context.Context, orgID, id string) (*automation.Automation, error) {
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		was, err := tx.ResumeAutomation(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if was {
+			if _, err := tx.RaiseAlert(ctx, orgID, &autohook.AlertEvent{Event: autohook.EventAutomationResumed, Automation: autohook.AlertRef{ID: id}}, ""); err != nil {
+				return err
+			}
+		}
+		// recorded also when it was not paused: somebody asked for it
+		return s.audit(ctx, tx, orgID, autohook.AuditAutomationResumed, target("automation", id, ""), details{"wasPaused": was})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Automation(ctx, orgID, id)
+}
+
 // Automations lists automations.
 func (s *Service) Automations(ctx context.Context, orgID string, f autohook.AutomationFilter, page autohook.Page) ([]*automation.Automation, string, error) {
 	vs, next, err := s.st.Automations(ctx, orgID, f, page)

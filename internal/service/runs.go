@@ -70,11 +70,13 @@ func (s *Service) Runs(ctx context.Context, orgID string, f autohook.RunFilter, 
 	return runs, next, nil
 }
 
-// RetryRun continues a failed or cancelled run from its first step that did
-// not succeed; the steps that succeeded are not run again and the fields
-// they set are kept. The run moves to the automation's current version when
-// it still exists (so a fix saved since applies), matching steps by id; each
-// retried step gets a fresh attempt budget.
+// RetryRun continues a failed, cancelled or skipped run from its first
+// step that is not done; the steps that succeeded (or were skipped, or
+// continued after) are not run again and the fields they set are kept. The
+// run moves to the automation's current version when it still exists (so a
+// fix saved since applies), matching steps by id; each retried step gets a
+// fresh attempt budget. A retrying run's next attempt starts now instead
+// of at its time (its attempt budget stays).
 func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error) {
 	var run *automation.Run
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -83,28 +85,18 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 		if err != nil {
 			return err
 		}
-		if run.Status != automation.StatusFailed && run.Status != automation.StatusCancelled {
-			return fmt.Errorf("%w: only a failed or cancelled run can be retried; this one is %s", autohook.ErrConflict, run.Status)
-		}
-		if err := s.rebind(ctx, tx, orgID, run); err != nil {
-			return err
-		}
-		expect := run.Seq
-		for i := range run.Steps {
-			st := &run.Steps[i]
-			if st.Status != automation.StepSucceeded {
-				st.Status = automation.StepPending
-				st.NextAttemptAt = nil
-				st.RetryBase = st.AttemptCount
+		if run.Status == automation.StatusRetrying {
+			if err := retryNow(ctx, tx, orgID, run); err != nil {
+				return err
 			}
+			return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), details{"count": 1, "now": true})
 		}
-		run.Status = automation.StatusQueued
-		run.Seq++
-		run.FinishedAt, run.NextAttemptAt, run.Error = nil, nil, nil
-		if err := tx.UpdateRun(ctx, orgID, run, expect); err != nil {
+		if !run.Status.Retryable() {
+			return fmt.Errorf("%w: only a failed, cancelled or skipped run can be retried (and a retrying one tried now); this one is %s", autohook.ErrConflict, run.Status)
+		}
+		if err := s.retry(ctx, tx, orgID, run, nil); err != nil {
 			return err
 		}
-		tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
 		return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), details{"count": 1})
 	})
 	if err != nil {
@@ -113,15 +105,114 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 	return s.asWritten(ctx, orgID, run) // the shape GET /runs/{id} has: attempts and the automation's name
 }
 
-// rebind moves a run to its automation's current version, keeping the state
-// of the steps whose ids are still there.
-func (s *Service) rebind(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run) error {
-	cur, err := tx.Automation(ctx, orgID, run.AutomationID)
-	if errors.Is(err, autohook.ErrNotFound) {
-		return nil // deleted: retry with the version the run has
-	}
-	if err != nil {
+// retry sets a finished run going again in tx (RetryRun). versions caches
+// the automations' current versions across the runs of one bulk retry
+// (nil: none).
+func (s *Service) retry(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, versions map[string]*store.AutomationVersion) error {
+	if err := s.rebindCached(ctx, tx, orgID, run, versions); err != nil {
 		return err
+	}
+	expect := run.Seq
+	for i := range run.Steps {
+		st := &run.Steps[i]
+		if !st.Done() { // succeeded, skipped and continued steps are not run again
+			st.Status = automation.StepPending
+			st.NextAttemptAt = nil
+			st.RetryBase = st.AttemptCount
+		}
+	}
+	run.Status = automation.StatusQueued
+	run.Seq++
+	run.FinishedAt, run.NextAttemptAt, run.Error = nil, nil, nil
+	if err := tx.UpdateRun(ctx, orgID, run, expect); err != nil {
+		return err
+	}
+	tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
+	return nil
+}
+
+// retryNow makes a retrying run's next attempt start now: a job for it at
+// once, the waiting one made stale.
+func retryNow(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run) error {
+	expect := run.Seq
+	now := tx.Now()
+	if i := run.NextStep(); i < len(run.Steps) {
+		run.Steps[i].NextAttemptAt = &now
+	}
+	run.NextAttemptAt = &now
+	run.Seq++
+	if err := tx.UpdateRun(ctx, orgID, run, expect); err != nil {
+		return err
+	}
+	tx.EnqueueRun(store.RunJob{OrgID: orgID, RunID: run.ID, Seq: run.Seq}, time.Time{})
+	return nil
+}
+
+// MaxBulkRetry bounds the runs one bulk retry retries; the answer says
+// whether more matched.
+const MaxBulkRetry = 1000
+
+// RetryRuns retries, in one transaction, up to MaxBulkRetry of the runs
+// that match f (its Status failed or skipped), newest first, as RetryRun
+// does each. It returns how many it retried and whether more matched (the
+// caller retries again for those).
+func (s *Service) RetryRuns(ctx context.Context, orgID string, f autohook.RunFilter) (int, bool, error) {
+	if f.Status != automation.StatusFailed && f.Status != automation.StatusSkipped {
+		return 0, false, problemAt("status", "must be failed or skipped: the runs to retry")
+	}
+	if f.AutomationID != "" {
+		if _, err := s.st.AutomationAt(ctx, orgID, f.AutomationID, 1); err != nil {
+			if errors.Is(err, autohook.ErrNotFound) {
+				return 0, false, problemAt("automationId", "no automation %q", f.AutomationID)
+			}
+			return 0, false, err
+		}
+	}
+	var n int
+	var more bool
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		n, more = 0, false
+		runs, next, err := tx.Runs(ctx, orgID, f, autohook.Page{Limit: MaxBulkRetry})
+		if err != nil {
+			return err
+		}
+		versions := map[string]*store.AutomationVersion{}
+		for _, run := range runs {
+			if err := s.retry(ctx, tx, orgID, run, versions); err != nil {
+				return err
+			}
+			n++
+		}
+		more = next != ""
+		tgt := target("runs", "", "")
+		if f.AutomationID != "" {
+			tgt = target("automation", f.AutomationID, "")
+		}
+		return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, tgt,
+			details{"count": n, "more": more, "bulk": true, "status": f.Status})
+	})
+	return n, more, err
+}
+
+// rebindCached moves a run to its automation's current version, keeping
+// the state of the steps whose ids are still there. versions caches the
+// current versions read (nil: no cache).
+func (s *Service) rebindCached(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run, versions map[string]*store.AutomationVersion) error {
+	cur, ok := versions[run.AutomationID]
+	if !ok {
+		var err error
+		cur, err = tx.Automation(ctx, orgID, run.AutomationID)
+		if errors.Is(err, autohook.ErrNotFound) {
+			cur = nil
+		} else if err != nil {
+			return err
+		}
+		if versions != nil {
+			versions[run.AutomationID] = cur
+		}
+	}
+	if cur == nil {
+		return nil // deleted: retry with the version the run has
 	}
 	if cur.Doc.Version == run.AutomationVersion {
 		return nil
@@ -134,8 +225,9 @@ func (s *Service) rebind(ctx context.Context, tx *store.Tx, orgID string, run *a
 	for i, step := range comp.Steps {
 		steps[i] = automation.StepState{ID: step.StepID(), Type: step.StepType(), Status: automation.StepPending, Attempts: []automation.Attempt{}}
 		if j := run.StepIndex(step.StepID()); j >= 0 && run.Steps[j].Type == step.StepType() {
-			steps[i].Status = run.Steps[j].Status
-			steps[i].AttemptCount = run.Steps[j].AttemptCount
+			old := run.Steps[j]
+			steps[i].Status, steps[i].AttemptCount = old.Status, old.AttemptCount
+			steps[i].HTTPStatus, steps[i].Error, steps[i].Continued = old.HTTPStatus, old.Error, old.Continued
 		}
 	}
 	run.Steps = steps
@@ -175,10 +267,38 @@ func cancel(ctx context.Context, tx *store.Tx, orgID string, run *automation.Run
 	run.FinishedAt = &now
 	run.NextAttemptAt = nil
 	for i := range run.Steps {
-		if run.Steps[i].Status != automation.StepSucceeded && run.Steps[i].Status != automation.StepFailed {
+		if st := &run.Steps[i]; !st.Done() && st.Status != automation.StepFailed {
 			run.Steps[i].Status = automation.StepCancelled
 			run.Steps[i].NextAttemptAt = nil
 		}
 	}
 	return tx.UpdateRun(ctx, orgID, run, expect)
+}
+
+// RunStats counts each automation's succeeded and failed runs created
+// since then, in n equal buckets up to now.
+func (s *Service) RunStats(ctx context.Context, orgID string, since time.Time, n int) (map[string]*autohook.RunStats, error) {
+	n = max(n, 1)
+	each := max(s.st.Now().Sub(since)/time.Duration(n), time.Microsecond)
+	rows, err := s.st.RunCounts(ctx, orgID, since, each)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*autohook.RunStats{}
+	for _, r := range rows {
+		st := out[r.AutomationID]
+		if st == nil {
+			st = &autohook.RunStats{Buckets: make([]autohook.RunBucket, n)}
+			out[r.AutomationID] = st
+		}
+		b := &st.Buckets[min(max(r.Bucket, 0), n-1)]
+		if r.Status == string(automation.StatusSucceeded) {
+			st.Succeeded += r.N
+			b.Succeeded += r.N
+		} else {
+			st.Failed += r.N
+			b.Failed += r.N
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -44,14 +45,18 @@ func (tx *Tx) SaveAutomationBy(ctx context.Context, orgID string, a *automation.
 		a.ID = newID("aut")
 		a.Version = 1
 		a.CreatedAt, a.UpdatedAt = &now, &now
-		_, err := tx.q.exec(ctx, `INSERT INTO automations (id, org_id, collection, name, enabled, trigger_type, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, orgID, a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), us(now))
+		_, err := tx.q.exec(ctx, `INSERT INTO automations (id, org_id, collection, name, enabled, trigger_type, version, created_at, updated_at, pause_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, orgID, a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), us(now), a.PauseAfter())
 		if err != nil {
 			return fmt.Errorf("insert automation: %w", err)
 		}
+		a.SetState(nil, "", 0)
 	} else {
-		var version, created int64
-		err := tx.q.queryRow(ctx, `SELECT version, created_at FROM automations WHERE org_id = ? AND id = ?`, orgID, a.ID).Scan(&version, &created)
+		var version, created, streak int64
+		var pausedAt sql.NullInt64
+		var reason sql.NullString
+		err := tx.q.queryRow(ctx, `SELECT version, created_at, failure_streak, paused_at, paused_reason FROM automations WHERE org_id = ? AND id = ?`, orgID, a.ID).
+			Scan(&version, &created, &streak, &pausedAt, &reason)
 		if isNoRows(err) {
 			return ErrNotFound
 		}
@@ -61,13 +66,14 @@ func (tx *Tx) SaveAutomationBy(ctx context.Context, orgID string, a *automation.
 		c := fromUS(created)
 		a.Version = version + 1
 		a.CreatedAt, a.UpdatedAt = &c, &now
-		_, err = tx.q.exec(ctx, `UPDATE automations SET collection = ?, name = ?, enabled = ?, trigger_type = ?, version = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-			a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), orgID, a.ID)
+		_, err = tx.q.exec(ctx, `UPDATE automations SET collection = ?, name = ?, enabled = ?, trigger_type = ?, version = ?, updated_at = ?, pause_after = ? WHERE org_id = ? AND id = ?`,
+			a.Collection, a.Name, a.Enabled, a.Trigger.Type, a.Version, us(now), a.PauseAfter(), orgID, a.ID)
 		if err != nil {
 			return fmt.Errorf("update automation: %w", err)
 		}
+		a.SetState(fromNullUS(pausedAt), reason.String, streak)
 	}
-	doc := a.Redacted()
+	doc := a.Redacted().Stateless()
 	var secret any
 	if sealedSecret != "" {
 		secret = sealedSecret
@@ -98,10 +104,37 @@ func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 	return err
 }
 
-// Automation returns the current version of an automation.
+// Automation returns the current version of an automation, with its state.
 func (o ops) Automation(ctx context.Context, orgID, id string) (*AutomationVersion, error) {
-	row := o.q.queryRow(ctx, `SELECT `+versionCols("v.")+` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version WHERE a.org_id = ? AND a.id = ?`, orgID, id)
-	return scanVersion(row)
+	row := o.q.queryRow(ctx, `SELECT a.enabled, `+stateCols+`, `+versionCols("v.")+` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version WHERE a.org_id = ? AND a.id = ?`, orgID, id)
+	var st stateScan
+	v, err := scanVersionCols(row, st.dest()...)
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.set(v.Doc)
+	return v, nil
+}
+
+// stateCols are an automation's state columns (table alias a), scanned by
+// stateScan after its enabled column.
+const stateCols = "a.paused_at AS paused_at, a.paused_reason AS paused_reason, a.failure_streak AS failure_streak"
+
+type stateScan struct {
+	enabled  bool
+	pausedAt sql.NullInt64
+	reason   sql.NullString
+	streak   int64
+}
+
+func (s *stateScan) dest() []any { return []any{&s.enabled, &s.pausedAt, &s.reason, &s.streak} }
+
+func (s *stateScan) set(a *automation.Automation) {
+	a.Enabled = s.enabled
+	a.SetState(fromNullUS(s.pausedAt), s.reason.String, s.streak)
 }
 
 // AutomationAt returns one version of an automation, even a deleted one's.
@@ -133,10 +166,14 @@ func (o ops) Automations(ctx context.Context, orgID string, f AutomationFilter, 
 		id string
 		v  *AutomationVersion
 	}
-	from := `(SELECT a.id AS id, ` + versionCols("v.") + ` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version` + w.String() + `) x`
-	items, next, err := list(ctx, o, page, "id, "+versionCols(""), from, where{args: w.args}, func(r rows) (item, error) {
+	from := `(SELECT a.id AS id, a.enabled AS enabled, ` + stateCols + `, ` + versionCols("v.") + ` FROM automations a JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version` + w.String() + `) x`
+	items, next, err := list(ctx, o, page, "id, enabled, paused_at, paused_reason, failure_streak, "+versionCols(""), from, where{args: w.args}, func(r rows) (item, error) {
 		var id string
-		v, err := scanVersionCols(r, &id)
+		var st stateScan
+		v, err := scanVersionCols(r, append([]any{&id}, st.dest()...)...)
+		if err == nil {
+			st.set(v.Doc)
+		}
 		return item{id, v}, err
 	}, func(i item) string { return i.id })
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 // copyTables are the tables Copy moves, parents first, with their columns.
 // Sessions are not copied (people sign in again), nor idempotency keys (a
 // day's protection against repeated requests); the queue's own tables are
-// rebuilt from the runs that still have work to do.
+// rebuilt from the runs that still have work to do. Alerts are copied as
+// history: one not yet delivered is not sent again.
 var copyTables = []struct {
 	name string
 	cols []string
@@ -24,13 +25,16 @@ var copyTables = []struct {
 	{"invitations", []string{"id", "org_id", "email", "role", "token_hash", "created_at", "expires_at", "used_at"}, "id"},
 	{"collections", []string{"id", "org_id", "coll_key", "name", "fields", "stages", "created_at", "updated_at"}, "id"},
 	{"records", []string{"id", "org_id", "collection", "stage", "fields", "version", "created_at", "updated_at"}, "id"},
-	{"automations", []string{"id", "org_id", "collection", "name", "enabled", "trigger_type", "version", "created_at", "updated_at"}, "id"},
+	{"automations", []string{"id", "org_id", "collection", "name", "enabled", "trigger_type", "version", "created_at", "updated_at",
+		"failure_streak", "pause_after", "paused_at", "paused_reason", "alert_at", "alert_failures"}, "id"},
 	{"automation_versions", []string{"automation_id", "version", "org_id", "doc", "signing_secret", "created_at", "saved_by", "restored_from"}, "automation_id, version"},
 	{"runs", []string{"id", "org_id", "automation_id", "automation_version", "record_id", "collection", "trigger_type", "trigger_at", "status", "seq", "depth",
 		"created_at", "updated_at", "finished_at", "next_attempt_at", "fields", "steps", "record", "previous", "error_class", "error_message"}, "id"},
 	{"attempts", []string{"run_id", "step", "n", "started_at", "duration_us", "request", "response", "error_class", "error_message", "fields"}, "run_id, step, n"},
 	{"secrets", []string{"org_id", "name", "value", "created_at", "updated_at"}, "org_id, name"},
 	{"audit_log", []string{"id", "org_id", "at", "actor_type", "actor_id", "actor_name", "action", "target_type", "target_id", "target_name", "details"}, "id"},
+	{"alert_channels", []string{"id", "org_id", "name", "type", "url", "recipients", "created_at"}, "id"},
+	{"alerts", []string{"id", "org_id", "channel_id", "channel_type", "event", "payload", "status", "attempts", "error", "created_at", "sent_at"}, "id"},
 	{"due_triggers", []string{"automation_id", "record_id", "org_id", "due_at", "due_value"}, "automation_id, record_id"},
 }
 

@@ -14,21 +14,30 @@ import (
 // storedStep is a step state as stored in runs.steps (attempts live in
 // their own table).
 type storedStep struct {
-	ID            string                `json:"id"`
-	Type          string                `json:"type"`
-	Status        automation.StepStatus `json:"status"`
-	NextAttemptAt *time.Time            `json:"next,omitempty"`
-	Attempts      int                   `json:"n,omitempty"`
-	RetryBase     int                   `json:"base,omitempty"`
-	Deferrals     int                   `json:"d,omitempty"`
-	RateSlot      *time.Time            `json:"rate,omitempty"`
-	RateMisses    int                   `json:"rm,omitempty"`
+	ID            string                   `json:"id"`
+	Type          string                   `json:"type"`
+	Status        automation.StepStatus    `json:"status"`
+	NextAttemptAt *time.Time               `json:"next,omitempty"`
+	Attempts      int                      `json:"n,omitempty"`
+	RetryBase     int                      `json:"base,omitempty"`
+	Deferrals     int                      `json:"d,omitempty"`
+	RateSlot      *time.Time               `json:"rate,omitempty"`
+	RateMisses    int                      `json:"rm,omitempty"`
+	HTTPStatus    *int                     `json:"hs,omitempty"`
+	Error         *automation.AttemptError `json:"err,omitempty"`
+	Continued     bool                     `json:"c,omitempty"`
 }
 
 func encSteps(steps []automation.StepState) string {
 	out := make([]storedStep, len(steps))
 	for i, s := range steps {
-		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses}
+		out[i] = storedStep{ID: s.ID, Type: s.Type, Status: s.Status, NextAttemptAt: s.NextAttemptAt, Attempts: s.AttemptCount, RetryBase: s.RetryBase, Deferrals: s.Deferrals, RateSlot: s.RateSlot, RateMisses: s.RateMisses,
+			HTTPStatus: s.HTTPStatus, Error: s.Error, Continued: s.Continued}
+		if s.Error != nil {
+			e := *s.Error
+			e.Message = validMessage(e.Message)
+			out[i].Error = &e
+		}
 	}
 	return encJSON(out)
 }
@@ -40,7 +49,8 @@ func decSteps(s string) ([]automation.StepState, error) {
 	}
 	out := make([]automation.StepState, len(in))
 	for i, st := range in {
-		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{}}
+		out[i] = automation.StepState{ID: st.ID, Type: st.Type, Status: st.Status, NextAttemptAt: st.NextAttemptAt, AttemptCount: st.Attempts, RetryBase: st.RetryBase, Deferrals: st.Deferrals, RateSlot: st.RateSlot, RateMisses: st.RateMisses, Attempts: []automation.Attempt{},
+			HTTPStatus: st.HTTPStatus, Error: st.Error, Continued: st.Continued}
 	}
 	return out, nil
 }
@@ -113,8 +123,8 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
 	now := us(tx.Now())
 	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
-		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
-		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
+		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
 	if err != nil {
 		return false, fmt.Errorf("fail run: %w", err)
 	}
@@ -177,6 +187,7 @@ func scanRun(r row) (*automation.Run, error) {
 	if run.Steps, err = decSteps(steps); err != nil {
 		return nil, err
 	}
+	run.ContinuedAfterFailure = run.Continuations()
 	if err := decJSON(rec, &run.Record); err != nil {
 		return nil, err
 	}
@@ -272,8 +283,8 @@ func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]
 // running or retrying is kept however old: its job would find it gone.
 func (tx *Tx) PruneRuns(ctx context.Context, before time.Time, limit int) (int, error) {
 	// Run ids sort by creation time, so the primary key finds old runs.
-	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? AND status IN (?, ?, ?) ORDER BY id LIMIT ?`, idAt("run", before),
-		automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, limit)
+	rs, err := tx.q.query(ctx, `SELECT id FROM runs WHERE id < ? AND status IN (?, ?, ?, ?) ORDER BY id LIMIT ?`, idAt("run", before),
+		automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped, limit)
 	if err != nil {
 		return 0, err
 	}

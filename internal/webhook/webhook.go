@@ -453,6 +453,12 @@ func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, re
 	}
 	if resp.StatusCode >= 400 {
 		res.Failure = statusFailure(resp, time.Now())
+		if step.Continue {
+			// onError "continue": the schema also captures from the
+			// error's body, as far as it can (a capture failure leaves
+			// the fields out; the step has failed already).
+			res.Fields, _ = capture(step.Response, resp, data, tooLarge, c.cfg.MaxResponseBytes)
+		}
 		return res
 	}
 	res.Fields, res.Failure = capture(step.Response, resp, data, tooLarge, c.cfg.MaxResponseBytes)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
@@ -20,6 +21,15 @@ type automationRow struct {
 	A        *automation.Automation
 	CollName string
 	Last     *automation.Run
+	Stats    *autohook.RunStats // the last 24 hours; nil without runs
+}
+
+// Rate is the row's 24-hour success rate in percent, -1 without runs.
+func (r automationRow) Rate() int {
+	if r.Stats == nil {
+		return -1
+	}
+	return r.Stats.SuccessRate()
 }
 
 func (u *UI) automationsPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
@@ -35,9 +45,13 @@ func (u *UI) automationsPage(w http.ResponseWriter, r *http.Request, s *autohook
 	for _, c := range cs {
 		names[c.Key] = c.Name
 	}
+	stats, err := u.svc.RunStats(r.Context(), s.OrgID, time.Now().Add(-24*time.Hour), chartBuckets)
+	if err != nil {
+		return err
+	}
 	rows := make([]automationRow, len(as))
 	for i, a := range as {
-		rows[i] = automationRow{A: a, CollName: names[a.Collection]}
+		rows[i] = automationRow{A: a, CollName: names[a.Collection], Stats: stats[a.ID]}
 		if rows[i].CollName == "" {
 			rows[i].CollName = a.Collection
 		}
@@ -234,6 +248,10 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 		Trigger:    automation.Trigger{Type: v["trigger.type"]},
 		Steps:      []automation.StepSpec{},
 	}
+	if v.trim("pauseAfterFailures") != "" {
+		n := num("pauseAfterFailures")
+		a.PauseAfterFailures = &n
+	}
 	switch a.Trigger.Type {
 	case automation.RecordUpdated:
 		a.Trigger.Fields = splitList(v["trigger.fields"])
@@ -244,7 +262,11 @@ func automationFromForm(v values) (*automation.Automation, problem.List) {
 	}
 	for _, i := range v.indices("steps") {
 		p := inputName("steps", i)
-		s := automation.StepSpec{ID: v.trim(p + ".id"), Type: v[p+".type"], Name: v.trim(p + ".name")}
+		s := automation.StepSpec{ID: v.trim(p + ".id"), Type: v[p+".type"], Name: v.trim(p + ".name"),
+			If: strings.TrimSpace(v[p+".if"]), OnError: v[p+".onError"]}
+		if s.OnError == automation.OnErrorFail {
+			s.OnError = "" // the default
+		}
 		switch s.Type {
 		case automation.TypeCallAPI:
 			s.Method = v[p+".method"]

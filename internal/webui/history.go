@@ -95,7 +95,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSess
 	if err != nil {
 		return err
 	}
-	d := &runData{Run: run, Name: run.AutomationName, CanRetry: run.Status == automation.StatusFailed || run.Status == automation.StatusCancelled, CanCancel: !run.Status.Finished()}
+	d := &runData{Run: run, Name: run.AutomationName, CanRetry: run.Status.Retryable() || run.Status == automation.StatusRetrying, CanCancel: !run.Status.Finished()}
 	if a, err := u.svc.Automation(r.Context(), s.OrgID, run.AutomationID); err == nil {
 		d.Name, d.Exists = a.Name, true
 	} else if !errors.Is(err, autohook.ErrNotFound) {
@@ -153,7 +153,7 @@ func (u *UI) runStatus(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 }
 
 func (u *UI) retryRun(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {
-	return u.runAction(w, r, s, "Retrying: the run continues from the step that failed.", u.svc.RetryRun)
+	return u.runAction(w, r, s, "Retrying: the run continues from its first step that is not done.", u.svc.RetryRun)
 }
 
 func (u *UI) cancelRun(w http.ResponseWriter, r *http.Request, s *autohook.WebSession) error {

@@ -66,6 +66,7 @@ var funcs = template.FuncMap{
 	"recName":     recordName,
 	"truncate":    truncate,
 	"dict":        dict,
+	"chart":       chart,
 	"list":        func(v ...any) []any { return v },
 	"dateFields":  dateFields,
 	"join":        strings.Join,

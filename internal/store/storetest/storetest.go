@@ -115,6 +115,23 @@ var subtests = []struct {
 	{"AutomationAt", testAutomationAt},
 	{"Automations", testAutomations},
 	{"EnabledAutomations", testEnabledAutomations},
+	// alerts.go
+	{"CreateAlertChannel", testCreateAlertChannel},
+	{"AlertChannel", testAlertChannel},
+	{"AlertChannels", testAlertChannels},
+	{"DeleteAlertChannel", testDeleteAlertChannel},
+	{"RaiseAlert", testRaiseAlert},
+	{"Alert", testAlert},
+	{"Alerts", testAlerts},
+	{"MarkAlert", testMarkAlert},
+	{"AlertJob.Kind", testAlertJob},
+	{"AlertJob.InsertOpts", testAlertJob},
+	// pause.go
+	{"CountRunOutcome", testCountRunOutcome},
+	{"ResumeAutomation", testResumeAutomation},
+	{"AutomationPaused", testAutomationPaused},
+	{"RunCounts", testRunCounts},
+	{"CountPausedAutomations", testCountPausedAutomations},
 	// versions.go
 	{"SaveAutomationBy", testSaveAutomationBy},
 	{"AutomationVersions", testAutomationVersions},
