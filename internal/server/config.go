@@ -114,9 +114,11 @@ type Config struct {
 	// URLs and the links alerts carry; default "": invitations use the
 	// host each request was sent to, alerts http:// and the listen address.
 	PublicURL string
-	// SMTPURL and SMTPFrom: the relay and sender address of email alerts
-	// (smtp://user:pass@host:587); default "": email channels fail.
-	SMTPURL  string
+	// SMTPURL is the relay of email alerts (smtp://user:pass@host:587);
+	// default "": email channels fail.
+	SMTPURL string
+	// SMTPFrom is the sender address of email alerts; default "": none
+	// (email channels fail).
 	SMTPFrom string
 	// PruneEvery is how often history is pruned; default DefaultPruneEvery
 	// (10 min).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/autohook/autohook/internal/autohook"
 	"testing"
 	"time"
 
@@ -80,6 +81,13 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 			Action: "invitation.created", Target: store.AuditTarget{Type: "invitation", ID: "inv_x", Name: "ana@example.com"}}); err != nil {
 			return err
 		}
+		ch := &autohook.AlertChannel{Name: "ops", Type: autohook.ChannelWebhook, URL: "https://hooks.example.com/T0"}
+		if err := tx.CreateAlertChannel(ctx, org, ch); err != nil {
+			return err
+		}
+		if _, err := tx.RaiseAlert(ctx, org, &autohook.AlertEvent{Event: autohook.EventTest}, ch.ID); err != nil {
+			return err
+		}
 		return tx.PutDue(ctx, store.Due{AutomationID: doc.ID, RecordID: recs[1].ID, OrgID: org, At: now.Add(time.Hour), Value: "v"})
 	})
 
@@ -90,7 +98,7 @@ func ExerciseCopy(t *testing.T, from, to Backend) {
 	}
 	want := map[string]int{"organisations": 1, "api_keys": 1, "users": 1, "collections": 1, "records": records, "automations": 1,
 		"automation_versions": 1, "runs": 3, "attempts": 1, "secrets": 1, "due_triggers": 1, "jobs": 2,
-		"invitations": 1, "audit_log": 1}
+		"invitations": 1, "audit_log": 1, "alert_channels": 1, "alerts": 1}
 	if d := cmp.Diff(want, counts); d != "" {
 		t.Errorf("counts (-want +got):\n%s", d)
 	}
