@@ -368,7 +368,7 @@ func TestFailureClassesInHistory(t *testing.T) {
 		"strict": flNode(t, func(c *server.Config) { c.AllowPrivateNetworks = false }),
 		// layers: header and body-idle timeouts well inside a 5 s step.
 		"layers": flNode(t, retrySchedule(sched), func(c *server.Config) {
-			c.HeaderTimeout, c.BodyIdleTimeout = 300*time.Millisecond, 300*time.Millisecond
+			c.HeaderTimeout, c.BodyIdleTimeout = 800*time.Millisecond, 800*time.Millisecond // far above a busy machine's answer time
 		}),
 		// cidr: only 127.0.0.1 allowed, and the name localhost denied.
 		"cidr": flNode(t, func(c *server.Config) {
@@ -433,15 +433,15 @@ func TestFailureClassesInHistory(t *testing.T) {
 			name: "no headers within the header timeout", node: "layers",
 			answer: func(w http.ResponseWriter, r *http.Request) { stall(r) },
 			step:   map[string]any{"timeoutSeconds": 5},
-			class:  "timeout", message: []string{"no response headers within 300ms"}, sent: 1, retried: true, delay: sched,
-			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
+			class:  "timeout", message: []string{"no response headers within 800ms"}, sent: 1, retried: true, delay: sched,
+			minDur: 750 * time.Millisecond, maxDur: 3 * time.Second,
 		},
 		{
 			name: "body stalls past the body-idle timeout", node: "layers",
 			answer: partialThenStall(stall),
 			step:   map[string]any{"timeoutSeconds": 5, "response": map[string]any{"type": "json", "schema": []any{map[string]any{"pointer": "/data", "field": "d"}}}},
-			class:  "timeout", message: []string{"reading the response body: it stalled, nothing received for 300ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
-			minDur: 250 * time.Millisecond, maxDur: 3 * time.Second,
+			class:  "timeout", message: []string{"reading the response body: it stalled, nothing received for 800ms after 8 bytes"}, resp: 200, sent: 1, retried: true, delay: sched,
+			minDur: 750 * time.Millisecond, maxDur: 3 * time.Second,
 		},
 		{
 			name: "malformed JSON", node: "main", answer: answerJSON(`{"data": {"externalId": `),

@@ -69,7 +69,7 @@ type Node struct {
 	listener    net.Listener
 	http        *http.Server
 	serving     sync.WaitGroup // http.Serve
-	handling    sync.WaitGroup // requests under way (Shutdown waits for them)
+	handling    inflight       // requests under way (Shutdown waits for them)
 }
 
 // Start builds a node and starts it, in steps: settings (defaults and
@@ -264,10 +264,40 @@ func (n *Node) serve() error {
 // counted counts the requests under way, for Shutdown.
 func (n *Node) counted(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.handling.Add(1)
-		defer n.handling.Done()
+		n.handling.add(1)
+		defer n.handling.add(-1)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// inflight counts requests under way. Not a sync.WaitGroup: requests
+// arrive while Shutdown waits (a connection accepted just before the
+// listener closed), and a WaitGroup's Add from zero must not race its Wait.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero *sync.Cond
+}
+
+func (f *inflight) add(d int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n += d
+	if f.n == 0 && f.zero != nil {
+		f.zero.Broadcast()
+	}
+}
+
+// wait returns once no request is under way.
+func (f *inflight) wait() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.zero == nil {
+		f.zero = sync.NewCond(&f.mu)
+	}
+	for f.n > 0 {
+		f.zero.Wait()
+	}
 }
 
 // banner tells the person who started the node how to reach it (and, on
@@ -310,7 +340,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				errs = append(errs, err, n.http.Close())
 			}
 			n.serving.Wait()
-			n.handling.Wait()
+			n.handling.wait()
 		}
 		errs = append(errs, n.close(ctx))
 		n.shutdownErr = errors.Join(errs...)

@@ -421,8 +421,12 @@ func (c *Client) send(ctx, stepCtx context.Context, step *automation.CallAPI, re
 		headerTimer = time.AfterFunc(d, func() { cancelReq(errHeaderTimeout) })
 	}
 	resp, err := c.http.Do(hreq)
-	if headerTimer != nil {
-		headerTimer.Stop()
+	if headerTimer != nil && !headerTimer.Stop() && err == nil {
+		// The timer fired as the headers came (a busy machine): the
+		// request is cancelled already, and its body would fail to read
+		// with a cause that is not the body's. It is the header timeout.
+		resp.Body.Close()
+		err = context.Cause(reqCtx)
 	}
 	if err != nil {
 		if errors.Is(context.Cause(reqCtx), errHeaderTimeout) && ctx.Err() == nil {
