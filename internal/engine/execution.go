@@ -88,11 +88,6 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	r := stepResult{Kind: resumed, Step: i}
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
-		if !remote.deferred {
-			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
-				return err
-			}
-		}
 	}
 	var d decision
 	x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
@@ -107,7 +102,28 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		}
 		x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
 	}
-	return x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq)
+	// The run before its attempt: a run that moved on without this job
+	// is a conflict (record keeps the attempt then), never the attempt's
+	// number found taken.
+	if err := x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq); err != nil {
+		return err
+	}
+	if remote != nil && !remote.deferred {
+		return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
+	}
+	return nil
+}
+
+// keep records the attempt of step i whose run moved on without this job,
+// in history, unless its number was taken (by the job that moved it on).
+func (x *execution) keep(ctx context.Context, i int, remote *pending) error {
+	return x.write(ctx, func(tx *store.Tx) error {
+		kept, err := tx.KeepAttempt(ctx, x.run.ID, i, remote.attempt)
+		if err == nil && !kept {
+			x.e.log.WarnContext(ctx, "another job recorded this attempt of the step first", "run", x.run.ID, "step", i, "attempt", remote.attempt.N)
+		}
+		return err
+	})
 }
 
 // save writes a run's new state in tx (if it is still at expectSeq, else

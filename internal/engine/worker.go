@@ -58,7 +58,8 @@ type batchWorker struct {
 // The runs wait for room among the runs in flight at most slotWait in all
 // (a run whose organisation holds its share does not wait); those that
 // found none are handed back to the queue as jobs of their own, a second
-// later (one over its organisation's share: after overShareDelay), so a
+// later (one over its organisation's share: after overShareDelay), at the
+// run's next generation (store.HandBackRun), so a
 // batch job never holds a queue worker for longer than its runs' own steps
 // take.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob]) error {
@@ -89,8 +90,14 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	if len(rest) > 0 {
 		err := w.e.untilAvailable(ctx, func() error {
 			return w.e.st.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+				// Each run goes to the next generation with its new job:
+				// this batch's copy of it goes stale, so a batch worked
+				// again (resumed after a crash, retried) cannot work it
+				// alongside that job.
 				for _, l := range rest {
-					tx.EnqueueRun(l.job, l.at)
+					if _, err := tx.HandBackRun(ctx, l.job, l.at); err != nil {
+						return err
+					}
 				}
 				return nil
 			})
@@ -99,6 +106,29 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// claim marks job's run as being worked by this process at the job's
+// generation and returns its release, or ok false when another job of this
+// process already works that run at that generation. That job is
+// responsible for the run (the queue retries it, and its run with it, if it
+// fails), so the second must not send the run's request alongside it. Two
+// jobs of one generation are rare (a batch resumed or retried after
+// handing runs back before HandBackRun existed, a job made available again
+// by store.ResumeLostJobs as it ended), but each sent the request again.
+// A newer generation is not held back: the job that made it may still be
+// returning when the new job starts.
+func (e *Engine) claim(job store.RunJob) (release func(), ok bool) {
+	k := claimKey{job.RunID, job.Seq}
+	if _, held := e.runs.LoadOrStore(k, struct{}{}); held {
+		return nil, false
+	}
+	return func() { e.runs.Delete(k) }, true
+}
+
+type claimKey struct {
+	run string
+	seq int64
 }
 
 // working notes that a queue job is being worked here, until the function
