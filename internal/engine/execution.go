@@ -89,6 +89,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
 	}
+	type stepAttempt struct {
+		step int
+		a    *automation.Attempt
+	}
+	var attempts []stepAttempt
+	if remote != nil && !remote.deferred {
+		attempts = append(attempts, stepAttempt{i, remote.attempt})
+	}
 	var d decision
 	x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
 	// Local steps, planned before this transaction, are written in it.
@@ -96,20 +104,23 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		if x.local == nil || n >= len(x.local.steps) || x.local.steps[n].i != d.Next {
 			return fmt.Errorf("run %s: update_record step %d was not planned", x.run.ID, d.Next)
 		}
-		r, err := x.applyLocal(ctx, tx, x.local.steps[n], x.local)
+		r, a, err := x.applyLocal(ctx, tx, x.local.steps[n], x.local)
 		if err != nil {
 			return err
 		}
+		attempts = append(attempts, stepAttempt{d.Next, a})
 		x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
 	}
-	// The run before its attempt: a run that moved on without this job
-	// is a conflict (record keeps the attempt then), never the attempt's
-	// number found taken.
+	// The run before the attempts: a run that moved on without this job
+	// is a conflict (record keeps the remote attempt then), never an
+	// attempt's number found taken.
 	if err := x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq); err != nil {
 		return err
 	}
-	if remote != nil && !remote.deferred {
-		return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
+	for _, sa := range attempts {
+		if err := tx.InsertAttempt(ctx, x.run.ID, sa.step, sa.a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

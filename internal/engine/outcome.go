@@ -30,14 +30,19 @@ import (
 //     match the run's steps; the run cannot be read; a panic: class
 //     internal (settle).
 
-// execute works one run from its next step and settles the outcome.
-func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
-	release, ok := e.claim(job)
+// execute works one run from its next step and settles the outcome,
+// unless another job of this node works the run's generation (claim).
+func (e *Engine) execute(ctx context.Context, job store.RunJob) error {
+	release, ok := e.claim(ctx, job)
 	if !ok {
-		e.log.WarnContext(ctx, "a second job for a run already being worked here: left to the first", "run", job.RunID, "seq", job.Seq)
 		return nil
 	}
 	defer release()
+	return e.executeClaimed(ctx, job)
+}
+
+// executeClaimed is execute for a job that holds its claim.
+func (e *Engine) executeClaimed(ctx context.Context, job store.RunJob) (err error) {
 	var run *automation.Run
 	defer func() {
 		if p := recover(); p != nil {

@@ -66,25 +66,40 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 	defer w.e.working(job.ID)()
 	var wg sync.WaitGroup
 	runs := job.Args.Runs
-	errs := make([]error, len(runs))
+	errs := make([]error, len(runs)+1) // the last: handing runs back
 	deadline := time.Now().Add(slotWait)
 	type later struct {
 		job store.RunJob
 		at  time.Time
 	}
 	var rest []later
+	var releases []func() // of the runs handed back, once they are
+	defer func() {
+		for _, release := range releases {
+			release()
+		}
+	}()
 	for i, rj := range runs {
+		// Held from here, so that a run this batch hands back is not
+		// being worked by another job of its generation meanwhile.
+		release, ok := w.e.claim(ctx, rj)
+		if !ok {
+			continue
+		}
 		switch w.e.slots.acquire(ctx, rj.OrgID, deadline) {
 		case overShare:
 			rest = append(rest, later{rj, time.Now().Add(overShareDelay(nil))})
+			releases = append(releases, release)
 			continue
 		case nodeFull:
 			rest = append(rest, later{rj, time.Now().Add(time.Second)})
+			releases = append(releases, release)
 			continue
 		}
 		wg.Go(func() {
+			defer release()
 			defer w.e.slots.give(rj.OrgID)
-			errs[i] = w.e.execute(ctx, rj)
+			errs[i] = w.e.executeClaimed(ctx, rj)
 		})
 	}
 	if len(rest) > 0 {
@@ -102,7 +117,7 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 				return nil
 			})
 		})
-		errs = append(errs, err)
+		errs[len(runs)] = err
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -118,9 +133,10 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 // by store.ResumeLostJobs as it ended), but each sent the request again.
 // A newer generation is not held back: the job that made it may still be
 // returning when the new job starts.
-func (e *Engine) claim(job store.RunJob) (release func(), ok bool) {
+func (e *Engine) claim(ctx context.Context, job store.RunJob) (release func(), ok bool) {
 	k := claimKey{job.RunID, job.Seq}
 	if _, held := e.runs.LoadOrStore(k, struct{}{}); held {
+		e.log.WarnContext(ctx, "a second job for a run already being worked here: left to the first", "run", job.RunID, "seq", job.Seq)
 		return nil, false
 	}
 	return func() { e.runs.Delete(k) }, true
