@@ -128,9 +128,10 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[store.RunBatchJob
 // process already works that run at that generation. That job is
 // responsible for the run (the queue retries it, and its run with it, if it
 // fails), so the second must not send the run's request alongside it. Two
-// jobs of one generation are rare (a batch resumed or retried after
-// handing runs back before HandBackRun existed, a job made available again
-// by store.ResumeLostJobs as it ended), but each sent the request again.
+// jobs of one generation should not exist (a batch hands its runs back at
+// their next generation: store.HandBackRun), but the queue can still make
+// one: a job made available again by store.ResumeLostJobs as it ended, a
+// batch that a node of an earlier version handed runs back from, resumed.
 // A newer generation is not held back: the job that made it may still be
 // returning when the new job starts.
 func (e *Engine) claim(ctx context.Context, job store.RunJob) (release func(), ok bool) {
