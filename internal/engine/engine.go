@@ -95,6 +95,7 @@ type Engine struct {
 	log   *slog.Logger
 	slots *slots
 	jobs  sync.Map // River job id -> struct{}: the jobs being worked here
+	runs  sync.Map // claimKey -> struct{}: the runs being worked here, by generation (claim)
 }
 
 // New returns an Engine.

@@ -107,11 +107,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	r := stepResult{Kind: resumed, Step: i}
 	if remote != nil {
 		r = remote.result(i, x.sec.redact)
-		if !remote.deferred && !remote.skipped && !remote.paused {
-			if err := tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt); err != nil {
-				return err
-			}
-		}
+	}
+	type stepAttempt struct {
+		step int
+		a    *automation.Attempt
+	}
+	var attempts []stepAttempt
+	if remote != nil && !remote.deferred && !remote.skipped && !remote.paused {
+		attempts = append(attempts, stepAttempt{i, remote.attempt})
 	}
 	var d decision
 	x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
@@ -120,13 +123,42 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		if x.local == nil || n >= len(x.local.steps) || x.local.steps[n].i != d.Next {
 			return fmt.Errorf("run %s: update_record step %d was not planned", x.run.ID, d.Next)
 		}
-		r, err := x.applyLocal(ctx, tx, x.local.steps[n], x.local)
+		r, a, err := x.applyLocal(ctx, tx, x.local.steps[n], x.local)
 		if err != nil {
 			return err
 		}
+		if a != nil { // a skipped step has none
+			attempts = append(attempts, stepAttempt{d.Next, a})
+		}
 		x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
 	}
-	return x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq)
+	// The run before the attempts: a run that moved on without this job
+	// is a conflict (record keeps the remote attempt then), never an
+	// attempt's number found taken.
+	if err := x.e.save(ctx, tx, x.job.OrgID, x.run, d, expectSeq); err != nil {
+		return err
+	}
+	for _, sa := range attempts {
+		if err := tx.InsertAttempt(ctx, x.run.ID, sa.step, sa.a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keep records the attempt of step i whose run moved on without this job,
+// in history, unless its number was taken (by the job that moved it on).
+func (x *execution) keep(ctx context.Context, i int, remote *pending) error {
+	if remote.attempt == nil || remote.deferred || remote.skipped || remote.paused {
+		return nil // nothing was sent: no attempt to keep
+	}
+	return x.write(ctx, func(tx *store.Tx) error {
+		kept, err := tx.KeepAttempt(ctx, x.run.ID, i, remote.attempt)
+		if err == nil && !kept {
+			x.e.log.WarnContext(ctx, "another job recorded this attempt of the step first", "run", x.run.ID, "step", i, "attempt", remote.attempt.N)
+		}
+		return err
+	})
 }
 
 // save writes a run's new state in tx (if it is still at expectSeq, else

@@ -45,7 +45,7 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 			err := x.e.untilAvailable(ctx, func() (err error) { stale, err = x.reload(ctx); return err })
 			if err != nil || stale {
 				if err == nil && remote != nil && !x.unsure {
-					err = x.write(ctx, func(tx *store.Tx) error { return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt) })
+					err = x.keep(ctx, i, remote)
 				}
 				return err
 			}
@@ -53,10 +53,9 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 		}
 		if errors.Is(err, store.ErrConflict) && remote != nil && !x.unsure {
 			// A person retried or cancelled the run while the request was in
-			// flight: their change stands, but history keeps the attempt.
-			return x.write(ctx, func(tx *store.Tx) error {
-				return tx.InsertAttempt(ctx, x.run.ID, i, remote.attempt)
-			})
+			// flight (or another job recorded the step): their change
+			// stands, but history keeps the attempt.
+			return x.keep(ctx, i, remote)
 		}
 		return err
 	}

@@ -30,8 +30,19 @@ import (
 //     match the run's steps; the run cannot be read; a panic: class
 //     internal (settle).
 
-// execute works one run from its next step and settles the outcome.
-func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
+// execute works one run from its next step and settles the outcome,
+// unless another job of this node works the run's generation (claim).
+func (e *Engine) execute(ctx context.Context, job store.RunJob) error {
+	release, ok := e.claim(ctx, job)
+	if !ok {
+		return nil
+	}
+	defer release()
+	return e.executeClaimed(ctx, job)
+}
+
+// executeClaimed is execute for a job that holds its claim.
+func (e *Engine) executeClaimed(ctx context.Context, job store.RunJob) (err error) {
 	var run *automation.Run
 	defer func() {
 		if p := recover(); p != nil {
@@ -69,7 +80,7 @@ func (e *Engine) execute(ctx context.Context, job store.RunJob) (err error) {
 			return err
 		})
 	}
-	if run.Status == automation.StatusQueued && run.Seq == 1 {
+	if notStarted(run) {
 		e.cfg.Metrics.RunStarted()
 	}
 	return x.step(ctx)
@@ -96,6 +107,12 @@ func transient(ctx context.Context, err error) bool {
 func (e *Engine) settle(ctx context.Context, job store.RunJob, run *automation.Run, err error) error {
 	if err == nil || transient(ctx, err) {
 		return err
+	}
+	if errors.Is(err, store.ErrConflict) {
+		// The run moved on without this job (a person retried or
+		// cancelled it, another job recorded its step): nothing to do.
+		e.log.InfoContext(ctx, "run moved on while its job worked it; the job leaves it", "run", job.RunID, "seq", job.Seq)
+		return nil
 	}
 	var f *fault
 	if !errors.As(err, &f) {
@@ -124,16 +141,20 @@ func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.
 			return err
 		}
 		a := &automation.Attempt{N: run.Steps[i].AttemptCount + 1, StartedAt: now, Error: &automation.AttemptError{Class: f.class, Message: f.msg}}
-		if err := tx.InsertAttempt(ctx, run.ID, i, a); err != nil {
-			return err
-		}
 		r := stepResult{Kind: local, Step: i, Attempt: a.N, Failure: &retry.Failure{Class: f.class, Message: f.msg}}
 		next, d := transition(run, nil, r, now, e.policy())
+		// The run first: if it moved on meanwhile (a person retried or
+		// cancelled it, another job recorded the step), history keeps the
+		// failure unless its attempt number was taken.
 		err := e.save(ctx, tx, job.OrgID, next, d, job.Seq)
 		if errors.Is(err, store.ErrConflict) {
-			return nil // a person retried or cancelled it meanwhile
+			_, err = tx.KeepAttempt(ctx, run.ID, i, a)
+			return err
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.InsertAttempt(ctx, run.ID, i, a)
 	})
 }
 

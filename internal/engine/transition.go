@@ -236,3 +236,13 @@ func cloneRun(r *automation.Run) *automation.Run {
 	c.Fields = maps.Clone(r.Fields)
 	return &c
 }
+
+// notStarted reports whether no job has begun run's first step yet: it is
+// queued, and its first step has neither an attempt nor a deferral.
+func notStarted(run *automation.Run) bool {
+	if run.Status != automation.StatusQueued || len(run.Steps) == 0 {
+		return run.Status == automation.StatusQueued
+	}
+	s := run.Steps[0]
+	return s.Status == automation.StepPending && s.AttemptCount == 0 && s.Deferrals == 0 && s.RateSlot == nil
+}

@@ -165,12 +165,13 @@ func (x *execution) planUpdate(ctx context.Context, ls *localStep, coll *record.
 	return nil
 }
 
-// applyLocal records a planned update_record step in tx: its attempt, and
-// its change and runs when it has one. It returns what became of the step,
-// or errRecordMoved when the record is no longer at the version planned.
-func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (stepResult, error) {
+// applyLocal records a planned update_record step in tx: its change and
+// runs when it has one. It returns what became of the step and its
+// attempt, which the caller inserts once the run is written (commit), or
+// errRecordMoved when the record is no longer at the version planned.
+func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, lp *localPlan) (stepResult, *automation.Attempt, error) {
 	if ls.skipped {
-		return stepResult{Kind: skipped, Step: ls.i}, nil
+		return stepResult{Kind: skipped, Step: ls.i}, nil, nil
 	}
 	now := lp.now
 	a := &automation.Attempt{N: x.run.Steps[ls.i].AttemptCount + 1, StartedAt: now, Fields: ls.fields}
@@ -181,7 +182,7 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, lp.at)
 		switch {
 		case errors.Is(err, store.ErrConflict):
-			return stepResult{}, errRecordMoved
+			return stepResult{}, nil, errRecordMoved
 		case err != nil:
 			f = &retry.Failure{Class: retry.Record, Message: err.Error()}
 		default:
@@ -196,13 +197,10 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 	if f != nil {
 		a.Error = &automation.AttemptError{Class: f.Class, Message: x.sec.redact.String(f.Message)}
 	}
-	if err := tx.InsertAttempt(ctx, x.run.ID, ls.i, a); err != nil {
-		f = &retry.Failure{Class: retry.Record, Message: err.Error()}
-	}
 	if f != nil {
 		r.Failure = &retry.Failure{Class: f.Class, Message: x.sec.redact.String(f.Message)}
 	}
-	return r, nil
+	return r, a, nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

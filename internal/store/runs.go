@@ -131,6 +131,28 @@ func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class re
 	return n == 1, nil
 }
 
+// HandBackRun moves a run that a job of generation seq holds, and has not
+// worked, to the next generation, so that this job's copy of it goes stale,
+// and enqueues a job of the new generation at at. It reports false (and
+// enqueues nothing) when the run is no longer at seq or has finished. A
+// batch job hands back the runs that found no room among the runs in
+// flight: were the batch itself worked again (resumed after a crash,
+// retried by the queue), the run would otherwise have two jobs of one
+// generation, and two workers could send its request at once.
+func (tx *Tx) HandBackRun(ctx context.Context, job RunJob, at time.Time) (bool, error) {
+	n, err := tx.q.exec(ctx, `UPDATE runs SET seq = seq + 1, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
+		us(tx.Now()), job.OrgID, job.RunID, job.Seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+	if err != nil {
+		return false, fmt.Errorf("hand back run: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	job.Seq++
+	tx.EnqueueRun(job, at)
+	return true, nil
+}
+
 // MarkRunRunning sets a queued or retrying run to running, if its seq is
 // still seq.
 func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) error {
@@ -141,6 +163,28 @@ func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) e
 
 // InsertAttempt records one attempt of step (its index) of a run.
 func (tx *Tx) InsertAttempt(ctx context.Context, runID string, step int, a *automation.Attempt) error {
+	return tx.insertAttempt(ctx, runID, step, a, "")
+}
+
+// KeepAttempt records in history an attempt whose run moved on without it
+// (a person retried or cancelled the run while its request was in flight,
+// or another job recorded the step first), unless the step already has an
+// attempt numbered a.N: it reports whether it did. Unlike InsertAttempt it
+// never fails on that number, so a result that lost the race to be
+// recorded cannot fail its run.
+func (tx *Tx) KeepAttempt(ctx context.Context, runID string, step int, a *automation.Attempt) (bool, error) {
+	var taken int
+	err := tx.q.queryRow(ctx, `SELECT COUNT(*) FROM attempts WHERE run_id = ? AND step = ? AND n = ?`, runID, step, a.N).Scan(&taken)
+	if err != nil {
+		return false, fmt.Errorf("keep attempt: %w", err)
+	}
+	if taken > 0 {
+		return false, nil
+	}
+	return true, tx.insertAttempt(ctx, runID, step, a, " ON CONFLICT (run_id, step, n) DO NOTHING")
+}
+
+func (tx *Tx) insertAttempt(ctx context.Context, runID string, step int, a *automation.Attempt, onConflict string) error {
 	var req, resp, fields any
 	if a.Request != nil {
 		req = encJSON(a.Request)
@@ -152,7 +196,7 @@ func (tx *Tx) InsertAttempt(ctx context.Context, runID string, step int, a *auto
 		fields = encJSON(a.Fields)
 	}
 	class, msg := errorCols(a.Error)
-	err := tx.q.execLater(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err := tx.q.execLater(ctx, `INSERT INTO attempts (run_id, step, n, started_at, duration_us, request, response, error_class, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict,
 		runID, step, a.N, us(a.StartedAt), int64(a.DurationMs*1000), req, resp, class, msg, fields)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)

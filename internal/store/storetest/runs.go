@@ -326,3 +326,79 @@ func testPruneRuns(t *testing.T, s *suite) {
 		t.Errorf("the pruned run's attempt is still there: %v", err)
 	}
 }
+
+// testKeepAttempt: an attempt whose run moved on is kept in history unless
+// its number is taken; a taken number is reported, never an error.
+func testKeepAttempt(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.shared
+	org := newOrg(t, st)
+	r := newRun(t, st, org, "rec_a")
+	first, again := failedAttempt(1), failedAttempt(1)
+	again.Response.Status, again.Error.Message = 502, "the receiver answered 502"
+	for _, c := range []struct {
+		name string
+		a    *automation.Attempt
+		want bool
+	}{{"a free number", first, true}, {"a taken number", again, false}} {
+		var kept bool
+		write(t, st, func(ctx context.Context, tx *store.Tx) (err error) {
+			kept, err = tx.KeepAttempt(ctx, r.ID, 0, c.a)
+			return err
+		})
+		if kept != c.want {
+			t.Errorf("%s: kept %v, want %v", c.name, kept, c.want)
+		}
+	}
+	got, err := st.RunWithAttempts(ctx, org, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]automation.Attempt{*first}, got.Steps[0].Attempts); d != "" {
+		t.Errorf("step 0 (-first +read): the attempt that found its number taken must leave history as it was:\n%s", d)
+	}
+}
+
+// testHandBackRun: a run held at its generation goes to the next one with
+// a job of its own; a run that moved on, or finished, is left alone.
+func testHandBackRun(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.open(t, store.Config{})
+	org := newOrg(t, st)
+	held, moved, done := newRun(t, st, org, "rec_a"), newRun(t, st, org, "rec_b"), newRun(t, st, org, "rec_c")
+	finish(t, st, org, done, automation.StatusSucceeded)
+	later := time.Now().Add(time.Hour)
+	for _, c := range []struct {
+		name    string
+		run     *automation.Run
+		seq     int64
+		want    bool
+		wantSeq int64
+	}{
+		{"held at its generation", held, 1, true, 2},
+		{"moved on", moved, 0, false, 1},
+		{"handed back twice", held, 1, false, 2},
+		{"finished", done, done.Seq, false, done.Seq},
+	} {
+		before, err := st.CountJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		write(t, st, func(ctx context.Context, tx *store.Tx) (err error) {
+			ok, err = tx.HandBackRun(ctx, store.RunJob{OrgID: org, RunID: c.run.ID, Seq: c.seq}, later)
+			return err
+		})
+		after, err := st.CountJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Run(ctx, org, c.run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != c.want || got.Seq != c.wantSeq || after-before != map[bool]int{true: 1, false: 0}[c.want] {
+			t.Errorf("%s: handed back %v, seq %d, %d jobs added; want %v, seq %d", c.name, ok, got.Seq, after-before, c.want, c.wantSeq)
+		}
+	}
+}

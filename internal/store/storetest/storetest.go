@@ -140,6 +140,8 @@ var subtests = []struct {
 	{"UpdateRun", testUpdateRun},
 	{"MarkRunRunning", testMarkRunRunning},
 	{"InsertAttempt", testInsertAttempt},
+	{"KeepAttempt", testKeepAttempt},
+	{"HandBackRun", testHandBackRun},
 	{"Run", testRun},
 	{"RunWithAttempts", testRunWithAttempts},
 	{"Runs", testRuns},
