@@ -203,7 +203,7 @@ func (s *Sender) post(ctx context.Context, target string, ev *autohook.AlertEven
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return err
+		return withoutURL(err, u.Host)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -211,6 +211,19 @@ func (s *Sender) post(ctx context.Context, target string, ev *autohook.AlertEven
 		return fmt.Errorf("the webhook answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// withoutURL drops the channel's URL from a failed request's error
+// (net/http's *url.Error quotes it whole): a Slack or Teams incoming
+// webhook URL is a credential, and the error is kept in the alert's row,
+// which editors read (Alerts), when only owners see channels. The host
+// stays, to say where the alert was going.
+func withoutURL(err error, host string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("post to %s: %w", host, ue.Err)
+	}
+	return err
 }
 
 // email sends the event to the addresses through the SMTP relay.

@@ -1,11 +1,15 @@
 package alert
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/autohook/autohook/internal/autohook"
+	"github.com/autohook/autohook/internal/egress"
 )
 
 func TestSMTPClient(t *testing.T) {
@@ -54,5 +58,36 @@ func TestLink(t *testing.T) {
 	s.SetBaseURL("http://127.0.0.1:8080")
 	if got := s.link(ev); got != "https://autohook.example.com/settings/runs/run_1" {
 		t.Errorf("with a public URL: %q", got)
+	}
+}
+
+// A failed delivery's error, kept in the alert's row that editors read,
+// never carries the channel's URL: a Slack or Teams webhook URL is a
+// credential only owners see.
+func TestPostErrorHidesURL(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			t.Error("no hijacker")
+			return
+		}
+		c, _, err := hj.Hijack()
+		if err == nil {
+			_ = c.Close() // no answer: the client's request fails
+		}
+	}))
+	defer srv.Close()
+	s := New(Config{Policy: &egress.Policy{AllowPrivate: true}})
+	const secret = "B0000000/XXXXsecretXXXX"
+	err := s.post(context.Background(), srv.URL+"/services/T000/"+secret, &autohook.AlertEvent{Event: autohook.EventTest, Text: "test"})
+	if err == nil {
+		t.Fatal("a closed connection delivered the alert")
+	}
+	if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "/services/") {
+		t.Errorf("the error %q shows the channel's URL", err)
+	}
+	if !strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")) {
+		t.Errorf("the error %q does not say where the alert was going", err)
 	}
 }
