@@ -134,14 +134,15 @@ func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class re
 // HandBackRun moves a run that a job of generation seq holds, and has not
 // worked, to the next generation, so that this job's copy of it goes stale,
 // and enqueues a job of the new generation at at. It reports false (and
-// enqueues nothing) when the run is no longer at seq or has finished. A
+// enqueues nothing) when the run is no longer at seq or has finished
+// (skipped included). A
 // batch job hands back the runs that found no room among the runs in
 // flight: were the batch itself worked again (resumed after a crash,
 // retried by the queue), the run would otherwise have two jobs of one
 // generation, and two workers could send its request at once.
 func (tx *Tx) HandBackRun(ctx context.Context, job RunJob, at time.Time) (bool, error) {
-	n, err := tx.q.exec(ctx, `UPDATE runs SET seq = seq + 1, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?)`,
-		us(tx.Now()), job.OrgID, job.RunID, job.Seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled)
+	n, err := tx.q.exec(ctx, `UPDATE runs SET seq = seq + 1, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
+		us(tx.Now()), job.OrgID, job.RunID, job.Seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
 	if err != nil {
 		return false, fmt.Errorf("hand back run: %w", err)
 	}

@@ -367,6 +367,8 @@ func testHandBackRun(t *testing.T, s *suite) {
 	org := newOrg(t, st)
 	held, moved, done := newRun(t, st, org, "rec_a"), newRun(t, st, org, "rec_b"), newRun(t, st, org, "rec_c")
 	finish(t, st, org, done, automation.StatusSucceeded)
+	skipped := newRun(t, st, org, "rec_d") // finished too: its automation was paused
+	finish(t, st, org, skipped, automation.StatusSkipped)
 	later := time.Now().Add(time.Hour)
 	for _, c := range []struct {
 		name    string
@@ -379,6 +381,7 @@ func testHandBackRun(t *testing.T, s *suite) {
 		{"moved on", moved, 0, false, 1},
 		{"handed back twice", held, 1, false, 2},
 		{"finished", done, done.Seq, false, done.Seq},
+		{"skipped", skipped, skipped.Seq, false, skipped.Seq},
 	} {
 		before, err := st.CountJobs(ctx)
 		if err != nil {
