@@ -15,10 +15,10 @@ const WaitLimit = 15 * time.Second
 // pollEvery is how often they look again.
 const pollEvery = 20 * time.Millisecond
 
-// Finished reports whether a run status is final: succeeded, failed or
-// cancelled.
+// Finished reports whether a run status is final: succeeded, failed,
+// cancelled or skipped (automation.Status.Finished).
 func Finished(status any) bool {
-	return status == "succeeded" || status == "failed" || status == "cancelled"
+	return status == "succeeded" || status == "failed" || status == "cancelled" || status == "skipped"
 }
 
 // WaitRun waits until run id has status want and returns the run as GET
