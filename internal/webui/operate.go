@@ -158,7 +158,13 @@ func (u *UI) bulkRetry(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 	}
 	var d runsData
 	f := runFilterOf(r.PostForm, &d)
-	back := "/runs?" + r.PostForm.Encode()
+	q := url.Values{"automation": {d.Automation}, "since": {d.Since}, "until": {d.Until}}
+	if d.Status != "" {
+		q.Set("status", d.Status)
+	}
+	// the filter only: the form's CSRF token must not go into an address
+	// (history, logs, Referer)
+	back := "/runs?" + q.Encode()
 	n, more, err := u.svc.RetryRuns(r.Context(), s.OrgID, f)
 	var perr *problem.Error
 	switch {
@@ -171,8 +177,8 @@ func (u *UI) bulkRetry(w http.ResponseWriter, r *http.Request, s *autohook.WebSe
 	default:
 		setFlash(w, r, flash{Kind: "ok", Msg: fmt.Sprintf("Retrying %d run%s.", n, plural(n))})
 	}
-	q := url.Values{"automation": {d.Automation}, "since": {d.Since}, "until": {d.Until}}
 	if err == nil {
+		q.Del("status")
 		back = "/runs?" + q.Encode() // the retried runs are queued now: show them all
 	}
 	redirect(w, r, back)

@@ -503,3 +503,21 @@ func TestRunPageShowsRedirects(t *testing.T) {
 		}
 	}
 }
+
+// A bulk retry that is refused sends the browser back to the Runs page
+// with its filter, never with the form's CSRF token in the address.
+func TestBulkRetryRedirectHasNoCSRFToken(t *testing.T) {
+	n := startNode(t)
+	c := n.client()
+	token := c.signIn()
+	for _, status := range []string{"succeeded", "failed"} { // refused (a 422 flash), then done
+		resp := c.post("/runs/retry", url.Values{"csrf": {token}, "status": {status}, "automation": {""}})
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/runs?") {
+			t.Fatalf("status %s: %d to %q, want 303 to the Runs page", status, resp.StatusCode, loc)
+		}
+		if strings.Contains(loc, "csrf") || strings.Contains(loc, url.QueryEscape(token)) {
+			t.Errorf("status %s: the redirect %q carries the CSRF token", status, loc)
+		}
+	}
+}
