@@ -42,31 +42,38 @@ func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool
 		}
 		return RunCount{}, nil
 	}
-	stamp := us(at)
+	// Which run paused the automation, and which raised the alert, is
+	// decided by the UPDATE from the row as it was (SET reads the old
+	// values), and marked in the row for RETURNING to tell: an empty
+	// paused_reason (this call writes the reason next), a negative
+	// alert_failures (this call sets it to 0 next). The row lock keeps
+	// the marks from every other run. Comparing times would not do: two
+	// runs of one automation may finish in the same microsecond.
+	stamp, since := us(at), us(at.Add(-alertEvery))
 	var c RunCount
-	var pausedAt, alertAt sql.NullInt64
+	var reason sql.NullString
+	var alerts int64
 	err := tx.q.queryRow(ctx, `UPDATE automations SET failure_streak = failure_streak + 1,
 		paused_at = CASE WHEN paused_at IS NULL AND pause_after > 0 AND failure_streak + 1 >= pause_after THEN ? ELSE paused_at END,
-		alert_failures = alert_failures + 1,
+		paused_reason = CASE WHEN paused_at IS NULL AND pause_after > 0 AND failure_streak + 1 >= pause_after THEN '' ELSE paused_reason END,
+		alert_failures = CASE WHEN alert_at IS NULL OR alert_at <= ? THEN -(alert_failures + 1) ELSE alert_failures + 1 END,
 		alert_at = CASE WHEN alert_at IS NULL OR alert_at <= ? THEN ? ELSE alert_at END
-		WHERE org_id = ? AND id = ? RETURNING failure_streak, paused_at, alert_at, alert_failures`, stamp, us(at.Add(-alertEvery)), stamp, orgID, id).
-		Scan(&c.Streak, &pausedAt, &alertAt, &c.AlertCount)
+		WHERE org_id = ? AND id = ? RETURNING failure_streak, paused_reason, alert_failures`, stamp, since, since, stamp, orgID, id).
+		Scan(&c.Streak, &reason, &alerts)
 	if isNoRows(err) {
 		return RunCount{}, nil
 	}
 	if err != nil {
 		return RunCount{}, fmt.Errorf("count failed run: %w", err)
 	}
-	if alertAt.Int64 == stamp {
-		c.Alert = true
+	if alerts < 0 {
+		c.Alert, c.AlertCount = true, -alerts
 		_, err := tx.q.exec(ctx, `UPDATE automations SET alert_failures = 0 WHERE org_id = ? AND id = ?`, orgID, id)
 		if err != nil {
 			return RunCount{}, fmt.Errorf("count alert: %w", err)
 		}
-	} else {
-		c.AlertCount = 0
 	}
-	if pausedAt.Valid && pausedAt.Int64 == stamp {
+	if reason.Valid && reason.String == "" {
 		c.Paused = true
 		_, err := tx.q.exec(ctx, `UPDATE automations SET paused_reason = ? WHERE org_id = ? AND id = ?`, validMessage(fmt.Sprintf("%d runs in a row failed; the last: %s", c.Streak, lastError)), orgID, id)
 		if err != nil {

@@ -117,13 +117,16 @@ func testCountRunOutcome(t *testing.T, s *suite) {
 		race.PauseAfterFailures = pausing(25)
 		race = newAutomation(t, nodes[0], org, race)
 		const runs = 60
+		at := time.Now()
 		var paused, alerted, failed atomic.Int64
 		var wg sync.WaitGroup
 		for i := range runs {
 			wg.Go(func() {
 				st := nodes[i%len(nodes)]
 				err := st.Write(ctx, func(tx *store.Tx) error {
-					c, err := tx.CountRunOutcome(ctx, org, race.ID, true, tx.Now().Add(time.Duration(i)*time.Microsecond), "network", time.Hour)
+					// every run at the same microsecond: which one paused
+					// it, and which one alerted, is not told by the time
+					c, err := tx.CountRunOutcome(ctx, org, race.ID, true, at, "network", time.Hour)
 					if c.Paused {
 						paused.Add(1)
 					}
