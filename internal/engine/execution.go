@@ -217,8 +217,13 @@ func (e *Engine) countOutcome(ctx context.Context, tx *store.Tx, orgID string, r
 			Action: autohook.AuditAutomationPaused, Target: autohook.AuditTarget{Type: "automation", ID: run.AutomationID, Name: run.AutomationName}, Details: why}); err != nil {
 			return err
 		}
-		tx.OnCommit(e.cfg.Metrics.AutomationPaused)
-		e.log.InfoContext(ctx, "automation paused", "automation", run.AutomationID, "failures", c.Streak, "run", run.ID)
+		streak, runID, autoID := c.Streak, run.ID, run.AutomationID
+		tx.OnCommit(func() {
+			// once committed: a transaction tried again (the database
+			// was unavailable) or rolled back does not log a pause
+			e.cfg.Metrics.AutomationPaused()
+			e.log.InfoContext(ctx, "automation paused", "automation", autoID, "failures", streak, "run", runID)
+		})
 	}
 	return nil
 }
