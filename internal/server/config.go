@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/autohook/autohook/internal/alert"
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/engine"
 	"github.com/autohook/autohook/internal/httpapi"
@@ -222,6 +224,17 @@ func (cfg Config) validate() error {
 			if d <= 0 {
 				errs = append(errs, fmt.Errorf("retry schedule: entry %d is %v, not a positive duration", i, d))
 			}
+		}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--public-url %q must be an absolute http or https URL such as https://autohook.example.com (invitation URLs and the links in alerts start with it)", cfg.PublicURL))
+		}
+	}
+	if cfg.SMTPURL != "" {
+		if _, err := alert.SMTPClient(cfg.SMTPURL, time.Second); err != nil { // builds a client, connects to nothing
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -95,3 +95,32 @@ func TestConfigDefaults(t *testing.T) {
 		})
 	}
 }
+
+// A --public-url or --smtp-url that cannot work refuses the start, with a
+// message naming the setting, instead of broken invitation links and email
+// alerts that fail later; the SMTP password is never repeated.
+func TestConfigRefusesBadURLs(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string // "" : accepted
+	}{
+		{Config{PublicURL: "https://autohook.example.com"}, ""},
+		{Config{PublicURL: "http://10.0.0.5:8080/"}, ""},
+		{Config{PublicURL: "autohook.example.com"}, "--public-url"},
+		{Config{PublicURL: "ftp://autohook.example.com"}, "--public-url"},
+		{Config{SMTPURL: "smtp://user:s3cret@mail.example.com:587"}, ""},
+		{Config{SMTPURL: "smtps://mail.example.com"}, ""},
+		{Config{SMTPURL: "http://user:s3cret@mail.example.com"}, "--smtp-url"},
+		{Config{SMTPURL: "mail.example.com:587"}, "--smtp-url"},
+	} {
+		_, err := tc.cfg.withDefaults()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v refused: %v", tc.cfg.PublicURL+tc.cfg.SMTPURL, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want an error naming %s", tc.cfg.PublicURL+tc.cfg.SMTPURL, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("the error %q repeats the SMTP password", err)
+		}
+	}
+}
