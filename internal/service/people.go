@@ -141,6 +141,25 @@ func (s *Service) Users(ctx context.Context, orgID string, page autohook.Page) (
 // errLastOwner refuses to leave an organisation without an owner.
 var errLastOwner = fmt.Errorf("%w: this is the organisation's only owner: make someone else an owner first", autohook.ErrConflict)
 
+// lastOwner refuses, in tx, to take an owner away when they are the
+// organisation's only one. The organisation's owners are locked first
+// (PostgreSQL; SQLite has one writer): two owners demoting or removing
+// each other at once each counted two owners, on rows the other did not
+// change, and left none.
+func lastOwner(ctx context.Context, tx *store.Tx, orgID string) error {
+	if err := tx.LockCluster(ctx, "owners:"+orgID); err != nil {
+		return err
+	}
+	n, err := tx.CountOwners(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return errLastOwner
+	}
+	return nil
+}
+
 // SetUserRole changes a user's role; it applies from their next request.
 func (s *Service) SetUserRole(ctx context.Context, orgID, id string, role autohook.Role) (*autohook.User, error) {
 	if role == "" {
@@ -161,10 +180,8 @@ func (s *Service) SetUserRole(ctx context.Context, orgID, id string, role autoho
 			return nil // nothing changes, nothing to record
 		}
 		if from == autohook.RoleOwner {
-			if n, err := tx.CountOwners(ctx, orgID); err != nil {
+			if err := lastOwner(ctx, tx, orgID); err != nil {
 				return err
-			} else if n <= 1 {
-				return errLastOwner
 			}
 		}
 		if err := tx.SetUserRole(ctx, orgID, id, role); err != nil {
@@ -187,10 +204,8 @@ func (s *Service) RemoveUser(ctx context.Context, orgID, id string) error {
 			return err
 		}
 		if u.Role == autohook.RoleOwner {
-			if n, err := tx.CountOwners(ctx, orgID); err != nil {
+			if err := lastOwner(ctx, tx, orgID); err != nil {
 				return err
-			} else if n <= 1 {
-				return errLastOwner
 			}
 		}
 		if err := tx.DeleteUser(ctx, orgID, id); err != nil {

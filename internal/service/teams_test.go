@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,5 +433,93 @@ func TestSessionLifetime(t *testing.T) {
 	*s.clock = s.clock.Add(time.Second)
 	if _, err := s.svc.Session(base, id); !errors.Is(err, autohook.ErrUnauthorized) {
 		t.Errorf("at the end of the lifetime: %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestLastOwnerRace: two owners demoting each other at once (on
+// PostgreSQL, in two transactions at the same time) leave one owner: the
+// count of owners and the change are not split by the other's.
+func TestLastOwnerRace(t *testing.T) {
+	if os.Getenv("AUTOHOOK_TEST_DATABASE_URL") == "" {
+		t.Skip("PostgreSQL only: SQLite has one writer")
+	}
+	ctx := owner(context.Background())
+	s := newStack(t, true)
+	inv, err := s.svc.CreateInvitation(ctx, s.org, "second@example.com", autohook.RoleOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.svc.AcceptInvitation(context.Background(), inv.Token, autohook.Acceptance{Name: "Second", Password: "a-good-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _, err := s.svc.Users(ctx, s.org, autohook.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range users {
+		ids = append(ids, u.ID)
+	}
+	if len(ids) != 2 || ids[0] != second.ID && ids[1] != second.ID {
+		t.Fatalf("users %v", users)
+	}
+	for round := range 30 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, id := range ids {
+			wg.Go(func() {
+				<-start
+				var err error
+				if i == 0 {
+					_, err = s.svc.SetUserRole(ctx, s.org, id, autohook.RoleEditor)
+				} else {
+					err = s.svc.RemoveUser(ctx, s.org, id)
+				}
+				if err != nil && !errors.Is(err, autohook.ErrConflict) {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		users, _, err := s.svc.Users(ctx, s.org, autohook.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners := 0
+		for _, u := range users {
+			if u.Role == autohook.RoleOwner {
+				owners++
+			}
+		}
+		if owners != 1 {
+			t.Fatalf("round %d: %d owners left, want 1: %+v", round, owners, users)
+		}
+		// Back to two owners for the next round.
+		if len(users) == 1 {
+			inv, err := s.svc.CreateInvitation(ctx, s.org, fmt.Sprintf("owner%d@example.com", round), autohook.RoleOwner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.svc.AcceptInvitation(context.Background(), inv.Token, autohook.Acceptance{Name: "Next", Password: "a-good-password"}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, u := range users {
+				if u.Role != autohook.RoleOwner {
+					if _, err := s.svc.SetUserRole(ctx, s.org, u.ID, autohook.RoleOwner); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		if users, _, err = s.svc.Users(ctx, s.org, autohook.Page{}); err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[:0]
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
 	}
 }
