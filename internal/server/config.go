@@ -106,7 +106,8 @@ type Config struct {
 	// Retry overrides the retry schedule; default nil: retry.DefaultSchedule
 	// with jitter.
 	Retry *retry.Policy
-	// Retention is how long run history and the audit log are kept;
+	// Retention is how long run history, the audit log and delivered
+	// alerts are kept;
 	// default DefaultRetention (30 days).
 	Retention time.Duration
 	// SessionTTL is how long a web UI sign-in lasts; default
@@ -145,7 +146,8 @@ const (
 	DefaultDataDir = "./autohook-data"
 	// DefaultListen is where a node listens unless told otherwise.
 	DefaultListen = "127.0.0.1:8080"
-	// DefaultRetention is how long run history and the audit log are kept.
+	// DefaultRetention is how long run history, the audit log and
+	// delivered alerts are kept.
 	DefaultRetention = 30 * 24 * time.Hour
 	// DefaultPruneEvery is how often history is pruned.
 	DefaultPruneEvery = 10 * time.Minute

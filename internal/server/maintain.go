@@ -60,7 +60,7 @@ func (p *pruner) Work(ctx context.Context, _ *river.Job[PruneJob]) error {
 // older keys.
 const IdempotencyKeyTTL = 24 * time.Hour
 
-// prune deletes runs and audit entries older than the retention period (and idempotency
+// prune deletes runs, audit entries and delivered alerts older than the retention period (and idempotency
 // keys older than IdempotencyKeyTTL), for at most the budget (and well
 // within the job's timeout), and reports how many runs it
 // deleted; the next pass goes on where it stopped.
@@ -73,7 +73,7 @@ func (p *pruner) prune(ctx context.Context) (int, error) {
 	}
 	keysCutoff := p.now().Add(-IdempotencyKeyTTL)
 	for {
-		var n, keys, audit int
+		var n, keys, audit, alerts int
 		err := p.st.Write(ctx, func(tx *store.Tx) error {
 			var err error
 			if n, err = tx.PruneRuns(ctx, cutoff, p.batch); err != nil {
@@ -82,11 +82,14 @@ func (p *pruner) prune(ctx context.Context) (int, error) {
 			if audit, err = tx.PruneAudit(ctx, cutoff, p.batch); err != nil {
 				return err
 			}
+			if alerts, err = tx.PruneAlerts(ctx, cutoff, p.batch); err != nil {
+				return err
+			}
 			keys, err = tx.PruneIdempotencyKeys(ctx, keysCutoff, p.batch)
 			return err
 		})
 		total += n
-		if err != nil || (n < p.batch && keys < p.batch && audit < p.batch) || time.Now().After(stop) {
+		if err != nil || (n < p.batch && keys < p.batch && audit < p.batch && alerts < p.batch) || time.Now().After(stop) {
 			return total, err
 		}
 		// let other writers in between batches

@@ -188,3 +188,16 @@ func (tx *Tx) MarkAlert(ctx context.Context, orgID, id, status string, attempts 
 	}
 	return nil
 }
+
+// PruneAlerts deletes up to limit alerts (of every organisation) raised
+// before cutoff whose delivery is over (sent or failed), and reports how
+// many it deleted. A pending alert stays: its job would find it gone.
+func (tx *Tx) PruneAlerts(ctx context.Context, before time.Time, limit int) (int, error) {
+	// Alert ids sort by creation time, so the primary key finds old ones.
+	n, err := tx.q.exec(ctx, `DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE id < ? AND status <> ? ORDER BY id LIMIT ?)`,
+		idAt("alr", before), autohook.AlertPending, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune alerts: %w", err)
+	}
+	return int(n), nil
+}

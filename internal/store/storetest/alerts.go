@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -179,5 +180,51 @@ func testAlertJob(t *testing.T, s *suite) {
 	}
 	if n := (store.AlertJob{}).InsertOpts().MaxAttempts; n != store.AlertAttempts {
 		t.Errorf("AlertJob MaxAttempts %d, want %d", n, store.AlertAttempts)
+	}
+}
+
+// testPruneAlerts: alerts whose delivery is over go after the cutoff,
+// within the limit, of every organisation; pending ones and newer ones
+// stay.
+func testPruneAlerts(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.fresh(t)
+	a, b := newOrg(t, st), newOrg(t, st)
+	ca := newChannel(t, st, a, autohook.AlertChannel{Name: "hook", Type: autohook.ChannelWebhook, URL: "https://h.example.com/"})
+	cb := newChannel(t, st, b, autohook.AlertChannel{Name: "hook", Type: autohook.ChannelWebhook, URL: "https://h.example.com/"})
+	sent := raise(t, st, a, autohook.AlertEvent{Event: autohook.EventTest}, ca.ID)[0]
+	failed := raise(t, st, b, autohook.AlertEvent{Event: autohook.EventTest}, cb.ID)[0]
+	pending := raise(t, st, a, autohook.AlertEvent{Event: autohook.EventTest}, ca.ID)[0]
+	write(t, st, func(ctx context.Context, tx *store.Tx) error {
+		return errors.Join(tx.MarkAlert(ctx, a, sent.ID, autohook.AlertSent, 1, "", at(time.Now())),
+			tx.MarkAlert(ctx, b, failed.ID, autohook.AlertFailed, 8, "the webhook answered 500", at(time.Now())))
+	})
+	prune := func(before time.Time, limit int) int {
+		t.Helper()
+		var n int
+		write(t, st, func(ctx context.Context, tx *store.Tx) (err error) {
+			n, err = tx.PruneAlerts(ctx, before, limit)
+			return err
+		})
+		return n
+	}
+	if n := prune(time.Now().Add(-time.Hour), 100); n != 0 {
+		t.Errorf("pruned %d alerts raised after the cutoff", n)
+	}
+	if n := prune(time.Now().Add(time.Hour), 1); n != 1 {
+		t.Errorf("pruned %d, want the limit of 1", n)
+	}
+	if n := prune(time.Now().Add(time.Hour), 100); n != 1 {
+		t.Errorf("pruned %d, want the other delivered alert", n)
+	}
+	for _, c := range []struct {
+		org string
+		al  *autohook.Alert
+		ok  bool
+	}{{a, sent, false}, {b, failed, false}, {a, pending, true}} {
+		_, err := st.Alert(ctx, c.org, c.al.ID)
+		if (err == nil) != c.ok {
+			t.Errorf("alert %s after pruning: %v, want kept %v", c.al.ID, err, c.ok)
+		}
 	}
 }

@@ -124,6 +124,7 @@ var subtests = []struct {
 	{"Alert", testAlert},
 	{"Alerts", testAlerts},
 	{"MarkAlert", testMarkAlert},
+	{"PruneAlerts", testPruneAlerts},
 	{"AlertJob.Kind", testAlertJob},
 	{"AlertJob.InsertOpts", testAlertJob},
 	// pause.go
