@@ -159,13 +159,18 @@ func (s *Service) ResumeAutomation(ctx context.Context, orgID, id string) (*auto
 		if err != nil {
 			return err
 		}
+		cur, err := tx.Automation(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
 		if was {
-			if _, err := tx.RaiseAlert(ctx, orgID, &autohook.AlertEvent{Event: autohook.EventAutomationResumed, Automation: autohook.AlertRef{ID: id}}, ""); err != nil {
+			ev := &autohook.AlertEvent{Event: autohook.EventAutomationResumed, Automation: autohook.AlertRef{ID: id, Name: cur.Doc.Name}}
+			if _, err := tx.RaiseAlert(ctx, orgID, ev, ""); err != nil {
 				return err
 			}
 		}
 		// recorded also when it was not paused: somebody asked for it
-		return s.audit(ctx, tx, orgID, autohook.AuditAutomationResumed, target("automation", id, ""), details{"wasPaused": was})
+		return s.audit(ctx, tx, orgID, autohook.AuditAutomationResumed, target("automation", id, cur.Doc.Name), details{"wasPaused": was})
 	})
 	if err != nil {
 		return nil, err

@@ -251,6 +251,10 @@ func TestAuditDetails(t *testing.T) {
 		_, _, err = s.svc.SaveAutomation(ctx, s.org, &d)
 		must(err)
 		must(s.svc.PutSecret(ctx, s.org, "TOKEN", "a-secret-value-never-logged"))
+		all, _, err := s.svc.Automations(ctx, s.org, autohook.AutomationFilter{}, autohook.Page{})
+		must(err)
+		_, err = s.svc.ResumeAutomation(ctx, s.org, all[0].ID) // not paused: recorded all the same, with its name
+		must(err)
 		_, _, err = s.svc.SignIn(base, autohook.AdminLogin, "wrong password")
 		if !errors.Is(err, autohook.ErrUnauthorized) {
 			t.Fatalf("wrong password: %v", err)
@@ -277,6 +281,7 @@ func TestAuditDetails(t *testing.T) {
 			`automation.updated api_key:test automation:Mark v2 {"fromVersion":1,"toVersion":2}`,
 			`automation.paused api_key:test automation:Mark v2 {"fromVersion":2,"toVersion":3}`,
 			`secret.put api_key:test secret:TOKEN {}`,
+			`automation.resumed api_key:test automation:Mark v2 {"wasPaused":false}`,
 			`user.sign_in_failed user:Admin user:admin {}`,
 			`user.signed_in user:Admin user:admin {}`,
 		}
