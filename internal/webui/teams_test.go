@@ -90,6 +90,16 @@ func TestMembers(t *testing.T) {
 	if r := editor.get("/settings/secrets"); r.StatusCode != 200 || !strings.Contains(r.Body, `id="secrets-read-only"`) || strings.Contains(r.Body, `action="/settings/secrets"`) {
 		t.Errorf("the editor's Secrets page: %d; it must list names without the forms to set or delete them", r.StatusCode)
 	}
+	// The editor reads the alerts sent, not the channels: a webhook
+	// channel's URL is a credential.
+	n.api("POST", "/alert-channels", `{"name":"ops","type":"webhook","url":"https://hooks.example.com/T0/B0/s3cret"}`, nil)
+	if r := editor.get("/settings/alerts"); r.StatusCode != 200 || strings.Contains(r.Body, "s3cret") || strings.Contains(r.Body, `id="add-channel"`) ||
+		!strings.Contains(r.Body, `href="/settings/alerts"`) {
+		t.Errorf("the editor's Alerts page: %d; it must list the alerts sent without the channels or the form to add one", r.StatusCode)
+	}
+	if r := viewer.get("/settings/alerts"); r.StatusCode != 403 || strings.Contains(r.Body, `href="/settings/alerts"`) {
+		t.Errorf("the viewer's Alerts page: %d, want 403 and no link to it", r.StatusCode)
+	}
 	if r := editor.get("/records/leads"); !strings.Contains(r.Body, `href="/records/leads/new"`) {
 		t.Error("the editor cannot add a record")
 	}
