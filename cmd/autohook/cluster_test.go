@@ -265,7 +265,9 @@ func TestClusterOnPostgres(t *testing.T) {
 	orphans := clusterOrphans(t, dbURL, killedAt, node3Client)
 	orphanRuns := map[string]bool{}
 	for _, o := range orphans {
-		if len(o.RunIDs) == 0 {
+		// A run job names its runs; the node's other jobs (the pruner, an
+		// alert's delivery) name none, and their rescue is River's too.
+		if len(o.RunIDs) == 0 && (o.Kind == "autohook.run" || o.Kind == "autohook.runs") {
 			t.Errorf("job %d (%s) held by the dead node names no run", o.ID, o.Kind)
 		}
 		for _, id := range o.RunIDs {
