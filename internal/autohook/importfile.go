@@ -60,9 +60,11 @@ func (r *ImportResult) Changed() bool {
 	return slices.ContainsFunc(r.Plan, func(p PlanItem) bool { return p.Action != ActionUnchanged })
 }
 
-// importCollection is a collection as a file holds it; the fields a
-// collection read from the API also has are accepted and ignored.
-type importCollection struct {
+// CollectionInput is a collection as a client sends it (the API's body)
+// or a file holds it (an import); the read-only fields a collection read
+// from the API also has are accepted and ignored, so what was read can be
+// sent back unchanged.
+type CollectionInput struct {
 	Key       string         `json:"key"`
 	Name      string         `json:"name"`
 	Fields    []record.Field `json:"fields"`
@@ -70,6 +72,14 @@ type importCollection struct {
 	ID        string         `json:"id"`
 	CreatedAt string         `json:"createdAt"`
 	UpdatedAt string         `json:"updatedAt"`
+}
+
+// Collection is the collection in; key replaces its key when not empty.
+func (in *CollectionInput) Collection(key string) *record.Collection {
+	if key == "" {
+		key = in.Key
+	}
+	return &record.Collection{Key: key, Name: in.Name, Fields: in.Fields, Stages: in.Stages}
 }
 
 // DecodeImport parses an export strictly: malformed JSON is a
@@ -82,7 +92,7 @@ func DecodeImport(data []byte) (*ImportFile, error) {
 	// First every path at once, the automations typed...
 	var typed struct {
 		FormatVersion *int                     `json:"formatVersion"`
-		Collections   []importCollection       `json:"collections"`
+		Collections   []CollectionInput        `json:"collections"`
 		Automations   []*automation.Automation `json:"automations"`
 	}
 	if err := strictjson.Decode(data, &typed); err != nil {
@@ -100,7 +110,7 @@ func DecodeImport(data []byte) (*ImportFile, error) {
 	}
 	f := &ImportFile{}
 	for _, c := range typed.Collections {
-		f.Collections = append(f.Collections, &record.Collection{Key: c.Key, Name: c.Name, Fields: c.Fields, Stages: c.Stages})
+		f.Collections = append(f.Collections, c.Collection(""))
 	}
 	for i, r := range raw.Automations {
 		a, err := automation.Decode(r)

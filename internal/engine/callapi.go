@@ -22,6 +22,11 @@ type pending struct {
 	rateSlot time.Time
 }
 
+// sent reports whether p's request went out (or was refused by the
+// destination policy): then it has an attempt to record. A skipped,
+// paused or deferred step has none.
+func (p *pending) sent() bool { return p.attempt != nil }
+
 // result is what p means to the state machine for step i, its failure's
 // message hidden by redact.
 func (p *pending) result(i int, redact *secret.Redactor) stepResult {

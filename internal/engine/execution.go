@@ -113,7 +113,7 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 		a    *automation.Attempt
 	}
 	var attempts []stepAttempt
-	if remote != nil && !remote.deferred && !remote.skipped && !remote.paused {
+	if remote != nil && remote.sent() {
 		attempts = append(attempts, stepAttempt{i, remote.attempt})
 	}
 	var d decision
@@ -149,8 +149,8 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 // keep records the attempt of step i whose run moved on without this job,
 // in history, unless its number was taken (by the job that moved it on).
 func (x *execution) keep(ctx context.Context, i int, remote *pending) error {
-	if remote.attempt == nil || remote.deferred || remote.skipped || remote.paused {
-		return nil // nothing was sent: no attempt to keep
+	if !remote.sent() {
+		return nil
 	}
 	return x.write(ctx, func(tx *store.Tx) error {
 		kept, err := tx.KeepAttempt(ctx, x.run.ID, i, remote.attempt)

@@ -11,7 +11,6 @@ import (
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/problem"
-	"github.com/autohook/autohook/internal/record"
 )
 
 var routes = []route{
@@ -65,25 +64,12 @@ var routes = []route{
 	{"GET", "/api/v1/audit", (*API).listAudit},
 }
 
-// collectionInput is what a client sends for a collection; the key comes
-// from the URL on PUT.
-type collectionInput struct {
-	Key    string         `json:"key"`
-	Name   string         `json:"name"`
-	Fields []record.Field `json:"fields"`
-	Stages []string       `json:"stages"`
-	// read-only fields a client may send back unchanged
-	ID        string `json:"id"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-}
-
 func (a *API) createCollection(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
-	var in collectionInput
+	var in autohook.CollectionInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	c := &record.Collection{Key: in.Key, Name: in.Name, Fields: in.Fields, Stages: in.Stages}
+	c := in.Collection("")
 	if err := a.svc.CreateCollection(r.Context(), p.OrgID, c); err != nil {
 		return err
 	}
@@ -114,7 +100,7 @@ func (a *API) getCollection(w http.ResponseWriter, r *http.Request, p *autohook.
 }
 
 func (a *API) putCollection(w http.ResponseWriter, r *http.Request, p *autohook.Principal) error {
-	var in collectionInput
+	var in autohook.CollectionInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -122,7 +108,7 @@ func (a *API) putCollection(w http.ResponseWriter, r *http.Request, p *autohook.
 	if in.Key != "" && in.Key != key {
 		return problem.New("key", "a collection's key cannot change (the URL says %q)", key)
 	}
-	c := &record.Collection{Key: key, Name: in.Name, Fields: in.Fields, Stages: in.Stages}
+	c := in.Collection(key) // the URL's
 	if err := a.svc.UpdateCollection(r.Context(), p.OrgID, c); err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func New(q QueueCounter, log *slog.Logger) *Metrics {
 			Name: "autohook_runs_started_total", Help: "Runs whose first step started.",
 		}),
 		runsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "autohook_runs_finished_total", Help: "Runs that finished, by status (succeeded, failed).",
+			Name: "autohook_runs_finished_total", Help: "Runs that finished, by final status (succeeded, failed, skipped).",
 		}, []string{"status"}),
 		runsRetrying: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "autohook_runs_retry_scheduled_total", Help: "Times a run was set to wait for a retry.",
@@ -79,8 +79,8 @@ func New(q QueueCounter, log *slog.Logger) *Metrics {
 			Name: "autohook_alerts_total", Help: "Alert deliveries, by channel type (webhook, email) and outcome (sent, failed: given up after retries).",
 		}, []string{"type", "outcome"}),
 	}
-	m.reg.MustRegister(m.runsFailed, m.pauses, m.alerts)
 	m.reg.MustRegister(m.runsStarted, m.runsFinished, m.runsRetrying, m.attempts, m.requestSeconds, m.triggerLatency, m.conditionFalse,
+		m.runsFailed, m.pauses, m.alerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{q: q, log: log})
 	for _, s := range []automation.Status{automation.StatusSucceeded, automation.StatusFailed} {

@@ -85,19 +85,20 @@ func (s *Service) RetryRun(ctx context.Context, orgID, id string) (*automation.R
 		if err != nil {
 			return err
 		}
-		if run.Status == automation.StatusRetrying {
-			if err := retryNow(ctx, tx, orgID, run); err != nil {
-				return err
-			}
-			return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), details{"count": 1, "now": true})
+		d := details{"count": 1}
+		switch {
+		case run.Status == automation.StatusRetrying:
+			d["now"] = true
+			err = retryNow(ctx, tx, orgID, run)
+		case run.Status.Retryable():
+			err = s.retry(ctx, tx, orgID, run, nil)
+		default:
+			err = fmt.Errorf("%w: only a failed, cancelled or skipped run can be retried (and a retrying one tried now); this one is %s", autohook.ErrConflict, run.Status)
 		}
-		if !run.Status.Retryable() {
-			return fmt.Errorf("%w: only a failed, cancelled or skipped run can be retried (and a retrying one tried now); this one is %s", autohook.ErrConflict, run.Status)
-		}
-		if err := s.retry(ctx, tx, orgID, run, nil); err != nil {
+		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), details{"count": 1})
+		return s.audit(ctx, tx, orgID, autohook.AuditRunRetried, target("run", run.ID, run.AutomationID), d)
 	})
 	if err != nil {
 		return nil, err
