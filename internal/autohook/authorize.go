@@ -185,6 +185,13 @@ func (g authorized) Runs(ctx context.Context, orgID string, f RunFilter, page Pa
 	return g.s.Runs(ctx, orgID, f, page)
 }
 
+func (g authorized) CountRuns(ctx context.Context, orgID string, f RunFilter, limit int) (r0 int, err error) {
+	if err = Allowed(ctx, "CountRuns"); err != nil {
+		return
+	}
+	return g.s.CountRuns(ctx, orgID, f, limit)
+}
+
 func (g authorized) RetryRun(ctx context.Context, orgID, id string) (r0 *automation.Run, err error) {
 	if err = Allowed(ctx, "RetryRun"); err != nil {
 		return

@@ -80,6 +80,7 @@ var MinRole = map[string]Role{
 	"StartRun":  RoleEditor,
 	"Run":       RoleViewer,
 	"Runs":      RoleViewer,
+	"CountRuns": RoleViewer,
 	"RetryRun":  RoleEditor,
 	"CancelRun": RoleEditor,
 	"RunSteps":  RoleViewer,

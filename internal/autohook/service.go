@@ -98,6 +98,9 @@ type RunService interface {
 	Run(ctx context.Context, orgID, id string) (*automation.Run, error)
 	// Runs lists runs, newest first, without their attempts.
 	Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]*automation.Run, string, error)
+	// CountRuns counts the runs that match f, up to limit (the Runs page
+	// says how many a bulk retry takes).
+	CountRuns(ctx context.Context, orgID string, f RunFilter, limit int) (int, error)
 	// RetryRun continues a failed or cancelled run (else ErrConflict); the
 	// run comes back as Run returns it.
 	RetryRun(ctx context.Context, orgID, id string) (*automation.Run, error)
@@ -191,3 +194,7 @@ type AuditService interface {
 	// Audit lists entries, newest first (ErrBadInput: a malformed cursor).
 	Audit(ctx context.Context, orgID string, f AuditFilter, page Page) ([]*AuditEntry, string, error)
 }
+
+// MaxBulkRetry bounds the runs one bulk retry (RetryRuns) retries; the
+// answer says whether more matched.
+const MaxBulkRetry = 1000

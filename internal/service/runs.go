@@ -52,6 +52,11 @@ func (s *Service) name(ctx context.Context, orgID string, run *automation.Run) {
 	}
 }
 
+// CountRuns counts the runs that match f, up to limit.
+func (s *Service) CountRuns(ctx context.Context, orgID string, f autohook.RunFilter, limit int) (int, error) {
+	return s.st.CountRuns(ctx, orgID, f, limit)
+}
+
 // Runs lists runs, newest first, without their attempts.
 func (s *Service) Runs(ctx context.Context, orgID string, f autohook.RunFilter, page autohook.Page) ([]*automation.Run, string, error) {
 	if f.AutomationID != "" {
@@ -149,11 +154,7 @@ func retryNow(ctx context.Context, tx *store.Tx, orgID string, run *automation.R
 	return nil
 }
 
-// MaxBulkRetry bounds the runs one bulk retry retries; the answer says
-// whether more matched.
-const MaxBulkRetry = 1000
-
-// RetryRuns retries, in one transaction, up to MaxBulkRetry of the runs
+// RetryRuns retries, in one transaction, up to autohook.MaxBulkRetry of the runs
 // that match f (its Status failed or skipped), newest first, as RetryRun
 // does each. It returns how many it retried and whether more matched (the
 // caller retries again for those).
@@ -173,7 +174,7 @@ func (s *Service) RetryRuns(ctx context.Context, orgID string, f autohook.RunFil
 	var more bool
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		n, more = 0, false
-		runs, next, err := tx.Runs(ctx, orgID, f, autohook.Page{Limit: MaxBulkRetry})
+		runs, next, err := tx.Runs(ctx, orgID, f, autohook.Page{Limit: autohook.MaxBulkRetry})
 		if err != nil {
 			return err
 		}

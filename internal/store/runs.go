@@ -302,6 +302,24 @@ func (o ops) RunWithAttempts(ctx context.Context, orgID, id string) (*automation
 
 // Runs lists runs, newest first.
 func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]*automation.Run, string, error) {
+	return list(ctx, o, page, runCols, "runs", runWhere(orgID, f), func(r rows) (*automation.Run, error) { return scanRun(r) },
+		func(r *automation.Run) string { return r.ID })
+}
+
+// CountRuns counts the organisation's runs that match f, up to limit (it
+// stops counting there: a bound on the work).
+func (o ops) CountRuns(ctx context.Context, orgID string, f RunFilter, limit int) (int, error) {
+	w := runWhere(orgID, f)
+	var n int
+	err := o.q.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM runs`+w.String()+` LIMIT ?) AS matching`, append(w.args, limit)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count runs: %w", err)
+	}
+	return n, nil
+}
+
+// runWhere is the condition of the runs of orgID that match f.
+func runWhere(orgID string, f RunFilter) where {
 	var w where
 	w.add("org_id = ?", orgID)
 	if f.AutomationID != "" {
@@ -319,8 +337,7 @@ func (o ops) Runs(ctx context.Context, orgID string, f RunFilter, page Page) ([]
 	if !f.Until.IsZero() {
 		w.add("created_at < ?", us(f.Until))
 	}
-	return list(ctx, o, page, runCols, "runs", w, func(r rows) (*automation.Run, error) { return scanRun(r) },
-		func(r *automation.Run) string { return r.ID })
+	return w
 }
 
 // PruneRuns deletes up to limit finished runs created before cutoff, with

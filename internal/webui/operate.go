@@ -132,20 +132,13 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request, s *autohook.WebSes
 	d.Older, d.Newer = pageLinks(r.URL, cursor, next)
 	if f.Status == automation.StatusFailed || f.Status == automation.StatusSkipped {
 		d.Retry = true
-		// Count what a bulk retry takes: two pages of the list's largest.
-		page := autohook.Page{Limit: 500}
-		for range 2 {
-			more, next, err := u.svc.Runs(r.Context(), s.OrgID, f, page)
-			if err != nil {
-				return err
-			}
-			d.Matching += len(more)
-			if next == "" {
-				break
-			}
-			page.Cursor = next
-			d.More = d.Matching >= 1000
+		// Count what a bulk retry takes: at most MaxBulkRetry, and whether
+		// more match.
+		n, err := u.svc.CountRuns(r.Context(), s.OrgID, f, autohook.MaxBulkRetry+1)
+		if err != nil {
+			return err
 		}
+		d.Matching, d.More = min(n, autohook.MaxBulkRetry), n > autohook.MaxBulkRetry
 	}
 	u.render(w, r, http.StatusOK, "runs", &page{Title: "Runs", Section: "runs", Session: s, Data: d})
 	return nil

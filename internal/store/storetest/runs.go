@@ -265,6 +265,37 @@ func testRuns(t *testing.T, s *suite) {
 	}
 }
 
+func testCountRuns(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.fresh(t)
+	a, b := newOrg(t, st), newOrg(t, st)
+	for range 3 {
+		finish(t, st, a, newRun(t, st, a, "rec_1"), automation.StatusFailed)
+	}
+	newRun(t, st, a, "rec_2")
+	finish(t, st, b, newRun(t, st, b, "rec_1"), automation.StatusFailed)
+	for _, c := range []struct {
+		name  string
+		f     store.RunFilter
+		limit int
+		want  int
+	}{
+		{"all of one organisation", store.RunFilter{}, 100, 4},
+		{"status", store.RunFilter{Status: automation.StatusFailed}, 100, 3},
+		{"record", store.RunFilter{RecordID: "rec_2"}, 100, 1},
+		{"up to the limit", store.RunFilter{Status: automation.StatusFailed}, 2, 2},
+		{"none", store.RunFilter{Status: automation.StatusSkipped}, 100, 0},
+	} {
+		n, err := st.CountRuns(ctx, a, c.f, c.limit)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n != c.want {
+			t.Errorf("%s: %d runs, want %d", c.name, n, c.want)
+		}
+	}
+}
+
 func testPruneRuns(t *testing.T, s *suite) {
 	ctx := context.Background()
 	st := s.fresh(t)

@@ -146,6 +146,7 @@ var subtests = []struct {
 	{"Run", testRun},
 	{"RunWithAttempts", testRunWithAttempts},
 	{"Runs", testRuns},
+	{"CountRuns", testCountRuns},
 	{"PruneRuns", testPruneRuns},
 	// secrets.go
 	{"PutSecret", testPutSecret},
