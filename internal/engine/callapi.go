@@ -133,10 +133,8 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 		return p
 	}
 	// The last moment a pause stops the step: the request is not sent.
-	if paused, err := e.st.AutomationPaused(ctx, x.job.OrgID, x.run.AutomationID); err == nil && paused {
+	if x.pausedNow(ctx) {
 		return &pending{paused: true}
-	} else if err != nil && ctx.Err() == nil {
-		e.log.WarnContext(ctx, "read whether the automation is paused; sending", "run", x.run.ID, "err", err)
 	}
 	res := e.web.Do(ctx, s, req)
 	if ctx.Err() != nil && res.Status == 0 {
@@ -167,6 +165,26 @@ func (x *execution) callAPI(ctx context.Context, i int, s *automation.CallAPI) *
 	}
 	e.cfg.Metrics.Attempt(class, res.Duration)
 	return p
+}
+
+// pauseFresh is how old the pause state read with the run may be when a
+// request is sent: a step that took longer to get there (it waited for its
+// destination's share or its rate) reads it again.
+const pauseFresh = 50 * time.Millisecond
+
+// pausedNow reports whether x's automation is paused, just before its
+// request: as read with the run, or read again when that was more than
+// pauseFresh ago. A read that fails does not stop the request.
+func (x *execution) pausedNow(ctx context.Context) bool {
+	e := x.e
+	if x.paused || e.cfg.Now().Sub(x.loadedAt) <= pauseFresh {
+		return x.paused
+	}
+	paused, err := e.st.AutomationPaused(ctx, x.job.OrgID, x.run.AutomationID)
+	if err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "read whether the automation is paused; sending", "run", x.run.ID, "err", err)
+	}
+	return err == nil && paused
 }
 
 // IdempotencyKey is the stable id of one step of one run, sent as

@@ -9,6 +9,7 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
 	"github.com/autohook/autohook/internal/store"
@@ -25,6 +26,13 @@ type execution struct {
 	// the update_record steps that run in the write transaction, planned
 	// before it (local.go)
 	local *localPlan
+	// Read with the run (store.RunToWork): whether its automation was
+	// paused then, and when; its record then, until a plan uses it
+	// (update.go: a plan made again reads the record anew).
+	paused   bool
+	loadedAt time.Time
+	rec      *record.Record
+	recUsed  bool // the update_record steps were planned from rec
 }
 
 // load reads what a job needs to work its run: nil when there is nothing
@@ -33,13 +41,15 @@ type execution struct {
 func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *automation.Run, error) {
 	// The run and its organisation's secrets, in one round trip on
 	// PostgreSQL.
-	run, sealed, err := e.st.RunAndSealedSecrets(ctx, job.OrgID, job.RunID)
+	loadedAt := e.cfg.Now()
+	w, sealed, err := e.st.RunAndSealedSecrets(ctx, job.OrgID, job.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil // deleted or pruned
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	run := w.Run
 	if !current(run, job.Seq) {
 		return nil, nil, nil // a stale job: the run moved on without it
 	}
@@ -51,7 +61,7 @@ func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *autom
 		return nil, run, fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
 	}
 	sec := e.openSealed(job.OrgID, sealed)
-	return &execution{e: e, job: job, run: run, comp: comp, sec: sec}, run, nil
+	return &execution{e: e, job: job, run: run, comp: comp, sec: sec, paused: w.Paused, loadedAt: loadedAt, rec: w.Record}, run, nil
 }
 
 // env is what a step's expressions see at now, with the run's record as

@@ -38,6 +38,13 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 		}
 		err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 		if errors.Is(err, errRecordMoved) {
+			if x.recUsed {
+				// planned from the record read with the run, before
+				// the request: the next plan, from the record read
+				// now, is the first try
+				x.recUsed = false
+				try--
+			}
 			// The commit changed the run in memory: start again from
 			// the stored run, which the abandoned transaction left as
 			// it was.

@@ -59,13 +59,11 @@ func (e *Engine) executeClaimed(ctx context.Context, job store.RunJob) (err erro
 		if err != nil || x == nil {
 			return err
 		}
-		// No step starts while the automation is paused (a call_api
-		// step checks again just before its request: callAPI).
-		if _, remote := x.stepAt(run.NextStep()).(*automation.CallAPI); remote {
-			return nil
-		}
-		isPaused, err = e.st.AutomationPaused(ctx, job.OrgID, run.AutomationID)
-		return err
+		// No step starts while the automation is paused (read with the
+		// run; a call_api step checks just before its request: callAPI).
+		_, remote := x.stepAt(run.NextStep()).(*automation.CallAPI)
+		isPaused = x.paused && !remote
+		return nil
 	})
 	if err != nil || x == nil {
 		return err

@@ -72,6 +72,11 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 			ls.failure = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("record %s kept changing while the step updated it (%d tries)", run.RecordID, maxLocalTries)}
 		case coll == nil:
 			ls.failure = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("collection %q no longer exists", run.Collection)}
+		case cur == nil && x.rec != nil:
+			// read with the run: if it changed since, its version
+			// says so at the commit, and the plan is made again from
+			// the record read then (local.go)
+			cur, x.rec, x.recUsed = x.rec, nil, true
 		case cur == nil:
 			cur, err = x.e.st.Record(ctx, x.job.OrgID, run.Collection, run.RecordID)
 			if errors.Is(err, store.ErrNotFound) {

@@ -6,17 +6,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/autohook/autohook/internal/automation"
 	"github.com/autohook/autohook/internal/record"
 )
 
-// RunAndSealedSecrets returns a run without its attempts (ErrNotFound when
-// there is none) and its organisation's sealed secrets by name: what a
+// RunAndSealedSecrets returns a run to work (ErrNotFound when there is
+// none: RunToWork) and its organisation's sealed secrets by name: what a
 // worker reads before a step. PostgreSQL reads both in one round trip.
-func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*automation.Run, map[string]string, error) {
+func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*RunToWork, map[string]string, error) {
 	b, ok := s.b.(*pgBackend)
 	if !ok {
-		run, err := s.Run(ctx, orgID, id)
+		w, err := scanWork(s.q.queryRow(ctx, runToWorkQuery, orgID, id))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -24,16 +23,13 @@ func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*aut
 		if err != nil {
 			return nil, nil, err
 		}
-		return run, sealed, nil
+		return w, sealed, nil
 	}
-	var run *automation.Run
+	var w *RunToWork
 	var sealed map[string]string
 	err := b.readTogether(ctx,
-		`SELECT `+runCols+` FROM runs WHERE org_id = ? AND id = ?`, []any{orgID, id}, func(r row) (err error) {
-			run, err = scanRun(r)
-			if isNoRows(err) {
-				return ErrNotFound
-			}
+		runToWorkQuery, []any{orgID, id}, func(r row) (err error) {
+			w, err = scanWork(r)
 			return err
 		},
 		sealedSecretsQuery, []any{orgID}, func(rs rows) (err error) {
@@ -43,7 +39,16 @@ func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*aut
 	if err != nil {
 		return nil, nil, err
 	}
-	return run, sealed, nil
+	return w, sealed, nil
+}
+
+// scanWork is scanRunToWork, no rows being ErrNotFound.
+func scanWork(r row) (*RunToWork, error) {
+	w, err := scanRunToWork(r)
+	if isNoRows(err) {
+		return nil, ErrNotFound
+	}
+	return w, err
 }
 
 // CollectionAndEnabledAutomations returns a collection (nil when there is

@@ -102,20 +102,34 @@ func (o ops) Collections(ctx context.Context, orgID string, page Page) ([]*recor
 const recordCols = "id, collection, stage, fields, version, created_at, updated_at"
 
 func scanRecord(r row) (*record.Record, error) {
-	var rec record.Record
-	var fields string
-	var created, updated int64
-	if err := r.Scan(&rec.ID, &rec.Collection, &rec.Stage, &fields, &rec.Version, &created, &updated); err != nil {
+	var s recordScan
+	if err := r.Scan(s.dest()...); err != nil {
 		return nil, err
 	}
-	rec.CreatedAt, rec.UpdatedAt = fromUS(created), fromUS(updated)
-	if err := decJSON(fields, &rec.Fields); err != nil {
+	return s.record()
+}
+
+// recordScan holds the columns of recordCols as scanned.
+type recordScan struct {
+	rec              record.Record
+	fields           string
+	created, updated int64
+}
+
+func (s *recordScan) dest() []any {
+	return []any{&s.rec.ID, &s.rec.Collection, &s.rec.Stage, &s.fields, &s.rec.Version, &s.created, &s.updated}
+}
+
+func (s *recordScan) record() (*record.Record, error) {
+	rec := &s.rec
+	rec.CreatedAt, rec.UpdatedAt = fromUS(s.created), fromUS(s.updated)
+	if err := decJSON(s.fields, &rec.Fields); err != nil {
 		return nil, err
 	}
 	if rec.Fields == nil {
 		rec.Fields = map[string]any{}
 	}
-	return &rec, nil
+	return rec, nil
 }
 
 // NewRecordID returns a new record id, for a record whose id must be known

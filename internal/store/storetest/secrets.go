@@ -102,8 +102,10 @@ func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	st := s.shared
 	a, b := newOrg(t, st), newOrg(t, st)
 	putSecret(t, st, a, "ONE", "sealed-1")
+	// A run whose record and automation do not exist: no record, not
+	// paused.
 	r := newRun(t, st, a, "rec_a")
-	run, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID)
+	w, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +113,34 @@ func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(run, want) || !maps.Equal(sealed, map[string]string{"ONE": "sealed-1"}) {
-		t.Errorf("RunAndSealedSecrets = %+v, %v; want %+v and ONE", run, sealed, want)
+	if !reflect.DeepEqual(w.Run, want) || w.Paused || w.Record != nil || !maps.Equal(sealed, map[string]string{"ONE": "sealed-1"}) {
+		t.Errorf("RunAndSealedSecrets = %+v, %v; want %+v, not paused, no record, and ONE", w, sealed, want)
 	}
+	// The run's record as it is now, and its automation's pause.
+	doc := callAPI("paused", "manual")
+	doc.PauseAfterFailures = pausing(1)
+	doc = newAutomation(t, st, a, doc)
+	rec := newRecord(t, st, a, map[string]any{"name": "Ada"})
+	rv := newRunValue(rec.ID)
+	rv.AutomationID = doc.ID
+	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRun(ctx, a, rv) })
+	check := func(paused bool) {
+		t.Helper()
+		w, _, err := st.RunAndSealedSecrets(ctx, a, rv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := st.Record(ctx, a, "leads", rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Paused != paused || !reflect.DeepEqual(w.Record, cur) || w.Run.ID != rv.ID {
+			t.Errorf("RunAndSealedSecrets = paused %v, record %+v; want paused %v, record %+v", w.Paused, w.Record, paused, cur)
+		}
+	}
+	check(false)
+	count(t, st, a, doc.ID, true) // pauses it
+	check(true)
 	rb := newRun(t, st, b, "rec_b")
 	if _, sealed, err := st.RunAndSealedSecrets(ctx, b, rb.ID); err != nil || sealed == nil || len(sealed) != 0 {
 		t.Errorf("an organisation without secrets: %#v, %v; want an empty map", sealed, err)
