@@ -59,7 +59,11 @@ const hostWait = 200 * time.Millisecond
 // false is skipped, one whose if cannot be evaluated fails (class render,
 // not retried: the same if would fail again).
 func (x *execution) callAPIIf(ctx context.Context, i int, s *automation.CallAPI) *pending {
-	skipIt, f := skip(s, x.env(x.run.Record, x.run.Fields, x.e.cfg.Now()))
+	var skipIt bool
+	var f *retry.Failure
+	if s.StepFlow().If != nil { // the environment only when there is an if to evaluate
+		skipIt, f = skip(s, x.env(x.run.Record, x.run.Fields, x.e.cfg.Now()))
+	}
 	switch {
 	case skipIt:
 		return &pending{skipped: true}
