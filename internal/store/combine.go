@@ -110,7 +110,7 @@ func (c *combiner) loop(newTx func(q querier) *Tx) {
 // run runs a batch of calls in one transaction and answers each.
 func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	results := make([]writeResult, len(batch))
-	hooks := make([][]func(), len(batch))
+	hooks, undos := make([][]func(), len(batch)), make([][]func(), len(batch))
 	callJobs := make([][]river.InsertManyParams, len(batch))
 	var jobs []river.InsertManyParams
 	err := func() error {
@@ -136,6 +136,7 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 			gbtx.startCall(i, lost)
 			tx := newTx(textChecked{guard})
 			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
+			undos[i] = tx.onFail
 			if guard.poison != nil {
 				// The transaction is lost (and SQLite may have rolled it
 				// back already): every call of the batch fails with it.
@@ -180,10 +181,12 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		if err != nil && res.err == nil && res.panicked == nil {
 			res.err = err
 		}
-		if res.err == nil && res.panicked == nil {
-			for _, f := range hooks[i] {
-				f()
-			}
+		fns := hooks[i]
+		if res.err != nil || res.panicked != nil {
+			fns = undos[i]
+		}
+		for _, f := range fns {
+			f()
 		}
 		r.done <- res
 	}
@@ -195,7 +198,10 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) writeResult {
 	res := runOnce(ctx, btx, tx, fn)
 	if res.err != nil && retryable(res.err) {
-		tx.jobs, tx.onCommit = nil, nil
+		for _, f := range tx.onFail {
+			f()
+		}
+		tx.jobs, tx.onCommit, tx.onFail = nil, nil, nil
 		res = runOnce(ctx, btx, tx, fn)
 	}
 	return res
@@ -255,7 +261,11 @@ func (q detached) exec(ctx context.Context, query string, args ...any) (int64, e
 }
 
 func (q detached) execLater(ctx context.Context, query string, args ...any) error {
-	return q.querier.execLater(valuesOf{q.batch, ctx}, query, args...)
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+func (q detached) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return q.querier.execExpect(valuesOf{q.batch, ctx}, failAs, query, args...)
 }
 
 func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {

@@ -97,8 +97,10 @@ func (q fakeQuerier) exec(_ context.Context, query string, _ ...any) (int64, err
 	return 1, nil
 }
 func (q fakeQuerier) execLater(ctx context.Context, query string, args ...any) error {
-	_, err := q.exec(ctx, query, args...)
-	return err
+	return q.execExpect(ctx, nil, query, args...)
+}
+func (q fakeQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return expectNow(ctx, q, failAs, query, args...)
 }
 func (q fakeQuerier) query(context.Context, string, ...any) (rows, error) { return emptyRows{}, nil }
 func (q fakeQuerier) queryRow(context.Context, string, ...any) row {
