@@ -124,7 +124,15 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		ok := 0
 		lost := func(i int, err error) {
 			// a held statement of call i, which had returned, failed:
-			// the call was rolled back to its savepoint alone
+			// the call was rolled back to its savepoint alone. A deadlock
+			// found there cannot be run again in place (runOne) since
+			// the call's function returned: the call says it may be tried
+			// again, nothing of it written (ErrUnavailable), rather than
+			// fail for good as it did not when its statement was sent
+			// at once.
+			if retryable(err) {
+				err = &unavailableError{err}
+			}
 			results[i].err, callJobs[i], hooks[i] = err, nil, nil
 			ok--
 		}

@@ -27,7 +27,8 @@ type querier interface {
 	execLater(ctx context.Context, query string, args ...any) error
 	// execExpect runs a statement that must match a row: an UPDATE or
 	// DELETE that must change one (no RETURNING clause: PostgreSQL adds
-	// its own), or a SELECT that must find one. When it matches none, the
+	// its own), or a SELECT that must find one; one that cannot divide
+	// by zero itself (PostgreSQL's refusal is a division by zero). When it matches none, the
 	// call fails with failAs (ErrConflict wrapped with what changed, say):
 	// at once on SQLite; on PostgreSQL the statement is held like
 	// execLater's and the database itself refuses it (pipeline.go), so

@@ -128,6 +128,8 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 // form cannot be read back. It reports whether it did.
 func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
 	now := us(tx.Now())
+	// exec, not execExpect: a run already moved on is an answer (false),
+	// not a failure of the call.
 	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
 		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
@@ -147,6 +149,8 @@ func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class re
 // retried by the queue), the run would otherwise have two jobs of one
 // generation, and two workers could send its request at once.
 func (tx *Tx) HandBackRun(ctx context.Context, job RunJob, at time.Time) (bool, error) {
+	// exec, not execExpect: whether the run moved decides the job
+	// enqueued, and the batch job goes on with its other runs either way.
 	n, err := tx.q.exec(ctx, `UPDATE runs SET seq = seq + 1, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
 		us(tx.Now()), job.OrgID, job.RunID, job.Seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
 	if err != nil {
