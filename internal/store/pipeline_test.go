@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/autohook/autohook/internal/pgtest"
@@ -21,68 +20,53 @@ import (
 // shows, are the conformance suite's: Write/ACheckedWriteMatchingNoRow…)
 func TestExecExpect(t *testing.T) {
 	t.Parallel()
-	for _, db := range []struct{ name, url string }{
-		{"sqlite", "sqlite:" + filepath.Join(t.TempDir(), "autohook.db")},
-		{"postgres", ""},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			t.Parallel()
-			url := db.url
-			if url == "" {
-				url = pgtest.NewDatabase(t)
-			}
-			ctx := context.Background()
-			st, err := store.Open(ctx, store.Config{URL: url})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close(ctx)
-			var org *store.Organisation
-			if err := st.Write(ctx, func(tx *store.Tx) (err error) {
-				org, err = tx.CreateOrganisation(ctx, "checked")
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			gone := errors.New("the organisation is gone")
-			named := func(name string) func(tx *store.Tx) error {
-				return func(tx *store.Tx) error {
-					if err := store.ExecExpect(ctx, tx, gone, `SELECT 1 FROM organisations WHERE id = ? AND name = ?`, org.ID, name); err != nil {
-						return err
-					}
-					_, err := tx.CreateOrganisation(ctx, "after "+name)
+	pgtest.EachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		var org *store.Organisation
+		if err := st.Write(ctx, func(tx *store.Tx) (err error) {
+			org, err = tx.CreateOrganisation(ctx, "checked")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		gone := errors.New("the organisation is gone")
+		named := func(name string) func(tx *store.Tx) error {
+			return func(tx *store.Tx) error {
+				if err := store.ExecExpect(ctx, tx, gone, `SELECT 1 FROM organisations WHERE id = ? AND name = ?`, org.ID, name); err != nil {
 					return err
 				}
+				_, err := tx.CreateOrganisation(ctx, "after "+name)
+				return err
 			}
-			if err := st.Write(ctx, named("checked")); err != nil {
-				t.Errorf("a check that matches: %v", err)
-			}
-			if err := st.Write(ctx, named("other")); !errors.Is(err, gone) {
-				t.Errorf("a check that matches no row: %v, want failAs", err)
-			}
-			err = st.Write(ctx, func(tx *store.Tx) error {
-				return store.ExecExpect(ctx, tx, gone, `DELETE FROM organisations WHERE id = ?`, "org_none")
-			})
-			if !errors.Is(err, gone) {
-				t.Errorf("a delete that matches no row: %v, want failAs", err)
-			}
-			err = st.Write(ctx, func(tx *store.Tx) error {
-				return store.ExecExpect(ctx, tx, gone, `SELECT 1 FROM no_such_table WHERE id = ?`, org.ID)
-			})
-			if err == nil || errors.Is(err, gone) {
-				t.Errorf("a check the database refuses for another reason: %v, want that error", err)
-			}
-			orgs, _, err := st.Organisations(ctx, store.Page{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, o := range orgs {
-				names = append(names, o.Name)
-			}
-			if len(names) != 2 {
-				t.Errorf("organisations %v, want the first and the one created after the check that matched", names)
-			}
+		}
+		if err := st.Write(ctx, named("checked")); err != nil {
+			t.Errorf("a check that matches: %v", err)
+		}
+		if err := st.Write(ctx, named("other")); !errors.Is(err, gone) {
+			t.Errorf("a check that matches no row: %v, want failAs", err)
+		}
+		err := st.Write(ctx, func(tx *store.Tx) error {
+			return store.ExecExpect(ctx, tx, gone, `DELETE FROM organisations WHERE id = ?`, "org_none")
 		})
-	}
+		if !errors.Is(err, gone) {
+			t.Errorf("a delete that matches no row: %v, want failAs", err)
+		}
+		err = st.Write(ctx, func(tx *store.Tx) error {
+			return store.ExecExpect(ctx, tx, gone, `SELECT 1 FROM no_such_table WHERE id = ?`, org.ID)
+		})
+		if err == nil || errors.Is(err, gone) {
+			t.Errorf("a check the database refuses for another reason: %v, want that error", err)
+		}
+		orgs, _, err := st.Organisations(ctx, store.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, o := range orgs {
+			names = append(names, o.Name)
+		}
+		if len(names) != 2 {
+			t.Errorf("organisations %v, want the first and the one created after the check that matched", names)
+		}
+	})
 }
