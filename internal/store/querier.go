@@ -27,14 +27,15 @@ type querier interface {
 	execLater(ctx context.Context, query string, args ...any) error
 	// execExpect runs a statement that must match a row: an UPDATE or
 	// DELETE that must change one (no RETURNING clause: PostgreSQL adds
-	// its own), or a SELECT that must find one; one that cannot divide
-	// by zero itself (PostgreSQL's refusal is a division by zero). When it matches none, the
-	// call fails with failAs (ErrConflict wrapped with what changed, say):
-	// at once on SQLite; on PostgreSQL the statement is held like
-	// execLater's and the database itself refuses it (pipeline.go), so
-	// failAs may show at the call's next statement, or once the call has
-	// returned. A caller that must know before going on uses exec. With
-	// failAs nil it is execLater.
+	// its own), or a SELECT that must find one (SELECT 1 FROM … WHERE …);
+	// none that can divide by zero itself (PostgreSQL's refusal is a
+	// division by zero). When it matches none, the call fails with failAs
+	// (ErrConflict wrapped with what changed, say): at once on SQLite; on
+	// PostgreSQL the statement is held like execLater's and the database
+	// itself refuses it (pipeline.go), so failAs may show at the call's
+	// next statement, or once the call has returned — the Write call fails
+	// as a whole either way. A caller that must know before going on uses
+	// exec. With failAs nil it is execLater.
 	execExpect(ctx context.Context, failAs error, query string, args ...any) error
 }
 
