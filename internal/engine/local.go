@@ -37,7 +37,10 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 			return err
 		}
 		err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
-		if errors.Is(err, errRecordMoved) {
+		// On PostgreSQL a record changed meanwhile may show at any later
+		// statement of the transaction, or at its commit
+		// (store.UpdateRecordAt), not only as errRecordMoved.
+		if errors.Is(err, errRecordMoved) || errors.Is(err, store.ErrRecordChanged) {
 			if x.recUsed {
 				// planned from the record read with the run, before
 				// the request: the next plan, from the record read

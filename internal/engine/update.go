@@ -186,12 +186,17 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		next := *ls.next
 		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, lp.at)
 		switch {
-		case errors.Is(err, store.ErrConflict):
+		case errors.Is(err, store.ErrRecordChanged):
 			return stepResult{}, nil, errRecordMoved
 		case err != nil:
 			f = &retry.Failure{Class: retry.Record, Message: err.Error()}
 		default:
-			if _, err := ls.plan.Apply(ctx, tx); err != nil {
+			// On PostgreSQL the record's version is checked with the
+			// transaction's next statement (store.UpdateRecordAt): its
+			// conflict may show here, or fail the write later (record).
+			if _, err := ls.plan.Apply(ctx, tx); errors.Is(err, store.ErrRecordChanged) {
+				return stepResult{}, nil, errRecordMoved
+			} else if err != nil {
 				f = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 			} else {
 				r.Record = ls.env

@@ -123,6 +123,10 @@ type Tx struct {
 	ops
 	jobs     []river.InsertManyParams
 	onCommit []func()
+	// onFail undoes, when the call fails, what a method changed in its
+	// caller's values before the database's answer was known (a
+	// record's version: UpdateRecordAt).
+	onFail []func()
 }
 
 // ops holds the queries, over a querier: the read pool or a transaction.
