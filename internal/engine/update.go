@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
@@ -24,6 +25,9 @@ type localPlan struct {
 	now   time.Time // the engine's: attempts, and now in expressions
 	at    time.Time // the store's: the time of the record's changes
 	steps []localStep
+	// the generation of the collection and automations the steps were
+	// planned with, checked in the transaction (catalog.Stamp)
+	stamp catalog.Stamp
 }
 
 // localStep is one planned update_record step.
@@ -54,7 +58,7 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 	if remote != nil {
 		maps.Copy(fields, remote.fields)
 	}
-	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now()}
+	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now(), stamp: cands.Stamp()}
 	snapshot := run.Record
 	steps := run.StepsEnv() // steps.<id>: the outcomes so far, this plan's included
 	if remote != nil && i > 0 {

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Nodes cache an organisation's definitions (its collections and their
+// enabled automations) and its opened secrets. Every change to them bumps
+// the organisation's generation (organisations.catalog_gen) in the
+// transaction that makes it, here in the store, so that no caller can
+// forget to: a node sharing the database compares the generation its copy
+// was read at with the stored one, and the listeners of this node
+// (OnCatalogChange) forget their copy once the change commits.
+
+// ErrStaleDefs is returned by a write whose CheckCatalogGen found the
+// organisation's generation moved on: the definitions the write was
+// planned with changed meanwhile. It wraps ErrConflict.
+var ErrStaleDefs = fmt.Errorf("%w: the organisation's definitions or secrets changed since they were read", ErrConflict)
+
+// catalogListeners are the functions told, after a commit, which
+// organisation's definitions or secrets it changed.
+type catalogListeners struct {
+	mu sync.RWMutex
+	fs []func(orgID string)
+}
+
+// OnCatalogChange registers f to be called, after the commit, with the
+// organisation of every committed change to collections, automations or
+// secrets made through this store (changes made by other nodes move the
+// generation only: see CatalogGen).
+func (s *Store) OnCatalogChange(f func(orgID string)) {
+	s.listeners.mu.Lock()
+	s.listeners.fs = append(s.listeners.fs, f)
+	s.listeners.mu.Unlock()
+}
+
+func (l *catalogListeners) changed(orgID string) {
+	l.mu.RLock()
+	fs := l.fs
+	l.mu.RUnlock()
+	for _, f := range fs {
+		f(orgID)
+	}
+}
+
+// bumpCatalog moves the organisation's generation on, in the transaction
+// of a change to its definitions or secrets, and tells this node's
+// listeners once the change commits. Every method writing collections,
+// automations, automation_versions or secrets calls it
+// (TestEveryCatalogWriterBumps in storetest).
+func (tx *Tx) bumpCatalog(ctx context.Context, orgID string) error {
+	if _, err := tx.q.exec(ctx, `UPDATE organisations SET catalog_gen = catalog_gen + 1 WHERE id = ?`, orgID); err != nil {
+		return fmt.Errorf("bump generation: %w", err)
+	}
+	if l := tx.listeners; l != nil {
+		tx.OnCommit(func() { l.changed(orgID) })
+	}
+	return nil
+}
+
+// CatalogGen returns an organisation's generation (0 for an organisation
+// that does not exist).
+func (o ops) CatalogGen(ctx context.Context, orgID string) (int64, error) {
+	var gen int64
+	err := o.q.queryRow(ctx, catalogGenQuery, orgID).Scan(&gen)
+	if isNoRows(err) {
+		return 0, nil
+	}
+	return gen, err
+}
+
+const catalogGenQuery = `SELECT catalog_gen FROM organisations WHERE id = ?`
+
+// CheckCatalogGen fails the call with ErrStaleDefs unless the
+// organisation's generation is still gen: a write planned with definitions
+// read at gen makes sure, in its transaction, that they are still current.
+func (tx *Tx) CheckCatalogGen(ctx context.Context, orgID string, gen int64) error {
+	if tx.checked == nil {
+		tx.checked = map[string]int64{}
+	} else if g, ok := tx.checked[orgID]; ok && g == gen {
+		return nil // checked already in this call
+	}
+	cur, err := tx.CatalogGen(ctx, orgID)
+	if err != nil {
+		return fmt.Errorf("check generation: %w", err)
+	}
+	if cur != gen {
+		return ErrStaleDefs
+	}
+	tx.checked[orgID] = gen
+	return nil
+}
