@@ -34,9 +34,10 @@ type defs struct {
 // Stamp is the generation of an organisation's definitions a write was
 // planned with.
 type Stamp struct {
-	org   string
-	gen   int64
-	check bool // nodes share the database: the write checks the generation
+	org    string
+	gen    int64
+	check  bool // nodes share the database: the write checks the generation
+	cached bool // the definitions came from the cache, not the database
 }
 
 // Check makes sure, in the write's transaction, that the definitions the
@@ -50,6 +51,20 @@ func (s Stamp) Check(ctx context.Context, tx *store.Tx) error {
 		return nil
 	}
 	return tx.CheckCatalogGen(ctx, s.org, s.gen)
+}
+
+// Recheck returns err, a refusal decided before the write's transaction
+// from the definitions (an unknown collection or field, a value of the
+// wrong type): as it is, or store.ErrStaleDefs when they came from the
+// cache of a node sharing its database, where another node may have
+// changed them since. Then the caller (Stale) plans the write again from
+// fresh definitions, and refuses it only if they refuse it too: a field
+// added on another node is accepted at once.
+func (s Stamp) Recheck(err error) error {
+	if err == nil || !s.check || !s.cached {
+		return err
+	}
+	return fmt.Errorf("%w: refused (%w) by definitions that may be stale", store.ErrStaleDefs, err)
 }
 
 // MaxStaleTries bounds how many times a write is planned again because the
@@ -73,8 +88,8 @@ func (c *Catalog) Stale(orgID string, err error) bool {
 // change them. On a miss PostgreSQL reads the organisation's generation,
 // the collection and the automations in one round trip.
 func (c *Catalog) Defs(ctx context.Context, orgID, key string) (*record.Collection, []*automation.Compiled, Stamp, error) {
-	d, gen, since, ok := c.defs.Get(orgID, key)
-	if !ok {
+	d, gen, since, cached := c.defs.Get(orgID, key)
+	if !cached {
 		coll, refs, g, err := c.st.CollectionAndEnabledAutomations(ctx, orgID, key)
 		if err != nil {
 			return nil, nil, Stamp{}, fmt.Errorf("find automations: %w", err)
@@ -90,5 +105,5 @@ func (c *Catalog) Defs(ctx context.Context, orgID, key string) (*record.Collecti
 		gen = g
 		c.defs.Put(orgID, key, gen, since, d)
 	}
-	return d.coll, d.list, Stamp{org: orgID, gen: gen, check: c.shared}, nil
+	return d.coll, d.list, Stamp{org: orgID, gen: gen, check: c.shared, cached: cached}, nil
 }

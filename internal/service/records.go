@@ -121,8 +121,9 @@ func (s *Service) createRecord(ctx context.Context, orgID, collection string, in
 	if err != nil {
 		return nil, err
 	}
+	refused := cands.Stamp().Recheck // refused by cached definitions: read them again first
 	if c == nil {
-		return nil, store.ErrNotFound
+		return nil, refused(store.ErrNotFound)
 	}
 	var idem *store.IdempotencyKey
 	if in.IdempotencyKey != "" {
@@ -133,7 +134,7 @@ func (s *Service) createRecord(ctx context.Context, orgID, collection string, in
 	}
 	fields, err := c.CheckFields(in.Fields)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	for k, v := range fields {
 		if v == nil {
@@ -144,7 +145,7 @@ func (s *Service) createRecord(ctx context.Context, orgID, collection string, in
 	rec := &record.Record{ID: store.NewRecordID(), Collection: c.Key, Stage: c.DefaultStage(), Fields: fields, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
-			return nil, perr
+			return nil, refused(perr)
 		}
 		rec.Stage = *in.Stage
 	}
@@ -233,16 +234,17 @@ func (s *Service) updateRecordAgain(ctx context.Context, orgID, collection, id s
 	if err != nil {
 		return nil, err
 	}
+	refused := cands.Stamp().Recheck // refused by cached definitions: read them again first
 	if c == nil {
-		return nil, store.ErrNotFound
+		return nil, refused(store.ErrNotFound)
 	}
 	changes, err := c.CheckFields(in.Fields)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
-			return nil, perr
+			return nil, refused(perr)
 		}
 	}
 	unlock, err := s.st.LockRecord(ctx, orgID, id)

@@ -33,6 +33,7 @@ type stack struct {
 	st    *store.Store
 	org   string
 	db    *sql.DB
+	url   string
 	isPG  bool
 	clock *time.Time // the service's clock: now, unless a test moves it
 }
@@ -59,7 +60,7 @@ func newStack(t *testing.T, pg bool, mutate ...func(*service.Config)) *stack {
 		t.Fatal(err)
 	}
 	cat := catalog.New(st, box, automation.Options{}, false)
-	s := &stack{st: st, isPG: pg}
+	s := &stack{st: st, isPG: pg, url: url}
 	now := time.Now()
 	s.clock = &now
 	cfg := service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log,
