@@ -3,36 +3,21 @@ package service_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
-	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/record"
-	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/service"
 	"github.com/autohook/autohook/internal/store"
-	"github.com/autohook/autohook/internal/trigger"
 )
 
-// otherNode is a second node on s's PostgreSQL database: a store, a
-// catalog that knows other nodes share the database, and a service.
+// otherNode is a second node on s's PostgreSQL database, whose catalog
+// knows other nodes share it; without workers: it only inserts jobs.
 func (s *stack) otherNode(t *testing.T) *service.Service {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	// No workers: this node only inserts jobs.
-	st, err := store.Open(context.Background(), store.Config{URL: s.url, Logger: log, MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close(context.Background()) })
-	box, err := secret.NewBox(make([]byte, secret.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.New(st, box, automation.Options{}, true)
-	return service.New(service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log})
+	svc, _ := openNode(t, store.Config{URL: s.url, MaxConns: 4}, true)
+	return svc
 }
 
 // TestDefinitionsExactAcrossNodes: node B caches a collection and its
