@@ -28,12 +28,8 @@ func TestUpdateRecordStepMeetsAnotherNodesDefinitions(t *testing.T) {
 	}
 	t.Cleanup(func() { other.Close(context.Background()) })
 	rcv := servertest.NewReceiver(t, nil)
-	nd.must(201, "POST", "/api/v1/collections", notes, nil)
-	var manual, watch map[string]any
-	nd.must(201, "POST", "/api/v1/automations", map[string]any{
-		"name": "close", "collection": "notes", "enabled": true, "trigger": map[string]any{"type": "manual"},
-		"steps": []any{map[string]any{"id": "save", "type": "update_record", "set": []any{map[string]any{"field": "c", "value": "done"}}}},
-	}, &manual)
+	manual := notesAndClose(nd)
+	var watch map[string]any
 	nd.must(201, "POST", "/api/v1/automations", map[string]any{
 		"name": "watch", "collection": "notes", "enabled": false,
 		"trigger": map[string]any{"type": "record_updated"}, "steps": []any{snapshotStep(rcv.URL)},
