@@ -64,7 +64,7 @@ func (s Stamp) Recheck(err error) error {
 	if err == nil || !s.check || !s.cached {
 		return err
 	}
-	return fmt.Errorf("%w: refused (%w) by definitions that may be stale", store.ErrStaleDefs, err)
+	return fmt.Errorf("%w: refused (%v) by definitions that may be stale", store.ErrStaleDefs, err)
 }
 
 // MaxStaleTries bounds how many times a write is planned again because the

@@ -59,7 +59,8 @@ func TestDefinitionsExactAcrossNodes(t *testing.T) {
 	if _, _, err := a.svc.SaveAutomation(ctx, a.org, hook); err != nil {
 		t.Fatal(err)
 	}
-	second, err := create(map[string]any{"name": "second"})
+	// With an Idempotency-Key too: the abandoned try used none of it.
+	second, err := b.CreateRecord(ctx, a.org, "orders", autohook.RecordInput{Fields: map[string]any{"name": "second"}, IdempotencyKey: "second"})
 	if err != nil || runsOf(second) != 1 {
 		t.Errorf("record on B after the automation was enabled on A: %v, %d runs; want 1", err, runsOf(second))
 	}

@@ -104,14 +104,17 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 }
 
 // untilCurrent calls try again, up to catalog.MaxStaleTries times, while it
-// fails because the definitions it was planned with changed meanwhile.
+// fails because the definitions it was planned with changed meanwhile;
+// then it fails with ErrConflict (the definitions kept changing).
 func untilCurrent[T any](s *Service, orgID string, try func() (T, error)) (T, error) {
 	for n := 1; ; n++ {
 		v, err := try()
-		if s.cat.Stale(orgID, err) && n < catalog.MaxStaleTries {
-			continue
+		if !s.cat.Stale(orgID, err) {
+			return v, err
 		}
-		return v, err
+		if n == catalog.MaxStaleTries {
+			return v, fmt.Errorf("%w: %w", autohook.ErrConflict, err)
+		}
 	}
 }
 
@@ -254,7 +257,7 @@ func (s *Service) updateRecordAgain(ctx context.Context, orgID, collection, id s
 	defer unlock()
 	for try := 1; ; try++ {
 		out, err := s.updateRecord(ctx, orgID, c.Key, id, in, changes, cands)
-		if errors.Is(err, autohook.ErrConflict) && !errors.Is(err, store.ErrStaleDefs) && in.Version == nil && try < maxUpdateTries {
+		if errors.Is(err, autohook.ErrConflict) && in.Version == nil && try < maxUpdateTries {
 			continue
 		}
 		return out, err

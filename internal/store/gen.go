@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -16,8 +17,10 @@ import (
 
 // ErrStaleDefs is returned by a write whose CheckCatalogGen found the
 // organisation's generation moved on: the definitions the write was
-// planned with changed meanwhile. It wraps ErrConflict.
-var ErrStaleDefs = fmt.Errorf("%w: the organisation's definitions or secrets changed since they were read", ErrConflict)
+// planned with changed meanwhile, and the caller plans it again. It does
+// not wrap ErrConflict on purpose: callers give ErrConflict meanings of
+// their own (an idempotency key used meanwhile, a record that moved).
+var ErrStaleDefs = errors.New("the organisation's definitions or secrets changed since they were read")
 
 // catalogListeners are the functions told, after a commit, which
 // organisation's definitions or secrets it changed.
