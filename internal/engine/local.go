@@ -45,7 +45,11 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 		if stale && try > maxLocalTries {
 			return err
 		}
-		if errors.Is(err, errRecordMoved) || stale {
+		// On PostgreSQL a record changed meanwhile may show at any later
+		// statement of the transaction, or at its commit
+		// (store.UpdateRecordAt), not only as errRecordMoved; so may
+		// definitions changed meanwhile (catalog.Stamp).
+		if errors.Is(err, errRecordMoved) || errors.Is(err, store.ErrRecordChanged) || stale {
 			// The commit changed the run in memory: start again from
 			// the stored run, which the abandoned transaction left as
 			// it was.

@@ -71,14 +71,17 @@ func (e *Engine) executeClaimed(ctx context.Context, job store.RunJob) (err erro
 		return err
 	}
 	if isPaused {
-		return x.write(ctx, func(tx *store.Tx) error {
+		err := x.write(ctx, func(tx *store.Tx) error {
 			next, d := transition(x.run, x.comp.Steps, stepResult{Kind: paused, Step: x.run.NextStep()}, e.cfg.Now().UTC(), e.policy())
-			err := e.save(ctx, tx, job.OrgID, next, d, x.run.Seq)
-			if errors.Is(err, store.ErrConflict) {
-				return nil // a person retried or cancelled it meanwhile
-			}
-			return err
+			return e.save(ctx, tx, job.OrgID, next, d, x.run.Seq)
 		})
+		if errors.Is(err, store.ErrConflict) {
+			// a person retried or cancelled it meanwhile: seen once the
+			// write returns, since on PostgreSQL the run's conflict may
+			// fail the write at its commit (store.UpdateRun)
+			return nil
+		}
+		return err
 	}
 	if notStarted(run) {
 		e.cfg.Metrics.RunStarted()
@@ -129,7 +132,8 @@ func (e *Engine) settle(ctx context.Context, job store.RunJob, run *automation.R
 // failRun records f as the failure of the run's next step, and fails the
 // run. A run that moved on meanwhile is left alone.
 func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.Run, f *fault) error {
-	return e.st.Write(ctx, func(tx *store.Tx) error {
+	var kept func(tx *store.Tx) error
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
 		if run == nil {
 			_, err := tx.FailRun(ctx, job.OrgID, job.RunID, job.Seq, f.class, f.msg)
 			return err
@@ -145,17 +149,22 @@ func (e *Engine) failRun(ctx context.Context, job store.RunJob, run *automation.
 		next, d := transition(run, nil, r, now, e.policy())
 		// The run first: if it moved on meanwhile (a person retried or
 		// cancelled it, another job recorded the step), history keeps the
-		// failure unless its attempt number was taken.
-		err := e.save(ctx, tx, job.OrgID, next, d, job.Seq)
-		if errors.Is(err, store.ErrConflict) {
-			_, err = tx.KeepAttempt(ctx, run.ID, i, a)
+		// failure unless its attempt number was taken. On PostgreSQL that
+		// conflict may fail the write only at its commit (store.UpdateRun):
+		// the attempt is kept in a write of its own, once this one failed.
+		kept = func(tx *store.Tx) error {
+			_, err := tx.KeepAttempt(ctx, run.ID, i, a)
 			return err
 		}
-		if err != nil {
+		if err := e.save(ctx, tx, job.OrgID, next, d, job.Seq); err != nil {
 			return err
 		}
 		return tx.InsertAttempt(ctx, run.ID, i, a)
 	})
+	if errors.Is(err, store.ErrRunChanged) && kept != nil {
+		err = e.st.Write(ctx, kept)
+	}
+	return err
 }
 
 // untilAvailable runs f again while it fails because the database is

@@ -185,12 +185,17 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		next := *ls.next
 		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, lp.at)
 		switch {
-		case errors.Is(err, store.ErrConflict):
-			return stepResult{}, nil, errRecordMoved
+		case abandons(err) != nil:
+			return stepResult{}, nil, abandons(err)
 		case err != nil:
 			f = &retry.Failure{Class: retry.Record, Message: err.Error()}
 		default:
-			if _, err := ls.plan.Apply(ctx, tx); err != nil {
+			// On PostgreSQL the record's version is checked with the
+			// transaction's next statement (store.UpdateRecordAt): its
+			// conflict may show here, or fail the write later (record).
+			if _, err := ls.plan.Apply(ctx, tx); abandons(err) != nil {
+				return stepResult{}, nil, abandons(err)
+			} else if err != nil {
 				f = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 			} else {
 				r.Record = ls.env
@@ -205,6 +210,21 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		r.Failure = &retry.Failure{Class: f.Class, Message: x.sec.redact.String(f.Message)}
 	}
 	return r, a, nil
+}
+
+// abandons is the error that abandons the step's transaction when err is
+// one, to plan the steps again (record): the record changed since the plan
+// (errRecordMoved), or, on PostgreSQL, the definitions did
+// (store.ErrStaleDefs, from the check held since commit began). Both may
+// show at any statement of the transaction there.
+func abandons(err error) error {
+	switch {
+	case errors.Is(err, store.ErrRecordChanged):
+		return errRecordMoved
+	case errors.Is(err, store.ErrStaleDefs):
+		return err
+	}
+	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -347,4 +348,28 @@ func empty(ctx context.Context, url string) error {
 		b.Queue("DELETE FROM " + pgx.Identifier{tbl}.Sanitize())
 	}
 	return conn.SendBatch(ctx, b).Close()
+}
+
+// EachStore runs f, as a parallel subtest named after the database, on a
+// store of its own on each database: SQLite in a temporary file, and
+// PostgreSQL (NewDatabase; skipped as it is). The store is closed when f
+// returns.
+func EachStore(t *testing.T, f func(t *testing.T, st *store.Store)) {
+	t.Helper()
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			url := "sqlite:" + filepath.Join(t.TempDir(), "autohook.db")
+			if name == "postgres" {
+				url = NewDatabase(t)
+			}
+			ctx := context.Background()
+			st, err := store.Open(ctx, store.Config{URL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close(ctx)
+			f(t, st)
+		})
+	}
 }

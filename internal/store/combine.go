@@ -110,7 +110,7 @@ func (c *combiner) loop(newTx func(q querier) *Tx) {
 // run runs a batch of calls in one transaction and answers each.
 func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 	results := make([]writeResult, len(batch))
-	hooks := make([][]func(), len(batch))
+	hooks, undos := make([][]func(), len(batch)), make([][]func(), len(batch))
 	callJobs := make([][]river.InsertManyParams, len(batch))
 	var jobs []river.InsertManyParams
 	err := func() error {
@@ -124,7 +124,15 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		ok := 0
 		lost := func(i int, err error) {
 			// a held statement of call i, which had returned, failed:
-			// the call was rolled back to its savepoint alone
+			// the call was rolled back to its savepoint alone. A deadlock
+			// found there cannot be run again in place (runOne) since
+			// the call's function returned: the call says it may be tried
+			// again, nothing of it written (ErrUnavailable), rather than
+			// fail for good as it did not when its statement was sent
+			// at once.
+			if retryable(err) {
+				err = &unavailableError{err}
+			}
 			results[i].err, callJobs[i], hooks[i] = err, nil, nil
 			ok--
 		}
@@ -136,6 +144,7 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 			gbtx.startCall(i, lost)
 			tx := newTx(textChecked{guard})
 			results[i] = runOne(r.ctx, gbtx, tx, r.fn)
+			undos[i] = tx.onFail
 			if guard.poison != nil {
 				// The transaction is lost (and SQLite may have rolled it
 				// back already): every call of the batch fails with it.
@@ -180,10 +189,12 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 		if err != nil && res.err == nil && res.panicked == nil {
 			res.err = err
 		}
-		if res.err == nil && res.panicked == nil {
-			for _, f := range hooks[i] {
-				f()
-			}
+		fns := hooks[i]
+		if res.err != nil || res.panicked != nil {
+			fns = undos[i]
+		}
+		for _, f := range fns {
+			f()
 		}
 		r.done <- res
 	}
@@ -195,7 +206,10 @@ func (c *combiner) run(batch []*writeReq, newTx func(q querier) *Tx) {
 func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) writeResult {
 	res := runOnce(ctx, btx, tx, fn)
 	if res.err != nil && retryable(res.err) {
-		tx.jobs, tx.onCommit = nil, nil
+		for _, f := range tx.onFail {
+			f()
+		}
+		tx.jobs, tx.onCommit, tx.onFail = nil, nil, nil
 		res = runOnce(ctx, btx, tx, fn)
 	}
 	return res
@@ -255,7 +269,11 @@ func (q detached) exec(ctx context.Context, query string, args ...any) (int64, e
 }
 
 func (q detached) execLater(ctx context.Context, query string, args ...any) error {
-	return q.querier.execLater(valuesOf{q.batch, ctx}, query, args...)
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+func (q detached) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return q.querier.execExpect(valuesOf{q.batch, ctx}, failAs, query, args...)
 }
 
 func (q detached) query(ctx context.Context, query string, args ...any) (rows, error) {

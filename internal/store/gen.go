@@ -79,18 +79,21 @@ const catalogGenQuery = `SELECT catalog_gen FROM organisations WHERE id = ?`
 // CheckCatalogGen fails the call with ErrStaleDefs unless the
 // organisation's generation is still gen: a write planned with definitions
 // read at gen makes sure, in its transaction, that they are still current.
+// On PostgreSQL the check is held and sent with the call's next statement
+// (execExpect): no round trip of its own, and the failure may show at a
+// later statement of the call or once it returned — the Write call fails
+// as a whole. A second check of the same generation in one call is the
+// first's.
 func (tx *Tx) CheckCatalogGen(ctx context.Context, orgID string, gen int64) error {
+	if g, ok := tx.checked[orgID]; ok && g == gen {
+		return nil
+	}
+	err := tx.q.execExpect(ctx, ErrStaleDefs, `SELECT 1 FROM organisations WHERE id = ? AND catalog_gen = ?`, orgID, gen)
+	if err := checked("check generation", err, ErrStaleDefs); err != nil {
+		return err
+	}
 	if tx.checked == nil {
 		tx.checked = map[string]int64{}
-	} else if g, ok := tx.checked[orgID]; ok && g == gen {
-		return nil // checked already in this call
-	}
-	cur, err := tx.CatalogGen(ctx, orgID)
-	if err != nil {
-		return fmt.Errorf("check generation: %w", err)
-	}
-	if cur != gen {
-		return ErrStaleDefs
 	}
 	tx.checked[orgID] = gen
 	return nil

@@ -36,7 +36,8 @@ type RunCount struct {
 // nothing.
 func (tx *Tx) CountRunOutcome(ctx context.Context, orgID, id string, failed bool, at time.Time, lastError string, alertEvery time.Duration) (RunCount, error) {
 	if !failed {
-		_, err := tx.q.exec(ctx, `UPDATE automations SET failure_streak = 0 WHERE org_id = ? AND id = ? AND failure_streak <> 0`, orgID, id)
+		// nothing to read back: held with the next statement (PostgreSQL)
+		err := tx.q.execLater(ctx, `UPDATE automations SET failure_streak = 0 WHERE org_id = ? AND id = ? AND failure_streak <> 0`, orgID, id)
 		if err != nil {
 			return RunCount{}, fmt.Errorf("reset failure streak: %w", err)
 		}

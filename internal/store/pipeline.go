@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,24 @@ import (
 //
 // So each call keeps its all-or-nothing meaning; only the moment its error
 // is seen moves, never to after the commit.
+//
+// A statement that must match a row (execExpect: a checked UPDATE such as
+// UpdateRun's "WHERE seq = ?", or a SELECT that must still find a row) is
+// held too, rewritten so that PostgreSQL itself refuses it when it matched
+// none (mustMatch):
+//
+//	WITH u AS (UPDATE … RETURNING 1) SELECT 1 / count(*) FROM u
+//	WITH u AS (SELECT …) SELECT 1 / count(*) FROM u
+//
+// count(*) is known only once the statement ran, so the planner cannot
+// fold the division away: no row is division_by_zero (SQLSTATE 22012).
+// That refusal takes the path of any held statement's failure above, and
+// is then reported as the statement's failAs (ErrConflict, saying what
+// changed), wherever it is seen: by the running call, by an earlier call
+// told it was lost, or at the commit. Any other error stays as it is.
+// Since the call's error comes later than on SQLite, a caller that would
+// handle the conflict inside the call and go on must not use execExpect;
+// it may handle the call's error once Write returns instead.
 type pgPipe struct {
 	tx     pgx.Tx
 	held   []heldStmt
@@ -44,18 +63,58 @@ type heldStmt struct {
 	sql       string
 	args      []any
 	call      int
-	savepoint bool // SAVEPOINT or RELEASE of the combiner
+	savepoint bool  // SAVEPOINT or RELEASE of the combiner
+	failAs    error // execExpect's: the call's error when no row matched
+}
+
+// divisionByZero is the SQLSTATE of a mustMatch statement that matched no
+// row.
+const divisionByZero = "22012"
+
+// failure is the error of the held statement h that the database refused
+// with err.
+func (h *heldStmt) failure(err error) error {
+	var pe *pgconn.PgError
+	if h.failAs != nil && errors.As(err, &pe) && pe.Code == divisionByZero {
+		return h.failAs
+	}
+	return err
 }
 
 // errPipeBroken wraps the error of a failed SAVEPOINT or RELEASE.
 var errPipeBroken = errors.New("the batch transaction cannot continue")
 
-func (p *pgPipe) execLater(_ context.Context, query string, args ...any) error {
+func (p *pgPipe) execLater(ctx context.Context, query string, args ...any) error {
+	return p.execExpect(ctx, nil, query, args...)
+}
+
+func (p *pgPipe) execExpect(_ context.Context, failAs error, query string, args ...any) error {
 	if p.broken != nil {
 		return p.broken
 	}
-	p.held = append(p.held, heldStmt{sql: rebind(query), args: args, call: p.call})
+	stmt := rebind(query)
+	if failAs != nil {
+		stmt = mustMatch(stmt)
+	}
+	p.held = append(p.held, heldStmt{sql: stmt, args: args, call: p.call, failAs: failAs})
 	return nil
+}
+
+var mustMatched sync.Map // statement -> its mustMatch form
+
+// mustMatch rewrites a statement that must match a row into one that
+// PostgreSQL refuses (division_by_zero) when it matched none.
+func mustMatch(stmt string) string {
+	if v, ok := mustMatched.Load(stmt); ok {
+		return v.(string)
+	}
+	inner := stmt
+	if !isSelect(stmt) {
+		inner += " RETURNING 1"
+	}
+	out := "WITH u AS (" + inner + ") SELECT 1 / count(*) FROM u"
+	mustMatched.Store(stmt, out)
+	return out
 }
 
 // holdSavepoint holds the combiner's SAVEPOINT or RELEASE statement.
@@ -157,7 +216,7 @@ func (p *pgPipe) send(ctx context.Context, last *heldStmt) (pgconn.CommandTag, e
 			p.broken = errors.Join(errPipeBroken, ferr)
 			return tag, p.broken
 		case h.call == p.call || p.lost == nil:
-			return tag, ferr
+			return tag, h.failure(ferr)
 		}
 		// An earlier call's statement failed: undo that call alone, and
 		// send again what PostgreSQL skipped after the error.
@@ -169,7 +228,7 @@ func (p *pgPipe) send(ctx context.Context, last *heldStmt) (pgconn.CommandTag, e
 			p.broken = errors.Join(errPipeBroken, err)
 			return tag, p.broken
 		}
-		p.lost(h.call, ferr)
+		p.lost(h.call, h.failure(ferr))
 		for _, r := range held[failed+1:] {
 			if r.call != h.call {
 				p.held = append(p.held, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +22,58 @@ type querier interface {
 	queryRow(ctx context.Context, query string, args ...any) row
 	// execLater runs a statement for its effect alone, whose answer nobody
 	// reads: it may be held and sent with the next statement (pipeline.go);
-	// its error then shows there, or at the batch's commit.
+	// its error then shows there, or at the batch's commit. It is
+	// execExpect without a row to match.
 	execLater(ctx context.Context, query string, args ...any) error
+	// execExpect runs a statement that must match a row: an UPDATE or
+	// DELETE that must change one (no RETURNING clause: PostgreSQL adds
+	// its own), or a SELECT that must find one (SELECT 1 FROM … WHERE …);
+	// none that can divide by zero itself (PostgreSQL's refusal is a
+	// division by zero). When it matches none, the call fails with failAs
+	// (ErrConflict wrapped with what changed, say): at once on SQLite; on
+	// PostgreSQL the statement is held like execLater's and the database
+	// itself refuses it (pipeline.go), so failAs may show at the call's
+	// next statement, or once the call has returned — the Write call fails
+	// as a whole either way. A caller that must know before going on uses
+	// exec. With failAs nil it is execLater.
+	execExpect(ctx context.Context, failAs error, query string, args ...any) error
+}
+
+// expectNow runs execExpect's statement at once through q's exec or query
+// (SQLite, and PostgreSQL outside a pipe).
+func expectNow(ctx context.Context, q querier, failAs error, query string, args ...any) error {
+	if failAs == nil {
+		_, err := q.exec(ctx, query, args...)
+		return err
+	}
+	if isSelect(query) {
+		r, err := q.query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		found := r.Next()
+		if err := errors.Join(r.Err(), r.Close()); err != nil {
+			return err
+		}
+		if !found {
+			return failAs
+		}
+		return nil
+	}
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return failAs
+	}
+	return nil
+}
+
+// isSelect reports whether query is a SELECT (a read), not a write.
+func isSelect(query string) bool {
+	q := strings.TrimSpace(query)
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
 type rows interface {
@@ -54,8 +105,11 @@ func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (q sqlQuerier) execLater(ctx context.Context, query string, args ...any) error {
-	_, err := q.exec(ctx, query, args...)
-	return err
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+func (q sqlQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return expectNow(ctx, q, failAs, query, args...)
 }
 
 func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
@@ -84,8 +138,11 @@ func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (q pgxQuerier) execLater(ctx context.Context, query string, args ...any) error {
-	_, err := q.exec(ctx, query, args...)
-	return err
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+func (q pgxQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return expectNow(ctx, q, failAs, query, args...)
 }
 
 func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
@@ -143,4 +200,13 @@ func rebind(query string) string {
 	out := b.String()
 	rebound.Store(query, out)
 	return out
+}
+
+// checked is the error of an execExpect call: failAs as it is (a
+// conflict's message names what changed), any other error under what.
+func checked(what string, err, failAs error) error {
+	if err == nil || err == failAs {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

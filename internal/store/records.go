@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -143,8 +144,17 @@ func (tx *Tx) InsertRecord(ctx context.Context, orgID string, r *record.Record) 
 	return nil
 }
 
+// ErrRecordChanged is wrapped, with ErrConflict, by the error of
+// UpdateRecord and UpdateRecordAt whose record another write changed
+// since it was read. On PostgreSQL that conflict may show at a later
+// statement of the transaction, or fail the Write call once its function
+// returned (pipeline.go): this tells it from the other conflicts there.
+var ErrRecordChanged = errors.New("changed meanwhile")
+
 // UpdateRecord writes a record's stage and fields if its version is still
-// r.Version, then bumps the version; ErrConflict when another write won.
+// r.Version, then bumps the version; ErrConflict (and ErrRecordChanged)
+// when another write won, which on PostgreSQL may show only later in the
+// transaction or once the Write call's function returned.
 func (tx *Tx) UpdateRecord(ctx context.Context, orgID string, r *record.Record) error {
 	return tx.UpdateRecordAt(ctx, orgID, r, tx.Now())
 }
@@ -154,14 +164,16 @@ func (tx *Tx) UpdateRecord(ctx context.Context, orgID string, r *record.Record) 
 // transaction.
 func (tx *Tx) UpdateRecordAt(ctx context.Context, orgID string, r *record.Record, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
-	n, err := tx.q.exec(ctx, `UPDATE records SET stage = ?, fields = ?, version = version + 1, updated_at = ? WHERE org_id = ? AND collection = ? AND id = ? AND version = ?`,
+	changed := fmt.Errorf("%w: record %s %w", ErrConflict, r.ID, ErrRecordChanged)
+	err := tx.q.execExpect(ctx, changed, `UPDATE records SET stage = ?, fields = ?, version = version + 1, updated_at = ? WHERE org_id = ? AND collection = ? AND id = ? AND version = ?`,
 		r.Stage, encJSON(r.Fields), us(now), orgID, r.Collection, r.ID, r.Version)
-	if err != nil {
-		return fmt.Errorf("update record: %w", err)
+	if err := checked("update record", err, changed); err != nil {
+		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("%w: record %s changed meanwhile", ErrConflict, r.ID)
-	}
+	// PostgreSQL may tell the conflict later: a failed call leaves r as
+	// it was, as SQLite's does.
+	version, updated := r.Version, r.UpdatedAt
+	tx.onFail = append(tx.onFail, func() { r.Version, r.UpdatedAt = version, updated })
 	r.Version++
 	r.UpdatedAt = now
 	return nil

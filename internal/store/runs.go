@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -98,23 +99,28 @@ func (tx *Tx) InsertRun(ctx context.Context, orgID string, r *automation.Run) er
 	return nil
 }
 
+// ErrRunChanged is wrapped, with ErrConflict, by the error of UpdateRun
+// whose run another job or a person changed since it was read. On
+// PostgreSQL that conflict may show at a later statement of the
+// transaction, or fail the Write call once its function returned
+// (pipeline.go): this tells it from the other conflicts there.
+var ErrRunChanged = errors.New("changed meanwhile")
+
 // UpdateRun writes a run's progress (status, seq, steps, fields, record
-// snapshot, times, error) if its seq is still expectSeq; ErrConflict when
-// another job or a person changed it meanwhile.
+// snapshot, times, error) if its seq is still expectSeq; ErrConflict (and
+// ErrRunChanged) when another job or a person changed it meanwhile. On
+// PostgreSQL the conflict may show at the transaction's next statement,
+// or fail the Write call once fn returned: a caller that handles it does
+// so once Write returns, never inside fn.
 func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, expectSeq int64) error {
 	r.UpdatedAt = tx.Now()
 	class, msg := errorCols(r.Error)
-	n, err := tx.q.exec(ctx, `UPDATE runs SET automation_version = ?, status = ?, seq = ?, updated_at = ?, finished_at = ?, next_attempt_at = ?, fields = ?, steps = ?, record = ?, error_class = ?, error_message = ?
+	changed := fmt.Errorf("%w: run %s %w", ErrConflict, r.ID, ErrRunChanged)
+	err := tx.q.execExpect(ctx, changed, `UPDATE runs SET automation_version = ?, status = ?, seq = ?, updated_at = ?, finished_at = ?, next_attempt_at = ?, fields = ?, steps = ?, record = ?, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ?`,
 		r.AutomationVersion, r.Status, r.Seq, us(r.UpdatedAt), nullUS(r.FinishedAt), nullUS(r.NextAttemptAt), encJSON(r.Fields), encSteps(r.Steps), encJSON(r.Record),
 		class, msg, orgID, r.ID, expectSeq)
-	if err != nil {
-		return fmt.Errorf("update run: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: run %s changed meanwhile", ErrConflict, r.ID)
-	}
-	return nil
+	return checked("update run", err, changed)
 }
 
 // FailRun ends a run as failed with class and message if its seq is still
@@ -122,6 +128,8 @@ func (tx *Tx) UpdateRun(ctx context.Context, orgID string, r *automation.Run, ex
 // form cannot be read back. It reports whether it did.
 func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class retry.Class, message string) (bool, error) {
 	now := us(tx.Now())
+	// exec, not execExpect: a run already moved on is an answer (false),
+	// not a failure of the call.
 	n, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ?, finished_at = ?, next_attempt_at = NULL, error_class = ?, error_message = ?
 		WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
 		automation.StatusFailed, now, now, class, message, orgID, id, seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
@@ -141,6 +149,8 @@ func (tx *Tx) FailRun(ctx context.Context, orgID, id string, seq int64, class re
 // retried by the queue), the run would otherwise have two jobs of one
 // generation, and two workers could send its request at once.
 func (tx *Tx) HandBackRun(ctx context.Context, job RunJob, at time.Time) (bool, error) {
+	// exec, not execExpect: whether the run moved decides the job
+	// enqueued, and the batch job goes on with its other runs either way.
 	n, err := tx.q.exec(ctx, `UPDATE runs SET seq = seq + 1, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status NOT IN (?, ?, ?, ?)`,
 		us(tx.Now()), job.OrgID, job.RunID, job.Seq, automation.StatusSucceeded, automation.StatusFailed, automation.StatusCancelled, automation.StatusSkipped)
 	if err != nil {
@@ -155,11 +165,10 @@ func (tx *Tx) HandBackRun(ctx context.Context, job RunJob, at time.Time) (bool, 
 }
 
 // MarkRunRunning sets a queued or retrying run to running, if its seq is
-// still seq.
+// still seq (a run that moved on is left as it is, without an error).
 func (tx *Tx) MarkRunRunning(ctx context.Context, orgID, id string, seq int64) error {
-	_, err := tx.q.exec(ctx, `UPDATE runs SET status = ?, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status IN (?, ?)`,
+	return tx.q.execLater(ctx, `UPDATE runs SET status = ?, updated_at = ? WHERE org_id = ? AND id = ? AND seq = ? AND status IN (?, ?)`,
 		automation.StatusRunning, us(tx.Now()), orgID, id, seq, automation.StatusQueued, automation.StatusRetrying)
-	return err
 }
 
 // InsertAttempt records one attempt of step (its index) of a run.

@@ -74,8 +74,12 @@ func (q countingQuerier) exec(ctx context.Context, query string, args ...any) (i
 }
 
 func (q countingQuerier) execLater(ctx context.Context, query string, args ...any) error {
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+func (q countingQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
 	q.c.statements.Add(1)
-	return q.querier.execLater(ctx, query, args...)
+	return q.querier.execExpect(ctx, failAs, query, args...)
 }
 
 func (q countingQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {

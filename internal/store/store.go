@@ -125,6 +125,10 @@ type Tx struct {
 	ops
 	jobs     []river.InsertManyParams
 	onCommit []func()
+	// onFail undoes, when the call fails, what a method changed in its
+	// caller's values before the database's answer was known (a
+	// record's version: UpdateRecordAt).
+	onFail []func()
 	// the store's listeners of changes to definitions and secrets (gen.go)
 	listeners *catalogListeners
 	// the generations CheckCatalogGen found current in this call

@@ -43,11 +43,32 @@ func (q textChecked) exec(ctx context.Context, query string, args ...any) (int64
 }
 
 func (q textChecked) execLater(ctx context.Context, query string, args ...any) error {
-	args, err := checkText(query, args, true)
+	return q.execExpect(ctx, nil, query, args...)
+}
+
+// execExpect checks a SELECT that must find a row as a read. A condition
+// holding text no row can hold matches nothing: the statement fails with
+// failAs without being sent, so that on PostgreSQL it does not abort the
+// transaction (pipeline.go) for a row nobody could have written.
+func (q textChecked) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	checked, err := checkText(query, args, failAs == nil)
 	if err != nil {
 		return err
 	}
-	return q.querier.execLater(ctx, query, args...)
+	if failAs != nil && nulled(args, checked) {
+		return failAs
+	}
+	return q.querier.execExpect(ctx, failAs, query, checked...)
+}
+
+// nulled reports whether checkText sent NULL in place of one of args.
+func nulled(args, checked []any) bool {
+	for i := range args {
+		if args[i] != nil && checked[i] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (q textChecked) query(ctx context.Context, query string, args ...any) (rows, error) {

@@ -106,7 +106,11 @@ func (c classifyingQuerier) exec(ctx context.Context, query string, args ...any)
 }
 
 func (c classifyingQuerier) execLater(ctx context.Context, query string, args ...any) error {
-	return classify(c.q.execLater(ctx, query, args...))
+	return c.execExpect(ctx, nil, query, args...)
+}
+
+func (c classifyingQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return classify(c.q.execExpect(ctx, failAs, query, args...))
 }
 
 func (c classifyingQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
@@ -160,10 +164,14 @@ func (g *batchGuard) exec(ctx context.Context, query string, args ...any) (int64
 }
 
 func (g *batchGuard) execLater(ctx context.Context, query string, args ...any) error {
+	return g.execExpect(ctx, nil, query, args...)
+}
+
+func (g *batchGuard) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
 	if g.poison != nil {
 		return g.poison
 	}
-	return g.check(g.q.execLater(ctx, query, args...))
+	return g.check(g.q.execExpect(ctx, failAs, query, args...))
 }
 
 func (g *batchGuard) query(ctx context.Context, query string, args ...any) (rows, error) {

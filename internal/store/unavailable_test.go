@@ -73,6 +73,8 @@ func TestClassify(t *testing.T) {
 type fakeBatch struct {
 	stmts               []string
 	committed, rolledBk bool
+	lost                func(int, error)
+	lose                map[int]error // flush: these calls' held statements failed so
 }
 
 func (f *fakeBatch) querier() querier { return fakeQuerier{f} }
@@ -80,9 +82,14 @@ func (f *fakeBatch) exec(ctx context.Context, stmt string) error {
 	_, err := fakeQuerier{f}.exec(ctx, stmt)
 	return err
 }
-func (f *fakeBatch) execLater(ctx context.Context, stmt string) error       { return f.exec(ctx, stmt) }
-func (f *fakeBatch) startCall(int, func(int, error))                        {}
-func (f *fakeBatch) flush(context.Context) error                            { return nil }
+func (f *fakeBatch) execLater(ctx context.Context, stmt string) error { return f.exec(ctx, stmt) }
+func (f *fakeBatch) startCall(_ int, lost func(int, error))           { f.lost = lost }
+func (f *fakeBatch) flush(context.Context) error {
+	for i, err := range f.lose {
+		f.lost(i, err)
+	}
+	return nil
+}
 func (f *fakeBatch) insert(context.Context, []river.InsertManyParams) error { return nil }
 func (f *fakeBatch) commit(context.Context) error                           { f.committed = true; return nil }
 func (f *fakeBatch) rollback(context.Context) error                         { f.rolledBk = true; return nil }
@@ -97,8 +104,10 @@ func (q fakeQuerier) exec(_ context.Context, query string, _ ...any) (int64, err
 	return 1, nil
 }
 func (q fakeQuerier) execLater(ctx context.Context, query string, args ...any) error {
-	_, err := q.exec(ctx, query, args...)
-	return err
+	return q.execExpect(ctx, nil, query, args...)
+}
+func (q fakeQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
+	return expectNow(ctx, q, failAs, query, args...)
 }
 func (q fakeQuerier) query(context.Context, string, ...any) (rows, error) { return emptyRows{}, nil }
 func (q fakeQuerier) queryRow(context.Context, string, ...any) row {
@@ -155,6 +164,44 @@ func TestBatchGuardAbortsTheBatch(t *testing.T) {
 	}
 	if !errors.Is(outcome, ErrUnavailable) {
 		t.Errorf("the batch's outcome = %v, want ErrUnavailable (for readiness)", outcome)
+	}
+}
+
+// A call whose held statement (PostgreSQL's pipeline) lost a deadlock once
+// the call had returned may be tried again (ErrUnavailable), the deadlock
+// kept in its error; any other failure stays as it is, and the others
+// commit.
+func TestLostDeadlockMayBeTriedAgain(t *testing.T) {
+	t.Parallel()
+	deadlock, dup := &pgconn.PgError{Code: "40P01"}, &pgconn.PgError{Code: "23505"}
+	fb := &fakeBatch{lose: map[int]error{1: deadlock, 2: dup}}
+	c := &combiner{
+		begin:       func(context.Context) (batchTx, error) { return fb, nil },
+		afterCommit: func([]river.InsertManyParams) {},
+	}
+	batch := make([]*writeReq, 3)
+	for i := range batch {
+		batch[i] = &writeReq{ctx: context.Background(), done: make(chan writeResult, 1), fn: func(tx *Tx) error {
+			_, err := tx.q.exec(context.Background(), "A")
+			return err
+		}}
+	}
+	c.run(batch, func(q querier) *Tx { return &Tx{ops: ops{q: q, clock: time.Now}} })
+	got := make([]error, len(batch))
+	for i, r := range batch {
+		got[i] = (<-r.done).err
+	}
+	if got[0] != nil {
+		t.Errorf("the call that did not fail: %v", got[0])
+	}
+	if !errors.Is(got[1], ErrUnavailable) || !errors.Is(got[1], deadlock) {
+		t.Errorf("the call that lost a deadlock: %v, want ErrUnavailable and the deadlock", got[1])
+	}
+	if errors.Is(got[2], ErrUnavailable) || !errors.Is(got[2], dup) {
+		t.Errorf("the call whose insert was refused: %v, want that refusal alone", got[2])
+	}
+	if !fb.committed {
+		t.Error("the batch was not committed")
 	}
 }
 

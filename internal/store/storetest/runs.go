@@ -83,6 +83,7 @@ func testUpdateRun(t *testing.T, s *suite) {
 	// A writer holding an old seq loses; so does another organisation.
 	err = try(st, func(ctx context.Context, tx *store.Tx) error { return tx.UpdateRun(ctx, a, r, 1) })
 	wantErr(t, "a stale seq", err, store.ErrConflict)
+	wantErr(t, "a stale seq", err, store.ErrRunChanged)
 	err = try(st, func(ctx context.Context, tx *store.Tx) error { return tx.UpdateRun(ctx, b, r, 2) })
 	wantErr(t, "another organisation's run", err, store.ErrConflict)
 	// Clearing the error and the next attempt time.

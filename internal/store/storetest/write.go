@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,58 +124,57 @@ func testWrite(t *testing.T, s *suite) {
 	t.Run("AStatementFailingInTheDatabaseFailsItsCallAlone", func(t *testing.T) {
 		// PostgreSQL sends a call's inserts with a later statement
 		// (pipelining): the database's refusal of one (here a duplicate
-		// id) must still fail that call alone, whether it shows while the
-		// call runs (a read after it), after it returned (a later call's
-		// statement), or at the commit (the batch's last call).
+		// id) must still fail that call alone.
 		rec := newRecorder(nil)
 		st := s.open(t, store.Config{Writers: 1, Workers: rec.workers})
-		var org string
-		b := inOneBatch(t, st, func() scenario {
-			org = newOrg(t, st)
-			newCollection(t, st, org)
-			dup := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": "taken"}}
-			write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRecord(ctx, org, dup) })
-			calls := make([]call, 6)
-			for i := range calls {
-				calls[i] = call{ctx: ctx, fn: func(ctx context.Context, tx *store.Tx) error {
-					r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint(i)}}
-					if err := tx.InsertRecord(ctx, org, r); err != nil {
-						return err
-					}
-					tx.EnqueueRun(store.RunJob{OrgID: org, RunID: fmt.Sprint("now-", i), Seq: 1}, time.Time{})
-					if i%2 == 0 {
-						return nil
-					}
-					again := &record.Record{ID: dup.ID, Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint("dup-", i)}}
-					if err := tx.InsertRecord(ctx, org, again); err != nil {
-						return err
-					}
-					if i == 3 { // a read after the refused insert
-						_, _, err := tx.Records(ctx, org, "leads", store.RecordFilter{}, store.Page{})
-						return err
-					}
-					return nil
-				}}
-			}
-			return scenario{calls: calls}
+		var dup *record.Record
+		org, b := oddCallsFail(t, st, func(org string) {
+			dup = newRecord(t, st, org, map[string]any{"name": "taken"})
+		}, nil, func(ctx context.Context, tx *store.Tx, org string, i int) error {
+			again := &record.Record{ID: dup.ID, Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint("dup-", i)}}
+			return tx.InsertRecord(ctx, org, again)
 		})
-		for i, r := range b.results {
-			if i%2 == 1 {
-				if r.err == nil {
-					t.Errorf("call %d, whose insert the database refused: no error", i)
-				}
-				continue
+		wantOddCallsFailed(t, st, org, b, "taken", func(i int, err error) {
+			if err == nil {
+				t.Errorf("call %d, whose insert the database refused: no error", i)
 			}
-			wantErr(t, fmt.Sprint("call ", i), r.err, nil)
-		}
-		if committed := slices.Sorted(slices.Values(b.committed)); !slices.Equal(committed, []int{0, 2, 4}) {
-			t.Errorf("OnCommit ran for calls %v, want 0, 2 and 4", b.committed)
-		}
-		if names := recordNames(t, st, org); !slices.Equal(names, []string{"0", "2", "4", "taken"}) {
-			t.Errorf("records %v, want the one taken before and those of calls 0, 2 and 4", names)
-		}
+		})
 		if worked, want := workedRuns(t, st, rec, org, 3), map[string]bool{"now-0": true, "now-2": true, "now-4": true}; !maps.Equal(worked, want) {
 			t.Errorf("worked %v, want the runs of calls 0, 2 and 4: a failed call's job goes with it", worked)
+		}
+	})
+	t.Run("ACheckedWriteMatchingNoRowFailsItsCallAlone", func(t *testing.T) {
+		// PostgreSQL holds a write that must match a row (UpdateRecord's
+		// version check) and sends it with a later statement, the
+		// database refusing it when no row matched: the call's error must
+		// still be the conflict, and that call alone fail. The even
+		// calls' checked writes match, and commit.
+		st := s.open(t, store.Config{Writers: 1})
+		var target *record.Record
+		org, b := oddCallsFail(t, st, func(org string) {
+			target = newRecord(t, st, org, map[string]any{"name": "target"})
+		}, func(ctx context.Context, tx *store.Tx, org string, r *record.Record) error {
+			r.Stage = "Won"
+			return tx.UpdateRecord(ctx, org, r)
+		}, func(ctx context.Context, tx *store.Tx, org string, i int) error {
+			stale := *target
+			stale.Version, stale.Fields = 7, map[string]any{"name": fmt.Sprint("stale-", i)}
+			return tx.UpdateRecord(ctx, org, &stale)
+		})
+		wantOddCallsFailed(t, st, org, b, "target", func(i int, err error) {
+			wantErr(t, fmt.Sprint("call ", i, ", whose update was stale"), err, store.ErrRecordChanged)
+			if want := fmt.Sprintf("record %s changed meanwhile", target.ID); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("call %d: %v, want an error saying %q", i, err, want)
+			}
+		})
+		recs, _, err := st.Records(ctx, org, "leads", store.RecordFilter{}, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if want := map[bool]int64{true: 1, false: 2}[r.ID == target.ID]; r.Version != want {
+				t.Errorf("record %v at version %d, want %d", r.Fields["name"], r.Version, want)
+			}
 		}
 	})
 	t.Run("CallerCancelledBeforeItsTurn", func(t *testing.T) {
@@ -294,6 +294,72 @@ func testWrite(t *testing.T, s *suite) {
 func insertNamed(org, name string) func(ctx context.Context, tx *store.Tx) error {
 	return func(ctx context.Context, tx *store.Tx) error {
 		return tx.InsertRecord(ctx, org, &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": name}})
+	}
+}
+
+// oddCallsFail runs six calls in one batch, in a new organisation with
+// leads (and what setup adds). Each call inserts a record named after it
+// and enqueues a run "now-i"; then the even calls run even (if any) on
+// that record, and the odd ones spoil, which fails in the database. On
+// PostgreSQL, which sends a statement with a later one (pipelining), the
+// failure shows while the call runs (call 3 reads after it), after the call
+// returned (at a later call's statement: call 1), or at the commit (call 5,
+// the last).
+func oddCallsFail(t *testing.T, st *store.Store, setup func(org string),
+	even func(ctx context.Context, tx *store.Tx, org string, r *record.Record) error,
+	spoil func(ctx context.Context, tx *store.Tx, org string, i int) error) (string, batch) {
+	t.Helper()
+	var org string
+	b := inOneBatch(t, st, func() scenario {
+		org = newOrg(t, st)
+		newCollection(t, st, org)
+		setup(org)
+		calls := make([]call, 6)
+		for i := range calls {
+			calls[i] = call{ctx: context.Background(), fn: func(ctx context.Context, tx *store.Tx) error {
+				r := &record.Record{Collection: "leads", Stage: "New", Fields: map[string]any{"name": fmt.Sprint(i)}}
+				if err := tx.InsertRecord(ctx, org, r); err != nil {
+					return err
+				}
+				tx.EnqueueRun(store.RunJob{OrgID: org, RunID: fmt.Sprint("now-", i), Seq: 1}, time.Time{})
+				if i%2 == 0 {
+					if even == nil {
+						return nil
+					}
+					return even(ctx, tx, org, r)
+				}
+				if err := spoil(ctx, tx, org, i); err != nil {
+					return err
+				}
+				if i == 3 { // a read after the failing statement
+					_, _, err := tx.Records(ctx, org, "leads", store.RecordFilter{}, store.Page{})
+					return err
+				}
+				return nil
+			}}
+		}
+		return scenario{calls: calls}
+	})
+	return org, b
+}
+
+// wantOddCallsFailed checks oddCallsFail's batch: the even calls committed,
+// and they alone (besides before, a record setup wrote); odd checks each
+// odd call's error.
+func wantOddCallsFailed(t *testing.T, st *store.Store, org string, b batch, before string, odd func(i int, err error)) {
+	t.Helper()
+	for i, r := range b.results {
+		if i%2 == 1 {
+			odd(i, r.err)
+			continue
+		}
+		wantErr(t, fmt.Sprint("call ", i), r.err, nil)
+	}
+	if committed := slices.Sorted(slices.Values(b.committed)); !slices.Equal(committed, []int{0, 2, 4}) {
+		t.Errorf("OnCommit ran for calls %v, want 0, 2 and 4", b.committed)
+	}
+	if names := recordNames(t, st, org); !slices.Equal(names, []string{"0", "2", "4", before}) {
+		t.Errorf("records %v, want %q and those of calls 0, 2 and 4", names, before)
 	}
 }
 
