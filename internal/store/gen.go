@@ -54,7 +54,9 @@ func (l *catalogListeners) changed(orgID string) {
 // automations, automation_versions or secrets calls it
 // (TestEveryCatalogWriterBumps in storetest).
 func (tx *Tx) bumpCatalog(ctx context.Context, orgID string) error {
-	if _, err := tx.q.exec(ctx, `UPDATE organisations SET catalog_gen = catalog_gen + 1 WHERE id = ?`, orgID); err != nil {
+	// Nobody reads its answer: on PostgreSQL it is held and sent with the
+	// call's next statement (execLater).
+	if err := tx.q.execLater(ctx, `UPDATE organisations SET catalog_gen = catalog_gen + 1 WHERE id = ?`, orgID); err != nil {
 		return fmt.Errorf("bump generation: %w", err)
 	}
 	if l := tx.listeners; l != nil {
