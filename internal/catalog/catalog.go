@@ -1,7 +1,9 @@
 // Package catalog provides compiled automations: loaded from the store by
 // (id, version), their signing secrets opened, compiled once and cached.
 // Versions are immutable, so a cached entry never goes stale, on one node or
-// many.
+// many. It also caches, per organisation, each collection with its enabled
+// automations (Defs), exact across nodes by the organisation's generation
+// (PerOrg, Stamp).
 package catalog
 
 import (
@@ -28,7 +30,10 @@ type Catalog struct {
 	mu sync.RWMutex
 	m  map[key]*automation.Compiled
 
-	defs defs
+	// collections and their enabled automations, by organisation and
+	// collection key (defs.go)
+	defs   PerOrg[string, defs]
+	shared bool // other nodes write to the same database
 }
 
 type key struct {
@@ -38,12 +43,11 @@ type key struct {
 
 // New returns a catalog reading from st and opening signing secrets with box.
 // shared says other nodes write to the same database (PostgreSQL): then
-// collections and automation lists are not cached (compiled versions are:
-// they never change).
+// writes check that the collections and automation lists they were planned
+// with are current (Stamp); compiled versions never change.
 func New(st *store.Store, box *secret.Box, opts automation.Options, shared bool) *Catalog {
-	c := &Catalog{st: st, box: box, opts: opts, m: map[key]*automation.Compiled{}}
-	c.defs.off = shared
-	c.Invalidate()
+	c := &Catalog{st: st, box: box, opts: opts, m: map[key]*automation.Compiled{}, shared: shared}
+	st.OnCatalogChange(c.defs.Forget)
 	return c
 }
 

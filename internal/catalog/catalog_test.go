@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -434,47 +435,135 @@ func TestOptionsAndStore(t *testing.T) {
 	}
 }
 
-// TestDefinitionsCache: collections and automation lists are cached until
-// Invalidate on a node that owns its database, and never when nodes share
-// one.
+// TestDefinitionsCache: a collection and its enabled automations are
+// cached until a change to the organisation's definitions commits through
+// the store, on a node that owns its database and on one that shares it;
+// only the latter's stamp checks the generation.
 func TestDefinitionsCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	for _, shared := range []bool{false, true} {
-		st := openStore(t)
-		org := newOrg(t, st, "acme")
-		cat := catalog.New(st, newBox(t, 1), automation.Options{}, shared)
+		st, org, cat := newCatalog(t, shared)
+		other := newOrg(t, st, "other")
 		coll := &record.Collection{Key: "orders", Name: "Orders", Fields: []record.Field{{Key: "a", Type: record.Text}}}
 		if err := st.Write(ctx, func(tx *store.Tx) error { return tx.CreateCollection(ctx, org, coll) }); err != nil {
 			t.Fatal(err)
 		}
-		first, err := cat.Collection(ctx, org, "orders")
-		if err != nil {
-			t.Fatal(err)
+		first, list, stamp, err := cat.Defs(ctx, org, "orders")
+		if err != nil || first == nil || len(list) != 0 {
+			t.Fatalf("Defs = %v, %v, %v; want the collection, no automations", first, list, err)
 		}
-		list, err := cat.EnabledCached(ctx, org, "orders")
-		if err != nil || len(list) != 0 {
-			t.Fatalf("EnabledCached = %v, %v; want none", list, err)
+		again, _, _, _ := cat.Defs(ctx, org, "orders")
+		if again != first {
+			t.Errorf("shared %v: second Defs read again, want the cached collection", shared)
 		}
-		if err := st.Write(ctx, func(tx *store.Tx) error {
-			return tx.SaveAutomation(ctx, org, doc("later", "orders", automation.Manual, true), "")
-		}); err != nil {
-			t.Fatal(err)
+		// The stamp checks the generation only where nodes share the
+		// database; it is current here.
+		if err := st.Write(ctx, func(tx *store.Tx) error { return stamp.Check(ctx, tx) }); err != nil {
+			t.Errorf("shared %v: Check of a current stamp: %v", shared, err)
 		}
-		again, _ := cat.Collection(ctx, org, "orders")
-		list, _ = cat.EnabledCached(ctx, org, "orders")
-		if shared {
-			if again == first || len(list) != 1 {
-				t.Errorf("shared: a cached answer (same collection %t, %d automations), want fresh reads", again == first, len(list))
-			}
-			continue
+		// A change in another organisation keeps this one's cache.
+		save(t, st, other, doc("elsewhere", "orders", automation.Manual, true), "")
+		if again, _, _, _ := cat.Defs(ctx, org, "orders"); again != first {
+			t.Errorf("shared %v: another organisation's change emptied this one's cache", shared)
 		}
-		if again != first || len(list) != 0 {
-			t.Errorf("own database: cache not used before Invalidate (same collection %t, %d automations)", again == first, len(list))
+		save(t, st, org, doc("later", "orders", automation.Manual, true), "")
+		if err := st.Write(ctx, func(tx *store.Tx) error { return stamp.Check(ctx, tx) }); shared != errors.Is(err, store.ErrStaleDefs) {
+			t.Errorf("shared %v: Check of a stamp from before the change: %v", shared, err)
 		}
-		cat.Invalidate()
-		if list, _ = cat.EnabledCached(ctx, org, "orders"); len(list) != 1 {
-			t.Errorf("after Invalidate: %d automations, want the new one", len(list))
+		fresh, list, _, err := cat.Defs(ctx, org, "orders")
+		if err != nil || fresh == first || len(list) != 1 {
+			t.Errorf("shared %v: after a change, Defs = same collection %v, %d automations, %v; want a fresh read with the new one", shared, fresh == first, len(list), err)
 		}
+		if !cat.Stale(org, fmt.Errorf("write: %w", store.ErrStaleDefs)) || cat.Stale(org, store.ErrConflict) || cat.Stale(org, nil) {
+			t.Error("Stale does not tell store.ErrStaleDefs from other errors")
+		}
+		if after, _, _, _ := cat.Defs(ctx, org, "orders"); after == fresh {
+			t.Errorf("shared %v: Stale kept the organisation's cache", shared)
+		}
+		// No such collection: nil, cached too.
+		if c, list, _, err := cat.Defs(ctx, org, "nope"); c != nil || len(list) != 0 || err != nil {
+			t.Errorf("Defs of a missing collection = %v, %v, %v; want nil, none, no error", c, list, err)
+		}
+	}
+}
+
+// TestDefsOnStaleDefinitions: a node whose cache is behind another node's
+// change (simulated by changing the database without telling the catalog)
+// plans with the old definitions, and its write's check fails.
+func TestDefsOnStaleDefinitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, org, cat := newCatalog(t, true)
+	_, _, stamp, err := cat.Defs(ctx, org, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		// Another node's change, in the same transaction as the check.
+		if err := tx.PutSecret(ctx, org, "X", "sealed"); err != nil {
+			return err
+		}
+		return stamp.Check(ctx, tx)
+	})
+	if !errors.Is(err, store.ErrStaleDefs) {
+		t.Errorf("Check after a change = %v, want store.ErrStaleDefs", err)
+	}
+	if err := st.Write(ctx, func(tx *store.Tx) error { return (catalog.Stamp{}).Check(ctx, tx) }); err != nil {
+		t.Errorf("the zero Stamp checks: %v", err)
+	}
+}
+
+// newCatalog returns a store with an organisation "acme", and a catalog
+// over it.
+func newCatalog(t *testing.T, shared bool) (*store.Store, string, *catalog.Catalog) {
+	t.Helper()
+	st := openStore(t)
+	return st, newOrg(t, st, "acme"), catalog.New(st, newBox(t, 1), automation.Options{}, shared)
+}
+
+func TestPerOrg(t *testing.T) {
+	t.Parallel()
+	var p catalog.PerOrg[string, int]
+	if _, _, _, ok := p.Get("a", "k"); ok {
+		t.Fatal("the zero PerOrg holds a value")
+	}
+	_, _, since, _ := p.Get("a", "k")
+	p.Put("a", "k", 3, since, 1)
+	if v, gen, _, ok := p.Get("a", "k"); !ok || v != 1 || gen != 3 {
+		t.Errorf("Get = %d at %d (%v), want 1 at 3", v, gen, ok)
+	}
+	p.Put("a", "old", 2, since, 9) // an older generation: dropped
+	if _, _, _, ok := p.Get("a", "old"); ok {
+		t.Error("a value of an older generation was kept")
+	}
+	p.Put("a", "k2", 4, since, 2) // a newer one replaces the organisation's values
+	if _, _, _, ok := p.Get("a", "k"); ok {
+		t.Error("a value of generation 3 was kept beside one of 4")
+	}
+	if v, gen, _, ok := p.Get("a", "k2"); !ok || v != 2 || gen != 4 {
+		t.Errorf("Get = %d at %d (%v), want 2 at 4", v, gen, ok)
+	}
+	_, _, before, _ := p.Get("b", "k")
+	p.Forget("a")
+	if _, _, _, ok := p.Get("a", "k2"); ok {
+		t.Error("Forget kept the organisation's values")
+	}
+	p.Put("b", "k", 1, before, 5) // read before a Forget: not kept
+	if _, _, _, ok := p.Get("b", "k"); ok {
+		t.Error("a value read before a Forget was kept")
+	}
+	_, _, since, _ = p.Get("b", "k")
+	for i := range catalog.MaxEntries + 10 {
+		p.Put("b", fmt.Sprint(i), 1, since, i)
+	}
+	n := 0
+	for i := range catalog.MaxEntries + 10 {
+		if _, _, _, ok := p.Get("b", fmt.Sprint(i)); ok {
+			n++
+		}
+	}
+	if n == 0 || n > catalog.MaxEntries {
+		t.Errorf("%d values held, want between 1 and MaxEntries (%d)", n, catalog.MaxEntries)
 	}
 }

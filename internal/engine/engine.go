@@ -96,6 +96,9 @@ type Engine struct {
 	slots *slots
 	jobs  sync.Map // River job id -> struct{}: the jobs being worked here
 	runs  sync.Map // claimKey -> struct{}: the runs being worked here, by generation (claim)
+	// organisations' secrets, opened, by the generation they were read at
+	// (secrets.go)
+	secrets catalog.PerOrg[struct{}, opened]
 }
 
 // New returns an Engine.
@@ -121,7 +124,9 @@ func New(st *store.Store, cat *catalog.Catalog, fire *trigger.Firer, web *webhoo
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = store.DefaultMaxWorkers
 	}
-	return &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.MaxInFlight, cfg.MaxPerOrg)}
+	e := &Engine{st: st, cat: cat, fire: fire, web: web, box: box, cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.MaxInFlight, cfg.MaxPerOrg)}
+	st.OnCatalogChange(e.secrets.Forget)
+	return e
 }
 
 // Register adds the engine's workers to workers.

@@ -39,10 +39,15 @@ type execution struct {
 // to do (the run is gone, finished, or moved on without the job). The run
 // comes back even with an error when it was read.
 func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *automation.Run, error) {
-	// The run and its organisation's secrets, in one round trip on
-	// PostgreSQL.
+	// The run (with its automation's pause and its record) and its
+	// organisation's generation in one statement; the secrets only when
+	// those opened here are of another generation.
 	loadedAt := e.cfg.Now()
-	w, sealed, err := e.st.RunAndSealedSecrets(ctx, job.OrgID, job.RunID)
+	var w *store.RunToWork
+	sec, err := e.secretsWith(job.OrgID, func(have func(int64) bool) (gen int64, sealed map[string]string, err error) {
+		w, gen, sealed, err = e.st.RunAndSealedSecrets(ctx, job.OrgID, job.RunID, have)
+		return gen, sealed, err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil // deleted or pruned
 	}
@@ -60,7 +65,6 @@ func (e *Engine) load(ctx context.Context, job store.RunJob) (*execution, *autom
 	if len(comp.Steps) != len(run.Steps) {
 		return nil, run, fmt.Errorf("run %s has %d steps, automation %s v%d has %d", run.ID, len(run.Steps), comp.ID, comp.Version, len(comp.Steps))
 	}
-	sec := e.openSealed(job.OrgID, sealed)
 	return &execution{e: e, job: job, run: run, comp: comp, sec: sec, paused: w.Paused, loadedAt: loadedAt, rec: w.Record}, run, nil
 }
 
@@ -128,6 +132,14 @@ func (x *execution) commit(ctx context.Context, tx *store.Tx, i int, remote *pen
 	}
 	var d decision
 	x.run, d = transition(x.run, x.comp.Steps, r, now, x.e.policy())
+	if d.Local && x.local != nil {
+		// What the local steps do depends on the collection and the
+		// automations they were planned with (their writes, their runs,
+		// and their failures too): they must still be current.
+		if err := x.local.stamp.Check(ctx, tx); err != nil {
+			return err
+		}
+	}
 	// Local steps, planned before this transaction, are written in it.
 	for n := 0; d.Local; n++ {
 		if x.local == nil || n >= len(x.local.steps) || x.local.steps[n].i != d.Next {

@@ -17,7 +17,8 @@ import (
 // The writers of one record on one node take turns (store.LockRecord); if
 // a write from another node came in between, the transaction is abandoned
 // and the steps are planned again (at most maxLocalTries times; then the
-// step fails with class record).
+// step fails with class record). So they are when the collection or its
+// automations changed on another node since the plan (catalog.Stamp).
 
 // record writes the result of step i (remote, or nil when the step is
 // local) and the update_record steps that follow, planned first, while
@@ -37,10 +38,18 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 			return err
 		}
 		err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
+		// Definitions changed on another node since the plan: planned
+		// again from the new ones, like a record that moved (bounded: past
+		// maxLocalTries the job fails, and River tries it again later).
+		stale := x.e.cat.Stale(x.job.OrgID, err)
+		if stale && try > maxLocalTries {
+			return err
+		}
 		// On PostgreSQL a record changed meanwhile may show at any later
 		// statement of the transaction, or at its commit
-		// (store.UpdateRecordAt), not only as errRecordMoved.
-		if errors.Is(err, errRecordMoved) || errors.Is(err, store.ErrRecordChanged) {
+		// (store.UpdateRecordAt), not only as errRecordMoved; so may
+		// definitions changed meanwhile (catalog.Stamp).
+		if errors.Is(err, errRecordMoved) || errors.Is(err, store.ErrRecordChanged) || stale {
 			if x.recUsed {
 				// planned from the record read with the run, before
 				// the request: the next plan, from the record read

@@ -27,6 +27,26 @@ func (e *Engine) openSecrets(ctx context.Context, orgID string) (opened, error) 
 	return e.openSealed(orgID, sealed), nil
 }
 
+// secretsWith returns an organisation's secrets, opened: read reads what
+// the caller needs with the organisation's generation, and its secrets
+// unless have says they are held here at that generation (then sealed is
+// nil). Opened secrets are kept per generation (catalog.PerOrg): they are
+// read and opened again only after a change (to secrets, or sealed again
+// with another key: both move the generation on).
+func (e *Engine) secretsWith(orgID string, read func(have func(gen int64) bool) (gen int64, sealed map[string]string, err error)) (opened, error) {
+	held, heldGen, since, ok := e.secrets.Get(orgID, struct{}{})
+	gen, sealed, err := read(func(gen int64) bool { return ok && gen == heldGen })
+	if err != nil {
+		return opened{}, err
+	}
+	if sealed == nil {
+		return held, nil
+	}
+	o := e.openSealed(orgID, sealed)
+	e.secrets.Put(orgID, struct{}{}, gen, since, o)
+	return o, nil
+}
+
 // openSealed opens an organisation's sealed secrets (see openSecrets).
 func (e *Engine) openSealed(orgID string, sealed map[string]string) opened {
 	plain, broken := e.box.OpenSecrets(orgID, sealed)

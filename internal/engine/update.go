@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/render"
 	"github.com/autohook/autohook/internal/retry"
@@ -24,6 +25,9 @@ type localPlan struct {
 	now   time.Time // the engine's: attempts, and now in expressions
 	at    time.Time // the store's: the time of the record's changes
 	steps []localStep
+	// the generation of the collection and automations the steps were
+	// planned with, checked in the transaction (catalog.Stamp)
+	stamp catalog.Stamp
 }
 
 // localStep is one planned update_record step.
@@ -54,7 +58,7 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 	if remote != nil {
 		maps.Copy(fields, remote.fields)
 	}
-	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now()}
+	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now(), stamp: cands.Stamp()}
 	snapshot := run.Record
 	steps := run.StepsEnv() // steps.<id>: the outcomes so far, this plan's included
 	if remote != nil && i > 0 {
@@ -186,16 +190,16 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		next := *ls.next
 		err := tx.UpdateRecordAt(ctx, x.job.OrgID, &next, lp.at)
 		switch {
-		case errors.Is(err, store.ErrRecordChanged):
-			return stepResult{}, nil, errRecordMoved
+		case abandons(err) != nil:
+			return stepResult{}, nil, abandons(err)
 		case err != nil:
 			f = &retry.Failure{Class: retry.Record, Message: err.Error()}
 		default:
 			// On PostgreSQL the record's version is checked with the
 			// transaction's next statement (store.UpdateRecordAt): its
 			// conflict may show here, or fail the write later (record).
-			if _, err := ls.plan.Apply(ctx, tx); errors.Is(err, store.ErrRecordChanged) {
-				return stepResult{}, nil, errRecordMoved
+			if _, err := ls.plan.Apply(ctx, tx); abandons(err) != nil {
+				return stepResult{}, nil, abandons(err)
 			} else if err != nil {
 				f = &retry.Failure{Class: retry.Record, Message: fmt.Sprintf("trigger automations: %v", err)}
 			} else {
@@ -211,6 +215,21 @@ func (x *execution) applyLocal(ctx context.Context, tx *store.Tx, ls localStep, 
 		r.Failure = &retry.Failure{Class: f.Class, Message: x.sec.redact.String(f.Message)}
 	}
 	return r, a, nil
+}
+
+// abandons is the error that abandons the step's transaction when err is
+// one, to plan the steps again (record): the record changed since the plan
+// (errRecordMoved), or, on PostgreSQL, the definitions did
+// (store.ErrStaleDefs, from the check held since commit began). Both may
+// show at any statement of the transaction there.
+func abandons(err error) error {
+	switch {
+	case errors.Is(err, store.ErrRecordChanged):
+		return errRecordMoved
+	case errors.Is(err, store.ErrStaleDefs):
+		return err
+	}
+	return nil
 }
 
 // EvalUpdate evaluates an update_record step's assignments against a

@@ -290,12 +290,8 @@ func TestUpdateRecordStepMeetsAConcurrentWrite(t *testing.T) {
 func testUpdateRecordStepMeetsAConcurrentWrite(t *testing.T, db func(*server.Config)) {
 	nd := startNode(t, db)
 	rcv := servertest.NewReceiver(t, nil)
-	nd.must(201, "POST", "/api/v1/collections", notes, nil)
-	var manual, watch map[string]any
-	nd.must(201, "POST", "/api/v1/automations", map[string]any{
-		"name": "close", "collection": "notes", "enabled": true, "trigger": map[string]any{"type": "manual"},
-		"steps": []any{map[string]any{"id": "save", "type": "update_record", "set": []any{map[string]any{"field": "c", "value": "done"}}}},
-	}, &manual)
+	manual := notesAndClose(nd)
+	var watch map[string]any
 	nd.must(201, "POST", "/api/v1/automations", map[string]any{
 		"name": "watch", "collection": "notes", "enabled": true,
 		"trigger": map[string]any{"type": "record_updated"}, "condition": `record.b == "set" && record.c == "done"`,
@@ -335,6 +331,19 @@ func testUpdateRecordStepMeetsAConcurrentWrite(t *testing.T, db func(*server.Con
 	if got := snaps[0]["record"]; got["updatedAt"] != rec["updatedAt"] {
 		t.Errorf("the fired run saw the record updated at %v, the record was stored at %v", got["updatedAt"], rec["updatedAt"])
 	}
+}
+
+// notesAndClose creates the notes collection and "close", a manual
+// automation whose update_record step sets c to done, and returns it.
+func notesAndClose(nd *node) map[string]any {
+	nd.t.Helper()
+	nd.must(201, "POST", "/api/v1/collections", notes, nil)
+	var manual map[string]any
+	nd.must(201, "POST", "/api/v1/automations", map[string]any{
+		"name": "close", "collection": "notes", "enabled": true, "trigger": map[string]any{"type": "manual"},
+		"steps": []any{map[string]any{"id": "save", "type": "update_record", "set": []any{map[string]any{"field": "c", "value": "done"}}}},
+	}, &manual)
+	return manual
 }
 
 // otherNodeSets sets a field of a record as another node sharing the

@@ -102,7 +102,6 @@ func (s *Service) writeAutomation(ctx context.Context, tx *store.Tx, orgID strin
 	if err := tx.SaveAutomationBy(ctx, orgID, a, sealed, meta); err != nil {
 		return err
 	}
-	tx.OnCommit(s.cat.Invalidate)
 	return tx.DeleteDueOf(ctx, orgID, a.ID)
 }
 
@@ -202,7 +201,6 @@ func (s *Service) DeleteAutomation(ctx context.Context, orgID, id string) error 
 		if err := tx.DeleteAutomation(ctx, orgID, id); err != nil {
 			return err
 		}
-		tx.OnCommit(s.cat.Invalidate)
 		if err := s.cancelActive(ctx, tx, orgID, autohook.RunFilter{AutomationID: id}); err != nil {
 			return err
 		}

@@ -479,9 +479,6 @@ func prefixed(prefix string, err error) []problem.Problem {
 
 // applyImport writes a plan in tx.
 func (s *Service) applyImport(ctx context.Context, tx *store.Tx, orgID string, p *importPlan, by *autohook.Actor) error {
-	if len(p.result.Plan) > 0 {
-		tx.OnCommit(s.cat.Invalidate)
-	}
 	for _, c := range p.createColls {
 		if err := tx.CreateCollection(ctx, orgID, c); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/autohook/autohook/internal/autohook"
 	"github.com/autohook/autohook/internal/automation"
+	"github.com/autohook/autohook/internal/catalog"
 	"github.com/autohook/autohook/internal/record"
 	"github.com/autohook/autohook/internal/store"
 	"github.com/autohook/autohook/internal/trigger"
@@ -22,7 +23,6 @@ func (s *Service) CreateCollection(ctx context.Context, orgID string, c *record.
 		return err
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		tx.OnCommit(s.cat.Invalidate)
 		if err := tx.CreateCollection(ctx, orgID, c); err != nil {
 			return err
 		}
@@ -54,7 +54,6 @@ func (s *Service) UpdateCollection(ctx context.Context, orgID string, c *record.
 			return err
 		}
 		c.ID, c.CreatedAt = old.ID, old.CreatedAt
-		tx.OnCommit(s.cat.Invalidate)
 		if err := tx.UpdateCollection(ctx, orgID, c); err != nil {
 			return err
 		}
@@ -77,7 +76,6 @@ func (s *Service) DeleteCollection(ctx context.Context, orgID, key string) error
 		if err != nil {
 			return err
 		}
-		tx.OnCommit(s.cat.Invalidate)
 		if err := tx.DeleteCollection(ctx, orgID, key); err != nil {
 			return err
 		}
@@ -98,14 +96,37 @@ func (s *Service) Collections(ctx context.Context, orgID string, page autohook.P
 // CreateRecord adds a record and, in the same transaction, the runs it
 // triggers. The automations' conditions are evaluated before the
 // transaction, against the record as it will be stored (its id and
-// creation time chosen beforehand): the transaction only writes.
+// creation time chosen beforehand): the transaction only writes. When the
+// collection or its automations changed on another node between the plan
+// and the transaction (catalog.Stamp), it starts again from the new ones.
 func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in autohook.RecordInput) (*record.Record, error) {
+	return untilCurrent(s, orgID, func() (*record.Record, error) { return s.createRecord(ctx, orgID, collection, in) })
+}
+
+// untilCurrent calls try again, up to catalog.MaxStaleTries times, while it
+// fails because the definitions it was planned with changed meanwhile;
+// then it fails with ErrConflict (the definitions kept changing).
+func untilCurrent[T any](s *Service, orgID string, try func() (T, error)) (T, error) {
+	for n := 1; ; n++ {
+		v, err := try()
+		if !s.cat.Stale(orgID, err) {
+			return v, err
+		}
+		if n == catalog.MaxStaleTries {
+			return v, fmt.Errorf("%w: %w", autohook.ErrConflict, err)
+		}
+	}
+}
+
+// createRecord is one try of CreateRecord.
+func (s *Service) createRecord(ctx context.Context, orgID, collection string, in autohook.RecordInput) (*record.Record, error) {
 	c, cands, err := s.fire.CollectionAndCandidates(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
 	}
+	refused := cands.Stamp().Recheck // refused by cached definitions: read them again first
 	if c == nil {
-		return nil, store.ErrNotFound
+		return nil, refused(store.ErrNotFound)
 	}
 	var idem *store.IdempotencyKey
 	if in.IdempotencyKey != "" {
@@ -116,7 +137,7 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 	}
 	fields, err := c.CheckFields(in.Fields)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	for k, v := range fields {
 		if v == nil {
@@ -127,7 +148,7 @@ func (s *Service) CreateRecord(ctx context.Context, orgID, collection string, in
 	rec := &record.Record{ID: store.NewRecordID(), Collection: c.Key, Stage: c.DefaultStage(), Fields: fields, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
-			return nil, perr
+			return nil, refused(perr)
 		}
 		rec.Stage = *in.Stage
 	}
@@ -203,24 +224,31 @@ func requestHash(collection string, in autohook.RecordInput) string {
 // record on this node take turns (store.LockRecord); a write from another
 // node in between (PostgreSQL) makes the update start again, read, merged
 // and evaluated anew, up to maxUpdateTries times without in.Version, and
-// fail with ErrConflict with it.
+// fail with ErrConflict with it. A change of the collection or its
+// automations on another node in between (catalog.Stamp) makes it start
+// again too, from the new definitions, whatever in.Version says.
 func (s *Service) UpdateRecord(ctx context.Context, orgID, collection, id string, in autohook.RecordInput) (*record.Record, error) {
-	c, err := s.cat.Collection(ctx, orgID, collection)
+	return untilCurrent(s, orgID, func() (*record.Record, error) { return s.updateRecordAgain(ctx, orgID, collection, id, in) })
+}
+
+// updateRecordAgain is UpdateRecord with the definitions read once.
+func (s *Service) updateRecordAgain(ctx context.Context, orgID, collection, id string, in autohook.RecordInput) (*record.Record, error) {
+	c, cands, err := s.fire.CollectionAndCandidates(ctx, orgID, collection)
 	if err != nil {
 		return nil, err
+	}
+	refused := cands.Stamp().Recheck // refused by cached definitions: read them again first
+	if c == nil {
+		return nil, refused(store.ErrNotFound)
 	}
 	changes, err := c.CheckFields(in.Fields)
 	if err != nil {
-		return nil, err
+		return nil, refused(err)
 	}
 	if in.Stage != nil {
 		if perr := c.CheckStage("stage", *in.Stage); perr != nil {
-			return nil, perr
+			return nil, refused(perr)
 		}
-	}
-	cands, err := s.fire.Candidates(ctx, orgID, c.Key)
-	if err != nil {
-		return nil, err
 	}
 	unlock, err := s.st.LockRecord(ctx, orgID, id)
 	if err != nil {

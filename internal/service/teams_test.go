@@ -33,6 +33,7 @@ type stack struct {
 	st    *store.Store
 	org   string
 	db    *sql.DB
+	url   string
 	isPG  bool
 	clock *time.Time // the service's clock: now, unless a test moves it
 }
@@ -48,26 +49,13 @@ func newStack(t *testing.T, pg bool, mutate ...func(*service.Config)) *stack {
 	if pg {
 		url = pgtest.NewDatabase(t)
 	}
-	log := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, store.Config{URL: url, Workers: river.NewWorkers(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close(context.Background()) })
-	box, err := secret.NewBox(make([]byte, secret.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.New(st, box, automation.Options{}, false)
-	s := &stack{st: st, isPG: pg}
+	s := &stack{isPG: pg, url: url}
 	now := time.Now()
 	s.clock = &now
-	cfg := service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log,
-		Now: func() time.Time { return *s.clock }}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	s.svc = service.New(cfg)
+	var err error
+	s.svc, s.st = openNode(t, store.Config{URL: url, Workers: river.NewWorkers()}, false, append([]func(*service.Config){func(cfg *service.Config) {
+		cfg.Now = func() time.Time { return *s.clock }
+	}}, mutate...)...)
 	b, err := s.svc.Bootstrap(ctx, "", adminPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +70,29 @@ func newStack(t *testing.T, pg bool, mutate ...func(*service.Config)) *stack {
 	}
 	t.Cleanup(func() { s.db.Close() })
 	return s
+}
+
+// openNode opens a store with cfg (closed when t ends) and a service over
+// it, whose catalog is told whether other nodes share the database.
+func openNode(t *testing.T, cfg store.Config, shared bool, mutate ...func(*service.Config)) (*service.Service, *store.Store) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	cfg.Logger = log
+	st, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(context.Background()) })
+	box, err := secret.NewBox(make([]byte, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, box, automation.Options{}, shared)
+	scfg := service.Config{Store: st, Catalog: cat, Firer: trigger.New(cat, log), Box: box, Logger: log}
+	for _, m := range mutate {
+		m(&scfg)
+	}
+	return service.New(scfg), st
 }
 
 func (s *stack) exec(t *testing.T, q string) {

@@ -83,7 +83,7 @@ func (tx *Tx) SaveAutomationBy(ctx context.Context, orgID string, a *automation.
 	if err != nil {
 		return fmt.Errorf("insert automation version: %w", err)
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // DeleteAutomation deletes an automation (its versions stay, for the
@@ -101,7 +101,10 @@ func (tx *Tx) DeleteAutomation(ctx context.Context, orgID, id string) error {
 		return err
 	}
 	_, err = tx.q.exec(ctx, `DELETE FROM step_rates WHERE org_id = ? AND automation_id = ?`, orgID, id)
-	return err
+	if err != nil {
+		return err
+	}
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // Automation returns the current version of an automation, with its state.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -10,113 +9,125 @@ import (
 )
 
 // RunAndSealedSecrets returns a run to work (ErrNotFound when there is
-// none: RunToWork) and its organisation's sealed secrets by name: what a
-// worker reads before a step. PostgreSQL reads both in one round trip.
-func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string) (*RunToWork, map[string]string, error) {
-	b, ok := s.b.(*pgBackend)
-	if !ok {
-		w, err := scanWork(s.q.queryRow(ctx, runToWorkQuery, orgID, id))
-		if err != nil {
-			return nil, nil, err
-		}
-		sealed, err := s.SealedSecrets(ctx, orgID)
-		if err != nil {
-			return nil, nil, err
-		}
-		return w, sealed, nil
+// none: RunToWork) and its organisation's generation (gen.go), read in one
+// statement: what a worker reads before a step. The organisation's sealed
+// secrets by name are read too, in a second statement, unless have says the
+// caller holds them at that generation already (then sealed is nil).
+func (s *Store) RunAndSealedSecrets(ctx context.Context, orgID, id string, have func(gen int64) bool) (w *RunToWork, gen int64, sealed map[string]string, err error) {
+	w, err = scanRunToWork(s.q.queryRow(ctx, runToWorkQuery, orgID, id), &gen)
+	if isNoRows(err) {
+		return nil, 0, nil, ErrNotFound
 	}
-	var w *RunToWork
-	var sealed map[string]string
-	err := b.readTogether(ctx,
-		runToWorkQuery, []any{orgID, id}, func(r row) (err error) {
-			w, err = scanWork(r)
-			return err
-		},
-		sealedSecretsQuery, []any{orgID}, func(rs rows) (err error) {
-			sealed, err = scanSealed(rs)
-			return err
-		})
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
-	return w, sealed, nil
+	if have(gen) {
+		return w, gen, nil, nil
+	}
+	if sealed, err = s.SealedSecrets(ctx, orgID); err != nil {
+		return nil, 0, nil, err
+	}
+	return w, gen, sealed, nil
 }
 
-// scanWork is scanRunToWork, no rows being ErrNotFound.
-func scanWork(r row) (*RunToWork, error) {
-	w, err := scanRunToWork(r)
-	if isNoRows(err) {
-		return nil, ErrNotFound
-	}
-	return w, err
+// withExtra is a row with columns after those its scanner knows of,
+// scanned into extra.
+type withExtra struct {
+	row
+	extra []any
 }
+
+func (r withExtra) Scan(dest ...any) error { return r.row.Scan(append(dest, r.extra...)...) }
 
 // CollectionAndEnabledAutomations returns a collection (nil when there is
 // none) and its enabled automations of every trigger type: what a record
-// write needs to know. PostgreSQL reads both in one round trip.
-func (s *Store) CollectionAndEnabledAutomations(ctx context.Context, orgID, key string) (*record.Collection, []AutomationRef, error) {
-	b, ok := s.b.(*pgBackend)
-	if !ok {
-		c, err := s.Collection(ctx, orgID, key)
-		if errors.Is(err, ErrNotFound) {
-			c, err = nil, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		refs, err := s.EnabledAutomations(ctx, orgID, key)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, refs, nil
-	}
-	var c *record.Collection
-	var refs []AutomationRef
-	err := b.readTogether(ctx,
-		`SELECT `+collectionCols+` FROM collections WHERE org_id = ? AND coll_key = ?`, []any{orgID, key}, func(r row) (err error) {
+// write needs to know, and the organisation's generation (gen.go), read
+// first: the collection and automations are at least that recent.
+// PostgreSQL reads the three in one round trip.
+func (s *Store) CollectionAndEnabledAutomations(ctx context.Context, orgID, key string) (c *record.Collection, refs []AutomationRef, gen int64, err error) {
+	err = s.readTogether(ctx,
+		read{query: catalogGenQuery, args: []any{orgID}, one: func(r row) error {
+			err := r.Scan(&gen)
+			if isNoRows(err) {
+				return nil // no organisation: generation 0, and nothing in it
+			}
+			return err
+		}},
+		read{query: `SELECT ` + collectionCols + ` FROM collections WHERE org_id = ? AND coll_key = ?`, args: []any{orgID, key}, one: func(r row) (err error) {
 			c, err = scanCollection(r)
 			if isNoRows(err) {
 				c, err = nil, nil
 			}
 			return err
-		},
-		enabledAutomationsQuery, []any{orgID, key, true}, func(rs rows) (err error) {
+		}},
+		read{query: enabledAutomationsQuery, args: []any{orgID, key, true}, many: func(rs rows) (err error) {
 			refs, err = scanRefs(rs)
 			return err
-		})
+		}})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return c, refs, nil
+	return c, refs, gen, nil
 }
 
-// readTogether sends two reads in one pgx batch, one round trip: first,
-// whose one row one scans (an error from it ends the read), then second,
-// whose rows many scans. Their arguments are checked like every read's
-// (checkText).
-func (b *pgBackend) readTogether(ctx context.Context, first string, firstArgs []any, one func(row) error, second string, secondArgs []any, many func(rows) error) error {
-	firstArgs, err := checkText(first, firstArgs, false)
-	if err != nil {
-		return err
-	}
-	secondArgs, err = checkText(second, secondArgs, false)
-	if err != nil {
-		return err
+// read is one query of readTogether: one scans its one row, or many its
+// rows.
+type read struct {
+	query string
+	args  []any
+	one   func(row) error
+	many  func(rows) error
+}
+
+// readTogether runs reads in order, an error ending them: on PostgreSQL in
+// one pgx batch, one round trip (each statement still sees what was
+// committed when it starts, under READ COMMITTED), through the read pool
+// one after another on SQLite. Their arguments are checked like every
+// read's (checkText).
+func (s *Store) readTogether(ctx context.Context, reads ...read) error {
+	b, ok := s.b.(*pgBackend)
+	if !ok {
+		for _, r := range reads {
+			if r.one != nil {
+				if err := r.one(s.q.queryRow(ctx, r.query, r.args...)); err != nil {
+					return err
+				}
+				continue
+			}
+			rs, err := s.q.query(ctx, r.query, r.args...)
+			if err != nil {
+				return err
+			}
+			if err := r.many(rs); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(rebind(first), firstArgs...)
-	batch.Queue(rebind(second), secondArgs...)
+	for _, r := range reads {
+		args, err := checkText(r.query, r.args, false)
+		if err != nil {
+			return err
+		}
+		batch.Queue(rebind(r.query), args...)
+	}
 	br := b.pool.SendBatch(ctx, batch)
 	defer br.Close()
-	if err := one(pgxRow{br.QueryRow()}); err != nil {
-		return classify(err)
-	}
-	rs, err := br.Query()
-	if err != nil {
-		return classify(err)
-	}
-	if err := many(pgxRows{rs}); err != nil {
-		return classify(err)
+	for _, r := range reads {
+		if r.one != nil {
+			if err := r.one(pgxRow{br.QueryRow()}); err != nil {
+				return classify(err)
+			}
+			continue
+		}
+		rs, err := br.Query()
+		if err != nil {
+			return classify(err)
+		}
+		if err := r.many(pgxRows{rs}); err != nil {
+			return classify(err)
+		}
 	}
 	return classify(br.Close())
 }

@@ -51,7 +51,7 @@ func (tx *Tx) CreateCollection(ctx context.Context, orgID string, c *record.Coll
 	if err != nil {
 		return fmt.Errorf("insert collection: %w", err)
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // UpdateCollection replaces a collection's name, fields and stages.
@@ -65,7 +65,7 @@ func (tx *Tx) UpdateCollection(ctx context.Context, orgID string, c *record.Coll
 	if n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // DeleteCollection deletes a collection and its records.
@@ -80,7 +80,7 @@ func (tx *Tx) DeleteCollection(ctx context.Context, orgID, key string) error {
 	if _, err := tx.q.exec(ctx, `DELETE FROM records WHERE org_id = ? AND collection = ?`, orgID, key); err != nil {
 		return fmt.Errorf("delete records: %w", err)
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // Collection returns one collection by key.

@@ -90,7 +90,10 @@ func (tx *Tx) Reseal(ctx context.Context, v SealedValue, resealed string) (bool,
 	if err != nil {
 		return false, fmt.Errorf("reseal %s %s: %w", v.Kind, v.Name, err)
 	}
-	return n == 1, nil
+	if n == 0 {
+		return false, nil
+	}
+	return true, tx.bumpCatalog(ctx, v.OrgID)
 }
 
 // After reports whether v comes after w in the order of SealedValues.

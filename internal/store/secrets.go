@@ -15,7 +15,7 @@ func (tx *Tx) PutSecret(ctx context.Context, orgID, name, sealed string) error {
 	if err != nil {
 		return fmt.Errorf("put secret: %w", err)
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // DeleteSecret deletes a secret.
@@ -27,7 +27,7 @@ func (tx *Tx) DeleteSecret(ctx context.Context, orgID, name string) error {
 	if n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	return tx.bumpCatalog(ctx, orgID)
 }
 
 // Secrets lists an organisation's secrets by name (in byte order, on every

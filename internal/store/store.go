@@ -105,6 +105,8 @@ type Store struct {
 	b      backend
 	locks  recordLocks // LockRecord
 	health *health
+	// told of every committed change to definitions or secrets (gen.go)
+	listeners catalogListeners
 }
 
 // backend is one database: SQLite or PostgreSQL.
@@ -127,6 +129,10 @@ type Tx struct {
 	// caller's values before the database's answer was known (a
 	// record's version: UpdateRecordAt).
 	onFail []func()
+	// the store's listeners of changes to definitions and secrets (gen.go)
+	listeners *catalogListeners
+	// the generations CheckCatalogGen found current in this call
+	checked map[string]int64
 }
 
 // ops holds the queries, over a querier: the read pool or a transaction.
@@ -199,7 +205,10 @@ func (s *Store) Close(ctx context.Context) error {
 // jobs it enqueues, commits together or not at all. Functions registered
 // with OnCommit run after a successful commit.
 func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
-	return s.b.write(ctx, fn)
+	return s.b.write(ctx, func(tx *Tx) error {
+		tx.listeners = &s.listeners
+		return fn(tx)
+	})
 }
 
 // OnCommit registers f to run after the transaction commits.

@@ -45,28 +45,32 @@ type Change struct {
 // transaction keeps that work off SQLite's single writer (an automation
 // saved in between is a race either way).
 type Candidates struct {
-	list []*automation.Compiled
+	list  []*automation.Compiled
+	stamp catalog.Stamp // the generation they were read at, checked by Apply
 }
 
-// Candidates loads the enabled automations of a collection from the read
-// pool.
+// Candidates loads the enabled automations of a collection
+// (catalog.Defs).
 func (f *Firer) Candidates(ctx context.Context, orgID, collection string) (*Candidates, error) {
-	list, err := f.cat.EnabledCached(ctx, orgID, collection)
-	if err != nil {
-		return nil, err
-	}
-	return &Candidates{list: list}, nil
+	_, cands, err := f.CollectionAndCandidates(ctx, orgID, collection)
+	return cands, err
 }
 
 // CollectionAndCandidates returns a collection (nil when there is none)
-// and its candidates, read together (catalog.Defs).
+// and its candidates, read together (catalog.Defs). A write planned with
+// them checks, when it applies the plan, that they are still current
+// (Stamp; Plan.Apply does it).
 func (f *Firer) CollectionAndCandidates(ctx context.Context, orgID, collection string) (*record.Collection, *Candidates, error) {
-	c, list, err := f.cat.Defs(ctx, orgID, collection)
+	c, list, stamp, err := f.cat.Defs(ctx, orgID, collection)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, &Candidates{list: list}, nil
+	return c, &Candidates{list: list, stamp: stamp}, nil
 }
+
+// Stamp is the generation of the definitions the candidates were read at:
+// a write that used the collection read with them checks it (Stamp.Check).
+func (c *Candidates) Stamp() catalog.Stamp { return c.stamp }
 
 // Firer creates runs for record changes.
 type Firer struct {
@@ -107,6 +111,7 @@ type Plan struct {
 	due     []*automation.Compiled
 	skipped []string // automations whose condition was false
 	counted func(automationID string)
+	stamp   catalog.Stamp // of the candidates: checked by Apply
 }
 
 // Plan evaluates what the change fires. The caller writes the change and
@@ -147,6 +152,7 @@ func (f *Firer) Plan(ctx context.Context, ch Change) (*Plan, error) {
 			return nil, err
 		}
 	}
+	p.stamp = cands.stamp
 	ch.At = at
 	for _, comp := range cands.list {
 		if !slices.Contains(types, comp.Trigger.Type) {
@@ -184,8 +190,13 @@ func (p *Plan) add(run *automation.Run, ok bool) {
 func (p *Plan) Runs() []*automation.Run { return p.runs }
 
 // Apply writes the plan in tx: the due rows kept in step with the record,
-// the runs and their jobs. It evaluates nothing.
+// the runs and their jobs. It evaluates nothing. The call fails with
+// store.ErrStaleDefs when the automations it was planned with changed
+// meanwhile (catalog.Stamp): the caller plans again.
 func (p *Plan) Apply(ctx context.Context, tx *store.Tx) ([]*automation.Run, error) {
+	if err := p.stamp.Check(ctx, tx); err != nil {
+		return nil, err
+	}
 	for _, comp := range p.due {
 		if err := syncDue(ctx, tx, p.orgID, comp, p.record, p.at); err != nil {
 			return nil, err

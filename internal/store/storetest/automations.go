@@ -223,9 +223,12 @@ func testCollectionAndEnabledAutomations(t *testing.T, s *suite) {
 	off := callAPI("off", automation.RecordAdded)
 	off.Enabled = false
 	newAutomation(t, st, a, off)
-	coll, refs, err := st.CollectionAndEnabledAutomations(ctx, a, "leads")
+	coll, refs, gen, err := st.CollectionAndEnabledAutomations(ctx, a, "leads")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want, err := st.CatalogGen(ctx, a); err != nil || gen != want || gen == 0 {
+		t.Errorf("generation %d, want CatalogGen's %d (%v), moved on by the changes above", gen, want, err)
 	}
 	want, err := st.Collection(ctx, a, "leads")
 	if err != nil {
@@ -239,9 +242,13 @@ func testCollectionAndEnabledAutomations(t *testing.T, s *suite) {
 	}
 	// No such collection: nil, and the automations that name it anyway.
 	for _, key := range []string{"deals", "in\xffvalid"} {
-		coll, refs, err := st.CollectionAndEnabledAutomations(ctx, a, key)
+		coll, refs, _, err := st.CollectionAndEnabledAutomations(ctx, a, key)
 		if err != nil || coll != nil || len(refs) != 0 {
 			t.Errorf("collection %q: %+v, %v, %v; want nil, none, no error", key, coll, refs, err)
 		}
+	}
+	// No such organisation: generation 0 and nothing.
+	if coll, refs, gen, err := st.CollectionAndEnabledAutomations(ctx, "org_unknown", "leads"); err != nil || coll != nil || len(refs) != 0 || gen != 0 {
+		t.Errorf("unknown organisation: %+v, %v, %d, %v; want nil, none, 0, no error", coll, refs, gen, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -97,6 +98,9 @@ func testSealedSecrets(t *testing.T, s *suite) {
 	}
 }
 
+// notHeld holds no generation's secrets (RunAndSealedSecrets reads them).
+func notHeld(int64) bool { return false }
+
 func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	ctx := context.Background()
 	st := s.shared
@@ -105,9 +109,17 @@ func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	// A run whose record and automation do not exist: no record, not
 	// paused.
 	r := newRun(t, st, a, "rec_a")
-	w, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID)
+	var asked []int64
+	w, gen, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID, func(gen int64) bool { asked = append(asked, gen); return false })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want, err := st.CatalogGen(ctx, a); err != nil || gen != want || !slices.Equal(asked, []int64{want}) {
+		t.Errorf("generation %d, asked about %v; want CatalogGen's %d (%v), asked once", gen, asked, want, err)
+	}
+	// Held at that generation already: the secrets are not read.
+	if again, g, sealed, err := st.RunAndSealedSecrets(ctx, a, r.ID, func(g int64) bool { return g == gen }); err != nil || g != gen || sealed != nil || !reflect.DeepEqual(again, w) {
+		t.Errorf("secrets held: %+v, %d, %v, %v; want the run, generation %d, no secrets", again, g, sealed, err, gen)
 	}
 	want, err := st.Run(ctx, a, r.ID)
 	if err != nil {
@@ -126,7 +138,7 @@ func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	write(t, st, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRun(ctx, a, rv) })
 	check := func(paused bool) {
 		t.Helper()
-		w, _, err := st.RunAndSealedSecrets(ctx, a, rv.ID)
+		w, _, _, err := st.RunAndSealedSecrets(ctx, a, rv.ID, notHeld)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,11 +154,11 @@ func testRunAndSealedSecrets(t *testing.T, s *suite) {
 	count(t, st, a, doc.ID, true) // pauses it
 	check(true)
 	rb := newRun(t, st, b, "rec_b")
-	if _, sealed, err := st.RunAndSealedSecrets(ctx, b, rb.ID); err != nil || sealed == nil || len(sealed) != 0 {
+	if _, _, sealed, err := st.RunAndSealedSecrets(ctx, b, rb.ID, notHeld); err != nil || sealed == nil || len(sealed) != 0 {
 		t.Errorf("an organisation without secrets: %#v, %v; want an empty map", sealed, err)
 	}
 	for _, c := range []struct{ name, org, id string }{{"another organisation's", b, r.ID}, {"unknown", a, "run_unknown"}, {"invalid text", a, "run_\xff"}} {
-		if _, _, err := st.RunAndSealedSecrets(ctx, c.org, c.id); !errors.Is(err, store.ErrNotFound) {
+		if _, _, _, err := st.RunAndSealedSecrets(ctx, c.org, c.id, notHeld); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s run: %v, want ErrNotFound", c.name, err)
 		}
 	}

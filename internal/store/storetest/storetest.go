@@ -155,6 +155,10 @@ var subtests = []struct {
 	{"SealedSecrets", testSealedSecrets},
 	{"CollectionAndEnabledAutomations", testCollectionAndEnabledAutomations},
 	{"RunAndSealedSecrets", testRunAndSealedSecrets},
+	// gen.go
+	{"CatalogGen", testCatalogGen},
+	{"CheckCatalogGen", testCheckCatalogGen},
+	{"OnCatalogChange", testOnCatalogChange},
 	// due.go
 	{"PutDue", testPutDue},
 	{"DueValue", testDueValue},
@@ -193,6 +197,7 @@ var crossCutting = []struct {
 	test func(t *testing.T, s *suite)
 }{
 	{"NULAndInvalidUTF8", testNULAndInvalidUTF8},
+	{"CatalogWriters", testCatalogWriters},
 }
 
 // Exercise runs the whole suite against b, each subtest in parallel.
