@@ -308,6 +308,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Runs, "runs", 1, "repeat the measurement in one process (memory growth check)")
 	fs.IntVar(&cfg.Nodes, "nodes", 1, "PostgreSQL: nodes in this process sharing the database, records created across them")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object (an array with --runs > 1)")
+	fs.BoolVar(&cfg.Statements, "statements", false, "count the statements by text: how often per run the burst sent each")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	blockProfile := fs.String("blockprofile", "", "write a blocking profile (where goroutines wait) to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole bench to this file")
@@ -371,7 +372,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(w, "\t  node %d\t\t\t%d\t%.0f\n", j+1, p.Runs, p.RunsPerSecond)
 		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for i, r := range results {
+		if len(r.Statements) > 0 {
+			fmt.Fprintf(stdout, "\nrun %d: statements per run, by text\n", i+1)
+		}
+		for _, c := range r.Statements {
+			fmt.Fprintf(stdout, "%8.2f  %s\n", c.PerRun, c.SQL)
+		}
+	}
+	return nil
 }
 
 // isTerminal reports whether f is a character device (a terminal).

@@ -49,9 +49,12 @@ type Config struct {
 	// Stall, when positive, runs the fairness scenario: every other record
 	// goes to a second receiver that holds each request this long; the
 	// latency reported is that of the runs to the healthy receiver.
-	Stall    time.Duration
-	Progress io.Writer
-	Logger   *slog.Logger
+	Stall time.Duration
+	// Statements counts the statements by text, for Result.Statements:
+	// where a run's statements go.
+	Statements bool
+	Progress   io.Writer
+	Logger     *slog.Logger
 }
 
 // Result is one measurement.
@@ -78,6 +81,9 @@ type Result struct {
 	RoundTripsPerRun float64 `json:"roundTripsPerRun,omitempty"` // PostgreSQL
 	BytesPerRun      float64 `json:"bytesPerRun"`                // database growth over the burst
 	CPUMsPerRun      float64 `json:"cpuMsPerRun"`                // this process's CPU time (not PostgreSQL's)
+	// Statements, with Config.Statements: each statement text and how
+	// often per run the burst sent it, most frequent first.
+	Statements []StatementCost `json:"statements,omitempty"`
 	// Nodes and PerNode: with --nodes, each node's share of the runs.
 	Nodes         int          `json:"nodes"`
 	PerNode       []NodeResult `json:"perNode,omitempty"`
@@ -248,6 +254,11 @@ func runOnce(ctx context.Context, cfg Config) (*Result, error) {
 	services := make([]*service.Service, len(nodes))
 	for i, n := range nodes {
 		services[i] = n.Service
+	}
+	if cfg.Statements {
+		for _, n := range nodes {
+			n.Store.CountStatementTexts()
+		}
 	}
 	cost0, err := measureCosts(ctx, nodes)
 	if err != nil {

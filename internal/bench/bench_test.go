@@ -217,6 +217,29 @@ func checkResult(t *testing.T, r *bench.Result, records int) {
 	}
 }
 
+// checkStatements checks a result of a bench counting its statements by
+// text: each run inserts one run row, most frequent first, and the texts
+// add up to the statements per run (less the rare ones left out).
+func checkStatements(t *testing.T, r *bench.Result) {
+	t.Helper()
+	var sum, runs float64
+	for i, c := range r.Statements {
+		sum += c.PerRun
+		if strings.HasPrefix(c.SQL, "INSERT INTO runs ") {
+			runs += c.PerRun
+		}
+		if i > 0 && c.PerRun > r.Statements[i-1].PerRun {
+			t.Errorf("Statements not most frequent first: %v after %v", c, r.Statements[i-1])
+		}
+	}
+	if runs != 1 {
+		t.Errorf("INSERT INTO runs per run = %v, want 1 (statements: %+v)", runs, r.Statements)
+	}
+	if sum > r.StatementsPerRun+1e-9 || sum < r.StatementsPerRun*0.8 {
+		t.Errorf("statements by text add up to %v per run, counted %v", sum, r.StatementsPerRun)
+	}
+}
+
 func runOne(t *testing.T, cfg bench.Config) (*bench.Result, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -263,7 +286,8 @@ func TestRunBurst(t *testing.T) {
 	}
 	t.Parallel()
 	const records = 400
-	r, _ := runOne(t, bench.Config{Records: records, Creators: 8, Runs: 1, Logger: discard()})
+	r, _ := runOne(t, bench.Config{Records: records, Creators: 8, Runs: 1, Statements: true, Logger: discard()})
+	checkStatements(t, r)
 	if r.Mode != "burst" || r.Rate != 0 {
 		t.Errorf("Mode, Rate = %q, %v; want burst, 0", r.Mode, r.Rate)
 	}
@@ -328,7 +352,7 @@ func TestRunPostgres(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			results, err := bench.Run(ctx, bench.Config{Records: records, Creators: 8, Runs: tc.runs, Nodes: tc.nodes, DatabaseURL: url, Logger: discard()})
+			results, err := bench.Run(ctx, bench.Config{Records: records, Creators: 8, Runs: tc.runs, Nodes: tc.nodes, DatabaseURL: url, Statements: true, Logger: discard()})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -340,6 +364,7 @@ func TestRunPostgres(t *testing.T) {
 					t.Errorf("Database %q, Nodes %d, Verified %v; want postgres, %d, true", r.Database, r.Nodes, r.Verified, tc.nodes)
 				}
 				checkResult(t, r, records)
+				checkStatements(t, r)
 				if r.RoundTripsPerRun <= 0 || r.RoundTripsPerRun > r.StatementsPerRun {
 					t.Errorf("RoundTripsPerRun = %v (statements %v), want > 0 and at most one per statement", r.RoundTripsPerRun, r.StatementsPerRun)
 				}

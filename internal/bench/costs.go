@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +31,12 @@ func measureCosts(ctx context.Context, nodes []*server.Node) (costs, error) {
 		s := n.Store.Stats()
 		c.stats.Statements += s.Statements
 		c.stats.RoundTrips += s.RoundTrips
+		for q, k := range s.ByText {
+			if c.stats.ByText == nil {
+				c.stats.ByText = map[string]int64{}
+			}
+			c.stats.ByText[q] += k
+		}
 	}
 	var err error
 	if c.size, err = nodes[0].Store.SizeBytes(ctx); err != nil {
@@ -47,6 +56,25 @@ func (r *Result) perRun(before, after costs, runs int) {
 	r.RoundTripsPerRun = float64(after.stats.RoundTrips-before.stats.RoundTrips) / n
 	r.BytesPerRun = float64(after.size-before.size) / n
 	r.CPUMsPerRun = float64((after.cpu - before.cpu).Microseconds()) / 1000 / n
+	for q, k := range after.stats.ByText {
+		if per := float64(k-before.stats.ByText[q]) / n; per >= minPerRun {
+			r.Statements = append(r.Statements, StatementCost{SQL: q, PerRun: per})
+		}
+	}
+	slices.SortFunc(r.Statements, func(a, b StatementCost) int {
+		return cmp.Or(cmp.Compare(b.PerRun, a.PerRun), strings.Compare(a.SQL, b.SQL))
+	})
+}
+
+// minPerRun: statements sent less often than once per this many runs
+// (setup, maintenance) are left out of Result.Statements.
+const minPerRun = 0.01
+
+// StatementCost is one statement text and how many times per run the burst
+// sent it (bench --statements).
+type StatementCost struct {
+	SQL    string  `json:"sql"`
+	PerRun float64 `json:"perRun"`
 }
 
 // processCPU is the CPU time (user and system) this process used so far.

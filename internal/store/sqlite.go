@@ -129,7 +129,7 @@ func (b *sqliteBackend) beginBatch(ctx context.Context) (batchTx, error) {
 func (t *sqliteBatch) querier() querier { return countingQuerier{sqlQuerier{t.tx}, &t.b.counts} }
 
 func (t *sqliteBatch) exec(ctx context.Context, stmt string) error {
-	t.b.counts.statements.Add(1)
+	t.b.counts.count(stmt)
 	_, err := t.tx.ExecContext(ctx, stmt)
 	return err
 }

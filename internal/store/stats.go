@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -18,15 +20,76 @@ import (
 type Stats struct {
 	Statements int64 `json:"statements"`
 	RoundTrips int64 `json:"roundTrips"`
+	// ByText counts the statements by their text (whitespace folded),
+	// once CountStatementTexts turned it on; nil before.
+	ByText map[string]int64 `json:"byText,omitempty"`
 }
 
 // counters is a backend's Stats, updated as statements are sent.
 type counters struct {
 	statements, roundTrips atomic.Int64
+	texts                  textCounts
 }
 
 func (c *counters) stats() Stats {
-	return Stats{Statements: c.statements.Load(), RoundTrips: c.roundTrips.Load()}
+	return Stats{Statements: c.statements.Load(), RoundTrips: c.roundTrips.Load(), ByText: c.texts.snapshot()}
+}
+
+// count counts one statement (not its round trip).
+func (c *counters) count(query string) {
+	c.statements.Add(1)
+	c.texts.add(query)
+}
+
+// textCounts counts statements by text, when on: a map lookup under a lock
+// per statement, which the bench turns on to say where the statements of a
+// run go (bench --statements), never on otherwise.
+type textCounts struct {
+	on atomic.Bool
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (t *textCounts) start() {
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[string]int64{}
+	}
+	t.mu.Unlock()
+	t.on.Store(true)
+}
+
+func (t *textCounts) add(query string) {
+	if !t.on.Load() {
+		return
+	}
+	t.mu.Lock()
+	t.m[query]++
+	t.mu.Unlock()
+}
+
+func (t *textCounts) snapshot() map[string]int64 {
+	if !t.on.Load() {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]int64, len(t.m))
+	for q, n := range t.m {
+		out[strings.Join(strings.Fields(q), " ")] += n
+	}
+	return out
+}
+
+// CountStatementTexts makes Stats count the statements by their text from
+// now on, as well as in all.
+func (s *Store) CountStatementTexts() {
+	switch b := s.b.(type) {
+	case *sqliteBackend:
+		b.counts.texts.start()
+	case *pgBackend:
+		b.counts.texts.start()
+	}
 }
 
 // Stats returns the statements and round trips counted so far.
@@ -69,7 +132,7 @@ type countingQuerier struct {
 }
 
 func (q countingQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	q.c.statements.Add(1)
+	q.c.count(query)
 	return q.querier.exec(ctx, query, args...)
 }
 
@@ -78,17 +141,17 @@ func (q countingQuerier) execLater(ctx context.Context, query string, args ...an
 }
 
 func (q countingQuerier) execExpect(ctx context.Context, failAs error, query string, args ...any) error {
-	q.c.statements.Add(1)
+	q.c.count(query)
 	return q.querier.execExpect(ctx, failAs, query, args...)
 }
 
 func (q countingQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
-	q.c.statements.Add(1)
+	q.c.count(query)
 	return q.querier.query(ctx, query, args...)
 }
 
 func (q countingQuerier) queryRow(ctx context.Context, query string, args ...any) row {
-	q.c.statements.Add(1)
+	q.c.count(query)
 	return q.querier.queryRow(ctx, query, args...)
 }
 
@@ -96,8 +159,8 @@ func (q countingQuerier) queryRow(ctx context.Context, query string, args ...any
 // one round trip per statement or per batch.
 type pgCounter struct{ c *counters }
 
-func (t pgCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	t.c.statements.Add(1)
+func (t pgCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	t.c.count(d.SQL)
 	t.c.roundTrips.Add(1)
 	return ctx
 }
@@ -109,8 +172,8 @@ func (t pgCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Trace
 	return ctx
 }
 
-func (t pgCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
-	t.c.statements.Add(1)
+func (t pgCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	t.c.count(d.SQL)
 }
 
 func (pgCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

@@ -353,6 +353,45 @@ func testStats(t *testing.T, s *suite) {
 	}
 }
 
+// testCountStatementTexts: off, Stats has no texts; on, every statement
+// counted from then on is counted under its text (whitespace folded), and
+// the texts add up to the statements.
+func testCountStatementTexts(t *testing.T, s *suite) {
+	ctx := context.Background()
+	st := s.open(t, store.Config{})
+	org := newOrg(t, st)
+	if got := st.Stats().ByText; got != nil {
+		t.Fatalf("ByText before CountStatementTexts = %v, want nil", got)
+	}
+	st.CountStatementTexts()
+	before := st.Stats()
+	for range 3 {
+		if _, err := st.CountRuns(ctx, org, store.RunFilter{}, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := st.Stats()
+	var sum int64
+	for q, n := range after.ByText {
+		if strings.Join(strings.Fields(q), " ") != q {
+			t.Errorf("text %q: whitespace not folded", q)
+		}
+		sum += n - before.ByText[q]
+	}
+	if total := after.Statements - before.Statements; sum != total || total < 3 {
+		t.Errorf("texts add up to %d statements, counted %d; want the same, at least 3", sum, total)
+	}
+	found := false
+	for q, n := range after.ByText {
+		if strings.Contains(q, "COUNT(*)") && strings.Contains(q, "runs") && n-before.ByText[q] >= 3 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the three counts of runs are not under their text: %v", after.ByText)
+	}
+}
+
 // testSizeBytes: the database has a size, and it grows with what is stored.
 func testSizeBytes(t *testing.T, s *suite) {
 	ctx := context.Background()

@@ -42,6 +42,7 @@ var subtests = []struct {
 	{"SchemaID", testSchemaID},
 	{"Kind", testKind},
 	{"Stats", testStats},
+	{"CountStatementTexts", testCountStatementTexts},
 	{"SizeBytes", testSizeBytes},
 	{"Now", testNow},
 	{"Start", testStart},
