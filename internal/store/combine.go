@@ -209,7 +209,9 @@ func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) writeR
 		for _, f := range tx.onFail {
 			f()
 		}
-		tx.jobs, tx.onCommit, tx.onFail = nil, nil, nil
+		// The generations checked were rolled back with the first try:
+		// the second checks them again.
+		tx.jobs, tx.onCommit, tx.onFail, tx.checked = nil, nil, nil, nil
 		res = runOnce(ctx, btx, tx, fn)
 	}
 	return res
