@@ -40,7 +40,8 @@ func (x *execution) record(ctx context.Context, i int, remote *pending) error {
 		err := x.write(ctx, func(tx *store.Tx) error { return x.commit(ctx, tx, i, remote) })
 		// Definitions changed on another node since the plan: planned
 		// again from the new ones, like a record that moved (bounded: past
-		// maxLocalTries the job fails, and River tries it again later).
+		// maxLocalTries the steps give up, a plan that checks nothing:
+		// planLocal).
 		stale := x.e.cat.Stale(x.job.OrgID, err)
 		if stale && try > maxLocalTries {
 			return err

@@ -59,6 +59,12 @@ func (x *execution) planLocal(ctx context.Context, i int, remote *pending, giveU
 		maps.Copy(fields, remote.fields)
 	}
 	lp := &localPlan{now: x.e.cfg.Now().UTC(), at: x.e.st.Now(), stamp: cands.Stamp()}
+	if giveUp {
+		// The steps fail whatever the definitions say: nothing to check,
+		// so that giving up ends the tries (record) even while another
+		// node keeps changing them.
+		lp.stamp = catalog.Stamp{}
+	}
 	snapshot := run.Record
 	steps := run.StepsEnv() // steps.<id>: the outcomes so far, this plan's included
 	if remote != nil && i > 0 {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/autohook/autohook/internal/pgtest"
 	"github.com/autohook/autohook/internal/secret"
 	"github.com/autohook/autohook/internal/server"
@@ -139,4 +141,73 @@ func TestRunsUseTheCurrentSecrets(t *testing.T) {
 			t.Errorf("after another node changed the secret: sent %q, want third-token", got)
 		}
 	})
+}
+
+// TestUpdateRecordStepGivesUpWhileDefinitionsKeepChanging: another node
+// keeps changing the organisation's definitions while an update_record
+// step is planned and written, so that every try finds the generation
+// moved on. Past its tries the step gives up, as it does when the record
+// keeps changing: it fails with class record, the run is recorded, and no
+// stale generation fails the run as an internal error.
+func TestUpdateRecordStepGivesUpWhileDefinitionsKeepChanging(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	nd := startNode(t, func(c *server.Config) { c.DatabaseURL = url })
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	loop, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loop.Close(context.Background()) })
+	const bump = `UPDATE organisations SET catalog_gen = catalog_gen + 1 WHERE id = $1`
+	manual := notesAndClose(nd)
+	var rec map[string]any
+	nd.must(201, "POST", "/api/v1/collections/notes/records", map[string]any{"fields": map[string]any{"a": "0"}}, &rec)
+
+	// From the first plan of the step on, the generation moves on
+	// without pause (as another node's changes would), until the run ends.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	nd.Server.Firer.OnPlanned(func(ch trigger.Change) {
+		if ch.Depth != 1 {
+			return
+		}
+		// this try deterministically, the others while they last
+		if _, err := conn.Exec(context.Background(), bump, ch.OrgID); err != nil {
+			t.Errorf("bump: %v", err)
+		}
+		once.Do(func() {
+			go func() {
+				defer close(stopped)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := loop.Exec(context.Background(), bump, ch.OrgID); err != nil {
+						t.Errorf("bump: %v", err)
+						return
+					}
+				}
+			}()
+		})
+	})
+	defer nd.Server.Firer.OnPlanned(nil)
+	var run map[string]any
+	nd.must(202, "POST", "/api/v1/automations/"+manual["id"].(string)+"/runs", map[string]any{"recordId": rec["id"]}, &run)
+	runs := nd.waitRuns(manual["id"].(string), 1)
+	close(stop)
+	once.Do(func() { close(stopped) })
+	<-stopped
+	if runs[0]["status"] == "succeeded" {
+		t.Skip("a try met no change of the generation: nothing to check")
+	}
+	if e, _ := runs[0]["error"].(map[string]any); e == nil || e["class"] != "record" {
+		t.Errorf("the run: %v, want the update step failed with class record (it kept changing)", runs[0])
+	}
 }
