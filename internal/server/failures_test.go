@@ -837,7 +837,10 @@ func testRetries(t *testing.T, db func(*server.Config)) {
 //
 // River's own scheduler makes jobs due within 5 s available early, without
 // waking anyone when they come due; the promoter must still wake the workers
-// on time (this failed about one run in ten before it did).
+// on time (this failed about one run in ten before it did, seconds late).
+// The bound, 2 s, catches that and not a busy machine: alone the attempts
+// start well within 500 ms of their time, but under .ci/run (every package's
+// tests with -race on 2 cores) one was seen 924 ms late.
 func TestRetryIsNotLaterThanHistorySays(t *testing.T) { eachDB(t, testRetryIsNotLaterThanHistorySays) }
 
 func testRetryIsNotLaterThanHistorySays(t *testing.T, db func(*server.Config)) {
@@ -859,8 +862,8 @@ func testRetryIsNotLaterThanHistorySays(t *testing.T, db func(*server.Config)) {
 		}
 		due := *waiting.Steps[0].NextAttemptAt
 		late := run.Steps[0].Attempts[n].StartedAt.Sub(due)
-		if late > 500*time.Millisecond {
-			t.Errorf("attempt %d started %v after its nextAttemptAt %v, want within 500ms", n+1, late, due)
+		if late > 2*time.Second {
+			t.Errorf("attempt %d started %v after its nextAttemptAt %v, want within 2s", n+1, late, due)
 		}
 	}
 }
