@@ -217,6 +217,9 @@ func caret(text string, pos int) (line, pad string) {
 	if pos < 0 || pos > len(text) || !utf8.ValidString(text) {
 		return "", ""
 	}
+	for pos < len(text) && !utf8.RuneStart(text[pos]) {
+		pos-- // inside a rune: point at the rune (an offset counts bytes)
+	}
 	start := strings.LastIndexByte(text[:pos], '\n') + 1
 	end := strings.IndexByte(text[pos:], '\n')
 	if end < 0 {

@@ -383,6 +383,7 @@ var caretTests = []struct {
 	{"abc", 3, "abc", "   "},
 	{"abc", 4, "", ""},
 	{"abc", -1, "", ""},
+	{"00000슊000슊", 13, "00000슊000슊", "         "}, // inside the last rune: the caret under it (found by FuzzCaret)
 	{strings.Repeat("a", 100) + ">" + strings.Repeat("b", 100), 100, "…" + strings.Repeat("a", 36) + ">" + strings.Repeat("b", 35) + "…", " " + strings.Repeat(" ", 36)},
 }
 
