@@ -209,9 +209,9 @@ func runOne(ctx context.Context, btx batchTx, tx *Tx, fn func(*Tx) error) writeR
 		for _, f := range tx.onFail {
 			f()
 		}
-		// The generations checked were rolled back with the first try:
-		// the second checks them again.
-		tx.jobs, tx.onCommit, tx.onFail, tx.checked = nil, nil, nil, nil
+		// What the first try gathered (jobs, hooks, the generations it
+		// checked) was rolled back with it.
+		tx.call = call{}
 		res = runOnce(ctx, btx, tx, fn)
 	}
 	return res

@@ -123,14 +123,20 @@ type backend interface {
 // with Store see the transaction's own writes.
 type Tx struct {
 	ops
+	// the store's listeners of changes to definitions and secrets (gen.go)
+	listeners *catalogListeners
+	call
+}
+
+// call is what one Write call gathers as it runs: all of it goes when the
+// call is run again (combine.go, runOne), as its statements did.
+type call struct {
 	jobs     []river.InsertManyParams
 	onCommit []func()
 	// onFail undoes, when the call fails, what a method changed in its
 	// caller's values before the database's answer was known (a
 	// record's version: UpdateRecordAt).
 	onFail []func()
-	// the store's listeners of changes to definitions and secrets (gen.go)
-	listeners *catalogListeners
 	// the generations CheckCatalogGen found current in this call
 	checked map[string]int64
 }

@@ -31,6 +31,25 @@ func try(st *store.Store, fn func(ctx context.Context, tx *store.Tx) error) erro
 }
 
 // wantErr fails t unless err is target (nil: no error).
+// checkByHash checks a lookup by token hash of something that expires at
+// expires: found before then, ErrNotFound at and after it (find, at a
+// time), and ErrNotFound for an unknown hash (unknown).
+func checkByHash(t *testing.T, expires time.Time, find func(now time.Time) error, unknown func() error) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"before expiry", expires.Add(-time.Microsecond), nil},
+		{"at expiry", expires, store.ErrNotFound},
+		{"after expiry", expires.Add(time.Hour), store.ErrNotFound},
+	} {
+		wantErr(t, c.name, find(c.now), c.want)
+	}
+	wantErr(t, "unknown hash", unknown(), store.ErrNotFound)
+}
+
 func wantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	switch {

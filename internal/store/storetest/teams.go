@@ -167,20 +167,8 @@ func testInvitationByHash(t *testing.T, s *suite) {
 	st := s.shared
 	expires := at(time.Now().Add(time.Hour))
 	_, hash := newInvitation(t, st, newOrg(t, st), expires)
-	for _, c := range []struct {
-		name string
-		now  time.Time
-		want error
-	}{
-		{"before expiry", expires.Add(-time.Microsecond), nil},
-		{"at expiry", expires, store.ErrNotFound},
-		{"after expiry", expires.Add(time.Hour), store.ErrNotFound},
-	} {
-		_, err := st.InvitationByHash(ctx, hash, c.now)
-		wantErr(t, c.name, err, c.want)
-	}
-	_, err := st.InvitationByHash(ctx, uniq("unknown"), time.Now())
-	wantErr(t, "unknown hash", err, store.ErrNotFound)
+	checkByHash(t, expires, func(now time.Time) error { _, err := st.InvitationByHash(ctx, hash, now); return err },
+		func() error { _, err := st.InvitationByHash(ctx, uniq("unknown"), time.Now()); return err })
 }
 
 func testUseInvitation(t *testing.T, s *suite) {

@@ -116,21 +116,8 @@ func testSessionByHash(t *testing.T, s *suite) {
 	u := newUser(t, st, newOrg(t, st))
 	expires := at(time.Now().Add(time.Hour))
 	_, hash := newSession(t, st, u, expires)
-	for _, c := range []struct {
-		name string
-		now  time.Time
-		want error
-	}{
-		{"before expiry", expires.Add(-time.Microsecond), nil},
-		{"at expiry", expires, store.ErrNotFound},
-		{"after expiry", expires.Add(time.Hour), store.ErrNotFound},
-	} {
-		_, err := st.SessionByHash(ctx, hash, c.now)
-		wantErr(t, c.name, err, c.want)
-	}
-	if _, err := st.SessionByHash(ctx, uniq("unknown"), time.Now()); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown hash: %v, want ErrNotFound", err)
-	}
+	checkByHash(t, expires, func(now time.Time) error { _, err := st.SessionByHash(ctx, hash, now); return err },
+		func() error { _, err := st.SessionByHash(ctx, uniq("unknown"), time.Now()); return err })
 }
 
 func testDeleteSession(t *testing.T, s *suite) {
